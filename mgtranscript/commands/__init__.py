@@ -1,0 +1,1 @@
+"""Subcommands of the ``mgtranscript`` CLI, one module each (see :mod:`mgtranscript.cli`)."""

@@ -1,0 +1,65 @@
+"""Exception types raised by mgtranscript.
+
+Every error the library raises on purpose derives from :class:`MgTranscriptError`,
+so callers can catch the whole family with one ``except`` clause. Messages name the
+problem *and* the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MgTranscriptError",
+    "FetchError",
+    "AccessionNotFound",
+    "DownloadCorrupt",
+    "OfflineError",
+    "HostNotAllowed",
+    "UnsafeArchiveError",
+    "DataFormatError",
+    "InputDataError",
+    "GeneSetError",
+]
+
+
+class MgTranscriptError(Exception):
+    """Base class of every error raised by mgtranscript."""
+
+
+class FetchError(MgTranscriptError):
+    """A file could not be obtained (network failure, server error, bad download)."""
+
+    def __init__(self, message: str, *, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class AccessionNotFound(FetchError):
+    """The server answered 404: the accession or file does not exist there (final, never retried)."""
+
+
+class DownloadCorrupt(FetchError):
+    """A download finished but failed verification (truncated gzip, sha256 mismatch)."""
+
+
+class OfflineError(FetchError):
+    """``MGTRANSCRIPT_OFFLINE=1`` is set and the requested file is not in the cache."""
+
+
+class HostNotAllowed(FetchError):
+    """A URL points at a host that is not known to mgtranscript and was not passed explicitly."""
+
+
+class UnsafeArchiveError(MgTranscriptError):
+    """An archive member would be written outside the extraction directory."""
+
+
+class DataFormatError(MgTranscriptError):
+    """A downloaded or user-supplied file is malformed (series matrix, count table, GMT, ...)."""
+
+
+class InputDataError(MgTranscriptError, ValueError):
+    """Data handed to a function is unusable (NaN, negative counts, duplicates, no overlap)."""
+
+
+class GeneSetError(MgTranscriptError, ValueError):
+    """A gene set is malformed, unknown, or does not overlap the data."""
