@@ -1,0 +1,97 @@
+"""``mgtranscript fetch``: load a GEO series (with catalog labels when available) into an h5ad."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+NAME = "fetch"
+HELP = "download a GEO series into an AnnData .h5ad (samples x genes, log2 X, counts layer)"
+
+logger = logging.getLogger(__name__)
+
+_LABEL_COLUMNS = ("condition", "disease", "diagnosis", "fibrosis_stage", "group_in_paper")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("accession", help="GEO series accession, e.g. GSE126848")
+    p.add_argument("--out", "-o", required=True, type=Path, help="output .h5ad file")
+    p.add_argument("--samples", help="sample sheet (CSV/TSV, e.g. SraRunTable.csv) joined on GSM/run/title")
+    p.add_argument("--samples-key", help="sample-sheet column holding the sample ids")
+    p.add_argument("--platform", help="GPL id: load only this platform of a multi-platform series")
+    p.add_argument("--metadata-only", action="store_true", help="sample metadata only (zero genes)")
+    p.add_argument("--source", default="auto", choices=["auto", "matrix", "soft", "ncbi", "suppl"],
+                   help="where the values come from (default: auto)")
+    p.add_argument("--no-harmonise", action="store_true", help="keep the original gene ids")
+
+
+def h5ad_safe(adata) -> None:
+    """Make ``obs``/``var``/``uns`` writable to h5ad in place (mixed columns -> str, uns plain)."""
+    for frame in (adata.obs, adata.var):
+        for c in list(frame.columns):
+            col = frame[c]
+            if col.dtype == object:
+                types = {type(v) for v in col.dropna()}
+                if types - {str}:
+                    frame[c] = col.map(lambda v: v if (v is None or (isinstance(v, float) and np.isnan(v)))
+                                       else str(v))
+    adata.uns = _plain(dict(adata.uns))
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k).replace("/", "_"): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_plain(v) for v in value]
+        if items and all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+                         for v in items):
+            return items
+        return [str(v) for v in items]
+    if isinstance(value, pd.DataFrame):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, (str, int, float, bool, np.ndarray, np.integer, np.floating, np.bool_)):
+        return value
+    return str(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import datasets
+
+    kwargs = dict(samples=args.samples, samples_key=args.samples_key,
+                  metadata_only=args.metadata_only)
+    extra = dict(platform=args.platform, source=args.source, harmonise=not args.no_harmonise)
+    import importlib.util
+
+    if hasattr(datasets, "load_cohort") and importlib.util.find_spec("mgtranscript.datasets.catalog"):
+        adata = datasets.load_cohort(args.accession, **kwargs, **extra)
+    else:  # the catalog (labels) is not available: raw GEO metadata only
+        from ..datasets.geo import geo
+
+        logger.info("mgtranscript.datasets.load_cohort/catalog unavailable; loading with geo()")
+        adata = geo(args.accession, **kwargs, **extra)
+    h5ad_safe(adata)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    adata.write_h5ad(out)
+    geo_uns = adata.uns.get("geo", {})
+    print(f"{geo_uns.get('accession', args.accession)}: {adata.n_obs} samples x {adata.n_vars} genes "
+          f"(source: {geo_uns.get('source', '?')})")
+    print(f"layers: {', '.join(adata.layers.keys()) or 'none'}; "
+          f"X scale: {adata.uns.get('mgtranscript', {}).get('scale', {}).get('X', 'none')}")
+    cm = geo_uns.get("column_match")
+    if cm:
+        print(f"columns matched by {cm['rule']}: {cm['n_matched']}/{cm['n_columns']}")
+    for col in _LABEL_COLUMNS:
+        if col in adata.obs and adata.obs[col].notna().any():
+            counts = adata.obs[col].astype(str).value_counts()
+            print(f"{col}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for w in geo_uns.get("warnings", []):
+        print(f"warning: {w}")
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,36 @@
+"""``mgtranscript fetch`` writes a readable h5ad and prints a summary."""
+
+from __future__ import annotations
+
+import anndata as ad
+import pytest
+
+from mgtranscript.cli import main
+
+pytestmark = pytest.mark.network
+
+
+@pytest.mark.filterwarnings("ignore:.*series matrix could not be obtained")
+def test_fetch_gse77314_with_sample_sheet(mirror_env, shared_dir, tmp_path, capsys):
+    out = tmp_path / "gse77314.h5ad"
+    sheet = shared_dir / "samples" / "GSE77314_SraRunTable.csv"
+    rc = main(["fetch", "GSE77314", "--out", str(out), "--samples", str(sheet), "--no-harmonise"])
+    text = capsys.readouterr().out
+    assert rc == 0
+    assert "GSE77314: 100 samples" in text and "layers: counts" in text
+    assert "diagnosis: Normal 50, Tumor 50" in text or "diagnosis: Tumor 50, Normal 50" in text
+    a = ad.read_h5ad(out)
+    assert a.n_obs == 100 and "counts" in a.layers
+    assert a.uns["geo"]["files"]["ncbi_counts"]["url"].startswith("https://www.ncbi.nlm.nih.gov/geo/download/")
+
+
+def test_fetch_metadata_only_and_missing_expression(mirror_env, tmp_path, capsys):
+    out = tmp_path / "m.h5ad"
+    assert main(["fetch", "GSE135251", "--metadata-only", "--out", str(out)]) == 0
+    a = ad.read_h5ad(out)
+    assert a.shape == (216, 0) and "nas_score" in a.obs
+    rc = main(["fetch", "GSE135251", "--out", str(tmp_path / "x.h5ad")])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "GSE135251_raw_counts_GRCh38.p13_NCBI.tsv.gz" in err
+    assert not (tmp_path / "x.h5ad").exists()
