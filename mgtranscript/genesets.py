@@ -834,15 +834,6 @@ def _gene_info_table(gene_info: Any) -> pd.DataFrame | None:
                             "(pass gene_info=True to download it)")
                 return None
         return geneids.load_gene_info().table
-            except FetchError as exc:
-                warnings.warn(
-                    f"NCBI gene_info is unavailable ({str(exc).splitlines()[0]}); alias resolution "
-                    "uses the bundled Mg table only, so MSigDB sets written with old symbols may "
-                    "lose genes. Pass gene_info=False to silence this.",
-                    GeneSetCoverageWarning, stacklevel=3,
-                )
-                return None
-        return geneids.load_gene_info().table
     raise GeneSetError(
         f"gene_info must be 'auto', True, False, a GeneInfo or a DataFrame, not {gene_info!r}."
     )
