@@ -191,9 +191,15 @@ def _unavailable_reason(c: pd.Series, cohorts: pd.DataFrame | None) -> str:
     area = cohorts[cohorts["disease_area"].astype(str).str.upper() == disease.upper()]
     if area.empty:
         return f"no {disease} cohort in the catalog"
-    parts = [f"{r.accession}: {r.status}" + (f" ({r.reason})" if r.reason else "")
+    parts = [f"{r.accession}: {r.status}" + (f" ({_short(r.reason)})" if isinstance(r.reason, str) and r.reason else "")
              for r in area.itertuples()]
     return f"no {disease} cohort with expression available [" + "; ".join(parts) + "]"
+
+
+def _short(text: str, limit: int = 140) -> str:
+    """First sentence of a (possibly long) error message, capped at ``limit`` characters."""
+    first = text.split("; ")[0].split(". ")[0]
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def _eval_contrast(c, comparisons, meta, alpha, why_missing) -> dict:

@@ -198,7 +198,7 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
         sets = dict(mg)
         if mechanisms is not None:
             sets.update(dict(mechanisms))
-        g = tl.gsea_prerank(ranking, sets, permutations=permutations, seed=seed, min_size=3)
+        g = tl.gsea_prerank(ranking, sets, permutations=permutations, seed=seed, min_size=2)
         result.gsea = pd.concat([result.gsea, g.assign(cohort=accession, contrast=tag)], ignore_index=True)
         sig = de.loc[de["padj"] < 0.05, "gene"].tolist()
         if sig:
@@ -224,6 +224,7 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
         key = "coupling"
         df = tl.coupling(adata, mg_key=mg_key, mechanism_key=mech_key, key_added=key)
         table = pd.DataFrame(adata.uns[key] if df is None else df).assign(cohort=accession)
+        table = table.rename(columns={"r": "rho"})
         result.coupling = pd.concat([result.coupling, table], ignore_index=True)
 
     # gene-gene correlations named by claims (e.g. MAGT1 ~ KLRK1)
@@ -401,6 +402,11 @@ def run_analysis(
             row.update(status="failed", reason=f"{type(exc).__name__}: {exc}")
             logger.error("%s: analysis failed:\n%s", acc, traceback.format_exc())
         status_rows.append(row)
+    for acc in cat.index:  # catalog cohorts not asked for still explain untestable claims
+        if acc not in cohorts:
+            status_rows.append({"accession": acc, "disease_area": str(cat.loc[acc, "disease_area"]),
+                                "status": "not requested", "reason": "not in --cohorts", "n_samples": 0,
+                                "sample_sheet": ""})
     res.cohorts = pd.DataFrame(status_rows)
     res.sample_counts = pd.DataFrame(count_rows, columns=["accession", "condition", "n"])
 
@@ -502,7 +508,13 @@ def _write_provenance(res: AnalysisResult, out: Path) -> None:
     (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str))
 
 
+def _cols(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
+    return df[[c for c in cols if c in df.columns]] if not df.empty else df
+
+
 def _write_report(res: AnalysisResult, out: Path) -> Path:
+    """The HTML report: curated, readable views of the tables (full tables are in tables/)."""
+    from .claims import _short
     from .report import build_report
 
     figs: dict[str, list] = {}
@@ -510,9 +522,43 @@ def _write_report(res: AnalysisResult, out: Path) -> Path:
         if path.exists():
             figs.setdefault(section, []).append((path, caption))
     prov = json.loads((out / "provenance.json").read_text())
+    cohorts = res.cohorts.copy()
+    if not cohorts.empty:
+        cohorts["reason"] = cohorts["reason"].fillna("").astype(str).map(lambda r: _short(r, 220) if r else "")
+    comp = res.comparisons
+    if not comp.empty:
+        comp = comp.sort_values(["cohort", "contrast", "qval"])
+    comp = _cols(comp, ["cohort", "contrast", "feature", "kind", "n_group", "n_ref", "diff", "hedges_g",
+                        "g_ci_low", "g_ci_high", "auroc", "t_pval", "qval", "test"])
+    main_rows = comp[comp["feature"].isin(["MG_EFFLUX_EXCHANGE", "MG_LIVER_CORE", "mg_balance", "CNNM4",
+                                           "SLC41A1", "TRPM7", "MAGT1"])] if not comp.empty else comp
+    cov = _cols(res.coverage, ["cohort", "set", "n_genes", "n_matched", "n_resolved_by_alias", "final_size",
+                               "kept", "missing", "resolved"])
+    gsea = res.gsea.sort_values("pval") if not res.gsea.empty else res.gsea
+    gsea = _cols(gsea, ["cohort", "contrast", "set", "size", "es", "nes", "pval", "fdr", "qval", "leading_edge"])
+    coup = res.coupling.sort_values("qval") if not res.coupling.empty else res.coupling
+    coup = _cols(coup, ["cohort", "mg_set", "mechanism", "mechanism_set", "rho", "pval", "qval", "n"])
+    meta = _cols(res.meta, ["contrast", "feature", "k", "pooled", "ci_low", "ci_high", "pval", "qval", "tau2",
+                            "I2", "cohorts", "n_total"])
+    claims = _cols(res.claims, ["claim_id", "disease", "features", "contrast", "expected_direction", "verdict",
+                                "effect_kind", "effect", "ci_low", "ci_high", "qval", "cohorts", "n", "reason"])
+    provenance = {
+        "accessions": [str(a) for a in res.cohorts.get("accession", [])],
+        "files": {f["url"]: f["sha256"] for f in prov.get("inputs", [])},
+        "date": prov.get("date"),
+        "versions": prov.get("versions", {}),
+        "mirror": prov.get("mirror", ""),
+    }
     rep = build_report(
-        cohorts=res.cohorts, sample_counts=res.sample_counts, coverage=res.coverage,
-        comparisons=res.comparisons, enrichment={"gsea": res.gsea, "ora": res.ora, "coupling": res.coupling},
-        meta=res.meta, claims=res.claims, provenance=prov, figures=figs, params=res.params,
+        cohorts=cohorts, sample_counts=res.sample_counts, coverage=cov,
+        comparisons={"Mg sub-set scores and key genes (all contrasts)": main_rows,
+                     "Every comparison (see tables/comparisons.tsv)": comp},
+        enrichment={"GSEA prerank of the limma t (Mg and mechanism sets)": gsea,
+                    "ORA of DE genes (q < 0.05) in Mg sets; universe = measured genes": res.ora,
+                    "Mg score vs mechanism score coupling (Spearman, BH q)": coup},
+        meta=meta,
+        claims=claims,
+        provenance=provenance, figures=figs, params={k: v for k, v in res.params.items() if k != "inputs"},
+        max_rows=80,
     )
     return rep.write(out / "report.html")

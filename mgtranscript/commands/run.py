@@ -40,9 +40,12 @@ def run(args: argparse.Namespace) -> int:
     res = run_analysis(args.out, cohorts=args.cohorts, samples=parse_samples(args.samples),
                        method=args.method, permutations=args.permutations, seed=args.seed,
                        plots=not args.no_plots, progress=not args.no_progress)
-    print(f"cohorts:")
+    from ..claims import _short
+
+    print("cohorts:")
     for r in res.cohorts.itertuples():
-        print(f"  {r.accession:<10} {r.status:<14} n={r.n_samples:<4} {r.reason}")
+        why = _short(r.reason, 110) if isinstance(r.reason, str) and r.reason else ""
+        print(f"  {r.accession:<10} {r.status:<14} n={r.n_samples:<4} {why}")
     if not res.claims.empty:
         counts = res.claims["verdict"].value_counts().to_dict()
         print("claims: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
