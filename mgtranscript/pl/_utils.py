@@ -1,0 +1,99 @@
+"""Shared plotting helpers: saving, score tables, group order, colours."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mgtranscript.errors import InputDataError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DPI = 150
+
+
+def savefig(fig, save: str | Path | None, *, dpi: int = DEFAULT_DPI) -> list[Path]:
+    """Write ``fig`` to ``<save>.png`` and ``<save>.svg`` (parents created).
+
+    A ``.png``/``.svg``/``.pdf`` suffix on ``save`` is treated as part of the stem and
+    replaced. Returns the written paths (empty when ``save`` is None).
+    """
+    if save is None:
+        return []
+    stem = Path(save)
+    if stem.suffix.lower() in {".png", ".svg", ".pdf"}:
+        stem = stem.with_suffix("")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for ext in ("png", "svg"):
+        path = stem.parent / f"{stem.name}.{ext}"
+        fig.savefig(path, format=ext, dpi=dpi)
+        out.append(path)
+    logger.info("saved %s", ", ".join(map(str, out)))
+    return out
+
+
+def new_figure(width: float, height: float):
+    """A Figure not registered with pyplot (no GUI, no global state, no leak)."""
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def obsm_frame(adata, key: str) -> pd.DataFrame:
+    """``adata.obsm[key]`` as a DataFrame indexed by obs_names."""
+    if key not in adata.obsm:
+        raise InputDataError(
+            f"adata.obsm has no {key!r} (available: {list(adata.obsm.keys())}); run "
+            "mgtranscript.tl.score(...) first or pass the right key."
+        )
+    m = adata.obsm[key]
+    if isinstance(m, pd.DataFrame):
+        df = m.copy()
+        df.index = adata.obs_names
+    else:
+        arr = np.asarray(m)
+        df = pd.DataFrame(arr, index=adata.obs_names, columns=[f"{key}_{i}" for i in range(arr.shape[1])])
+    df.columns = df.columns.astype(str)
+    return df
+
+
+def obs_column(adata, col: str, what: str = "groupby") -> pd.Series:
+    if col not in adata.obs.columns:
+        raise InputDataError(f"{what}={col!r} is not a column of adata.obs (columns: {list(adata.obs.columns)}).")
+    return adata.obs[col]
+
+
+def group_levels(values: pd.Series, order: Sequence[str] | None) -> list:
+    """Group order: ``order`` if given, else categorical order, else first appearance."""
+    present = pd.unique(values.dropna())
+    if order is not None:
+        missing = [o for o in order if o not in set(present)]
+        if missing:
+            logger.warning("groups %s in order= are not in the data", missing)
+        return [o for o in order if o in set(present)]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return [c for c in values.cat.categories if c in set(present)]
+    return list(present)
+
+
+def colours(n: int) -> list:
+    from matplotlib import colormaps  # noqa: PLC0415
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+def select_columns(df: pd.DataFrame, sets: Sequence[str] | str | None) -> list[str]:
+    if sets is None:
+        return list(df.columns)
+    if isinstance(sets, str):
+        sets = [sets]
+    missing = [s for s in sets if s not in df.columns]
+    if missing:
+        raise InputDataError(f"sets {missing} are not scored here (available: {list(df.columns)}).")
+    return list(sets)

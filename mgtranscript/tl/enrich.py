@@ -1,0 +1,699 @@
+"""Enrichment: GSEA prerank, over-representation analysis, and Mg-score/mechanism coupling.
+
+Three questions a user asks after a comparison:
+
+* :func:`gsea_prerank` -- are the Mg genes (or Hallmark pathways) concentrated at the top
+  or bottom of a ranked gene list (e.g. the DE ``stat`` column)? GSEA prerank through
+  gseapy, with small curated sets kept (gseapy's own ``min_size=15`` would silently drop
+  most Mg sets).
+* :func:`ora` -- is a list of significant genes over-represented in a set, against the
+  genes *actually measured* in the cohort (``universe`` is required)?
+* :func:`coupling` -- across samples, does a Mg score move with a mechanism score
+  (insulin signalling, mitochondria, inflammation, ... see :data:`MECHANISMS`)?
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mgtranscript.errors import GeneSetError, InputDataError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "MECHANISMS",
+    "CYTOLYTIC",
+    "mechanism_sets",
+    "mechanism_of",
+    "gsea_prerank",
+    "running_sum",
+    "ora",
+    "coupling",
+    "bh",
+]
+
+#: The cytolytic-activity signature of Rooney et al. 2015 (Cell 160:48), geometric mean of
+#: granzyme A and perforin in the original paper; here a two-gene set for scoring.
+CYTOLYTIC: tuple[str, ...] = ("GZMA", "PRF1")
+
+#: Mechanisms through which the review links magnesium to liver disease, mapped to
+#: MSigDB 7.0 gene-set names (Hallmark + Reactome) and the bundled ``CYTOLYTIC`` set.
+MECHANISMS: dict[str, tuple[str, ...]] = {
+    "insulin_resistance": (
+        "HALLMARK_PI3K_AKT_MTOR_SIGNALING",
+        "HALLMARK_MTORC1_SIGNALING",
+        "REACTOME_SIGNALING_BY_INSULIN_RECEPTOR",
+    ),
+    "mitochondria": ("HALLMARK_OXIDATIVE_PHOSPHORYLATION", "HALLMARK_FATTY_ACID_METABOLISM"),
+    "oxidative_stress": ("HALLMARK_REACTIVE_OXYGEN_SPECIES_PATHWAY", "HALLMARK_XENOBIOTIC_METABOLISM"),
+    "inflammation": (
+        "HALLMARK_INFLAMMATORY_RESPONSE",
+        "HALLMARK_TNFA_SIGNALING_VIA_NFKB",
+        "HALLMARK_IL6_JAK_STAT3_SIGNALING",
+    ),
+    "er_stress": ("HALLMARK_UNFOLDED_PROTEIN_RESPONSE",),
+    "dna_repair": ("HALLMARK_DNA_REPAIR",),
+    "antitumour_immunity": (
+        "HALLMARK_INTERFERON_GAMMA_RESPONSE",
+        "HALLMARK_ALLOGRAFT_REJECTION",
+        "CYTOLYTIC",
+    ),
+    "fibrosis": ("HALLMARK_EPITHELIAL_MESENCHYMAL_TRANSITION", "HALLMARK_TGF_BETA_SIGNALING"),
+}
+
+
+def mechanism_of(set_name: str) -> str:
+    """Review mechanism a gene-set name belongs to (``""`` when it is not in :data:`MECHANISMS`)."""
+    key = str(set_name).upper()
+    for mech, names in MECHANISMS.items():
+        if key in names:
+            return mech
+    return ""
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+
+
+def bh(pvals: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (NaN entries stay NaN and are not counted)."""
+    p = np.asarray(pvals, dtype=float)
+    out = np.full(p.shape, np.nan)
+    ok = np.isfinite(p)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    pv = p[ok]
+    order = np.argsort(pv, kind="mergesort")
+    ranked = pv[order] * m / np.arange(1, m + 1)
+    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
+    adj = np.empty(m)
+    adj[order] = np.minimum(ranked, 1.0)
+    out[ok] = adj
+    return out
+
+
+def _load_sets(gene_sets: Any):
+    """Gene sets per the shared contract (:func:`mgtranscript.genesets.load`)."""
+    from mgtranscript import genesets  # noqa: PLC0415
+
+    return genesets.load(gene_sets)
+
+
+def _match(
+    sets: Any,
+    genes: Sequence[str],
+    *,
+    min_size: int,
+    max_size: int | None,
+) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Alias-aware matching of sets to ``genes`` (:func:`mgtranscript.genesets.match`)."""
+    from mgtranscript import genesets  # noqa: PLC0415
+
+    return genesets.match(sets, list(genes), min_size=min_size, max_size=max_size)
+
+
+def _clean_ranking(ranking: pd.Series | pd.DataFrame, key: str | None) -> pd.Series:
+    """A float Series gene -> statistic: NaN dropped, duplicates collapsed (max |stat|)."""
+    if isinstance(ranking, pd.DataFrame):
+        df = ranking
+        col = key or ("stat" if "stat" in df.columns else None)
+        if col is None:
+            num = df.select_dtypes(np.number).columns
+            if len(num) != 1:
+                raise InputDataError(
+                    "cannot tell which column of the ranking DataFrame is the statistic "
+                    f"(numeric columns: {list(num)}); pass key='stat' (or the column to rank by)."
+                )
+            col = num[0]
+        if col not in df.columns:
+            raise InputDataError(
+                f"ranking DataFrame has no column {col!r} (columns: {list(df.columns)}); "
+                "pass key=<statistic column>."
+            )
+        if "gene" in df.columns:
+            genes = df["gene"].to_numpy()
+        else:
+            genes = df.index.to_numpy()
+        series = pd.Series(pd.to_numeric(df[col], errors="coerce").to_numpy(), index=genes)
+    elif isinstance(ranking, pd.Series):
+        if key is not None:
+            raise InputDataError("key= only applies to a DataFrame ranking; drop it for a Series.")
+        series = pd.Series(pd.to_numeric(ranking, errors="coerce").to_numpy(), index=ranking.index.to_numpy())
+    else:
+        raise InputDataError(
+            f"ranking must be a pandas Series (gene -> statistic) or a DE table, got {type(ranking).__name__}."
+        )
+    genes = pd.Index(series.index)
+    bad_gene = genes.isna() | (genes.astype(str).str.strip() == "")
+    if bad_gene.any():
+        logger.warning("dropping %d ranking entries with a missing gene name", int(bad_gene.sum()))
+        series = series[~bad_gene]
+    series.index = series.index.astype(str)
+    if np.isinf(series.to_numpy()).any():
+        bad = list(series.index[np.isinf(series.to_numpy())][:5])
+        raise InputDataError(
+            f"ranking has infinite values (e.g. {bad}); cap or drop them before GSEA "
+            "(e.g. ranking.clip(-50, 50))."
+        )
+    n_nan = int(series.isna().sum())
+    if n_nan:
+        logger.warning("dropping %d genes with a NaN statistic from the ranking", n_nan)
+        series = series.dropna()
+    dup = series.index.duplicated(keep=False)
+    if dup.any():
+        n_dup = int(series.index[dup].nunique())
+        logger.warning(
+            "%d gene names occur more than once in the ranking (e.g. %s); keeping, for each, "
+            "the entry with the largest |statistic|",
+            n_dup,
+            list(pd.unique(series.index[dup]))[:3],
+        )
+        order = np.argsort(-np.abs(series.to_numpy()), kind="stable")
+        s2 = series.iloc[order]
+        s2 = s2[~s2.index.duplicated(keep="first")]
+        series = s2.reindex(pd.unique(series.index))  # back to first-seen order
+    if len(series) < 2:
+        raise InputDataError(
+            f"ranking has {len(series)} usable genes after removing NaN; GSEA needs a ranked list "
+            "of (ideally all) measured genes."
+        )
+    return series.astype(float)
+
+
+def _sort_ranking(series: pd.Series) -> pd.Series:
+    """Descending, ties kept in input order (stable) -- the order used everywhere here."""
+    order = np.argsort(-series.to_numpy(), kind="stable")
+    return series.iloc[order]
+
+
+def running_sum(
+    ranking: pd.Series,
+    genes: Iterable[str],
+    *,
+    weight: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """GSEA running enrichment score (Subramanian 2005) of one gene set along a ranking.
+
+    Parameters
+    ----------
+    ranking
+        Gene -> statistic. Sorted here in decreasing order (ties keep input order, as
+        in :func:`gsea_prerank`).
+    genes
+        Members of the gene set; those absent from the ranking are ignored.
+    weight
+        Exponent ``p`` of ``|statistic|`` for hits (1 = classic weighted GSEA, 0 = KS).
+
+    Returns
+    -------
+    positions
+        0-based positions of the set's genes in the sorted ranking (increasing).
+    res
+        Running sum at every position (length = number of ranked genes). The
+        enrichment score is ``res[np.argmax(np.abs(res))]``.
+    """
+    series = _sort_ranking(ranking.astype(float))
+    members = set(map(str, genes))
+    hit = np.fromiter((g in members for g in series.index.astype(str)), dtype=bool, count=len(series))
+    n, k = len(series), int(hit.sum())
+    if k == 0:
+        raise GeneSetError("none of the set's genes are in the ranking; check gene identifiers.")
+    if k == n:
+        raise GeneSetError("the set contains every ranked gene; its running sum is undefined.")
+    w = np.abs(series.to_numpy()) ** weight
+    w_hit = np.where(hit, w, 0.0)
+    norm = w_hit.sum()
+    if norm == 0:  # all hits have statistic 0: fall back to unweighted steps
+        w_hit = hit.astype(float)
+        norm = float(k)
+    step = np.where(hit, w_hit / norm, -1.0 / (n - k))
+    res = np.cumsum(step)
+    return np.flatnonzero(hit), res
+
+
+# --------------------------------------------------------------------------------------
+# GSEA prerank
+# --------------------------------------------------------------------------------------
+
+
+def gsea_prerank(
+    ranking: pd.Series | pd.DataFrame,
+    gene_sets: Any = "magnesium",
+    *,
+    permutations: int = 1000,
+    seed: int = 0,
+    min_size: int = 1,
+    max_size: int | None = None,
+    weight: float = 1.0,
+    threads: int = 1,
+    key: str | None = None,
+) -> pd.DataFrame:
+    """GSEA prerank (gseapy 1.3) of gene sets on a ranked gene list.
+
+    Parameters
+    ----------
+    ranking
+        Gene -> statistic (``pd.Series``), or a DE table with a ``gene`` column (or gene
+        index) and a statistic column (``stat`` by default, see ``key``). Genes with a NaN
+        statistic are dropped with a warning; a gene present several times keeps the entry
+        with the largest ``|stat|`` (warning). Infinite values raise :class:`InputDataError`.
+        Ties are ordered by input order (deterministic).
+    gene_sets
+        Any spec accepted by :func:`mgtranscript.genesets.load` (``"magnesium"``,
+        ``"hallmark"``, a dict, a GMT path, ...). Sets are restricted to ranked genes
+        (aliases resolved); the coverage table is in ``result.attrs["coverage"]`` (records).
+    permutations
+        Gene-set permutations for the nominal p-value / FDR.
+    seed
+        Random seed (results are reproducible for a given seed and thread count).
+    min_size, max_size
+        Keep sets whose matched size lies in this range. Defaults keep every set with at
+        least one ranked gene (gseapy's own default ``min_size=15`` is overridden).
+    weight
+        GSEA weight ``p`` (1 = classic).
+    threads
+        Threads used by gseapy.
+    key
+        Statistic column when ``ranking`` is a DataFrame (default ``"stat"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per set, sorted by p-value: ``set, size, n_genes, es, nes, pval, fdr``
+        (gseapy's FDR q), ``fwer, qval`` (Benjamini-Hochberg over the returned rows),
+        ``leading_edge`` (";"-joined), ``n_leading_edge``, ``hits`` (";"-joined 0-based
+        positions in the sorted ranking). A permutation ``pval``/``fdr`` of 0 means
+        "below 1/permutations" (gseapy's convention). ``attrs`` holds ``n_ranked``, ``permutations``,
+        ``seed``, ``weight`` and ``coverage``. Use :func:`running_sum` (or
+        :func:`mgtranscript.pl.gsea`) to redraw a set's running sum.
+    """
+    import gseapy  # noqa: PLC0415 - heavy import
+
+    if permutations < 1:
+        raise InputDataError("permutations must be >= 1 (1000 is the usual choice).")
+    series = _sort_ranking(_clean_ranking(ranking, key))
+    genes = series.index.to_list()
+    sets = _load_sets(gene_sets)
+    idx, coverage = _match(sets, genes, min_size=min_size, max_size=max_size)
+    n = len(genes)
+    full = [name for name, ix in idx.items() if len(ix) >= n]
+    if full:
+        logger.warning("dropping %s: the set contains every ranked gene", full)
+    idx = {name: ix for name, ix in idx.items() if len(ix) < n}
+    if not idx:
+        raise GeneSetError(
+            "no gene set can be tested: every set is empty or covers the whole ranking; "
+            "rank all measured genes, not only the set members."
+        )
+
+    # gseapy sees surrogate ids G0..Gn-1 (all upper case, so it never case-folds) and
+    # keeps our order (ascending=None): our ties rule and running_sum stay identical.
+    surrogate = pd.Series(series.to_numpy(), index=[f"G{i}" for i in range(n)], name="stat")
+    gs_dict = {name: [f"G{i}" for i in ix] for name, ix in idx.items()}
+    logger.info("GSEA prerank: %d genes, %d sets, %d permutations", n, len(gs_dict), permutations)
+    pre = gseapy.prerank(
+        rnk=surrogate,
+        gene_sets=gs_dict,
+        permutation_num=int(permutations),
+        min_size=1,
+        max_size=n,
+        weight=float(weight),
+        ascending=None,
+        seed=int(seed),
+        outdir=None,
+        threads=int(threads),
+        no_plot=True,
+        verbose=False,
+    )
+    rows = []
+    for name, ix in idx.items():
+        res = pre.results.get(name)
+        if res is None:  # pragma: no cover - gseapy dropped it
+            logger.warning("gseapy returned no result for %s", name)
+            continue
+        lead = [genes[int(g[1:])] for g in str(res.get("lead_genes", "")).split(";") if g]
+        rows.append(
+            {
+                "set": name,
+                "size": len(ix),
+                "n_genes": int(coverage.loc[name, "n_genes"]) if name in coverage.index else len(ix),
+                "es": float(res["es"]),
+                "nes": float(res["nes"]),
+                "pval": float(res["pval"]),
+                "fdr": float(res["fdr"]),
+                "fwer": float(res["fwerp"]),
+                "leading_edge": ";".join(lead),
+                "n_leading_edge": len(lead),
+                "hits": ";".join(str(int(h)) for h in res["hits"]),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["qval"] = bh(out["pval"].to_numpy())
+    out = out.sort_values(["pval", "nes"], ascending=[True, False], kind="stable").reset_index(drop=True)
+    cols = ["set", "size", "n_genes", "es", "nes", "pval", "fdr", "fwer", "qval",
+            "leading_edge", "n_leading_edge", "hits"]
+    out = out[cols]
+    out.attrs.update(
+        {
+            "method": "gsea_prerank",
+            "n_ranked": n,
+            "permutations": int(permutations),
+            "seed": int(seed),
+            "weight": float(weight),
+            "coverage": coverage.reset_index().to_dict("records"),
+        }
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# ORA
+# --------------------------------------------------------------------------------------
+
+
+def _as_gene_list(obj: Any, what: str) -> list[str]:
+    if obj is None:
+        raise InputDataError(f"{what} is required.")
+    if hasattr(obj, "var_names") and hasattr(obj, "obs_names"):  # AnnData
+        obj = obj.var_names
+    if isinstance(obj, str):
+        raise InputDataError(f"{what} must be a collection of gene names, not one string {obj!r}.")
+    vals = [str(g) for g in obj if g is not None and not (isinstance(g, float) and np.isnan(g))]
+    return list(dict.fromkeys(vals))
+
+
+def ora(
+    genes: Iterable[str],
+    gene_sets: Any = "magnesium",
+    *,
+    universe: Iterable[str],
+    min_size: int = 1,
+    max_size: int | None = None,
+) -> pd.DataFrame:
+    """Over-representation analysis (one-sided hypergeometric test).
+
+    Parameters
+    ----------
+    genes
+        The gene list of interest (e.g. DE genes with q < 0.05). Genes outside the
+        universe are ignored (warning).
+    gene_sets
+        Any spec accepted by :func:`mgtranscript.genesets.load`.
+    universe
+        REQUIRED background: the genes measured in the cohort (a list, an Index or an
+        AnnData whose ``var_names`` are used). A fixed 20,000-gene background inflates
+        significance for sets that are poorly measured.
+    min_size, max_size
+        Keep sets whose size *within the universe* lies in this range.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per set, sorted by p-value: ``set, set_size_in_universe, overlap,
+        expected, odds_ratio`` (sample odds ratio of the 2x2 table, as
+        :func:`scipy.stats.fisher_exact`), ``pval`` (``hypergeom.sf(overlap - 1, N, K, n)``,
+        equal to a one-sided Fisher exact test), ``qval`` (BH), ``genes`` (overlap,
+        ";"-joined). ``attrs``: ``universe_size``, ``n_query`` (in universe),
+        ``n_query_outside_universe``, ``universe`` (description).
+    """
+    uni = _as_gene_list(universe, "universe")
+    if len(uni) < 2:
+        raise InputDataError("universe must list the measured genes of the cohort (at least 2).")
+    query = _as_gene_list(genes, "genes")
+    uni_set = set(uni)
+    inside = [g for g in query if g in uni_set]
+    outside = len(query) - len(inside)
+    if outside:
+        logger.warning("%d of %d query genes are not in the universe and are ignored", outside, len(query))
+    if not inside:
+        raise InputDataError(
+            f"none of the {len(query)} query genes is in the universe (query starts {query[:3]}, "
+            f"universe starts {uni[:3]}); use the same gene identifiers for both."
+        )
+    sets = _load_sets(gene_sets)
+    idx, coverage = _match(sets, uni, min_size=min_size, max_size=max_size)
+    N, n = len(uni), len(inside)
+    qpos = np.zeros(N, dtype=bool)
+    pos = {g: i for i, g in enumerate(uni)}
+    qpos[[pos[g] for g in inside]] = True
+    rows = []
+    for name, ix in idx.items():
+        K = len(ix)
+        hit_ix = ix[qpos[ix]]
+        k = len(hit_ix)
+        a, b, c = k, n - k, K - k
+        d = N - K - n + k
+        odds = (a * d) / (b * c) if b * c > 0 else (np.inf if a * d > 0 else np.nan)
+        rows.append(
+            {
+                "set": name,
+                "set_size_in_universe": K,
+                "overlap": k,
+                "expected": n * K / N,
+                "odds_ratio": float(odds),
+                "pval": float(stats.hypergeom.sf(k - 1, N, K, n)),
+                "genes": ";".join(uni[i] for i in hit_ix),
+            }
+        )
+    out = pd.DataFrame(rows)
+    out["qval"] = bh(out["pval"].to_numpy())
+    out = out.sort_values("pval", kind="stable").reset_index(drop=True)
+    out = out[["set", "set_size_in_universe", "overlap", "expected", "odds_ratio", "pval", "qval", "genes"]]
+    out.attrs.update(
+        {
+            "method": "ora_hypergeometric",
+            "universe_size": N,
+            "universe": f"{N} genes supplied as the universe (the cohort's measured genes)",
+            "n_query": n,
+            "n_query_outside_universe": outside,
+            "coverage": coverage.reset_index().to_dict("records"),
+        }
+    )
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Coupling of Mg scores with mechanism scores
+# --------------------------------------------------------------------------------------
+
+
+def _score_frame(adata, key: str) -> pd.DataFrame:
+    if key not in adata.obsm:
+        raise InputDataError(
+            f"adata.obsm has no {key!r} (available: {list(adata.obsm.keys())}); run "
+            "mgtranscript.tl.score(adata, ..., key_added=...) first."
+        )
+    m = adata.obsm[key]
+    if isinstance(m, pd.DataFrame):
+        df = m.copy()
+    else:
+        arr = np.asarray(m)
+        if arr.ndim != 2:
+            raise InputDataError(f"adata.obsm[{key!r}] must be 2-D (samples x sets).")
+        df = pd.DataFrame(arr, index=adata.obs_names, columns=[f"{key}_{i}" for i in range(arr.shape[1])])
+    df.index = adata.obs_names
+    df.columns = df.columns.astype(str)
+    return df.apply(pd.to_numeric, errors="coerce").astype(float)
+
+
+def _design(obs: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
+    """Numeric covariate matrix: numbers as is, categories as 0/1 indicators (first level dropped)."""
+    parts = []
+    for c in covariates:
+        if c not in obs.columns:
+            raise InputDataError(f"covariate {c!r} is not a column of adata.obs (columns: {list(obs.columns)}).")
+        col = obs[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            parts.append(col.astype(float).rename(c))
+        else:
+            dummies = pd.get_dummies(col.astype("category"), prefix=c, drop_first=True, dtype=float)
+            dummies[col.isna().to_numpy()] = np.nan
+            parts.append(dummies)
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=obs.index)
+
+
+def _pair_corr(x: np.ndarray, y: np.ndarray, Z: np.ndarray | None, method: str) -> tuple[float, float, int]:
+    """(r, p, n) for one pair; partial correlation when Z (n x k covariates) is given."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    if Z is not None and Z.shape[1]:
+        ok &= np.isfinite(Z).all(axis=1)
+    x, y = x[ok], y[ok]
+    n = int(ok.sum())
+    k = 0 if Z is None else Z.shape[1]
+    if n - k < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return np.nan, np.nan, n
+    if method == "spearman":
+        x, y = stats.rankdata(x), stats.rankdata(y)
+    if k:
+        D = np.column_stack([np.ones(n), Z[ok]])
+        x = x - D @ np.linalg.lstsq(D, x, rcond=None)[0]
+        y = y - D @ np.linalg.lstsq(D, y, rcond=None)[0]
+    else:
+        x = x - x.mean()
+        y = y - y.mean()
+    den = np.sqrt((x @ x) * (y @ y))
+    if den <= 1e-300:
+        return np.nan, np.nan, n
+    r = float(np.clip((x @ y) / den, -1.0, 1.0))
+    rank_z = 0 if not k else int(np.linalg.matrix_rank(Z[ok] - Z[ok].mean(axis=0)))
+    df = n - 2 - rank_z
+    if df < 1:
+        return r, np.nan, n
+    if abs(r) >= 1.0:
+        return r, 0.0, n
+    t = r * np.sqrt(df / (1.0 - r * r))
+    p = float(2.0 * stats.t.sf(abs(t), df))
+    return r, p, n
+
+
+def coupling(
+    adata,
+    *,
+    mg_key: str,
+    mechanism_key: str,
+    method: str = "spearman",
+    groupby: str | None = None,
+    covariates: Sequence[str] | str | None = None,
+    key_added: str = "coupling",
+    copy: bool = False,
+):
+    """Correlate every Mg score with every mechanism score across samples.
+
+    Parameters
+    ----------
+    adata
+        AnnData with two score tables in ``obsm`` (samples x sets), e.g. from
+        :func:`mgtranscript.tl.score` on ``"magnesium"`` and on :func:`mechanism_sets`.
+    mg_key
+        ``obsm`` key of the Mg scores (e.g. ``"mg_ssgsea"``).
+    mechanism_key
+        ``obsm`` key of the mechanism scores (e.g. Hallmark ssGSEA).
+    method
+        ``"spearman"`` (default) or ``"pearson"``.
+    groupby
+        Optional ``obs`` column: correlations are also computed within each group
+        (rows with ``group`` = level), in addition to all samples (``group="all"``).
+    covariates
+        Optional ``obs`` columns to adjust for (partial correlation). Numeric columns
+        enter as is, categorical ones as 0/1 indicators (e.g. ``"condition"`` removes the
+        part of the coupling that is only a difference between disease groups). Both
+        scores (their ranks for Spearman) are residualised on the covariates by least
+        squares and the residuals correlated; p-values use a t distribution with
+        ``n - 2 - k`` degrees of freedom (k = covariate columns).
+    key_added
+        Result goes to ``adata.uns[key_added]``.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None`` (or the copy when ``copy=True``). ``adata.uns[key_added]`` is a tidy DataFrame
+    with columns ``group, mg_set, mechanism_set, mechanism, method, r, pval, qval, n,
+    covariates``. ``qval`` is Benjamini-Hochberg over all (mg set x mechanism set) pairs
+    of the same ``group`` (each group is one family of tests). Pairs with fewer than
+    ``3 + k`` complete samples or a constant score get NaN.
+    """
+    if method not in {"spearman", "pearson"}:
+        raise InputDataError(f"method must be 'spearman' or 'pearson', got {method!r}.")
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    covariates = list(covariates or [])
+    adata = adata.copy() if copy else adata
+    A = _score_frame(adata, mg_key)
+    B = _score_frame(adata, mechanism_key)
+    obs = adata.obs
+    Zall = _design(obs, covariates).to_numpy(dtype=float) if covariates else None
+
+    groups: list[tuple[str, np.ndarray]] = [("all", np.ones(adata.n_obs, dtype=bool))]
+    if groupby is not None:
+        if groupby not in obs.columns:
+            raise InputDataError(f"groupby {groupby!r} is not a column of adata.obs (columns: {list(obs.columns)}).")
+        g = obs[groupby]
+        levels = list(g.cat.categories) if isinstance(g.dtype, pd.CategoricalDtype) else list(pd.unique(g.dropna()))
+        groups += [(str(lv), (g == lv).to_numpy()) for lv in levels]
+
+    rows = []
+    for gname, mask in groups:
+        Z = None
+        if Zall is not None:
+            Z = Zall[mask]
+            Z = Z[:, np.nanstd(Z, axis=0) > 0] if Z.shape[0] else Z  # constant within group
+        block = []
+        for a in A.columns:
+            xa = A[a].to_numpy()[mask]
+            for b in B.columns:
+                r, p, n = _pair_corr(xa, B[b].to_numpy()[mask], Z, method)
+                block.append(
+                    {"group": gname, "mg_set": a, "mechanism_set": b, "mechanism": mechanism_of(b),
+                     "method": method, "r": r, "pval": p, "n": n, "covariates": ";".join(covariates)}
+                )
+        bq = bh([row["pval"] for row in block])
+        for row, q in zip(block, bq):
+            row["qval"] = q
+        rows.extend(block)
+    table = pd.DataFrame(rows, columns=["group", "mg_set", "mechanism_set", "mechanism", "method",
+                                        "r", "pval", "qval", "n", "covariates"])
+    adata.uns[key_added] = table
+    logger.info("coupling: %d pairs x %d groups -> adata.uns[%r]", len(A.columns) * len(B.columns),
+                len(groups), key_added)
+    return adata if copy else None
+
+
+# --------------------------------------------------------------------------------------
+# Mechanism gene sets
+# --------------------------------------------------------------------------------------
+
+
+def mechanism_sets(*, version: str = "7.0"):
+    """The gene sets of :data:`MECHANISMS`, loaded from MSigDB through the download layer.
+
+    Hallmark (``h.all``) and Reactome (``c2.cp.reactome``) GMTs of the given MSigDB
+    ``version`` are fetched (cached; honours ``MGTRANSCRIPT_MIRROR``/``_OFFLINE``), the
+    listed set names are looked up case-insensitively, and ``CYTOLYTIC`` (GZMA, PRF1;
+    Rooney 2015) is added. A name not found in this MSigDB version is reported in a
+    warning and skipped.
+
+    Returns
+    -------
+    GeneSets
+        With ``.meta["source"]`` naming the collection and ``.meta["description"]`` the
+        review mechanism (when the GeneSets meta allows it).
+    """
+    from mgtranscript import genesets as gs  # noqa: PLC0415
+
+    wanted = {name for names in MECHANISMS.values() for name in names if name != "CYTOLYTIC"}
+    found: dict[str, tuple[str, ...]] = {}
+    source: dict[str, str] = {}
+    for coll in ("h.all", "c2.cp.reactome"):
+        need = {w for w in wanted if w not in found}
+        if not need or (coll == "h.all" and not any(w.startswith("HALLMARK_") for w in need)):
+            continue
+        lib = gs.msigdb(coll, version=version)
+        upper = {str(k).upper(): k for k in lib.keys()}
+        for w in sorted(need):
+            if w.upper() in upper:
+                real = upper[w.upper()]
+                found[w] = tuple(lib[real])
+                source[w] = f"MSigDB {version} {coll}" + (f" (as {real})" if real != w else "")
+                if real != w:
+                    logger.info("mechanism set %s found as %s", w, real)
+    missing = sorted(wanted - set(found))
+    if missing:
+        logger.warning("mechanism sets not found in MSigDB %s and skipped: %s", version, missing)
+    found["CYTOLYTIC"] = CYTOLYTIC
+    source["CYTOLYTIC"] = "Rooney et al. 2015 cytolytic activity (GZMA, PRF1)"
+    ordered = {n: found[n] for names in MECHANISMS.values() for n in names if n in found}
+    meta = pd.DataFrame(
+        {"source": [source[n] for n in ordered], "description": [mechanism_of(n) for n in ordered]},
+        index=pd.Index(list(ordered), name="set"),
+    )
+    return gs.GeneSets(ordered, meta=meta, source=f"MSigDB {version} + Rooney 2015", version=version,
+                       spec="mechanisms")
