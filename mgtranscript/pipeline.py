@@ -419,20 +419,12 @@ def run_analysis(
             df["qval"] = _bh(df["pval"])
     if not res.comparisons.empty:
         eff = res.comparisons.copy()
-        m = meta_analysis(eff, by=("contrast", "feature"), cohort="cohort", method="REML")
-        m = m if isinstance(m, pd.DataFrame) else m[0]
-        if "k" in m:
-            res.meta = m
-            if plots and (m["k"] > 1).any():
-                from . import pl
-
-                multi = m[m["k"] > 1]
-                per = eff.merge(multi[["contrast", "feature"]], on=["contrast", "feature"])
-                stem = figs / "forest"
-                pl.forest(per.rename(columns={"contrast": "group"}),
-                          multi.rename(columns={"contrast": "group"}), save=str(stem))
-                res.figures.append(("meta-analysis", Path(f"{stem}.png"),
-                                    "Random-effects pooled Hedges' g per contrast"))
+        m = meta_analysis(eff, by=("contrast", "feature"), cohort="cohort", method="REML",
+                          return_weights=True)
+        m, w = (m, pd.DataFrame()) if isinstance(m, pd.DataFrame) else m
+        res.meta, res.meta_weights = m, w
+        if plots:
+            _forest(res, eff, m, figs)
     res.claims = evaluate_claims(comparisons=res.comparisons, trends=res.trends, coupling=res.coupling,
                                  correlations=res.correlations, meta=res.meta, cohorts=res.cohorts)
     _write_tables(res, out)
@@ -441,6 +433,33 @@ def run_analysis(
     if report:
         res.report = _write_report(res, out)
     return res
+
+
+#: Disease-level contrasts shown side by side in the forest plot, and their panel names.
+FOREST_CONTRASTS = {
+    "disease:MASLD|control": "MASLD",
+    "disease:ALD|control": "ALD",
+    "condition:hcc_tumour|hcc_nontumour": "HCC",
+}
+FOREST_FEATURES = ("MG_EFFLUX_EXCHANGE", "MG_PM_INFLUX", "mg_balance", "CNNM4", "SLC41A1", "TRPM7", "MAGT1")
+
+
+def _forest(res: AnalysisResult, eff: pd.DataFrame, pooled: pd.DataFrame, figs: Path) -> None:
+    """Forest plot: MASLD vs ALD vs HCC side by side, per-cohort effects and the pooled one."""
+    from . import pl
+
+    per = eff[eff["contrast"].isin(FOREST_CONTRASTS) & eff["feature"].isin(FOREST_FEATURES)]
+    if per.empty:
+        return
+    per = per.drop(columns=["group"]).assign(group=per["contrast"].map(FOREST_CONTRASTS))
+    pool = pooled[pooled["contrast"].isin(FOREST_CONTRASTS) & pooled["feature"].isin(FOREST_FEATURES)]
+    pool = pool.drop(columns=[c for c in ("group",) if c in pool]).assign(
+        group=pool["contrast"].map(FOREST_CONTRASTS))
+    stem = figs / "forest"
+    pl.forest(per, pool, features=[f for f in FOREST_FEATURES if f in set(per["feature"])], save=str(stem))
+    res.figures.append(("meta-analysis", Path(f"{stem}.png"),
+                        "Hedges' g (95% CI) per cohort and random-effects pooled (REML), disease vs "
+                        "reference: MASLD vs control, ALD vs control, HCC tumour vs matched non-tumour"))
 
 
 def _inputs_of(adata) -> list[dict]:
@@ -472,6 +491,8 @@ def _write_tables(res: AnalysisResult, out: Path) -> None:
                  "coupling", "correlations", "meta", "claims"):
         df = getattr(res, name)
         df.to_csv(t / f"{name}.tsv", sep="\t", index=False)
+    if not res.meta_weights.empty:
+        res.meta_weights.to_csv(t / "meta_weights.tsv", sep="\t", index=False)
     for acc, df in res.de.items():
         df.to_csv(t / f"de_{acc}.tsv", sep="\t", index=False)
 

@@ -1,0 +1,503 @@
+"""Group comparisons and ordered trends of gene-set scores and single genes, within a cohort.
+
+:func:`compare` contrasts each condition with a reference (Welch t / Mann-Whitney U, or
+paired t / Wilcoxon signed-rank for matched designs) and reports effect sizes (Hedges' g
+with a 95% CI, AUROC). :func:`trend` tests for a monotone trend across ordered stages
+(Spearman rho and the Jonckheere-Terpstra test). Both write one tidy table to
+``adata.uns[key_added]`` (read it back with :func:`compare_table`), with BH q-values over
+all rows of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from ..errors import InputDataError
+from ._stats import auroc, bh_adjust, hedges_g, hedges_g_paired, jonckheere_terpstra
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["compare", "trend", "compare_table", "COMPARE_COLUMNS", "TREND_COLUMNS"]
+
+#: Columns of the :func:`compare` table, in order.
+COMPARE_COLUMNS = [
+    "feature", "kind", "source", "groupby", "group", "reference", "contrast", "paired",
+    "n_group", "n_ref", "n", "n_missing", "mean_group", "mean_ref", "diff",
+    "hedges_g", "g_se", "g_ci_low", "g_ci_high", "auroc", "t_stat", "t_pval", "u_pval",
+    "test", "qval", "u_qval", "note",
+]  # fmt: skip
+
+#: Columns of the :func:`trend` table, in order.
+TREND_COLUMNS = [
+    "feature", "kind", "source", "by", "order", "n", "n_groups", "n_missing",
+    "rho", "pval", "jt_stat", "jt_z", "jt_pval", "qval", "jt_qval", "note",
+]  # fmt: skip
+
+_UNLABELLED = "unlabelled"
+
+
+# ---------------------------------------------------------------------------------------
+# inputs
+# ---------------------------------------------------------------------------------------
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [x]
+    return list(x)
+
+
+def _features(adata, keys, genes, layer) -> list[tuple[str, str, str, np.ndarray]]:
+    """``(feature, kind, source, values)`` for every score column and gene requested."""
+    keys = _as_list(keys)
+    genes = _as_list(genes)
+    if not keys and not genes:
+        keys = [k for k, v in adata.obsm.items() if isinstance(v, pd.DataFrame)]
+        if not keys:
+            raise InputDataError(
+                "Nothing to compare: pass keys= (obsm score keys written by tl.score, or obs "
+                "columns) and/or genes= (var names)."
+            )
+    out: list[tuple[str, str, str, np.ndarray]] = []
+    for key in keys:
+        if key in adata.obsm:
+            m = adata.obsm[key]
+            if isinstance(m, pd.DataFrame):
+                df = m
+            else:
+                arr = np.asarray(m.toarray() if sparse.issparse(m) else m, dtype=float)
+                if arr.ndim != 2:
+                    raise InputDataError(f"adata.obsm[{key!r}] must be 2-D (samples x sets).")
+                df = pd.DataFrame(arr, columns=[f"{key}_{i}" for i in range(arr.shape[1])])
+            for col in df.columns:
+                vals = pd.to_numeric(pd.Series(np.asarray(df[col])), errors="coerce").to_numpy(dtype=float)
+                out.append((str(col), "score", key, vals))
+        elif key in adata.obs.columns:
+            s = adata.obs[key]
+            if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)):
+                raise InputDataError(f"obs[{key!r}] is not numeric; compare needs numeric scores.")
+            out.append((key, "score", "obs", s.to_numpy(dtype=float)))
+        else:
+            num_obs = [c for c in adata.obs.columns if pd.api.types.is_numeric_dtype(adata.obs[c])]
+            raise InputDataError(
+                f"{key!r} is neither an obsm key nor an obs column. obsm keys: {list(adata.obsm.keys())}; "
+                f"numeric obs columns: {num_obs}. Run mgtranscript.tl.score first or fix the key."
+            )
+    if genes:
+        missing = [g for g in genes if g not in adata.var_names]
+        if missing:
+            raise InputDataError(
+                f"Genes not in var_names: {missing[:20]}{' ...' if len(missing) > 20 else ''}; "
+                "pass only measured genes (e.g. [g for g in genes if g in adata.var_names])."
+            )
+        if layer is not None and layer not in adata.layers:
+            raise InputDataError(f"layer {layer!r} not found; available: {list(adata.layers.keys())}.")
+        idx = adata.var_names.get_indexer(genes)
+        mat = adata.X if layer is None else adata.layers[layer]
+        sub = mat[:, idx]
+        if hasattr(sub, "compute"):
+            sub = sub.compute()
+        sub = sub.toarray() if sparse.issparse(sub) else np.asarray(sub, dtype=float)
+        src = "X" if layer is None else f"layers/{layer}"
+        for j, g in enumerate(genes):
+            out.append((str(g), "gene", src, sub[:, j].astype(float)))
+    return out
+
+
+def _labels(adata, column: str) -> pd.Series:
+    if column not in adata.obs.columns:
+        raise InputDataError(f"obs has no column {column!r}; available: {list(adata.obs.columns)}.")
+    s = adata.obs[column]
+    return s.astype("object").map(lambda v: None if pd.isna(v) else str(v))
+
+
+def _default_reference(adata, groupby: str, levels: list[str]) -> str:
+    info = adata.uns.get("labels", {})
+    ref = info.get("reference") if isinstance(info, dict) and groupby == "condition" else None
+    if ref is not None and str(ref) in levels:
+        return str(ref)
+    s = adata.obs[groupby]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        for c in s.cat.categories:
+            if str(c) in levels:
+                return str(c)
+    raise InputDataError(
+        f"No reference given and none can be inferred for obs[{groupby!r}]; pass reference= "
+        f"(one of {levels})."
+    )
+
+
+def _level_order(adata, groupby: str, levels: list[str]) -> list[str]:
+    """Levels in the natural order: categorical order, catalog stage order, else sorted."""
+    s = adata.obs[groupby]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        first = [str(c) for c in s.cat.categories if str(c) in levels]
+    else:
+        info = adata.uns.get("labels", {})
+        order = info.get("condition_order") if isinstance(info, dict) and groupby == "condition" else None
+        first = [str(o) for o in (order or []) if str(o) in levels]
+    return first + [lv for lv in levels if lv not in first]
+
+
+# ---------------------------------------------------------------------------------------
+# compare
+# ---------------------------------------------------------------------------------------
+
+
+def _unpaired_row(x: np.ndarray, y: np.ndarray) -> dict:
+    x = x[np.isfinite(x)]
+    y = y[np.isfinite(y)]
+    row = {
+        "n_group": x.size, "n_ref": y.size, "n": x.size + y.size,
+        "mean_group": x.mean() if x.size else np.nan, "mean_ref": y.mean() if y.size else np.nan,
+        "test": "Welch t / Mann-Whitney U", "note": "",
+    }  # fmt: skip
+    row["diff"] = row["mean_group"] - row["mean_ref"]
+    nan = {k: np.nan for k in ("hedges_g", "g_se", "g_ci_low", "g_ci_high", "auroc", "t_stat", "t_pval", "u_pval")}
+    if x.size < 2 or y.size < 2:
+        row.update(nan, note=f"too few samples (n_group={x.size}, n_ref={y.size}; need >= 2 each)")
+        return row
+    g, se, lo, hi = hedges_g(x, y)
+    row.update(hedges_g=g, g_se=se, g_ci_low=lo, g_ci_high=hi, auroc=auroc(x, y))
+    if x.var() == 0 and y.var() == 0:
+        row.update(t_stat=np.nan, t_pval=np.nan, note="constant values in both groups")
+    else:
+        t = stats.ttest_ind(x, y, equal_var=False)
+        row.update(t_stat=float(t.statistic), t_pval=float(t.pvalue))
+    if np.unique(np.concatenate([x, y])).size < 2:
+        row["u_pval"] = np.nan
+    else:
+        row["u_pval"] = float(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    return row
+
+
+def _paired_row(x: np.ndarray, y: np.ndarray) -> dict:
+    ok = np.isfinite(x) & np.isfinite(y)
+    x, y = x[ok], y[ok]
+    d = x - y
+    n = d.size
+    row = {
+        "n_group": n, "n_ref": n, "n": n,
+        "mean_group": x.mean() if n else np.nan, "mean_ref": y.mean() if n else np.nan,
+        "diff": d.mean() if n else np.nan, "test": "paired t / Wilcoxon signed-rank", "note": "",
+    }  # fmt: skip
+    nan = {k: np.nan for k in ("hedges_g", "g_se", "g_ci_low", "g_ci_high", "auroc", "t_stat", "t_pval", "u_pval")}
+    if n < 2:
+        row.update(nan, note=f"too few complete pairs (n={n}; need >= 2)")
+        return row
+    g, se, lo, hi = hedges_g_paired(d)
+    row.update(hedges_g=g, g_se=se, g_ci_low=lo, g_ci_high=hi, auroc=auroc(x, y))
+    if d.var() == 0:
+        row.update(t_stat=np.nan, t_pval=np.nan, u_pval=np.nan, note="identical within-pair differences")
+        return row
+    t = stats.ttest_rel(x, y)
+    row.update(t_stat=float(t.statistic), t_pval=float(t.pvalue))
+    if np.all(d == 0):
+        row["u_pval"] = np.nan
+    else:
+        row["u_pval"] = float(stats.wilcoxon(d, alternative="two-sided").pvalue)
+    return row
+
+
+def compare(
+    adata,
+    *,
+    groupby: str = "condition",
+    reference: str | None = None,
+    groups: Sequence[str] | None = None,
+    keys: str | Sequence[str] | None = None,
+    genes: str | Sequence[str] | None = None,
+    layer: str | None = None,
+    paired_by: str | None = None,
+    key_added: str = "compare",
+    copy: bool = False,
+):
+    """Compare scores and single genes between each condition and a reference.
+
+    For every feature (each column of each ``obsm`` score table in ``keys``, each numeric
+    ``obs`` column in ``keys``, each gene in ``genes``) and every group in ``groups``, one
+    row of statistics of ``group`` versus ``reference``.
+
+    Unpaired (default): Hedges' g (pooled SD, small-sample corrected) with its 95% CI from
+    the Hedges & Olkin variance, AUROC ``P(group > ref) + 0.5 P(tie)``, Welch's t-test and
+    the two-sided Mann-Whitney U test (SciPy defaults: exact for small samples without ties,
+    else normal approximation with tie and continuity corrections).
+
+    Paired (``paired_by``): only complete pairs (exactly one ``group`` and one
+    ``reference`` sample with the same ``obs[paired_by]``) are used; ``diff`` is the mean
+    of within-pair differences, ``hedges_g`` is the paired standardised mean difference
+    ``g_z = J * mean(d) / sd(d)`` with ``J = 1 - 3/(4(n-1)-1)`` and variance
+    ``1/n + g_z^2/(2n)`` (n = pairs), tests are the paired t and the Wilcoxon signed-rank
+    test; ``auroc`` is still the unpaired ``P(group > ref)`` over the paired samples.
+
+    Parameters
+    ----------
+    adata
+        AnnData, samples x genes.
+    groupby
+        ``obs`` column with the conditions. Samples with a missing value are dropped and
+        counted in ``n_missing``.
+    reference
+        Reference level. Default: ``uns["labels"]["reference"]`` (catalog cohorts) when
+        ``groupby="condition"``, else the first category of a categorical column.
+    groups
+        Levels to compare with the reference (default: all others except ``"unlabelled"``,
+        in categorical / ``uns["labels"]["condition_order"]`` order, else sorted).
+    keys
+        ``obsm`` keys holding samples x sets DataFrames (as written by ``tl.score``) and/or
+        numeric ``obs`` columns. Default (when ``genes`` is also None): every DataFrame in
+        ``obsm``.
+    genes
+        ``var_names`` whose values (from ``X`` or ``layer``) are compared one by one.
+    layer
+        Layer for ``genes`` (default ``X``; use log-scale expression).
+    paired_by
+        ``obs`` column identifying matched samples (e.g. ``"pair_id"``).
+    key_added
+        Where the table goes: ``adata.uns[key_added]``; parameters in
+        ``adata.uns[f"{key_added}_params"]``.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None`` (or the copy when ``copy=True``). The table (columns
+    :data:`COMPARE_COLUMNS`) is in ``uns[key_added]``: read it with
+    ``compare_table(adata, key_added)``. ``qval``/``u_qval`` are Benjamini-Hochberg over all
+    rows of the table (the t and U p-values respectively).
+
+    Raises
+    ------
+    InputDataError
+        Unknown columns, groups or reference (the message lists the available ones).
+    """
+    if copy:
+        adata = adata.copy()
+    labels = _labels(adata, groupby)
+    n_missing = int(labels.isna().sum())
+    levels = sorted(set(labels.dropna()))
+    if reference is None:
+        reference = _default_reference(adata, groupby, levels)
+    reference = str(reference)
+    if reference not in levels:
+        raise InputDataError(f"reference {reference!r} is not a level of obs[{groupby!r}]; available: {levels}.")
+    if groups is None:
+        groups = [lv for lv in _level_order(adata, groupby, levels) if lv != reference and lv != _UNLABELLED]
+    else:
+        groups = [str(g) for g in _as_list(groups)]
+        unknown = [g for g in groups if g not in levels]
+        if unknown:
+            raise InputDataError(f"groups {unknown} are not levels of obs[{groupby!r}]; available: {levels}.")
+        if reference in groups:
+            raise InputDataError(f"the reference {reference!r} cannot also be in groups.")
+    if not groups:
+        raise InputDataError(f"No group to compare with {reference!r} in obs[{groupby!r}] (levels: {levels}).")
+    feats = _features(adata, keys, genes, layer)
+    lab = labels.to_numpy(dtype=object)
+    rows = []
+    pairs = None
+    if paired_by is not None:
+        pairs = _labels(adata, paired_by).to_numpy(dtype=object)
+    for grp in groups:
+        if pairs is None:
+            ig = np.flatnonzero(lab == grp)
+            ir = np.flatnonzero(lab == reference)
+            extra_note = ""
+        else:
+            ig, ir, n_bad = _complete_pairs(lab, pairs, grp, reference)
+            extra_note = f"{n_bad} samples without a complete pair dropped" if n_bad else ""
+        for feature, kind, source, vals in feats:
+            if pairs is None:
+                row = _unpaired_row(vals[ig], vals[ir])
+            else:
+                row = _paired_row(vals[ig], vals[ir])
+            notes = [n for n in (row["note"], extra_note) if n]
+            row.update(
+                feature=feature, kind=kind, source=source, groupby=groupby, group=grp, reference=reference,
+                contrast=f"{groupby}:{grp}|{reference}", paired=pairs is not None, n_missing=n_missing,
+                note="; ".join(notes),
+            )  # fmt: skip
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    table["qval"] = bh_adjust(table["t_pval"].to_numpy(dtype=float))
+    table["u_qval"] = bh_adjust(table["u_pval"].to_numpy(dtype=float))
+    table = table[COMPARE_COLUMNS]
+    for c in ("n_group", "n_ref", "n", "n_missing"):
+        table[c] = table[c].astype(int)
+    if n_missing:
+        logger.info("compare: %d samples with missing %s dropped", n_missing, groupby)
+    adata.uns[key_added] = table
+    adata.uns[f"{key_added}_params"] = {
+        "groupby": groupby, "reference": reference, "groups": list(groups), "keys": _as_list(keys),
+        "genes": _as_list(genes), "layer": layer or "X", "paired_by": paired_by or "", "n_missing": n_missing,
+    }  # fmt: skip
+    return adata if copy else None
+
+
+def _complete_pairs(lab, pairs, grp, reference) -> tuple[np.ndarray, np.ndarray, int]:
+    """Indices (group, reference) of complete pairs, aligned; and the number of dropped samples."""
+    ig, ir = [], []
+    cand = np.flatnonzero(((lab == grp) | (lab == reference)) & np.array([p is not None for p in pairs]))
+    by_pair: dict[str, list[int]] = {}
+    for i in cand:
+        by_pair.setdefault(pairs[i], []).append(i)
+    used = 0
+    for members in by_pair.values():
+        g = [i for i in members if lab[i] == grp]
+        r = [i for i in members if lab[i] == reference]
+        if len(g) == 1 and len(r) == 1:
+            ig.append(g[0])
+            ir.append(r[0])
+            used += 2
+    n_all = int(((lab == grp) | (lab == reference)).sum())
+    return np.array(ig, dtype=int), np.array(ir, dtype=int), n_all - used
+
+
+def compare_table(adata, key: str = "compare") -> pd.DataFrame:
+    """The tidy table written by :func:`compare` or :func:`trend` under ``uns[key]`` (a copy).
+
+    Raises
+    ------
+    InputDataError
+        When ``uns[key]`` does not exist or is not a table.
+    """
+    if key not in adata.uns:
+        raise InputDataError(f"adata.uns has no {key!r}; run mgtranscript.tl.compare(..., key_added={key!r}) first.")
+    tab = adata.uns[key]
+    if isinstance(tab, pd.DataFrame):
+        return tab.copy()
+    try:
+        return pd.DataFrame(tab)
+    except Exception as exc:  # noqa: BLE001
+        raise InputDataError(f"adata.uns[{key!r}] is not a comparison table.") from exc
+
+
+# ---------------------------------------------------------------------------------------
+# trend
+# ---------------------------------------------------------------------------------------
+
+
+def trend(
+    adata,
+    *,
+    by: str,
+    order: Sequence | None = None,
+    keys: str | Sequence[str] | None = None,
+    genes: str | Sequence[str] | None = None,
+    layer: str | None = None,
+    key_added: str = "trend",
+    copy: bool = False,
+):
+    """Monotone trend of scores/genes across ordered stages (Spearman and Jonckheere-Terpstra).
+
+    Parameters
+    ----------
+    adata
+        AnnData, samples x genes.
+    by
+        ``obs`` column: categorical stages (give ``order``, e.g.
+        ``["healthy", "obese", "NAFL", "NASH"]``) or a numeric column such as
+        ``fibrosis_stage`` (its sorted distinct values are the stages).
+    order
+        Stage order, lowest first. Samples whose stage is not listed are excluded. Default:
+        ``uns["labels"]["condition_order"]`` for ``by="condition"``, the categories of an
+        ordered categorical, or the sorted values of a numeric column.
+    keys, genes, layer
+        Features, as in :func:`compare`.
+    key_added
+        Table to ``adata.uns[key_added]``.
+    copy
+        Return a modified copy instead of writing into ``adata``.
+
+    Returns
+    -------
+    ``None`` or the copy. The table (:data:`TREND_COLUMNS`) has per feature: ``rho`` and
+    ``pval`` (Spearman correlation of the values with the stage rank), the
+    Jonckheere-Terpstra statistic ``jt_stat`` (pairs increasing with stage), ``jt_z`` and
+    two-sided ``jt_pval`` (normal approximation, exact tie-corrected variance; see
+    :func:`mgtranscript.tl._stats.jonckheere_terpstra`), and BH ``qval`` (Spearman) and
+    ``jt_qval`` over all rows. ``n_missing`` counts samples with a missing/unlisted stage.
+    """
+    if copy:
+        adata = adata.copy()
+    if by not in adata.obs.columns:
+        raise InputDataError(f"obs has no column {by!r}; available: {list(adata.obs.columns)}.")
+    s = adata.obs[by]
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    if order is None:
+        info = adata.uns.get("labels", {})
+        if by == "condition" and isinstance(info, dict) and info.get("condition_order"):
+            order = [str(o) for o in info["condition_order"]]
+        elif isinstance(s.dtype, pd.CategoricalDtype) and s.cat.ordered:
+            order = [str(c) for c in s.cat.categories]
+        elif numeric:
+            order = None
+        else:
+            raise InputDataError(
+                f"obs[{by!r}] is not numeric: pass order= (stages lowest first), available levels: "
+                f"{sorted(set(s.dropna().astype(str)))}."
+            )
+    if order is not None:
+        order = [str(o) for o in order]
+        if len(set(order)) != len(order):
+            raise InputDataError(f"order has duplicates: {order}.")
+        labs = _labels(adata, by)
+        if numeric:  # numeric column with an explicit order of its values
+            labs = s.map(lambda v: None if pd.isna(v) else _num_str(v))
+            order = [_num_str(float(o)) for o in order]
+        present = set(labs.dropna())
+        unknown = [o for o in order if o not in present]
+        if len(unknown) == len(order):
+            raise InputDataError(f"none of order {order} occurs in obs[{by!r}]; available: {sorted(present)}.")
+        if unknown:
+            logger.info("trend: stages %s absent from obs[%r]", unknown, by)
+        code_map = {o: i for i, o in enumerate(order)}
+        codes = labs.map(lambda v: code_map.get(v, np.nan) if v is not None else np.nan).to_numpy(dtype=float)
+        order_txt = " < ".join(order)
+    else:
+        codes = s.to_numpy(dtype=float)
+        order_txt = " < ".join(_num_str(v) for v in np.unique(codes[np.isfinite(codes)]))
+    keep = np.isfinite(codes)
+    n_missing = int((~keep).sum())
+    feats = _features(adata, keys, genes, layer)
+    rows = []
+    for feature, kind, source, vals in feats:
+        ok = keep & np.isfinite(vals)
+        v, c = vals[ok], codes[ok]
+        n_groups = int(np.unique(c).size)
+        row = {
+            "feature": feature, "kind": kind, "source": source, "by": by, "order": order_txt,
+            "n": int(ok.sum()), "n_groups": n_groups, "n_missing": n_missing, "note": "",
+        }  # fmt: skip
+        if n_groups < 2 or v.size < 3:
+            row.update(rho=np.nan, pval=np.nan, jt_stat=np.nan, jt_z=np.nan, jt_pval=np.nan,
+                       note=f"too few stages/samples (stages={n_groups}, n={v.size})")  # fmt: skip
+        elif np.unique(v).size < 2:
+            row.update(rho=np.nan, pval=np.nan, jt_stat=np.nan, jt_z=np.nan, jt_pval=np.nan, note="constant values")
+        else:
+            rho, p = stats.spearmanr(v, c)
+            jt, z, jp, _ = jonckheere_terpstra(v, c)
+            row.update(rho=float(rho), pval=float(p), jt_stat=jt, jt_z=z, jt_pval=jp)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["qval"] = bh_adjust(table["pval"].to_numpy(dtype=float))
+    table["jt_qval"] = bh_adjust(table["jt_pval"].to_numpy(dtype=float))
+    table = table[TREND_COLUMNS]
+    adata.uns[key_added] = table
+    adata.uns[f"{key_added}_params"] = {
+        "by": by, "order": order_txt, "keys": _as_list(keys), "genes": _as_list(genes),
+        "layer": layer or "X", "n_missing": n_missing,
+    }  # fmt: skip
+    return adata if copy else None
+
+
+def _num_str(v: float) -> str:
+    v = float(v)
+    return str(int(v)) if v.is_integer() else repr(v)

@@ -1,0 +1,272 @@
+"""tl.compare / tl.trend and the shared statistics in tl._stats."""
+
+from __future__ import annotations
+
+import itertools
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from statsmodels.stats.multitest import multipletests
+
+from mgtranscript.errors import InputDataError
+from mgtranscript.tl import _stats as S
+from mgtranscript.tl.compare import COMPARE_COLUMNS, TREND_COLUMNS, compare, compare_table, trend
+
+STAGES = ["healthy", "obese", "NAFL", "NASH"]
+
+
+def _cohort(seed: int = 0, n_per: int = 8) -> ad.AnnData:
+    """Four stages; SET_UP and gene G0 rise with stage, SET_FLAT and G1 do not."""
+    rng = np.random.default_rng(seed)
+    n = 4 * n_per
+    stage = np.repeat(np.arange(4), n_per)
+    obs = pd.DataFrame(
+        {
+            "condition": np.array(STAGES, dtype=object)[stage],
+            "fibrosis_stage": stage.astype(float),
+            "pair_id": [f"P{i % n_per}" for i in range(n)],
+            "mg_balance": rng.normal(size=n),
+        },
+        index=[f"S{i:02d}" for i in range(n)],
+    )
+    X = rng.normal(size=(n, 3))
+    X[:, 0] += 0.8 * stage
+    a = ad.AnnData(X, obs=obs, var=pd.DataFrame(index=["G0", "G1", "G2"]))
+    a.obsm["mg_ssgsea"] = pd.DataFrame(
+        {"SET_UP": rng.normal(size=n) + 1.0 * stage, "SET_FLAT": rng.normal(size=n)}, index=a.obs_names
+    )
+    return a
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def test_bh_matches_statsmodels_and_skips_nan():
+    p = np.random.default_rng(1).uniform(size=40) ** 3
+    np.testing.assert_allclose(S.bh_adjust(p), multipletests(p, method="fdr_bh")[1])
+    q = S.bh_adjust([0.01, np.nan, 0.04])
+    assert np.isnan(q[1]) and q[0] == pytest.approx(0.02) and q[2] == pytest.approx(0.04)
+    assert S.bh is S.bh_adjust
+
+
+def test_hedges_g_and_ci_by_hand():
+    x = np.array([5.1, 6.0, 6.8, 7.4, 5.9])
+    y = np.array([4.0, 4.9, 5.2, 4.4])
+    n1, n2 = 5, 4
+    sp = np.sqrt(((n1 - 1) * np.var(x, ddof=1) + (n2 - 1) * np.var(y, ddof=1)) / 7)
+    g = (1 - 3 / (4 * 9 - 9)) * (x.mean() - y.mean()) / sp
+    se = np.sqrt(9 / 20 + g**2 / 18)
+    got = S.hedges_g(x, y)
+    np.testing.assert_allclose(got, [g, se, g - 1.959964 * se, g + 1.959964 * se], rtol=1e-6)
+    assert all(np.isnan(S.hedges_g(x, y[:1])))
+    # paired g_z
+    d = x[:4] - y
+    gz = (1 - 3 / (4 * 3 - 1)) * d.mean() / d.std(ddof=1)
+    assert S.hedges_g_paired(d)[0] == pytest.approx(gz)
+    assert S.hedges_g_paired(d)[1] == pytest.approx(np.sqrt(1 / 4 + gz**2 / 8))
+
+
+def test_auroc_is_mann_whitney_u_over_n1n2_with_ties():
+    x = np.array([1, 2, 2, 3, 5.0])
+    y = np.array([2, 2, 4, 0.0])
+    u = stats.mannwhitneyu(x, y).statistic
+    assert S.auroc(x, y) == pytest.approx(u / 20)
+    # by definition: P(X > Y) + 0.5 P(X = Y)
+    gt = sum(a > b for a in x for b in y)
+    eq = sum(a == b for a in x for b in y)
+    assert S.auroc(x, y) == pytest.approx((gt + 0.5 * eq) / 20)
+
+
+def _jt_count(values, codes):
+    j = 0.0
+    for a, b in itertools.product(range(len(values)), repeat=2):
+        if codes[a] < codes[b]:
+            j += 1.0 if values[a] < values[b] else 0.5 if values[a] == values[b] else 0.0
+    return j
+
+
+def test_jonckheere_terpstra_matches_brute_force_permutation_moments_with_ties():
+    # 3 ordered groups (3, 3, 2), tied values; the exact permutation distribution of J
+    # over all 8!/(3!3!2!) = 560 group assignments gives the true mean and variance.
+    values = np.array([1.0, 2.0, 2.0, 3.0, 3.0, 3.0, 4.0, 6.0])
+    codes = np.array([0, 0, 1, 0, 1, 1, 2, 2])
+    j, z, p, var = S.jonckheere_terpstra(values, codes)
+    assert j == _jt_count(values, codes)
+    sizes = [3, 3, 2]
+    perms = []
+    for g0 in itertools.combinations(range(8), 3):
+        rest = [i for i in range(8) if i not in g0]
+        for g1 in itertools.combinations(rest, 3):
+            c = np.full(8, 2)
+            c[list(g0)] = 0
+            c[list(g1)] = 1
+            perms.append(_jt_count(values, c))
+    perms = np.array(perms)
+    assert perms.size == 560
+    assert (64 - sum(s * s for s in sizes)) / 4 == pytest.approx(perms.mean())
+    assert var == pytest.approx(perms.var(), rel=1e-12)  # exact tie-corrected variance
+    assert z == pytest.approx((j - perms.mean()) / np.sqrt(perms.var()))
+    assert p == pytest.approx(2 * stats.norm.sf(abs(z)))
+
+
+def test_jonckheere_terpstra_without_ties_textbook_variance():
+    # no ties: Var = [N^2(2N+3) - sum n^2(2n+3)] / 72
+    rng = np.random.default_rng(5)
+    v = rng.permutation(12).astype(float)
+    c = np.repeat([0, 1, 2], 4)
+    _, _, _, var = S.jonckheere_terpstra(v, c)
+    assert var == pytest.approx((144 * 27 - 3 * 16 * 11) / 72)
+
+
+# ----------------------------------------------------------------------------- compare
+
+
+def test_compare_unpaired_statistics_match_scipy():
+    a = _cohort()
+    assert compare(a, reference="healthy", keys=["mg_ssgsea", "mg_balance"], genes=["G0", "G1"]) is None
+    t = compare_table(a, "compare")
+    assert list(t.columns) == COMPARE_COLUMNS
+    assert len(t) == 3 * 5
+    # default groups follow no categorical order -> sorted, reference excluded
+    assert set(t["group"]) == {"obese", "NAFL", "NASH"}
+    row = t[(t.feature == "SET_UP") & (t.group == "NASH")].iloc[0]
+    s = a.obsm["mg_ssgsea"]["SET_UP"].to_numpy()
+    x, y = s[a.obs.condition == "NASH"], s[a.obs.condition == "healthy"]
+    assert row.t_pval == pytest.approx(stats.ttest_ind(x, y, equal_var=False).pvalue)
+    assert row.u_pval == pytest.approx(stats.mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    assert row.hedges_g == pytest.approx(S.hedges_g(x, y)[0])
+    assert row["diff"] == pytest.approx(x.mean() - y.mean())
+    assert (row.n_group, row.n_ref, row.n) == (8, 8, 16)
+    assert row.contrast == "condition:NASH|healthy" and row.kind == "score" and row.source == "mg_ssgsea"
+    assert row.hedges_g > 1 and row.g_ci_low > 0 and row.auroc > 0.8  # the rising set is detected
+    assert t[t.feature == "mg_balance"].source.eq("obs").all()
+    assert t[t.feature == "G0"].kind.eq("gene").all()
+    # BH across ALL rows of the run
+    np.testing.assert_allclose(t.qval, multipletests(t.t_pval, method="fdr_bh")[1])
+    np.testing.assert_allclose(t.u_qval, multipletests(t.u_pval, method="fdr_bh")[1])
+
+
+def test_compare_uses_layer_for_genes():
+    a = _cohort()
+    a.layers["log"] = a.X * 2
+    compare(a, reference="healthy", groups=["NASH"], genes="G0", layer="log", key_added="c")
+    row = compare_table(a, "c").iloc[0]
+    assert row.source == "layers/log"
+    g = a.obs.condition.to_numpy()
+    assert row["diff"] == pytest.approx(2 * (a.X[g == "NASH", 0].mean() - a.X[g == "healthy", 0].mean()))
+
+
+def test_compare_paired_uses_complete_pairs_only():
+    a = _cohort()
+    a.obs.loc["S24", "pair_id"] = None  # a NASH sample loses its pair id
+    out = compare(a, reference="healthy", groups="NASH", keys="mg_ssgsea", paired_by="pair_id", copy=True)
+    assert "compare" not in a.uns  # copy=True
+    t = compare_table(out)
+    row = t[t.feature == "SET_UP"].iloc[0]
+    assert row.paired and row.n == row.n_group == row.n_ref == 7
+    assert "2 samples without a complete pair dropped" in row.note  # the orphan and its partner
+    obs = a.obs
+    s = a.obsm["mg_ssgsea"]["SET_UP"]
+    pairs = obs.loc[(obs.condition == "NASH") & obs.pair_id.notna(), "pair_id"]
+    assert len(pairs) == 7
+    xv = np.array([s[obs.index[(obs.condition == "NASH") & (obs.pair_id == p)][0]] for p in pairs])
+    yv = np.array([s[obs.index[(obs.condition == "healthy") & (obs.pair_id == p)][0]] for p in pairs])
+    assert row.t_pval == pytest.approx(stats.ttest_rel(xv, yv).pvalue)
+    assert row.u_pval == pytest.approx(stats.wilcoxon(xv - yv).pvalue)
+    assert row["diff"] == pytest.approx((xv - yv).mean())
+    assert row.hedges_g == pytest.approx(S.hedges_g_paired(xv - yv)[0])
+    assert row.test.startswith("paired t")
+
+
+def test_compare_small_groups_and_missing_labels_do_not_crash():
+    a = _cohort()
+    a.obs["condition"] = a.obs["condition"].astype(object)
+    a.obs.loc[a.obs.condition == "obese", "condition"] = None
+    a.obs.loc["S08", "condition"] = "rare"  # a group with a single sample
+    compare(a, reference="healthy", keys="mg_ssgsea")
+    t = compare_table(a)
+    assert (t.n_missing == 7).all()
+    rare = t[t.group == "rare"]
+    assert len(rare) == 2 and rare.hedges_g.isna().all() and rare.t_pval.isna().all()
+    assert rare.note.str.contains("too few samples").all()
+    assert t[t.group == "NASH"].t_pval.notna().all()
+
+
+def test_compare_nan_values_are_dropped_per_feature():
+    a = _cohort()
+    a.obsm["mg_ssgsea"].iloc[[24, 25], 0] = np.nan  # two NASH samples unscored for SET_UP
+    compare(a, reference="healthy", groups=["NASH"], keys="mg_ssgsea")
+    t = compare_table(a).set_index("feature")
+    assert t.loc["SET_UP", "n_group"] == 6 and t.loc["SET_FLAT", "n_group"] == 8
+    assert np.isfinite(t.loc["SET_UP", "t_pval"])
+
+
+def test_compare_errors_list_what_is_available():
+    a = _cohort()
+    with pytest.raises(InputDataError, match=r"available: \['NAFL', 'NASH', 'healthy', 'obese'\]"):
+        compare(a, reference="control", keys="mg_ssgsea")
+    with pytest.raises(InputDataError, match="groups \\['HCC'\\]"):
+        compare(a, reference="healthy", groups=["HCC"], keys="mg_ssgsea")
+    with pytest.raises(InputDataError, match="obsm keys"):
+        compare(a, reference="healthy", keys="mg_gsva")
+    with pytest.raises(InputDataError, match="MAGT1"):
+        compare(a, reference="healthy", genes=["MAGT1"])
+    with pytest.raises(InputDataError, match="pass reference="):
+        compare(a, keys="mg_ssgsea")
+
+
+def test_compare_default_reference_and_order_from_catalog_labels(tmp_path):
+    a = _cohort()
+    a.uns["labels"] = {"reference": "healthy", "condition_order": STAGES}
+    compare(a, keys="mg_ssgsea")
+    t = compare_table(a)
+    assert (t.reference == "healthy").all()
+    assert list(dict.fromkeys(t.group)) == ["obese", "NAFL", "NASH"]
+    a.write_h5ad(tmp_path / "c.h5ad")
+    back = ad.read_h5ad(tmp_path / "c.h5ad")
+    pd.testing.assert_frame_equal(compare_table(back).reset_index(drop=True), t, check_dtype=False)
+
+
+# ----------------------------------------------------------------------------- trend
+
+
+def test_trend_over_ordered_conditions():
+    a = _cohort()
+    a.obs.loc["S00", "condition"] = "unlabelled"  # not in order -> excluded, counted
+    trend(a, by="condition", order=STAGES, keys="mg_ssgsea", genes=["G0", "G1"])
+    t = compare_table(a, "trend").set_index("feature")
+    assert list(t.reset_index().columns) == TREND_COLUMNS
+    assert (t.n == 31).all() and (t.n_missing == 1).all() and (t.n_groups == 4).all()
+    assert t.loc["SET_UP", "rho"] > 0.5 and t.loc["SET_UP", "jt_pval"] < 1e-3 and t.loc["SET_UP", "jt_z"] > 0
+    assert t.loc["G0", "qval"] < 0.01 and t.loc["SET_FLAT", "qval"] > 0.05
+    keep = a.obs.condition != "unlabelled"
+    codes = a.obs.condition[keep].map({s: i for i, s in enumerate(STAGES)}).to_numpy()
+    v = a.obsm["mg_ssgsea"]["SET_UP"][keep].to_numpy()
+    rho, p = stats.spearmanr(v, codes)
+    assert t.loc["SET_UP", "rho"] == pytest.approx(rho) and t.loc["SET_UP", "pval"] == pytest.approx(p)
+    assert t.loc["SET_UP", "jt_stat"] == _jt_count(v, codes)
+    np.testing.assert_allclose(t.qval, multipletests(t.pval, method="fdr_bh")[1])
+
+
+def test_trend_numeric_stage_with_missing_values():
+    a = _cohort()
+    a.obs.loc[["S01", "S02"], "fibrosis_stage"] = np.nan
+    trend(a, by="fibrosis_stage", genes="G0", key_added="fib")
+    row = compare_table(a, "fib").iloc[0]
+    assert row.order == "0 < 1 < 2 < 3" and row.n == 30 and row.n_missing == 2
+    assert row.rho > 0 and row.pval < 0.01
+
+
+def test_trend_errors_and_degenerate_input():
+    a = _cohort()
+    with pytest.raises(InputDataError, match="pass order="):
+        trend(a, by="condition", keys="mg_ssgsea")
+    with pytest.raises(InputDataError, match="none of order"):
+        trend(a, by="condition", order=["F0", "F4"], keys="mg_ssgsea")
+    trend(a, by="condition", order=["NASH"], keys="mg_ssgsea", key_added="one")
+    assert compare_table(a, "one").note.str.contains("too few stages").all()
+    with pytest.raises(InputDataError, match="run mgtranscript.tl.compare"):
+        compare_table(a, "missing")

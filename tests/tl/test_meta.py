@@ -1,0 +1,134 @@
+"""tl.meta_analysis: random-effects pooling (DerSimonian-Laird, REML)."""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize, stats
+
+from mgtranscript.errors import InputDataError
+from mgtranscript.tl.compare import compare, compare_table
+from mgtranscript.tl.meta import META_COLUMNS, meta_analysis, pool, tau2_reml
+
+# BCG vaccine trials (Colditz et al. 1994; metafor's dat.bcg): tpos, tneg, cpos, cneg
+BCG = np.array(
+    [[4, 119, 11, 128], [6, 300, 29, 274], [3, 228, 11, 209], [62, 13536, 248, 12619],
+     [33, 5036, 47, 5761], [180, 1361, 372, 1079], [8, 2537, 10, 619], [505, 87886, 499, 87892],
+     [29, 7470, 45, 7232], [17, 1699, 65, 1600], [186, 50448, 141, 27197], [5, 2493, 3, 2338],
+     [27, 16886, 29, 17825]], dtype=float,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bcg() -> pd.DataFrame:
+    a, b, c, d = BCG.T
+    yi = np.log(a / (a + b)) - np.log(c / (c + d))  # escalc(measure="RR")
+    vi = 1 / a - 1 / (a + b) + 1 / c - 1 / (c + d)
+    return pd.DataFrame({"cohort": [f"trial{i + 1}" for i in range(13)], "feature": "BCG", "group": "vaccinated",
+                         "yi": yi, "sei": np.sqrt(vi), "n": BCG.sum(axis=1)})  # fmt: skip
+
+
+def test_bcg_matches_metafor_published_values(bcg):
+    # metafor: rma(yi, vi, data=dat) [REML]; rma(..., method="DL"); rma(..., method="EE")
+    # (values from the metafor documentation / its tests against Stata metan)
+    reml = meta_analysis(bcg, effect="yi", se="sei").iloc[0]
+    assert reml.k == 13 and reml.method == "REML"
+    assert reml.tau2 == pytest.approx(0.3132, abs=5e-5)
+    assert reml.pooled == pytest.approx(-0.7145, abs=5e-5)
+    assert reml.se == pytest.approx(0.1798, abs=5e-5)
+    assert (reml.ci_low, reml.ci_high) == (pytest.approx(-1.0669, abs=5e-5), pytest.approx(-0.3622, abs=5e-5))
+    assert reml.z == pytest.approx(-3.9744, abs=5e-5)
+    assert reml.I2 == pytest.approx(92.22, abs=5e-3) and reml.H2 == pytest.approx(12.86, abs=5e-3)
+    assert reml.Q == pytest.approx(152.2330, abs=5e-5) and reml.Q_df == 12
+    dl = meta_analysis(bcg, effect="yi", se="sei", method="DL").iloc[0]
+    assert dl.pooled == pytest.approx(-0.7141, abs=5e-5)
+    assert (dl.ci_low, dl.ci_high) == (pytest.approx(-1.0644, abs=5e-5), pytest.approx(-0.3638, abs=5e-5))
+    fe = meta_analysis(bcg, effect="yi", se="sei", method="FE").iloc[0]
+    assert fe.pooled == pytest.approx(-0.4303, abs=5e-5) and fe.z == pytest.approx(-10.6247, abs=5e-4)
+    assert reml.n_total == BCG.sum() and reml.cohorts.split(";")[0] == "trial1"
+
+
+def test_dl_by_hand_and_reml_maximises_restricted_likelihood(bcg):
+    y, v = bcg.yi.to_numpy(), bcg.sei.to_numpy() ** 2
+    w = 1 / v
+    q = (w * (y - (w * y).sum() / w.sum()) ** 2).sum()
+    t2_dl = (q - 12) / (w.sum() - (w**2).sum() / w.sum())
+    assert pool(y, np.sqrt(v), method="DL")["tau2"] == pytest.approx(t2_dl, rel=1e-12)
+
+    def neg_rll(t2):
+        ws = 1 / (v + t2)
+        mu = (ws * y).sum() / ws.sum()
+        return 0.5 * (np.log(v + t2).sum() + np.log(ws.sum()) + (ws * (y - mu) ** 2).sum())
+
+    best = optimize.minimize_scalar(neg_rll, bounds=(0, 5), method="bounded", options={"xatol": 1e-12})
+    t2, iters, converged = tau2_reml(y, v)
+    assert converged and iters < 50
+    assert t2 == pytest.approx(best.x, abs=1e-7)
+    assert pool(y, np.sqrt(v))["tau2"] == pytest.approx(t2)
+
+
+def test_reml_truncates_at_zero_for_homogeneous_effects():
+    y = np.array([0.50, 0.52, 0.49, 0.51])
+    se = np.array([0.2, 0.25, 0.3, 0.2])
+    res = pool(y, se)
+    assert res["tau2"] == 0.0 and res["I2"] == 0.0
+    w = 1 / se**2
+    assert res["pooled"] == pytest.approx((w * y).sum() / w.sum())
+    assert res["se"] == pytest.approx(1 / np.sqrt(w.sum()))
+
+
+def test_se_from_ci_single_cohort_skips_and_weights(bcg):
+    df = bcg.assign(g_ci_low=bcg.yi - 1.959963984540054 * bcg.sei, g_ci_high=bcg.yi + 1.959963984540054 * bcg.sei,
+                    hedges_g=bcg.yi)  # fmt: skip
+    lone = df.iloc[[0]].assign(feature="LONE")
+    broken = df.iloc[[1, 2]].assign(feature="BROKEN")
+    broken.loc[broken.index[0], "hedges_g"] = np.nan
+    summary, weights = meta_analysis(pd.concat([df, lone, broken]), return_weights=True)
+    assert list(summary.columns) == ["feature", "group", *META_COLUMNS]
+    s = summary.set_index("feature")
+    ref = meta_analysis(bcg, effect="yi", se="sei").iloc[0]
+    assert s.loc["BCG", "pooled"] == pytest.approx(ref.pooled, rel=1e-9)  # se recovered from the CI
+    assert s.loc["LONE", "k"] == 1 and s.loc["LONE", "pooled"] == pytest.approx(df.yi.iloc[0])
+    assert np.isnan(s.loc["LONE", "tau2"]) and "single cohort" in s.loc["LONE", "note"]
+    assert s.loc["BROKEN", "k"] == 1 and "1 cohort(s) without a finite effect/SE skipped" in s.loc["BROKEN", "note"]
+    np.testing.assert_allclose(summary.qval, stats.false_discovery_control(summary.pval))
+    wb = weights[weights.feature == "BCG"]
+    assert wb.weight.sum() == pytest.approx(1.0)
+    raw = 1 / (wb.se**2 + s.loc["BCG", "tau2"])
+    np.testing.assert_allclose(wb.weight, raw / raw.sum())
+    assert (weights.feature == "BROKEN").sum() == 1
+
+
+def test_input_errors(bcg):
+    with pytest.raises(InputDataError, match="lacks columns"):
+        meta_analysis(bcg)  # no hedges_g / CI columns
+    with pytest.raises(InputDataError, match="more than once"):
+        meta_analysis(pd.concat([bcg, bcg.iloc[[0]]]), effect="yi", se="sei")
+    with pytest.raises(InputDataError, match="method"):
+        meta_analysis(bcg, effect="yi", se="sei", method="SJ")
+
+
+def _cohort(seed: int, shift: float, n: int = 12) -> ad.AnnData:
+    rng = np.random.default_rng(seed)
+    cond = np.repeat(["healthy", "NASH"], n)
+    score = rng.normal(size=2 * n) + shift * (cond == "NASH")
+    a = ad.AnnData(np.zeros((2 * n, 1)), obs=pd.DataFrame({"condition": cond}, index=[f"s{i}" for i in range(2 * n)]))
+    a.obsm["mg"] = pd.DataFrame({"MG_SET": score}, index=a.obs_names)
+    return a
+
+
+def test_pools_compare_tables_across_cohorts():
+    tables = []
+    for i, shift in enumerate([1.0, 0.6, 1.4]):
+        a = _cohort(i, shift)
+        compare(a, reference="healthy", keys="mg")
+        tables.append(compare_table(a).assign(cohort=f"GSE{i}"))
+    eff = pd.concat(tables, ignore_index=True)
+    m = meta_analysis(eff, by=("contrast", "feature"))
+    row = m.iloc[0]
+    assert row.contrast == "condition:NASH|healthy" and row.group == "NASH" and row.k == 3
+    assert row.n_total == 3 * 24 and row.cohorts == "GSE0;GSE1;GSE2"
+    assert row.pooled > 0 and row.ci_low > 0 and row.pval < 0.01
+    assert eff.hedges_g.min() <= row.pooled <= eff.hedges_g.max()
