@@ -1,0 +1,723 @@
+"""The liver cohort catalog (``mgtranscript/data/cohorts.toml``) and its label rules.
+
+The catalog is a readable data file, one table per cohort: where its expression
+data come from, its design (paired or not, reference condition, stage order) and
+ordered **label rules** mapping raw sample metadata onto harmonised labels:
+
+``obs["disease"]``
+    ``control``, ``MASLD``, ``ALD`` or ``HCC``.
+``obs["condition"]``
+    ``healthy``, ``obese``, ``NAFL``, ``NASH``, ``normal`` (ALD control),
+    ``alcoholic_hepatitis``, ``alcohol_cirrhosis``, ``hcc_tumour``, ``hcc_nontumour``.
+``obs["fibrosis_stage"]``, ``obs["nas"]``
+    Floats, NaN where the series has no such field.
+``obs["cohort"]``, ``obs["pair_id"]`` (paired designs), ``obs["subgroup"]``.
+
+Samples no rule covers get ``"unlabelled"`` and a :class:`LabelWarning` naming how
+many and an example. The rule syntax is documented at the top of ``cohorts.toml``.
+
+:func:`read_author_counts` reads author count tables whose layout the catalog
+describes (``[cohorts.X.counts]``) and :func:`match_author_columns` maps their
+columns to GEO samples.
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+import functools
+import logging
+import re
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataFormatError, InputDataError
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "DISEASES",
+    "CONDITIONS",
+    "UNLABELLED",
+    "LabelWarning",
+    "AuthorCounts",
+    "catalog",
+    "cohort_info",
+    "condition_order",
+    "label_obs",
+    "apply_labels",
+    "read_author_counts",
+    "match_author_columns",
+    "load_catalog",
+]
+
+#: Harmonised disease labels (in display order).
+DISEASES: tuple[str, ...] = ("control", "MASLD", "ALD", "HCC")
+#: Harmonised condition labels (in display order).
+CONDITIONS: tuple[str, ...] = (
+    "healthy",
+    "obese",
+    "NAFL",
+    "NASH",
+    "normal",
+    "alcoholic_hepatitis",
+    "alcohol_cirrhosis",
+    "hcc_nontumour",
+    "hcc_tumour",
+)
+UNLABELLED = "unlabelled"
+
+#: Columns apply_labels() writes; a pre-existing column of that name is kept as "<name>_source".
+OUTPUT_COLUMNS = ("cohort", "disease", "condition", "subgroup", "fibrosis_stage", "nas", "pair_id")
+
+_REQUIRED_KEYS = (
+    "accession", "title", "disease_area", "platform", "technology", "data_source",
+    "n_samples", "citation", "pmid", "design", "reference", "condition_order", "labels",
+)
+_PAIRING_METHODS = ("gsm_offset", "order", "regex", "column")
+_MATCH_METHODS = ("exact", "integer", "trailing_number")
+
+
+class LabelWarning(UserWarning):
+    """Some samples matched no label rule, or a numeric field was out of range."""
+
+
+# ---------------------------------------------------------------------- catalog
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _validate(cohorts: dict[str, dict], source: str) -> None:
+    for acc, c in cohorts.items():
+        where = f"{source}: cohort {acc}"
+        missing = [k for k in _REQUIRED_KEYS if k not in c]
+        if missing:
+            raise DataFormatError(f"{where} lacks {missing}; add them to the catalog.")
+        if c["accession"] != acc:
+            raise DataFormatError(f"{where}: accession field {c['accession']!r} differs from the table name.")
+        if c["design"] not in ("paired", "unpaired"):
+            raise DataFormatError(f"{where}: design must be 'paired' or 'unpaired', not {c['design']!r}.")
+        if c["design"] == "paired" and "pairing" not in c:
+            raise DataFormatError(f"{where}: a paired design needs a [pairing] rule.")
+        if c["reference"] not in c["condition_order"]:
+            raise DataFormatError(f"{where}: reference {c['reference']!r} is not in condition_order.")
+        for i, rule in enumerate(c["labels"]):
+            rw = f"{where}, label rule {i + 1}"
+            if not rule.get("columns"):
+                raise DataFormatError(f"{rw}: needs 'columns'.")
+            if ("equals" in rule) == ("regex" in rule):
+                raise DataFormatError(f"{rw}: give exactly one of 'equals' or 'regex'.")
+            if "regex" in rule:
+                try:
+                    re.compile(rule["regex"])
+                except re.error as exc:
+                    raise DataFormatError(f"{rw}: bad regex {rule['regex']!r}: {exc}") from exc
+            if rule.get("disease") not in DISEASES:
+                raise DataFormatError(f"{rw}: disease must be one of {DISEASES}, not {rule.get('disease')!r}.")
+            if rule.get("condition") not in CONDITIONS:
+                raise DataFormatError(
+                    f"{rw}: condition must be one of {CONDITIONS}, not {rule.get('condition')!r}."
+                )
+            if rule["condition"] not in c["condition_order"]:
+                raise DataFormatError(f"{rw}: condition {rule['condition']!r} missing from condition_order.")
+        pairing = c.get("pairing")
+        if pairing is not None and pairing.get("method") not in _PAIRING_METHODS:
+            raise DataFormatError(f"{where}: pairing method must be one of {_PAIRING_METHODS}.")
+        counts = c.get("counts")
+        if counts is not None and counts.get("match", "exact") not in _MATCH_METHODS:
+            raise DataFormatError(f"{where}: counts.match must be one of {_MATCH_METHODS}.")
+
+
+def load_catalog(path: str | Path | None = None) -> dict[str, dict]:
+    """Parse and validate a catalog TOML file (default: the packaged ``cohorts.toml``).
+
+    Raises
+    ------
+    DataFormatError
+        If the file is not valid TOML or a cohort entry breaks the schema.
+    """
+    if path is None:
+        return _copy.deepcopy(_packaged())
+    return _parse(Path(path).read_bytes(), str(path))
+
+
+def _parse(raw: bytes, source: str) -> dict[str, dict]:
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"{source} is not valid TOML: {exc}") from exc
+    cohorts = data.get("cohorts")
+    if not isinstance(cohorts, dict) or not cohorts:
+        raise DataFormatError(f"{source} has no [cohorts.<ACCESSION>] tables.")
+    _validate(cohorts, source)
+    return cohorts
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged() -> dict[str, dict]:
+    res = resources.files("mgtranscript").joinpath("data/cohorts.toml")
+    return _parse(res.read_bytes(), "mgtranscript/data/cohorts.toml")
+
+
+def catalog() -> pd.DataFrame:
+    """The liver cohorts mgtranscript knows, one row per cohort.
+
+    Returns
+    -------
+    DataFrame indexed by accession with columns ``title``, ``disease_area``,
+    ``technology``, ``platform``, ``source``, ``data_source``, ``expression_file``,
+    ``n_samples``, ``design``, ``reference``, ``conditions``, ``citation``, ``pmid``.
+    """
+    rows = []
+    for acc, c in _packaged().items():
+        rows.append(
+            {
+                "accession": acc,
+                "title": c["title"],
+                "disease_area": c["disease_area"],
+                "technology": c["technology"],
+                "platform": c["platform"],
+                "source": c.get("source", "GEO"),
+                "data_source": c["data_source"],
+                "expression_file": c.get("expression_file", ""),
+                "n_samples": int(c["n_samples"]),
+                "design": c["design"],
+                "reference": c["reference"],
+                "conditions": " < ".join(c["condition_order"]),
+                "citation": c["citation"],
+                "pmid": str(c["pmid"]),
+            }
+        )
+    return pd.DataFrame(rows).set_index("accession", drop=False)
+
+
+def _resolve(accession: str) -> str:
+    cohorts = _packaged()
+    acc = str(accession).strip()
+    if acc in cohorts:
+        return acc
+    for k in cohorts:
+        if k.upper() == acc.upper():
+            return k
+    raise InputDataError(
+        f"{accession!r} is not in the cohort catalog (known: {', '.join(cohorts)}). "
+        "Add a [cohorts.<ACCESSION>] table to mgtranscript/data/cohorts.toml, or pass the "
+        "labels yourself."
+    )
+
+
+def cohort_info(accession: str) -> dict[str, Any]:
+    """Everything the catalog says about one cohort (a deep copy; safe to modify).
+
+    Raises
+    ------
+    InputDataError
+        If the accession is not in the catalog.
+    """
+    return _copy.deepcopy(_packaged()[_resolve(accession)])
+
+
+def condition_order(accession: str) -> list[str]:
+    """The cohort's conditions from reference to most severe (e.g. healthy < obese < NAFL < NASH)."""
+    return list(_packaged()[_resolve(accession)]["condition_order"])
+
+
+# ---------------------------------------------------------------------- labels
+
+
+def _find_column(obs: pd.DataFrame, name: str) -> str | None:
+    """The obs column for a rule column name (snake_case comparison; *_source copies first)."""
+    if name == "obs_names":
+        return "obs_names"
+    lookup = {_snake(c): c for c in obs.columns}
+    key = _snake(name)
+    if key in OUTPUT_COLUMNS and f"{key}_source" in lookup:
+        return lookup[f"{key}_source"]
+    return lookup.get(key)
+
+
+def _values(obs: pd.DataFrame, col: str) -> pd.Series:
+    s = pd.Series(obs.index, index=obs.index) if col == "obs_names" else obs[col]
+    return s.astype("object").where(s.notna(), None).map(lambda v: None if v is None else str(v).strip())
+
+
+def _rule_matches(obs: pd.DataFrame, rule: dict) -> tuple[np.ndarray, list[str]]:
+    hit = np.zeros(len(obs), dtype=bool)
+    used = []
+    for name in rule["columns"]:
+        col = _find_column(obs, name)
+        if col is None:
+            continue
+        used.append(col)
+        vals = _values(obs, col)
+        present = vals.notna().to_numpy()
+        v = vals.fillna("")
+        if "equals" in rule:
+            m = (v.str.casefold() == str(rule["equals"]).strip().casefold()).to_numpy()
+        else:
+            rx = re.compile(rule["regex"], re.IGNORECASE)
+            m = np.fromiter((rx.search(x) is not None for x in v), dtype=bool, count=len(v))
+        hit |= m & present
+    return hit, used
+
+
+def _parse_numeric(obs: pd.DataFrame, spec: dict, field_name: str, acc: str, warn: bool) -> pd.Series:
+    out = pd.Series(np.nan, index=obs.index, dtype=float)
+    for name in spec.get("columns", [field_name]):
+        col = _find_column(obs, name)
+        if col is None:
+            continue
+        raw = obs[col] if col != "obs_names" else pd.Series(obs.index, index=obs.index)
+        if pd.api.types.is_numeric_dtype(raw):
+            vals = raw.astype(float)
+        else:
+            pattern = spec.get("regex", r"(-?\d+(?:\.\d+)?)")
+            vals = pd.to_numeric(raw.astype("string").str.extract(pattern, expand=False), errors="coerce")
+        lo, hi = spec.get("min", -np.inf), spec.get("max", np.inf)
+        bad = vals.notna() & ((vals < lo) | (vals > hi))
+        if bad.any():
+            ex = bad.idxmax()
+            msg = (
+                f"{acc}: {int(bad.sum())} {field_name} values in obs[{col!r}] lie outside "
+                f"[{lo}, {hi}] (e.g. {ex}: {raw[ex]!r}); set to NaN."
+            )
+            if warn:
+                warnings.warn(msg, LabelWarning, stacklevel=3)
+            logger.warning(msg)
+            vals = vals.mask(bad)
+        out = vals.astype(float)
+        break
+    return out
+
+
+def _gsm_number(names: pd.Index) -> pd.Series:
+    return pd.to_numeric(pd.Series(names, index=names).astype(str).str.extract(r"^GSM(\d+)$", expand=False),
+                         errors="coerce")
+
+
+def _pairing(obs: pd.DataFrame, condition: pd.Series, spec: dict, acc: str) -> pd.Series:
+    method = spec["method"]
+    prefix = spec.get("prefix", f"{acc}_P")
+    pid = pd.Series(pd.NA, index=obs.index, dtype="object")
+    if method == "gsm_offset":
+        num = _gsm_number(obs.index)
+        n_pairs = spec.get("n_pairs")
+        for cond, start in spec["start"].items():
+            m = int(re.sub(r"\D", "", start))
+            k = num - m
+            ok = (condition == cond) & k.notna() & (k >= 0)
+            if n_pairs is not None:
+                ok &= k < n_pairs
+            pid[ok] = [f"{prefix}{int(x) + 1}" for x in k[ok]]
+    elif method == "order":
+        groups = spec["groups"]
+        num = _gsm_number(obs.index)
+        members = [num[condition == g].sort_values() for g in groups]
+        sizes = {g: len(m) for g, m in zip(groups, members)}
+        if len(set(sizes.values())) != 1:
+            logger.warning("%s: pairing by order needs equal group sizes, got %s; no pair_id set.", acc, sizes)
+            return pid
+        for m in members:
+            pid[m.index] = [f"{prefix}{i + 1}" for i in range(len(m))]
+    elif method in ("regex", "column"):
+        for name in spec.get("columns", [spec.get("column", "")]):
+            col = _find_column(obs, name)
+            if col is None:
+                continue
+            vals = _values(obs, col)
+            if method == "regex":
+                vals = vals.astype("string").str.extract(spec["regex"], expand=False)
+            pid = vals.astype("object").where(vals.notna(), pd.NA)
+            break
+    # keep only complete pairs: an id seen with at least two different conditions
+    df = pd.DataFrame({"pid": pid, "cond": condition.astype("object")}).dropna()
+    complete = df.groupby("pid")["cond"].nunique()
+    complete = set(complete.index[complete >= 2])
+    return pid.where(pid.isin(complete), pd.NA)
+
+
+def _ordered_categorical(values: pd.Series, order: list[str]) -> pd.Categorical:
+    present = list(pd.unique(values.dropna()))
+    cats = [c for c in order if c in present] + sorted(c for c in present if c not in order and c != UNLABELLED)
+    if UNLABELLED in present:
+        cats.append(UNLABELLED)
+    return pd.Categorical(values, categories=cats)
+
+
+def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True) -> pd.DataFrame:
+    """Harmonised labels for a sample table, by the catalog's rules for ``accession``.
+
+    Parameters
+    ----------
+    obs
+        One row per sample (index: sample ids, e.g. GSM), raw metadata columns
+        (series-matrix characteristics in snake_case, sample-sheet columns as-is).
+    accession
+        A cohort of :func:`catalog`.
+    warn
+        Emit a :class:`LabelWarning` for samples no rule covers (they are always logged).
+
+    Returns
+    -------
+    DataFrame (same index) with ``cohort``, ``disease``, ``condition``,
+    ``fibrosis_stage``, ``nas``, plus ``subgroup`` and ``pair_id`` when the cohort
+    defines them.
+    """
+    acc = _resolve(accession)
+    info = _packaged()[acc]
+    n = len(obs)
+    disease = np.full(n, UNLABELLED, dtype=object)
+    condition = np.full(n, UNLABELLED, dtype=object)
+    has_sub = any("subgroup" in r for r in info["labels"])
+    subgroup = np.full(n, None, dtype=object)
+    done = np.zeros(n, dtype=bool)
+    used: list[str] = []
+    for rule in info["labels"]:
+        hit, cols = _rule_matches(obs, rule)
+        used += [c for c in cols if c not in used]
+        new = hit & ~done
+        disease[new] = rule["disease"]
+        condition[new] = rule["condition"]
+        if "subgroup" in rule:
+            subgroup[new] = rule["subgroup"]
+        done |= new
+
+    out = pd.DataFrame(index=obs.index)
+    out["cohort"] = pd.Categorical([acc] * n)
+    out["disease"] = _ordered_categorical(pd.Series(disease, index=obs.index), list(DISEASES))
+    out["condition"] = _ordered_categorical(pd.Series(condition, index=obs.index), list(info["condition_order"]))
+    if has_sub:
+        out["subgroup"] = _ordered_categorical(pd.Series(subgroup, index=obs.index),
+                                               list(info.get("subgroup_order", [])))
+    numeric = info.get("numeric", {})
+    for fname in ("fibrosis_stage", "nas"):
+        out[fname] = (
+            _parse_numeric(obs, numeric[fname], fname, acc, warn)
+            if fname in numeric
+            else pd.Series(np.nan, index=obs.index, dtype=float)
+        )
+
+    n_un = int((~done).sum())
+    if n_un:
+        wanted = sorted({c for r in info["labels"] for c in r["columns"]})
+        if not used:
+            detail = (
+                f"none of the rule columns {wanted} is in obs (columns: {list(obs.columns)[:12]}"
+                f"{' ...' if obs.shape[1] > 12 else ''})"
+            )
+        else:
+            i = int(np.flatnonzero(~done)[0])
+            vals = ", ".join(
+                f"{c}={_values(obs, c).iloc[i]!r}" for c in used
+            )
+            detail = f"e.g. {obs.index[i]}: {vals}"
+        msg = (
+            f"{acc}: {n_un} of {n} samples match no label rule ({detail}); they are labelled "
+            f"{UNLABELLED!r}. Add a rule to the catalog or fix their metadata."
+        )
+        if warn:
+            warnings.warn(msg, LabelWarning, stacklevel=2)
+        logger.warning(msg)
+
+    pairing = info.get("pairing")
+    if pairing is not None:
+        pid = _pairing(obs, pd.Series(condition, index=obs.index), pairing, acc)
+        out["pair_id"] = pd.Categorical(pid.where(pid.notna(), None))
+        n_pairs = int(pid.nunique())
+        logger.warning(
+            "%s: pair_id assigned by the catalog's declared rule (%s: %s); %d complete pairs.",
+            acc, pairing["method"], pairing.get("rule", ""), n_pairs,
+        )
+    return out
+
+
+def _accession_of(adata) -> str:
+    uns = adata.uns
+    for key in ("geo", "gdc", "cohort"):
+        v = uns.get(key)
+        if isinstance(v, str) and v:
+            return v
+        if isinstance(v, dict):
+            for k in ("accession", "geo_accession", "series", "project_id", "project"):
+                if isinstance(v.get(k), str) and v[k]:
+                    return v[k]
+    for key in ("accession",):
+        if isinstance(uns.get(key), str):
+            return uns[key]
+    for col in ("cohort", "accession", "series"):
+        if col in adata.obs.columns:
+            vals = adata.obs[col].dropna().astype(str).unique()
+            if len(vals) == 1:
+                return vals[0]
+            if len(vals) > 1:
+                raise InputDataError(
+                    f"obs[{col!r}] holds several cohorts ({list(vals)[:5]}); label each cohort "
+                    "separately or pass accession=."
+                )
+    raise InputDataError(
+        "cannot tell which cohort this AnnData is (no uns['geo']['accession'], uns['gdc'], "
+        "obs['cohort'] or obs['accession']); pass accession='GSE...'."
+    )
+
+
+def apply_labels(adata, accession: str | None = None, *, copy: bool = False, warn: bool = True):
+    """Write harmonised labels into ``adata.obs`` by the catalog's rules.
+
+    Parameters
+    ----------
+    adata
+        AnnData with raw sample metadata in ``obs`` (as :func:`mgtranscript.datasets.geo` gives).
+    accession
+        Cohort accession; by default taken from ``uns["geo"]["accession"]``,
+        ``uns["gdc"]["project_id"]``, ``obs["cohort"]`` or ``obs["accession"]``.
+    copy
+        Return a labelled copy instead of modifying ``adata``.
+    warn
+        Warn (:class:`LabelWarning`) about samples no rule covers.
+
+    Returns
+    -------
+    ``None`` or the copy. Sets ``obs`` columns ``cohort``, ``disease``, ``condition``,
+    ``fibrosis_stage``, ``nas`` (and ``subgroup``/``pair_id`` where defined). A
+    pre-existing raw column of one of these names (e.g. the series' own ``disease``
+    characteristic) is kept as ``<name>_source`` and the rules read it from there, so
+    applying the labels twice gives the same result. ``uns["labels"]`` records the
+    cohort, counts per condition, reference and pairing rule.
+    """
+    if copy:
+        adata = adata.copy()
+    acc = _resolve(accession if accession is not None else _accession_of(adata))
+    labels = label_obs(adata.obs, acc, warn=warn)
+    obs = adata.obs
+    for col in labels.columns:
+        if col in obs.columns and f"{col}_source" not in obs.columns:
+            same = obs[col].astype("object").equals(labels[col].astype("object"))
+            if not same:
+                obs[f"{col}_source"] = obs[col]
+        obs[col] = labels[col]
+    info = _packaged()[acc]
+    counts = labels["condition"].value_counts(sort=False)
+    adata.uns["labels"] = {
+        "cohort": acc,
+        "n_samples": int(len(labels)),
+        "n_unlabelled": int((labels["condition"] == UNLABELLED).sum()),
+        "condition_counts": {str(k): int(v) for k, v in counts.items()},
+        "reference": info["reference"],
+        "condition_order": list(info["condition_order"]),
+        "design": info["design"],
+        "pairing": (f"{info['pairing']['method']}: {info['pairing'].get('rule', '')}" if "pairing" in info else ""),
+        "n_pairs": int(labels["pair_id"].nunique()) if "pair_id" in labels else 0,
+    }
+    return adata if copy else None
+
+
+# ---------------------------------------------------------------------- author counts
+
+
+@dataclass
+class AuthorCounts:
+    """An author count table read by :func:`read_author_counts`.
+
+    Attributes
+    ----------
+    counts
+        Genes x samples (index: gene ids from the first id column; columns: sample
+        names from the catalog's ``sample_name_row``).
+    genes
+        The id columns (gene id, symbol, ...) indexed like ``counts``.
+    header
+        All header rows, one row each (index ``row1``, ``row2`` ...), columns like ``counts``.
+    dropped
+        Sample columns removed by ``drop_columns``.
+    """
+
+    counts: pd.DataFrame
+    genes: pd.DataFrame
+    header: pd.DataFrame
+    dropped: list[str] = field(default_factory=list)
+
+
+def _counts_rules(rules: dict | str | None) -> dict:
+    if rules is None:
+        return {}
+    if isinstance(rules, str):
+        info = cohort_info(rules)
+        if "counts" not in info:
+            raise InputDataError(f"the catalog has no [counts] rules for {rules}.")
+        return info["counts"]
+    return dict(rules)
+
+
+def read_author_counts(path: str | Path, rules: dict | str | None = None) -> AuthorCounts:
+    """Read an author-supplied count table as the catalog describes it.
+
+    Parameters
+    ----------
+    path
+        The table (``.gz`` is read transparently).
+    rules
+        A ``[cohorts.X.counts]`` mapping, or an accession whose catalog entry has one.
+        Keys: ``sep`` (default ``","`` for ``.csv`` files, else tab), ``header_rows``
+        (1), ``sample_name_row`` (1-based header row holding the sample names; 1),
+        ``id_columns`` (leading annotation columns, the first being the gene id; 1),
+        ``drop_columns`` (sample columns to drop when any header row names them so).
+
+    Returns
+    -------
+    :class:`AuthorCounts`.
+
+    Raises
+    ------
+    DataFormatError
+        If the header is shorter than announced, counts are not numeric or negative,
+        or sample names repeat.
+    """
+    path = Path(path)
+    r = _counts_rules(rules)
+    name = path.name.lower()
+    sep = r.get("sep") or ("," if ".csv" in name else "\t")
+    n_head = int(r.get("header_rows", 1))
+    name_row = int(r.get("sample_name_row", 1))
+    n_id = int(r.get("id_columns", 1))
+    drop = {str(d).strip() for d in r.get("drop_columns", [])}
+    if not 1 <= name_row <= n_head:
+        raise InputDataError(f"sample_name_row={name_row} must lie within header_rows={n_head}.")
+    try:
+        head = pd.read_csv(path, sep=sep, header=None, nrows=n_head, dtype=str, keep_default_na=False)
+        body = pd.read_csv(path, sep=sep, header=None, skiprows=n_head, dtype=str, keep_default_na=False)
+    except (OSError, EOFError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataFormatError(f"could not read the count table {path}: {exc}") from exc
+    if len(head) < n_head or body.empty:
+        raise DataFormatError(f"{path} has fewer than {n_head} header rows or no data rows.")
+    ncol = body.shape[1]
+    if head.shape[1] == ncol - 1:  # R-style header without a cell for the row names
+        head.insert(0, "_pad", "")
+    if head.shape[1] != ncol or ncol <= n_id:
+        raise DataFormatError(
+            f"{path}: header has {head.shape[1]} columns but data rows have {ncol}; check sep={sep!r} "
+            f"and header_rows={n_head}."
+        )
+    head.columns = range(ncol)
+    body.columns = range(ncol)
+    sample_cols = list(range(n_id, ncol))
+    dropped_cols = [c for c in sample_cols if drop and any(str(v).strip() in drop for v in head[c])]
+    sample_cols = [c for c in sample_cols if c not in dropped_cols]
+    names = [str(v).strip() for v in head.loc[name_row - 1, sample_cols]]
+    if len(set(names)) != len(names):
+        dup = pd.Index(names)[pd.Index(names).duplicated()][0]
+        raise DataFormatError(f"{path}: sample name {dup!r} appears twice in header row {name_row}.")
+    gene_ids = body[0].str.strip()
+    values = body[sample_cols].apply(pd.to_numeric, errors="coerce")
+    if values.isna().to_numpy().any():
+        bad = np.argwhere(values.isna().to_numpy())[0]
+        raise DataFormatError(
+            f"{path}: non-numeric count {body.iat[bad[0], sample_cols[bad[1]]]!r} at data row "
+            f"{bad[0] + 1}, column {names[bad[1]]!r}; check header_rows/id_columns in the catalog."
+        )
+    arr = values.to_numpy()
+    if (arr < 0).any():
+        raise DataFormatError(f"{path}: negative counts found; this is not a raw count table.")
+    if np.all(np.mod(arr, 1) == 0):
+        arr = arr.astype(np.int64)
+    counts = pd.DataFrame(arr, index=pd.Index(gene_ids, name="gene_id"), columns=names)
+    id_names = [str(head.iat[0, c]).strip() or f"id{c}" for c in range(n_id)]
+    genes = body[list(range(n_id))].copy()
+    genes.columns = id_names
+    genes.index = counts.index
+    header = head[sample_cols].copy()
+    header.columns = names
+    header.index = [f"row{i + 1}" for i in range(n_head)]
+    dropped = [" / ".join(str(v) for v in head[c]) for c in dropped_cols]
+    if dropped:
+        logger.info("%s: dropped columns %s (drop_columns rule)", path.name, dropped)
+    return AuthorCounts(counts=counts, genes=genes, header=header, dropped=dropped)
+
+
+def _trailing_number(s: pd.Series) -> pd.Series:
+    return pd.to_numeric(s.astype("string").str.extract(r"(\d+)\s*$", expand=False), errors="coerce")
+
+
+def _first_token(s: pd.Series) -> pd.Series:
+    return s.astype("string").str.strip().str.split(r"[_\s]", n=1, regex=True).str[0].str.casefold()
+
+
+def match_author_columns(
+    columns, obs: pd.DataFrame, rules: dict | str | None = None, *, warn: bool = True
+) -> pd.Series:
+    """Map count-table sample names to sample ids (``obs_names``) by a catalog rule.
+
+    Parameters
+    ----------
+    columns
+        Sample names from the count table (:attr:`AuthorCounts.counts` columns).
+    obs
+        Sample metadata (index: GSM ids).
+    rules
+        ``[counts]`` mapping or accession. ``match``: ``"exact"`` (string equality),
+        ``"integer"`` (both sides read as integers: ``0869`` == ``869``) or
+        ``"trailing_number"`` (the trailing integers agree: ``Control_Lille 389`` ==
+        ``Control_389``; when a number repeats among samples the first word must agree
+        too). ``match_column``: the obs column to compare with (default ``obs_names``).
+
+    Returns
+    -------
+    Series indexed by ``columns`` with the matched obs name (NA where none).
+
+    Raises
+    ------
+    DataFormatError
+        If a name matches several samples, or two names match the same sample.
+    """
+    r = _counts_rules(rules)
+    method = r.get("match", "exact")
+    if method not in _MATCH_METHODS:
+        raise InputDataError(f"match must be one of {_MATCH_METHODS}, got {method!r}.")
+    mcol = r.get("match_column", "obs_names")
+    col = _find_column(obs, mcol)
+    if col is None:
+        raise InputDataError(
+            f"obs has no column {mcol!r} to match count-table columns on (have {list(obs.columns)[:12]})."
+        )
+    left = pd.Series(list(columns), index=list(columns), dtype="object").astype(str)
+    right = _values(obs, col).astype("object")
+    if method == "exact":
+        lk, rk = left.str.strip(), right
+    elif method == "integer":
+        lk = pd.to_numeric(left.str.extract(r"^\s*(\d+)\s*$", expand=False), errors="coerce")
+        rk = pd.to_numeric(right.astype("string").str.extract(r"^\s*(\d+)\s*$", expand=False), errors="coerce")
+    else:
+        lk, rk = _trailing_number(left), _trailing_number(right)
+        if rk.dropna().duplicated().any() or lk.dropna().duplicated().any():
+            lk = _first_token(left) + ":" + lk.astype("string")
+            rk = _first_token(right) + ":" + rk.astype("string")
+    rk = pd.Series(rk.to_numpy(), index=obs.index).dropna()
+    if rk.duplicated().any():
+        dup = rk[rk.duplicated(keep=False)]
+        raise DataFormatError(
+            f"several samples share the match key {dup.iloc[0]!r} ({list(dup.index[:3])}); "
+            f"match={method!r} on {col!r} cannot tell them apart."
+        )
+    lookup = pd.Series(rk.index, index=rk.to_numpy())
+    out = pd.Series(pd.Series(lk.to_numpy(), index=left.index).map(lookup), index=left.index, dtype="object")
+    taken = out.dropna()
+    if taken.duplicated().any():
+        d = taken[taken.duplicated(keep=False)]
+        raise DataFormatError(f"count-table columns {list(d.index)} all match sample {d.iloc[0]}.")
+    n_miss = int(out.isna().sum())
+    if n_miss:
+        msg = (
+            f"{n_miss} of {len(out)} count-table columns match no sample by {method!r} on "
+            f"{col!r} (e.g. {out.index[out.isna()][0]!r})."
+        )
+        if warn:
+            warnings.warn(msg, LabelWarning, stacklevel=2)
+        logger.warning(msg)
+    return out
