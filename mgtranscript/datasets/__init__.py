@@ -16,16 +16,19 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
+# Functions named like their submodule are imported eagerly: a lazy attribute would be
+# rebound to the submodule by the import system the first time the submodule loads.
+from .catalog import apply_labels, catalog, cohort_info, condition_order, label_obs  # noqa: E402
+from .gdc import gdc  # noqa: E402
+from .geo import geo  # noqa: E402
+
 _LAZY = {
-    "geo": ("geo", "geo"),
     "read_series_matrix": ("seriesmatrix", "read_series_matrix"),
     "read_sample_sheet": ("samplesheet", "read_sample_sheet"),
-    "gdc": ("gdc", "gdc"),
-    "catalog": ("catalog", "catalog"),
-    "cohort_info": ("catalog", "cohort_info"),
-    "apply_labels": ("catalog", "apply_labels"),
-    "label_obs": ("catalog", "label_obs"),
-    "condition_order": ("catalog", "condition_order"),
+    "read_author_counts": ("catalog", "read_author_counts"),
+    "match_author_columns": ("catalog", "match_author_columns"),
+    "ensure_symbols": ("geneids", "ensure_symbols"),
+    "GeneInfo": ("geneids", "GeneInfo"),
     "harmonise_var": ("geneids", "harmonise_var"),
     "harmonise_ids": ("geneids", "harmonise_ids"),
     "load_gene_info": ("geneids", "load_gene_info"),
@@ -64,16 +67,10 @@ def load_cohort(accession: str, *, samples=None, samples_key: str | None = None,
     -------
     AnnData (samples x genes).
     """
-    from .catalog import apply_labels, catalog
-
     acc = str(accession).strip()
     if acc.upper().startswith("TCGA-"):
-        from .gdc import gdc
-
         adata = gdc(acc.upper(), **kwargs)
     else:
-        from .geo import geo
-
         adata = geo(acc, samples=samples, samples_key=samples_key,
                     metadata_only=metadata_only, **kwargs)
     if labels:
@@ -85,4 +82,5 @@ def load_cohort(accession: str, *, samples=None, samples_key: str | None = None,
     return adata
 
 
-__all__ = ["load_cohort", *_LAZY]
+__all__ = ["load_cohort", "geo", "gdc", "catalog", "cohort_info", "apply_labels", "label_obs",
+           "condition_order", *_LAZY]

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["geo", "read_count_table", "match_columns"]
 
 _SOURCES = ("auto", "matrix", "soft", "ncbi", "suppl")
-_SUPPL_WORDS = re.compile(r"count|raw|expression|expr", re.I)
+_SUPPL_WORDS = re.compile(r"count|raw|expression|expr|rna-?seq", re.I)
 _TABLE_EXT = re.compile(r"\.(tsv|csv|txt|tab)(\.gz)?$", re.I)
 _GSM = re.compile(r"^(GSM\d+)(?:$|[^0-9])", re.I)
 
@@ -379,17 +379,63 @@ def _suppl_candidates(ctx: _Ctx, rec: GeoRecord | None) -> list[tuple[str, str]]
             for u in [sf] if isinstance(sf, str) else sf:
                 if u and u.upper() != "NONE":
                     names.append((u.rsplit("/", 1)[-1], urls.https_from_ftp(u)))
-    out = [(n, u) for n, u in names if _TABLE_EXT.search(n) and _SUPPL_WORDS.search(n)]
+    declared = _catalog_expression_file(acc)
+    out = [(n, u) for n, u in names
+           if _TABLE_EXT.search(n) and (_SUPPL_WORDS.search(n) or n == declared)]
     skipped = [n for n, _ in names if n.lower().endswith((".tar", ".tar.gz", ".zip"))]
     if skipped:
         ctx.warnings.append(f"supplementary archives are not read by mgtranscript (per-sample "
                             f"files): {skipped}")
 
-    def rank(item):
+    def rank(item):  # the catalog's declared expression file first, then by name
         n = item[0].lower()
-        return (0 if "count" in n else 1 if "raw" in n else 2, n)
+        return (-1 if item[0] == declared else 0 if "count" in n else 1 if "raw" in n else 2, n)
 
     return sorted(out, key=rank)
+
+
+def _catalog_expression_file(acc: str) -> str | None:
+    """The file name the cohort catalog declares for a series' expression values."""
+    from .catalog import catalog, cohort_info
+
+    if acc not in set(catalog()["accession"]):
+        return None
+    return cohort_info(acc).get("expression_file")
+
+
+def _catalog_counts_rules(acc: str) -> dict | None:
+    """The cohort catalog's ``[counts]`` layout for an author table, if it has one."""
+    from .catalog import catalog, cohort_info
+
+    if acc not in set(catalog()["accession"]):
+        return None
+    return cohort_info(acc).get("counts")
+
+
+def _read_with_catalog_rules(path: Path, obs: pd.DataFrame, rules: dict):
+    """Read an author count table by the catalog's declared layout and column-match rule.
+
+    Used for tables the generic reader cannot match (several header rows, unused columns,
+    names such as ``Control_Lille 389`` that match the title ``Control_389`` by their trailing
+    number). The rule applied is reported, never guessed.
+    """
+    from .catalog import match_author_columns, read_author_counts
+
+    ac = read_author_counts(path, rules)
+    matched = match_author_columns(list(ac.counts.columns), obs, rules)
+    mapping = {str(c): str(g) for c, g in matched.items() if pd.notna(g)}
+    df = ac.counts
+    df.columns = [str(c) for c in df.columns]
+    arr = df.to_numpy()
+    report = {"file": path.name, "n_rows_read": int(df.shape[0]), "reader": "catalog [counts] rules",
+              "integer_counts": bool(np.all(np.mod(arr, 1) == 0)), "dropped_columns": list(ac.dropped),
+              "n_genes": int(df.shape[0]), "n_columns": int(df.shape[1])}
+    rule = f"catalog: {rules.get('match', 'exact')} on {rules.get('match_column', 'obs_names')}"
+    colrep = {"rule": rule, "n_matched": len(mapping), "n_columns": int(df.shape[1]),
+              "n_samples": int(len(obs)),
+              "unmatched_columns": [c for c in df.columns if c not in mapping],
+              "unmatched_samples": [g for g in obs.index.astype(str) if g not in set(mapping.values())]}
+    return df, report, mapping, colrep
 
 
 def _load_counts(ctx: _Ctx, rec: GeoRecord | None, source: str, sheet, samples_key):
@@ -408,9 +454,20 @@ def _load_counts(ctx: _Ctx, rec: GeoRecord | None, source: str, sheet, samples_k
         except FetchError as exc:
             ctx.tried.append(f"{url} ({type(exc).__name__})")
             continue
-        df, report = read_count_table(path)
-        mapping, colrep = match_columns(list(df.columns), obs, sheet=sheet, samples_key=samples_key,
-                                        alt_labels=report.get("alt_labels"))
+        rules = _catalog_counts_rules(ctx.acc) if kind == "supplementary" else None
+        try:
+            df, report = read_count_table(path)
+            mapping, colrep = match_columns(list(df.columns), obs, sheet=sheet, samples_key=samples_key,
+                                            alt_labels=report.get("alt_labels"))
+        except DataFormatError:
+            if rules is None:
+                raise
+            df, report, mapping, colrep = None, {}, {}, {}
+        # the generic reader left samples unmatched: the catalog may declare the table's layout
+        if rules is not None and len(obs.columns) and len(mapping) < min(len(obs), len(df.columns) if df is not None else 10**9):
+            cdf, creport, cmapping, ccolrep = _read_with_catalog_rules(path, obs, rules)
+            if len(cmapping) > len(mapping):
+                df, report, mapping, colrep = cdf, creport, cmapping, ccolrep
         if not mapping:
             titles = obs["title"].astype(str).head(3).tolist() if "title" in obs else []
             descr = obs["description"].astype(str).head(3).tolist() if "description" in obs else []

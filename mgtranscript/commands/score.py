@@ -1,0 +1,116 @@
+"""``mgtranscript score``: score gene sets in an .h5ad file, write a samples x sets TSV."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+NAME = "score"
+HELP = "score gene sets (default: the Mg liver sets) per sample of an .h5ad file"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..tl._runner import METHODS
+
+    p.add_argument("input", help="AnnData .h5ad file, samples x genes (gene symbols as var_names)")
+    p.add_argument("--gene-sets", default="magnesium",
+                   help="'magnesium' (default), 'magnesium:MG_LIVER_CORE', a GMT path or an MSigDB "
+                        "collection ('hallmark', 'reactome', 'c5.bp', ...)")
+    p.add_argument("--method", default="ssgsea", choices=list(METHODS), help="scoring method (default ssgsea)")
+    p.add_argument("--out", "-o", help="output TSV (samples x sets); default: stdout")
+    p.add_argument("--layer", help="use this layer instead of X")
+    p.add_argument("--min-size", type=int, default=1, help="drop sets with fewer genes in the data (default 1)")
+    p.add_argument("--max-size", type=int, help="drop sets with more genes in the data")
+    p.add_argument("--key-added", help="key for obsm/uns (default mg_<method>); with --write-h5ad")
+    p.add_argument("--option", action="append", default=[], metavar="K=V",
+                   help="a method option, e.g. --option alpha=0.5 --option ties=gsva (repeatable)")
+    p.add_argument("--backed", action="store_true",
+                   help="read the file backed (on disk) and score in sample chunks (sample-independent methods)")
+    p.add_argument("--chunk-size", type=int, help="samples per chunk")
+    p.add_argument("--write-h5ad", metavar="PATH", help="also write the scored AnnData here")
+    p.add_argument("--coverage-out", metavar="PATH", help="also write the coverage table as TSV")
+
+
+def _convert(text: str, default: Any, key: str) -> Any:
+    from ..errors import InputDataError
+
+    low = text.strip().lower()
+    if isinstance(default, bool):
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise InputDataError(f"--option {key}={text}: expected true or false")
+    if isinstance(default, int) and not isinstance(default, bool):
+        try:
+            return int(text)
+        except ValueError:
+            raise InputDataError(f"--option {key}={text}: expected an integer") from None
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise InputDataError(f"--option {key}={text}: expected a number") from None
+    if default is None or default is inspect.Parameter.empty:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+    return text
+
+
+def parse_options(method: str, items: list[str]) -> dict[str, Any]:
+    """``["alpha=0.5", "ties=gsva"]`` -> typed options for ``method``."""
+    from ..errors import InputDataError
+    from ..tl._runner import method_options
+
+    defaults = method_options(method)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise InputDataError(f"--option {item!r}: write it as KEY=VALUE, e.g. --option alpha=0.5")
+        out[key] = _convert(value, defaults.get(key), key) if key in defaults else value
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import anndata as ad
+
+    from .. import get
+    from ..errors import InputDataError
+    from ..tl.score import score
+
+    path = Path(args.input)
+    if not path.is_file():
+        raise InputDataError(f"input file {path} not found; pass an .h5ad file (samples x genes)")
+    options = parse_options(args.method, args.option)
+    adata = ad.read_h5ad(path, backed="r" if args.backed else None)
+    key = args.key_added or f"mg_{args.method}"
+    score(adata, args.gene_sets, method=args.method, layer=args.layer, key_added=key,
+          min_size=args.min_size, max_size=args.max_size, chunk_size=args.chunk_size, **options)
+    table = get.scores(adata, key)
+    cov = get.coverage(adata, key)
+    if args.out:
+        table.to_csv(args.out, sep="\t", index_label="sample", float_format="%.10g")
+    else:
+        table.to_csv(sys.stdout, sep="\t", index_label="sample", float_format="%.10g")
+    if args.coverage_out:
+        cov.to_csv(args.coverage_out, sep="\t", index_label="set")
+    if args.write_h5ad:
+        if getattr(adata, "isbacked", False):
+            adata = adata.to_memory()
+        adata.write_h5ad(args.write_h5ad)
+    report = sys.stderr if not args.out else sys.stdout
+    cols = [c for c in ("n_genes", "n_matched", "n_resolved_by_alias", "n_missing", "final_size", "kept", "reason")
+            if c in cov.columns]
+    print(f"# {args.method} scores for {table.shape[1]} set(s) x {table.shape[0]} sample(s)"
+          + (f" -> {args.out}" if args.out else ""), file=report)
+    print("# gene-set coverage:", file=report)
+    print(cov[cols].to_string(), file=report)
+    return 0

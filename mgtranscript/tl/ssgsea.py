@@ -1,0 +1,247 @@
+"""Single-sample GSEA (Barbie et al. 2009), as implemented by R GSVA 1.46.
+
+For each sample, genes are ranked by expression (rank ``n`` = highest). A random walk
+down the ranking steps up by ``r_g**alpha / sum(r_set**alpha)`` at set genes and down by
+``1 / (n - k)`` elsewhere; the score is the *sum* of the walk over all ``n`` positions
+(GSVA's definition, not the maximum deviation). Summing the walk telescopes, so the score
+needs only the ranks of the ``k`` set genes::
+
+    ES = sum_g w_g * r_g / sum_g w_g  -  (n (n + 1) / 2 - sum_g r_g) / (n - k),   w_g = r_g**alpha
+
+where ``r_g`` is the rank of set gene ``g`` counted from the bottom (``n - position + 1``).
+The implementation sorts every sample once and reads the set genes' ranks with binary
+searches, so the cost is one sort of the matrix plus O(set size) per set and sample.
+
+Ties
+----
+``ties="average"`` (default)
+    Tied genes get their average rank (not truncated), and a tied block is scored as the
+    *mean over all orderings of the block*: the position term of a tied set gene is its
+    expected position, which is its average rank. The score therefore does not depend on
+    the order of genes in the input (permuting columns leaves it unchanged), and on data
+    without ties it equals GSVA exactly.
+``ties="gsva"``
+    Reproduces GSVA 1.46 bit for bit on tied data: average ranks are truncated to
+    integers (``mode(R) <- "integer"``) before weighting, and tied genes are walked in
+    input order (R's ``order(..., decreasing=TRUE)`` is stable), so the score depends on
+    the gene order of the input.
+
+Normalisation
+-------------
+``normalize=True`` divides every score by the range (max - min) of *all* scores of the
+call, as ``gsva(method="ssgsea", ssgsea.norm=TRUE)`` does. A sample's score then depends
+on the other samples and sets scored with it, so the default is ``False``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from ..errors import InputDataError
+
+log = logging.getLogger(__name__)
+
+#: unnormalised ssGSEA scores a sample on its own
+SAMPLE_INDEPENDENT = True
+#: ranking uses every gene of a sample
+NEEDS_ALL_GENES = True
+
+_TIES = ("average", "gsva")
+
+
+def _union(sets: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """All set columns once, and each set's positions within that union."""
+    if not sets:
+        return np.zeros(0, dtype=np.intp), {}
+    union = np.unique(np.concatenate([np.asarray(v, dtype=np.intp).ravel() for v in sets.values()]))
+    local = {k: np.searchsorted(union, np.asarray(v, dtype=np.intp).ravel()) for k, v in sets.items()}
+    return union, local
+
+
+def _row_blocks(n_rows: int, n_jobs: int) -> list[tuple[int, int]]:
+    k = max(1, min(n_jobs, n_rows))
+    edges = np.linspace(0, n_rows, k + 1).astype(int)
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+#: below this many matrix entries, n_jobs=None runs on one thread
+_THREAD_MIN_ENTRIES = 2_000_000
+
+
+def _parallel_rows(fn: Callable[[int, int], None], n_rows: int, n_cols: int, n_jobs: int | None) -> None:
+    """Run ``fn(start, stop)`` over row blocks, on threads (NumPy sorting releases the GIL)."""
+    jobs = resolve_n_jobs(n_jobs)
+    if n_jobs is None and n_rows * n_cols < _THREAD_MIN_ENTRIES:
+        jobs = 1  # threads only pay off on large matrices
+    blocks = _row_blocks(n_rows, jobs)
+    if len(blocks) <= 1:
+        for a, b in blocks:
+            fn(a, b)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(blocks)) as pool:
+        for fut in [pool.submit(fn, a, b) for a, b in blocks]:
+            fut.result()
+
+
+def resolve_n_jobs(n_jobs: int | None) -> int:
+    """``None`` -> number of CPUs available to this process; negative counts back from it."""
+    try:
+        ncpu = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        ncpu = os.cpu_count() or 1
+    if n_jobs is None:
+        return ncpu
+    n_jobs = int(n_jobs)
+    if n_jobs == 0:
+        raise InputDataError("n_jobs=0 means no worker; use None (all CPUs), a positive or a negative number")
+    return max(1, n_jobs if n_jobs > 0 else ncpu + 1 + n_jobs)
+
+
+def _sorted_search(S: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, how many entries of sorted ``S`` are < and <= each value of ``V``.
+
+    The needles are sorted first: NumPy's binary search reuses the previous hit for
+    increasing keys, which makes the search cache friendly.
+    """
+    order = np.argsort(V, axis=1)
+    Vs = np.take_along_axis(V, order, axis=1)
+    lo = np.empty(V.shape, dtype=np.intp)
+    hi = np.empty(V.shape, dtype=np.intp)
+    for i in range(V.shape[0]):
+        lo[i, order[i]] = np.searchsorted(S[i], Vs[i], side="left")
+        hi[i, order[i]] = np.searchsorted(S[i], Vs[i], side="right")
+    return lo, hi
+
+
+def _average_ranks(X: np.ndarray, cols: np.ndarray, n_jobs: int | None = 1) -> np.ndarray:
+    """Average within-sample ranks (1 = lowest) of columns ``cols`` of every row of ``X``."""
+    R = np.empty((X.shape[0], cols.size), dtype=np.float64)
+
+    def work(a: int, b: int) -> None:
+        S = np.sort(X[a:b], axis=1)
+        lo, hi = _sorted_search(S, X[a:b, cols])
+        R[a:b] = (lo + hi + 1) / 2.0
+
+    _parallel_rows(work, X.shape[0], X.shape[1], n_jobs)
+    return R
+
+
+def _gsva_ranks(X: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """GSVA 1.46's integer-truncated average ranks and walk positions for ``cols``.
+
+    Returns ``(weight_rank, position_rank)``: the truncated rank used for the weight and
+    ``n - position + 1`` where ``position`` is the gene's place in GSVA's decreasing,
+    stable (input-order) ranking.
+    """
+    n = X.shape[1]
+    S = np.sort(X, axis=1)
+    order = np.argsort(X, axis=1, kind="stable")
+    inv = np.empty_like(order)
+    rows = np.arange(X.shape[0])[:, None]
+    inv[rows, order] = np.arange(n)[None, :]
+    V = X[:, cols]
+    lo, hi = _sorted_search(S, V)
+    Rw = np.floor((lo + hi + 1) / 2.0)
+    # genes with equal value and smaller input index come first in GSVA's walk; their
+    # count is (position in the stable ascending order) - lo
+    before = inv[:, cols] - lo
+    Rp = (hi - before).astype(np.float64)
+    return Rw, Rp
+
+
+def ssgsea_matrix(
+    X: np.ndarray,
+    sets: Mapping[str, np.ndarray],
+    *,
+    alpha: float = 0.25,
+    normalize: bool = False,
+    ties: str = "average",
+    n_jobs: int | None = None,
+) -> np.ndarray:
+    """ssGSEA enrichment scores.
+
+    Parameters
+    ----------
+    X
+        Samples x genes, float64, finite (log expression or counts: only ranks matter).
+    sets
+        Set name -> integer column indices of ``X`` (unique).
+    alpha
+        Weight exponent of the ranks of set genes (GSVA's ``tau``; 0.25 as in Barbie 2009).
+    normalize
+        Divide by the range of all scores (GSVA ``ssgsea.norm=TRUE``); makes scores
+        depend on the other samples and sets. Default ``False``.
+    ties
+        ``"average"`` (order-invariant, default) or ``"gsva"`` (GSVA 1.46 exactly,
+        input-order dependent); see the module docstring.
+    n_jobs
+        Threads for ranking (``None``: all available CPUs for matrices of at least
+        two million entries, one thread below). Results do not depend on it.
+
+    Returns
+    -------
+    Samples x sets array, columns in the order of ``sets``.
+    """
+    if ties not in _TIES:
+        raise InputDataError(f"ssgsea: ties={ties!r} is not supported; use one of {', '.join(_TIES)}")
+    if not np.isfinite(alpha) or alpha < 0:
+        raise InputDataError(f"ssgsea: alpha must be a finite number >= 0, got {alpha!r}")
+    X = np.asarray(X, dtype=np.float64)
+    n_samples, n = X.shape
+    union, local = _union(sets)
+    es = np.full((n_samples, len(sets)), np.nan)
+    if n_samples == 0 or not len(sets):
+        return es
+    if ties == "average":
+        Rw = _average_ranks(X, union, n_jobs)
+        Rp = Rw
+    else:
+        Rw, Rp = _gsva_ranks(X, union)
+    total = n * (n + 1) / 2.0
+    for j, (name, pos) in enumerate(local.items()):
+        k = pos.size
+        if k == 0 or k >= n:
+            warnings.warn(
+                f"ssgsea: set {name!r} has {k} of {n} genes; its score is undefined (NaN)",
+                stacklevel=2,
+            )
+            continue
+        W = Rw[:, pos] ** alpha
+        P = Rp[:, pos]
+        es[:, j] = (W * P).sum(axis=1) / W.sum(axis=1) - (total - P.sum(axis=1)) / (n - k)
+    if normalize:
+        es = _range_normalise(es)
+    return es
+
+
+def _range_normalise(es: np.ndarray) -> np.ndarray:
+    warnings.warn(
+        "ssgsea: normalize=True divides by the range of all scores of this call, so a "
+        "sample's score depends on the other samples and sets scored with it; use "
+        "normalize=False to compare scores across runs",
+        UserWarning,
+        stacklevel=3,
+    )
+    finite = es[np.isfinite(es)]
+    if finite.size == 0:
+        return es
+    span = finite.max() - finite.min()
+    return es / span if span > 0 else es
+
+
+def chunk_plan(options: dict) -> tuple[dict, Callable[[np.ndarray], np.ndarray] | None]:
+    """Options for scoring sample chunks separately, and the step that joins them.
+
+    Range normalisation needs all scores, so chunks are scored unnormalised and the
+    joined matrix is normalised once at the end (identical to scoring in one go).
+    """
+    if options.get("normalize"):
+        return {**options, "normalize": False}, _range_normalise
+    return dict(options), None
