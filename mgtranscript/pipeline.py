@@ -188,9 +188,17 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
     # DE for the main contrast (first condition contrast, else first disease contrast)
     main = _main_contrast(adata, accession)
     if main is not None:
-        de = tl.de(adata, groupby=main["groupby"], group=main["group"], reference=main["reference"],
+        # genes with too few reads to test (edgeR filterByExpr) are left out of DE, GSEA and ORA
+        de_input = adata
+        if "counts" in adata.layers:
+            from . import pp
+
+            keep = pp.expressed_genes(adata, group=main["groupby"])
+            de_input = adata[:, keep].copy()
+            result.params.setdefault("de_filter", "edgeR filterByExpr (defaults) on the contrast's groups")
+        de = tl.de(de_input, groupby=main["groupby"], group=main["group"], reference=main["reference"],
                    method="limma", paired_by=main["paired_by"], key_added="de")
-        de = adata.uns["de"] if de is None else de
+        de = de_input.uns["de"] if de is None else de
         de = pd.DataFrame(de)
         tag = f"{main['groupby']}:{main['group']}|{main['reference']}"
         result.de[accession] = de.assign(cohort=accession, contrast=tag)
@@ -202,7 +210,7 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
         result.gsea = pd.concat([result.gsea, g.assign(cohort=accession, contrast=tag)], ignore_index=True)
         sig = de.loc[de["padj"] < 0.05, "gene"].tolist()
         if sig:
-            o = tl.ora(sig, mg, universe=list(adata.var_names))
+            o = tl.ora(sig, mg, universe=list(de_input.var_names))
             result.ora = pd.concat([result.ora, o.assign(cohort=accession, contrast=tag,
                                                          n_de=len(sig))], ignore_index=True)
         if figures_dir is not None:

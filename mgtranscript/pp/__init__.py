@@ -1,8 +1,18 @@
-"""Preprocessing: log2 CPM for counts, log detection for arrays.
+"""Preprocessing: TMM + log2 CPM and an expression filter for counts, log detection for arrays.
 
 Gene-id harmonisation lives in :func:`mgtranscript.datasets.harmonise_var`.
 """
 
-from .normalize import check_counts, ensure_log, log2_cpm
+from .normalize import (
+    calc_norm_factors,
+    check_counts,
+    ensure_log,
+    expressed_genes,
+    filter_expressed,
+    log2_cpm,
+)
 
-__all__ = ["log2_cpm", "ensure_log", "check_counts"]
+__all__ = [
+    "log2_cpm", "ensure_log", "check_counts", "calc_norm_factors", "expressed_genes",
+    "filter_expressed",
+]

@@ -684,7 +684,12 @@ def de(
         raise InputDataError(f"layer {layer!r} not found; available: {list(adata.layers.keys())}.")
     Y = _dense(mat[mask]).T  # genes x samples
     if method == "voom":
-        E, W = voom(Y, X)
+        # a normalised library (pp.log2_cpm records lib_size and TMM norm_factor) uses the
+        # effective library sizes, as limma's voom does on a DGEList after calcNormFactors
+        lib = None
+        if {"lib_size", "norm_factor"} <= set(adata.obs.columns):
+            lib = (adata.obs["lib_size"].to_numpy(float) * adata.obs["norm_factor"].to_numpy(float))[mask]
+        E, W = voom(Y, X, lib_size=lib)
         fit = lm_fit(E, X, weights=W, coefs=[1])
     else:
         if np.isinf(Y).any():

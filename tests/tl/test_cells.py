@@ -1,0 +1,160 @@
+"""Per-cell scoring (scanpy score_genes parity) and pseudobulk on scanpy's bundled
+pbmc68k_reduced (ships with scanpy, no download)."""
+
+from __future__ import annotations
+
+import logging
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+import scanpy as sc
+from scipy import sparse
+
+import mgtranscript as mg
+from mgtranscript.errors import GeneSetError, InputDataError
+
+SETS = {
+    "T_cell": ["CD3D", "CD3E", "IL7R", "LTB", "CCR7", "NOT_A_GENE"],
+    "B_cell": ["MS4A1", "CD79A", "CD79B", "CD19"],
+    "monocyte": ["CD14", "LYZ", "S100A8", "S100A9", "FCGR3A", "FCER1G"],
+}
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(cache):
+    """Gene-set matching may look for NCBI gene_info in the download cache; a fresh
+    empty cache keeps these tests independent of the user's cache (and its locks)."""
+    return cache
+
+
+@pytest.fixture(scope="module")
+def _pbmc():
+    return sc.datasets.pbmc68k_reduced()
+
+
+@pytest.fixture
+def pbmc(_pbmc):
+    return _pbmc.copy()
+
+
+def _present(adata, genes):
+    names = adata.raw.var_names
+    return [g for g in names if g in set(genes)]  # data order, as genesets.match returns
+
+
+@pytest.mark.parametrize("random_state", [0, 7])
+def test_each_set_reproduces_scanpy_score_genes_exactly(pbmc, random_state):
+    mg.tl.score_cells(pbmc, SETS, random_state=random_state, ctrl_size=50)
+    assert pbmc.obsm["mg_cells"].shape == (pbmc.n_obs, 3)
+    for name, genes in SETS.items():
+        ref = sc.tl.score_genes(
+            pbmc, _present(pbmc, genes), random_state=random_state, ctrl_size=50, copy=True
+        ).obs["score"]
+        np.testing.assert_array_equal(pbmc.obs[f"mg_cells_{name}"].to_numpy(), ref.to_numpy())
+        np.testing.assert_array_equal(pbmc.obsm["mg_cells"][name].to_numpy(), ref.to_numpy())
+
+
+def test_scores_mark_the_right_cell_types(pbmc):
+    mg.tl.score_cells(pbmc, SETS)
+    means = pbmc.obsm["mg_cells"].groupby(pbmc.obs["bulk_labels"], observed=True).mean()
+    assert means["B_cell"].idxmax() == "CD19+ B"
+    assert means["monocyte"].idxmax() == "CD14+ Monocyte"
+    assert means["T_cell"].idxmax().startswith(("CD4+", "CD8+"))
+
+
+def test_coverage_controls_and_rng_are_recorded(pbmc):
+    state = np.random.get_state()[1].copy()
+    mg.tl.score_cells(pbmc, SETS, key_added="imm")
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # caller's RNG untouched
+    uns = pbmc.uns["imm"]
+    cov = uns["coverage"]
+    assert cov.loc["T_cell", "final_size"] == 5 and "NOT_A_GENE" in cov.loc["T_cell", "missing"]
+    ctrl = set(uns["control_genes"]["B_cell"])
+    assert ctrl and not ctrl & set(SETS["B_cell"])
+    assert uns["params"]["use_raw"] is True and uns["params"]["ctrl_size"] == 50
+
+
+def test_sparse_and_dense_give_the_same_scores(pbmc):
+    dense = pbmc.copy()
+    dense.raw = ad.AnnData(X=pbmc.raw.X.toarray().astype(np.float64), var=pbmc.raw.var, obs=pbmc.obs)
+    a = mg.tl.score_cells(pbmc, SETS, copy=True).obsm["mg_cells"]
+    b = mg.tl.score_cells(dense, SETS, copy=True).obsm["mg_cells"]
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-6)
+
+
+def test_score_cells_errors(pbmc):
+    with pytest.raises(InputDataError, match="exclusive"):
+        mg.tl.score_cells(pbmc, SETS, use_raw=True, layer="x")
+    with pytest.raises(InputDataError, match="ctrl_size"):
+        mg.tl.score_cells(pbmc, SETS, ctrl_size=0)
+    with pytest.raises(GeneSetError):
+        mg.tl.score_cells(pbmc, {"ens": ["ENSG00000167286", "ENSG00000198851"]})
+
+
+# --------------------------------------------------------------------------- pseudobulk
+def _with_counts(adata):
+    """pbmc68k_reduced has no counts; rebuild count-like integers from raw (log1p of
+    normalised values) so that the sum path can be tested."""
+    raw = adata.raw.X.tocsr(copy=True)
+    raw.data = np.rint(np.expm1(raw.data) * 3.0)
+    raw.eliminate_zeros()
+    out = ad.AnnData(X=adata.raw.X.copy(), obs=adata.obs.copy(), var=adata.raw.var.copy())
+    out.layers["counts"] = raw
+    return out
+
+
+def test_pseudobulk_sums_counts_per_group_and_sample(pbmc):
+    cells = _with_counts(pbmc)
+    pb = mg.tl.pseudobulk(cells, groupby="bulk_labels", sample_key="phase", min_cells=10)
+    dense = cells.layers["counts"].toarray()
+    for name, row in pb.obs.iterrows():
+        sel = ((cells.obs["bulk_labels"] == row["bulk_labels"]) & (cells.obs["phase"] == row["phase"])).to_numpy()
+        assert row["n_cells"] == sel.sum() >= 10
+        np.testing.assert_allclose(pb[name].X.ravel(), dense[sel].sum(0))
+    assert pb.n_vars == cells.n_vars and list(pb.var_names) == list(cells.var_names)
+    full = cells.obs.groupby(["bulk_labels", "phase"], observed=True).size()
+    assert pb.n_obs == int((full >= 10).sum()) < len(full)  # small groups were dropped
+    assert pb.uns["pseudobulk"]["sample_key"] == "phase"
+
+
+def test_pseudobulk_carries_group_level_columns(pbmc):
+    cells = _with_counts(pbmc)
+    cells.obs["donor_state"] = np.where(cells.obs["louvain"].astype(int) < 5, "A", "B")
+    pb = mg.tl.pseudobulk(cells, groupby="louvain", min_cells=1)
+    assert "donor_state" in pb.obs.columns and "n_genes" not in pb.obs.columns
+    assert pb.obs["n_cells"].sum() == cells.n_obs
+
+
+def test_pseudobulk_feeds_bulk_gsva(pbmc):
+    # the point of pseudobulk: bulk methods apply; GSVA scores B cells' profile highest
+    pb = mg.tl.pseudobulk(pbmc, groupby="bulk_labels", layer="raw", func="mean", min_cells=5)
+    mg.tl.score(pb, SETS, method="gsva")
+    scores = pb.obsm["mg_gsva"]
+    assert scores.shape == (pb.n_obs, 3)
+    assert scores["B_cell"].idxmax() == "CD19+ B"
+    assert scores["monocyte"].idxmax() == "CD14+ Monocyte"
+
+
+def test_pseudobulk_without_counts_explains_the_fix(pbmc, caplog):
+    with pytest.raises(InputDataError, match="counts.*raw"):
+        mg.tl.pseudobulk(pbmc, groupby="bulk_labels")  # no 'counts' layer in pbmc68k
+    with pytest.raises(InputDataError, match="negative"):
+        mg.tl.pseudobulk(pbmc, groupby="bulk_labels", layer=None)  # X is scaled
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl.cells"):
+        mg.tl.pseudobulk(pbmc, groupby="bulk_labels", layer="raw", func="sum")
+    assert "non-integer" in caplog.text
+    with pytest.raises(InputDataError, match="no column"):
+        mg.tl.pseudobulk(pbmc, groupby="cell_type", layer="raw")
+
+
+def test_pseudobulk_dense_input_matches_sparse(pbmc):
+    cells = _with_counts(pbmc)
+    dense = cells.copy()
+    dense.layers["counts"] = cells.layers["counts"].toarray()
+    a = mg.tl.pseudobulk(cells, groupby="louvain", min_cells=1)
+    b = mg.tl.pseudobulk(dense, groupby="louvain", min_cells=1)
+    assert sparse.issparse(cells.layers["counts"])
+    np.testing.assert_allclose(a.X, b.X)
+    pd.testing.assert_frame_equal(a.obs, b.obs)
