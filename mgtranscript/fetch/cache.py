@@ -1,66 +1,95 @@
 """Cache directory, atomic downloads, verification and processors (pooch-style).
 
 Files are cached at ``CACHE/HOST/PATH`` (the layout of ``../shared/mirror``).
-A download is written to ``CACHE/.partial/`` and moved into place with
-:func:`os.replace` only once it is complete and verified, so a half-written file is
-never visible in the cache. Environment variables:
+A download is written to ``CACHE/.partial/HOST/PATH.part`` and moved into place
+with :func:`os.replace` only once it is complete and verified (gzip integrity,
+sha256/md5 when known), so a half-written file is never visible in the cache. A
+``.part`` left behind by a killed process is resumed with HTTP ``Range`` by the
+next call. Provenance (public URL, sha256, size, time, source) is kept in
+``CACHE/.meta/HOST/PATH.json``. Environment variables:
 
 ``MGTRANSCRIPT_CACHE``
     The cache directory (default: the platform's user cache dir).
 ``MGTRANSCRIPT_MIRROR``
     A directory, or an ``http(s)://`` base URL, laid out like ``HOST/PATH``; used
-    instead of the public hosts.
+    instead of the public hosts for GET requests. A directory mirror is also used
+    when offline (it is not the network).
 ``MGTRANSCRIPT_OFFLINE=1``
-    Never touch the network; a file that is not cached raises
-    :class:`~mgtranscript.errors.OfflineError` naming it and its public URL.
+    Never touch the network; a file that is neither cached nor in a directory
+    mirror raises :class:`~mgtranscript.errors.OfflineError` naming it and its
+    public URL.
+``MGTRANSCRIPT_PROGRESS=0``
+    No progress bars.
+``MGTRANSCRIPT_RETRIES``, ``MGTRANSCRIPT_BACKOFF``, ``MGTRANSCRIPT_MAX_WAIT``
+    Tries per request (5), base backoff in seconds (1.0), longest single wait (60 s).
+``MGTRANSCRIPT_VERIFY_RETRIES``
+    How many times a download that fails verification (truncated gzip, hash
+    mismatch) is fetched again from scratch before :class:`DownloadCorrupt` (3).
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tarfile
+import tempfile
+import threading
 import time
+import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import platformdirs
 
 from ..errors import (
     DownloadCorrupt,
-    FetchError,
     HostNotAllowed,
+    MgTranscriptError,
     OfflineError,
     UnsafeArchiveError,
 )
 from . import http
 from .urls import KNOWN_HOSTS, https_from_ftp, mirror_relpath
 
+try:  # POSIX: lock across processes; elsewhere only across threads
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "cache_dir",
     "fetch",
+    "store",
+    "remove",
+    "partial_path",
     "list_remote_dir",
     "verify_file",
     "sha256sum",
     "safe_extract_tar",
+    "safe_extract_zip",
     "cache_entries",
     "verify_cache",
     "clear_cache",
     "is_offline",
     "mirror_base",
+    "read_meta",
     "Decompress",
 ]
 
-_META_SUFFIX = ".mgmeta.json"
+#: Folders of the cache that hold bookkeeping, never cached files.
+PARTIAL, META = ".partial", ".meta"
+_PART_SUFFIX, _META_SUFFIX, _LOCK_SUFFIX = ".part", ".json", ".lock"
 
 
 def cache_dir() -> Path:
@@ -72,26 +101,55 @@ def cache_dir() -> Path:
 
 
 def is_offline() -> bool:
+    """Whether ``MGTRANSCRIPT_OFFLINE`` forbids network access."""
     return os.environ.get("MGTRANSCRIPT_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def mirror_base() -> str | None:
+    """``$MGTRANSCRIPT_MIRROR`` (a directory or an http(s) base URL), or None."""
     value = os.environ.get("MGTRANSCRIPT_MIRROR", "").strip()
     return value or None
 
 
+def _mirror_dir() -> Path | None:
+    base = mirror_base()
+    if base and not base.startswith(("http://", "https://")):
+        return Path(base).expanduser()
+    return None
+
+
+def _verify_attempts() -> int:
+    return max(1, int(os.environ.get("MGTRANSCRIPT_VERIFY_RETRIES", "3")))
+
+
 def sha256sum(path: Path) -> str:
-    h = hashlib.sha256()
+    """Hex sha256 of a file."""
+    return _digest(path, "sha256")
+
+
+def _digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
+def _parse_hash(known_hash: str) -> tuple[str, str]:
+    """``"sha256:<hex>"``, ``"md5:<hex>"`` or a bare hex digest -> (algo, hex)."""
+    algo, _, digest = known_hash.strip().rpartition(":")
+    algo = algo.lower() or {32: "md5", 64: "sha256"}.get(len(digest), "")
+    if algo not in ("sha256", "md5") or not re.fullmatch(r"[0-9a-fA-F]+", digest):
+        raise MgTranscriptError(
+            f"known_hash {known_hash!r} is not understood; give 'sha256:<hex>' or 'md5:<hex>'."
+        )
+    return algo, digest.lower()
+
+
 def verify_file(
     path: Path, *, known_hash: str | None = None, name: str | None = None, filename: str | None = None
 ) -> None:
-    """Check that ``path`` is complete: gzip stream intact (``.gz``), sha256 if known.
+    """Check that ``path`` is complete: gzip stream intact (``.gz``), hash if known.
 
     ``filename`` is the name the file will have in the cache (``path`` may be a
     ``.part`` file); it decides which format checks apply.
@@ -103,14 +161,13 @@ def verify_file(
     """
     name = name or str(path)
     if known_hash:
-        algo, _, digest = known_hash.rpartition(":")
-        if algo not in ("", "sha256"):
-            raise ValueError(f"only sha256 hashes are supported, got {known_hash!r}")
-        got = sha256sum(path)
-        if got.lower() != digest.lower():
+        algo, digest = _parse_hash(known_hash)
+        got = _digest(path, algo)
+        if got != digest:
             raise DownloadCorrupt(
-                f"{name}: sha256 {got} does not match the expected {digest}; the download "
-                "is corrupt or the file changed upstream. It was not cached; retry.",
+                f"{name}: {algo} {got} does not match the expected {digest}; the download "
+                "is corrupt or the file changed upstream. It was not cached; retry, or "
+                "check that the expected hash is current.",
                 url=name,
             )
     filename = filename or path.name
@@ -119,8 +176,8 @@ def verify_file(
             magic = fh.read(2)
         if magic != b"\x1f\x8b":
             raise DownloadCorrupt(
-                f"{name}: not a gzip file (got {magic!r}); the server may have sent an error "
-                "page. It was not cached; retry or check the URL.",
+                f"{name}: not a gzip file (starts with {magic!r}); the server may have sent an "
+                "error page. It was not cached; retry or check the URL.",
                 url=name,
             )
         try:
@@ -145,34 +202,77 @@ class Decompress:
         out = path.with_name(path.name[: -len(".gz")])
         if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
             return out
-        tmp = out.with_name(out.name + f".tmp{os.getpid()}")
-        with gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        os.replace(tmp, out)
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        try:
+            with gzip.open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            os.replace(tmp, out)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        try:  # inside the cache: record provenance so `cache verify` can check it too
+            src_meta = read_meta(path)
+            _write_meta(out, {"url": src_meta.get("url", ""), "derived_from": path.name,
+                              "sha256": sha256sum(out), "bytes": out.stat().st_size,
+                              "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+        except ValueError:
+            pass  # a file outside the cache
         return out
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def _check_member_path(name: str, target: Path) -> Path:
+    pure = PurePosixPath(name.replace("\\", "/"))
+    dest = (target / pure).resolve()
+    if pure.is_absolute() or re.match(r"^[A-Za-z]:", name) or ".." in pure.parts or not (
+        dest == target or target in dest.parents
+    ):
+        raise UnsafeArchiveError(
+            f"archive member {name!r} would be written outside {target}; refusing to "
+            "extract this archive (it may be malicious). Nothing was extracted."
+        )
+    return dest
+
+
+def _write_member(src, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with src, os.fdopen(fd, "wb") as fh:
+            shutil.copyfileobj(src, fh, 1 << 20)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def safe_extract_tar(archive: Path | tarfile.TarFile, target: Path) -> list[Path]:
     """Extract a tar(.gz) into ``target``, refusing members that escape it.
 
-    Links, devices and absolute or ``..`` paths are refused with
-    :class:`~mgtranscript.errors.UnsafeArchiveError`; nothing is extracted then.
+    Every member is checked before anything is written: links, devices, absolute
+    paths and ``..`` components are refused with
+    :class:`~mgtranscript.errors.UnsafeArchiveError`, and nothing is extracted then.
+
+    Returns
+    -------
+    The extracted files (not directories).
     """
     target = Path(target).resolve()
     target.mkdir(parents=True, exist_ok=True)
-    tf = archive if isinstance(archive, tarfile.TarFile) else tarfile.open(archive, "r:*")
+    try:
+        tf = archive if isinstance(archive, tarfile.TarFile) else tarfile.open(archive, "r:*")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+        raise DownloadCorrupt(f"{archive}: not a readable tar archive ({exc}).", url=str(archive)) from exc
     try:
         members = tf.getmembers()
         for m in members:
-            dest = (target / m.name).resolve()
-            if os.path.isabs(m.name) or not (dest == target or target in dest.parents):
-                raise UnsafeArchiveError(
-                    f"archive member {m.name!r} would be written outside {target}; refusing to "
-                    "extract this archive (it may be malicious)."
-                )
+            _check_member_path(m.name, target)
             if not (m.isfile() or m.isdir()):
                 raise UnsafeArchiveError(
-                    f"archive member {m.name!r} is a link or special file; refusing to extract."
+                    f"archive member {m.name!r} is a link or special file; refusing to extract "
+                    "this archive. Nothing was extracted."
                 )
         out = []
         for m in members:
@@ -180,23 +280,58 @@ def safe_extract_tar(archive: Path | tarfile.TarFile, target: Path) -> list[Path
             if m.isdir():
                 dest.mkdir(parents=True, exist_ok=True)
                 continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
             src = tf.extractfile(m)
-            if src is None:
-                continue
-            tmp = dest.with_name(dest.name + ".tmp")
-            with src, open(tmp, "wb") as fh:
-                shutil.copyfileobj(src, fh, 1 << 20)
-            os.replace(tmp, dest)
-            out.append(dest)
+            if src is not None:
+                _write_member(src, dest)
+                out.append(dest)
         return out
+    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        raise DownloadCorrupt(f"{archive}: tar archive is truncated or corrupt ({exc}).",
+                              url=str(archive)) from exc
     finally:
         if not isinstance(archive, tarfile.TarFile):
             tf.close()
 
 
-def _check_host(url: str, explicit: bool) -> None:
-    host = urlsplit(url).hostname or ""
+def safe_extract_zip(archive: Path, target: Path) -> list[Path]:
+    """Extract a zip into ``target``, refusing members that escape it or are symlinks.
+
+    Raises
+    ------
+    UnsafeArchiveError
+        Before writing anything, if a member is absolute, has ``..``, or is a symlink.
+    """
+    target = Path(target).resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive) as zf:
+        infos = zf.infolist()
+        for info in infos:
+            _check_member_path(info.filename, target)
+            mode = info.external_attr >> 16
+            if mode and (mode & 0o170000) not in (0, 0o100000, 0o040000):
+                raise UnsafeArchiveError(
+                    f"zip member {info.filename!r} is a link or special file; refusing to "
+                    "extract this archive. Nothing was extracted."
+                )
+        out = []
+        for info in infos:
+            dest = target / info.filename
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            _write_member(zf.open(info), dest)
+            out.append(dest)
+        return out
+
+
+# --------------------------------------------------------------------------- paths, locks
+
+
+def _check_url(url: str, explicit: bool) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise HostNotAllowed(f"{url}: only http(s) and ftp URLs can be fetched.", url=url)
+    host = parts.hostname or ""
     if not explicit and host not in KNOWN_HOSTS:
         raise HostNotAllowed(
             f"{url}: host {host!r} is not one mgtranscript contacts on its own "
@@ -206,166 +341,54 @@ def _check_host(url: str, explicit: bool) -> None:
         )
 
 
-def _source(url: str, rel: str) -> tuple[str, Path | None]:
-    """Where to get ``url`` from: (http url, None) or (None-ish, local mirror path)."""
-    base = mirror_base()
-    if not base:
-        return url, None
-    if base.startswith(("http://", "https://")):
-        return base.rstrip("/") + "/" + rel, None
-    return "", Path(base).expanduser() / rel
+def _check_rel(rel: str) -> str:
+    pure = PurePosixPath(rel)
+    if not rel or pure.is_absolute() or ".." in pure.parts or pure.parts[0].startswith("."):
+        raise MgTranscriptError(f"{rel!r} is not a valid cache path (relative, no '..', no dot-folder).")
+    return pure.as_posix()
 
 
-class _Progress:
-    def __init__(self, name: str, enabled: bool) -> None:
-        self.name, self.enabled, self.bar = name, enabled, None
-
-    def __call__(self, got: int, total: int | None) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc=self.name, leave=False)
-        self.bar.n = got
-        self.bar.refresh() if got == total else None
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+def partial_path(url: str | None = None, *, relpath: str | None = None) -> Path:
+    """Where the unfinished download of ``url`` (or cache path ``relpath``) is kept."""
+    rel = _check_rel(relpath) if relpath else mirror_relpath(https_from_ftp(url or ""))
+    return cache_dir() / PARTIAL / (rel + _PART_SUFFIX)
 
 
-def _progress_enabled(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return os.environ.get("MGTRANSCRIPT_PROGRESS", "1") != "0"
+_thread_locks: dict[str, threading.Lock] = {}
+_thread_locks_guard = threading.Lock()
 
 
-def fetch(
-    url: str,
-    *,
-    known_hash: str | None = None,
-    processor: Callable[[Path], Path] | None = None,
-    explicit: bool = False,
-    progress: bool | None = None,
-    force: bool = False,
-    method: str = "GET",
-    data: bytes | str | None = None,
-    json_body: dict | None = None,
-    relpath: str | None = None,
-) -> Path:
-    """Return the local path of ``url``, downloading it into the cache if needed.
-
-    Parameters
-    ----------
-    url
-        Public URL (``ftp://`` links are fetched over https).
-    known_hash
-        ``"sha256:<hex>"`` or a bare hex digest; verified before the file is cached.
-    processor
-        Called with the cached path, returns the path to hand back (e.g. :class:`Decompress`).
-    explicit
-        The user passed this URL; allow hosts outside :data:`~mgtranscript.fetch.urls.KNOWN_HOSTS`.
-    progress
-        Show a progress bar (default: on unless ``MGTRANSCRIPT_PROGRESS=0``).
-    force
-        Download again even if cached.
-    method, data, json_body
-        For POST endpoints (GDC); the body is sent as is.
-    relpath
-        Override the cache path (for POST requests, whose URL does not name the content).
-
-    Raises
-    ------
-    OfflineError, AccessionNotFound, DownloadCorrupt, FetchError, HostNotAllowed
-    """
-    url = https_from_ftp(url)
-    _check_host(url, explicit)
-    rel = relpath or mirror_relpath(url)
-    root = cache_dir()
-    dest = root / rel
-    if dest.exists() and not force:
-        return processor(dest) if processor else dest
-    if is_offline():
-        raise OfflineError(
-            f"MGTRANSCRIPT_OFFLINE=1 and {rel} is not in the cache ({root}). Its public URL is "
-            f"{url}; download it there, or unset MGTRANSCRIPT_OFFLINE, or point "
-            "MGTRANSCRIPT_MIRROR at a mirror that holds it.",
-            url=url,
-        )
-    partial_dir = root / ".partial"
-    partial_dir.mkdir(parents=True, exist_ok=True)
-    part = partial_dir / (rel.replace("/", "__") + ".part")
-    src_url, local = _source(url, rel)
-    t0 = time.monotonic()
-    if local is not None:
-        if not local.exists():
-            raise OfflineError(
-                f"{rel} is not in the mirror {mirror_base()} (public URL: {url}). Add it to the "
-                "mirror, or unset MGTRANSCRIPT_MIRROR to download from the public host.",
-                url=url,
-            )
-        shutil.copyfile(local, part)
-    else:
-        bar = _Progress(Path(rel).name, _progress_enabled(progress))
-        body = json.dumps(json_body) if json_body is not None else data
-        headers = {"Content-Type": "application/json"} if json_body is not None else None
-        try:
-            if method == "GET":
-                http.download_to(src_url, part, public_url=url, progress=bar)
-            else:
-                if part.exists():
-                    part.unlink()  # POST bodies are not resumable
-                _post_to(src_url, part, url, body, headers, bar)
-        finally:
-            bar.close()
-    try:
-        verify_file(part, known_hash=known_hash, name=url, filename=dest.name)
-    except DownloadCorrupt:
-        part.unlink(missing_ok=True)
-        raise
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(part, dest)
-    meta = {"url": url, "sha256": sha256sum(dest), "bytes": dest.stat().st_size,
-            "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "seconds": round(time.monotonic() - t0, 3), "source": mirror_base() or "public"}
-    _write_meta(dest, meta)
-    logger.info("cached %s (%d bytes)", rel, meta["bytes"])
-    return processor(dest) if processor else dest
+@contextlib.contextmanager
+def _locked(rel: str) -> Iterator[None]:
+    """Hold a lock on cache path ``rel`` (threads of this process, and other processes)."""
+    with _thread_locks_guard:
+        tlock = _thread_locks.setdefault(rel, threading.Lock())
+    with tlock:
+        lock_path = cache_dir() / PARTIAL / (rel + _LOCK_SUFFIX)
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as fh:
+            if fcntl is not None:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _post_to(src_url: str, part: Path, public: str, body, headers, bar) -> None:
-    resp = http.request("POST", src_url, public_url=public, data=body, headers=headers, stream=True)
-    try:
-        length = resp.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        got = 0
-        with open(part, "wb") as fh:
-            for chunk in resp.iter_content(chunk_size=1 << 16):
-                fh.write(chunk)
-                got += len(chunk)
-                bar(got, total)
-        if total is not None and got < total:
-            part.unlink(missing_ok=True)
-            raise DownloadCorrupt(f"{public}: response truncated ({got} of {total} bytes)", url=public)
-    finally:
-        resp.close()
-
-
-def _meta_dir() -> Path:
-    d = cache_dir() / ".meta"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+# --------------------------------------------------------------------------- metadata
 
 
 def _meta_path(dest: Path) -> Path:
-    rel = dest.resolve().relative_to(cache_dir().resolve()).as_posix()
-    return _meta_dir() / (rel.replace("/", "__") + _META_SUFFIX)
+    root = cache_dir().resolve()
+    rel = Path(dest).resolve().relative_to(root).as_posix()
+    return root / META / (rel + _META_SUFFIX)
 
 
 def _write_meta(dest: Path, meta: dict) -> None:
     path = _meta_path(dest)
-    tmp = path.with_name(path.name + ".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(meta, indent=1))
     os.replace(tmp, path)
 
@@ -378,88 +401,365 @@ def read_meta(dest: Path) -> dict:
         return {}
 
 
+# --------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A tqdm bar that appears only for downloads lasting more than half a second."""
+
+    def __init__(self, name: str, enabled: bool) -> None:
+        self.name, self.enabled, self.bar, self.last = name, enabled, None, 0
+
+    def __call__(self, got: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=got, unit="B", unit_scale=True,
+                            desc=self.name, leave=False, delay=0.5)
+            self.last = got
+            return
+        self.bar.update(got - self.last)
+        self.last = got
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return os.environ.get("MGTRANSCRIPT_PROGRESS", "1") != "0"
+
+
+# --------------------------------------------------------------------------- fetch
+
+
+def _commit(part: Path, dest: Path, *, url: str, source: str, seconds: float,
+            extra: dict | None = None) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = sha256sum(part)
+    os.replace(part, dest)
+    meta = {"url": url, "sha256": digest, "bytes": dest.stat().st_size,
+            "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "seconds": round(seconds, 3), "source": source, **(extra or {})}
+    _write_meta(dest, meta)
+    logger.info("cached %s (%d bytes)", dest, meta["bytes"])
+
+
+def _cached_ok(dest: Path, known_hash: str | None) -> bool:
+    if not dest.is_file():
+        return False
+    if not known_hash:
+        return True
+    algo, digest = _parse_hash(known_hash)
+    meta = read_meta(dest)
+    if algo == "sha256" and meta.get("sha256") and meta.get("bytes") == dest.stat().st_size:
+        return meta["sha256"] == digest
+    return _digest(dest, algo) == digest
+
+
+def fetch(
+    url: str,
+    *,
+    known_hash: str | None = None,
+    processor: Callable[[Path], Path] | None = None,
+    explicit: bool = False,
+    progress: bool | None = None,
+    force: bool = False,
+    method: str = "GET",
+    data: bytes | str | None = None,
+    json_body: dict | list | None = None,
+    relpath: str | None = None,
+) -> Path:
+    """Return the local path of ``url``, downloading it into the cache if needed.
+
+    Parameters
+    ----------
+    url
+        Public URL (``ftp://`` links are fetched over https).
+    known_hash
+        ``"sha256:<hex>"``, ``"md5:<hex>"`` or a bare hex digest; verified before the
+        file is cached (a cached file that does not match is downloaded again).
+    processor
+        Called with the cached path, returns the path to hand back (e.g. :class:`Decompress`).
+    explicit
+        The user passed this URL; allow hosts outside :data:`~mgtranscript.fetch.urls.KNOWN_HOSTS`.
+    progress
+        Show a progress bar (default: on unless ``MGTRANSCRIPT_PROGRESS=0``).
+    force
+        Download again even if cached.
+    method, data, json_body
+        For POST endpoints (GDC). POST requests are sent to ``url`` itself (an HTTP
+        mirror cannot answer them); a directory mirror holding ``relpath`` is used.
+    relpath
+        Cache path ``HOST/PATH`` to use instead of the one derived from ``url``
+        (needed for POST requests, whose URL does not name the content).
+
+    Returns
+    -------
+    The path of the cached (or processed) file.
+
+    Raises
+    ------
+    OfflineError
+        ``MGTRANSCRIPT_OFFLINE=1`` and the file is not available locally.
+    AccessionNotFound
+        The server answered 404/410 (not retried).
+    DownloadCorrupt
+        Verification failed ``MGTRANSCRIPT_VERIFY_RETRIES`` times; nothing was cached.
+    FetchError
+        The server kept failing.
+    HostNotAllowed
+        Unknown host and ``explicit`` is False.
+    """
+    url = https_from_ftp(url)
+    _check_url(url, explicit)
+    method = method.upper()
+    rel = _check_rel(relpath) if relpath else mirror_relpath(url)
+    root = cache_dir()
+    dest = root / rel
+    if not force and _cached_ok(dest, known_hash):
+        return processor(dest) if processor else dest
+    mdir = _mirror_dir()
+    local = mdir / rel if mdir is not None else None
+    if is_offline() and not (local is not None and local.is_file()):
+        raise OfflineError(
+            f"MGTRANSCRIPT_OFFLINE=1 and {rel} is not in the cache ({root})"
+            + (f" nor in the mirror {mdir}" if mdir is not None else "")
+            + f". Its public URL is {url}; unset MGTRANSCRIPT_OFFLINE to download it, or "
+            "place the file at that path in the cache or in a directory mirror "
+            "(MGTRANSCRIPT_MIRROR).",
+            url=url,
+        )
+    with _locked(rel):
+        if not force and _cached_ok(dest, known_hash):  # another process got it meanwhile
+            return processor(dest) if processor else dest
+        part = root / PARTIAL / (rel + _PART_SUFFIX)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        if local is not None and (method == "GET" or local.is_file()):
+            _from_mirror_dir(local, part, url=url, rel=rel, known_hash=known_hash, dest=dest)
+            _commit(part, dest, url=url, source=str(mdir), seconds=time.monotonic() - t0)
+        else:
+            src_url = url
+            base = mirror_base()
+            if base and method == "GET":  # http(s) mirror
+                src_url = base.rstrip("/") + "/" + rel
+            _download_verified(src_url, part, url=url, dest=dest, known_hash=known_hash,
+                               method=method, data=data, json_body=json_body, progress=progress)
+            _commit(part, dest, url=url, source=base if (base and method == "GET") else "public",
+                    seconds=time.monotonic() - t0)
+    return processor(dest) if processor else dest
+
+
+def _from_mirror_dir(local: Path, part: Path, *, url: str, rel: str, known_hash: str | None,
+                     dest: Path) -> None:
+    if not local.is_file():
+        raise OfflineError(
+            f"{rel} is not in the mirror {local.parent} (public URL: {url}). Add it to the "
+            "mirror, or unset MGTRANSCRIPT_MIRROR to download it from the public host.",
+            url=url,
+        )
+    shutil.copyfile(local, part)
+    try:
+        verify_file(part, known_hash=known_hash, name=str(local), filename=dest.name)
+    except DownloadCorrupt:
+        part.unlink(missing_ok=True)
+        raise
+
+
+def _download_verified(src_url: str, part: Path, *, url: str, dest: Path, known_hash: str | None,
+                       method: str, data, json_body, progress: bool | None) -> None:
+    """Download into ``part`` until it verifies; give up after a bounded number of tries."""
+    attempts = _verify_attempts()
+    body = json.dumps(json_body) if json_body is not None else data
+    headers = {"Content-Type": "application/json"} if json_body is not None else None
+    for attempt in range(attempts):
+        if method != "GET":
+            part.unlink(missing_ok=True)  # only GET is resumable
+        bar = _Progress(dest.name, _progress_enabled(progress))
+        try:
+            http.download_to(src_url, part, public_url=url, progress=bar, method=method,
+                              data=body, headers=headers)
+        finally:
+            bar.close()
+        try:
+            verify_file(part, known_hash=known_hash, name=url, filename=dest.name)
+            return
+        except DownloadCorrupt as exc:
+            part.unlink(missing_ok=True)
+            if attempt + 1 == attempts:
+                raise DownloadCorrupt(
+                    f"{exc} (gave up after {attempts} downloads; nothing was cached)", url=url
+                ) from exc
+            logger.warning("%s; downloading it again (%d/%d)", exc, attempt + 1, attempts - 1)
+
+
+def store(src: Path, relpath: str, *, url: str, known_hash: str | None = None,
+          move: bool = True) -> Path:
+    """Put a file obtained otherwise (e.g. extracted from an archive) into the cache.
+
+    The file is verified (gzip integrity by name, ``known_hash``), then moved (or
+    copied) into place atomically with its provenance recorded.
+
+    Returns
+    -------
+    The cached path ``CACHE/relpath``.
+
+    Raises
+    ------
+    DownloadCorrupt
+        The file fails verification; it is not cached.
+    """
+    rel = _check_rel(relpath)
+    dest = cache_dir() / rel
+    verify_file(Path(src), known_hash=known_hash, name=url, filename=dest.name)
+    with _locked(rel):
+        part = cache_dir() / PARTIAL / (rel + _PART_SUFFIX)
+        part.parent.mkdir(parents=True, exist_ok=True)
+        if move:
+            shutil.move(str(src), part)
+        else:
+            shutil.copyfile(src, part)
+        _commit(part, dest, url=url, source="archive", seconds=0.0)
+    return dest
+
+
+def remove(relpath: str) -> bool:
+    """Remove one cached file and its metadata. Returns whether it existed."""
+    rel = _check_rel(relpath)
+    dest = cache_dir() / rel
+    with _locked(rel):
+        existed = dest.is_file()
+        meta = _meta_path(dest) if existed else cache_dir() / META / (rel + _META_SUFFIX)
+        dest.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
+    return existed
+
+
 def list_remote_dir(url: str, *, explicit: bool = False) -> list[str]:
     """Names of the files in a remote directory (an HTTP index page, or a mirror folder).
 
     Listings are never cached: they change when series are updated.
     """
-    import re
-
     url = https_from_ftp(url)
     if not url.endswith("/"):
         url += "/"
-    _check_host(url, explicit)
-    rel = mirror_relpath(url)
+    _check_url(url, explicit)
+    rel = mirror_relpath(url).rstrip("/")
+    mdir = _mirror_dir()
+    if mdir is not None:
+        local = mdir / rel
+        if not local.is_dir():
+            raise OfflineError(
+                f"{rel} is not in the mirror {mdir} (public URL: {url}). Add it, or unset "
+                "MGTRANSCRIPT_MIRROR.", url=url
+            )
+        return sorted(p.name for p in local.iterdir() if p.is_file())
     if is_offline():
         local = cache_dir() / rel
         if local.is_dir():
             return sorted(p.name for p in local.iterdir() if p.is_file())
         raise OfflineError(
-            f"MGTRANSCRIPT_OFFLINE=1: cannot list {url}; nothing of it is cached.", url=url
+            f"MGTRANSCRIPT_OFFLINE=1: cannot list {url}; nothing of it is cached. Unset "
+            "MGTRANSCRIPT_OFFLINE or use a directory mirror.", url=url
         )
-    src_url, local = _source(url, rel)
-    if local is not None:
-        if not local.is_dir():
-            raise OfflineError(
-                f"{rel} is not in the mirror {mirror_base()} (public URL: {url}).", url=url
-            )
-        return sorted(p.name for p in local.iterdir() if p.is_file())
+    base = mirror_base()
+    src_url = base.rstrip("/") + "/" + rel + "/" if base else url
     resp = http.request("GET", src_url, public_url=url)
-    names = re.findall(r'href="([^"?/][^"]*?)"', resp.text)
+    names = re.findall(r'href="([^"?]+)"', resp.text)
     out = []
     for n in names:
         n = n.rsplit("/", 1)[-1] if n.startswith(("http", "/")) else n
-        if n and not n.endswith("/") and n not in out:
+        if n and "/" not in n and n not in out and not n.startswith("."):
             out.append(n)
     return out
 
 
+# --------------------------------------------------------------------------- inventory
+
+
+def _is_temp(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 def cache_entries() -> list[dict]:
-    """Every cached file with its size and recorded provenance."""
+    """Every cached file with its size and recorded provenance.
+
+    Bookkeeping (``.partial/`` with unfinished downloads and locks, ``.meta/``) and
+    temporary files are never listed.
+    """
     root = cache_dir()
     rows = []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if not path.is_file() or rel.startswith((".partial/", ".meta/")) or ".tmp" in path.name:
-            continue
-        meta = read_meta(path)
-        rows.append({"path": rel, "bytes": path.stat().st_size, "url": meta.get("url", ""),
-                     "sha256": meta.get("sha256", ""), "fetched": meta.get("fetched", "")})
+    for dirpath, dirnames, filenames in os.walk(root):
+        if Path(dirpath) == root:
+            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        dirnames.sort()
+        for fname in sorted(filenames):
+            if _is_temp(fname):
+                continue
+            path = Path(dirpath) / fname
+            if Path(dirpath) == root:
+                continue  # nothing is cached at top level (HOST/PATH layout)
+            meta = read_meta(path)
+            rows.append({"path": path.relative_to(root).as_posix(), "bytes": path.stat().st_size,
+                         "url": meta.get("url", ""), "sha256": meta.get("sha256", ""),
+                         "fetched": meta.get("fetched", "")})
     return rows
 
 
 def verify_cache(*, remove_bad: bool = False) -> list[tuple[str, str]]:
-    """Re-verify every cached file (gzip integrity, recorded sha256). Returns the failures."""
+    """Re-verify every cached file (gzip integrity, recorded size and sha256).
+
+    Returns
+    -------
+    ``(path, reason)`` of each file that failed (removed when ``remove_bad``).
+    """
     root = cache_dir()
     bad = []
     for row in cache_entries():
         path = root / row["path"]
+        meta = read_meta(path)
         try:
+            if meta.get("bytes") is not None and meta["bytes"] != row["bytes"]:
+                raise DownloadCorrupt(
+                    f"{row['path']}: {row['bytes']} bytes, but {meta['bytes']} were downloaded",
+                    url=row["url"],
+                )
             verify_file(path, known_hash=row["sha256"] or None, name=row["path"])
         except DownloadCorrupt as exc:
             bad.append((row["path"], str(exc)))
             if remove_bad:
-                path.unlink(missing_ok=True)
+                remove(row["path"])
     return bad
 
 
 def clear_cache(pattern: str | None = None) -> int:
-    """Remove cached files (all, or those whose path contains ``pattern``). Returns the count."""
+    """Remove cached files (all, or those whose path contains ``pattern``).
+
+    Clearing everything also drops unfinished downloads (``.partial/``).
+
+    Returns
+    -------
+    The number of cached files removed.
+    """
     root = cache_dir()
     n = 0
     for row in cache_entries():
         if pattern and pattern not in row["path"]:
             continue
-        path = root / row["path"]
-        path.unlink(missing_ok=True)
-        try:
-            _meta_path(path).unlink(missing_ok=True)
-        except ValueError:
-            pass
+        remove(row["path"])
         n += 1
     if not pattern:
-        shutil.rmtree(root / ".partial", ignore_errors=True)
+        shutil.rmtree(root / PARTIAL, ignore_errors=True)
+        shutil.rmtree(root / META, ignore_errors=True)
+    # drop folders left empty
+    for dirpath, _dirs, _files in sorted(os.walk(root), key=lambda t: -len(t[0])):
+        p = Path(dirpath)
+        if p != root and not any(p.iterdir()):
+            p.rmdir()
     return n
-
-
-__all__.append("read_meta")

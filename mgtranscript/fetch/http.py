@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from ..errors import AccessionNotFound, FetchError
 from .urls import NCBI_HOSTS
@@ -40,7 +41,8 @@ class RetryPolicy:
     backoff
         Base delay in seconds; try ``k`` waits ``backoff * 2**k`` (capped at ``max_delay``).
     max_delay
-        Upper bound of one wait, also applied to ``Retry-After``.
+        Upper bound of one wait, also applied to ``Retry-After``
+        (default ``$MGTRANSCRIPT_MAX_WAIT`` or 60 s).
     timeout
         ``(connect, read)`` timeout in seconds for each try.
     """
@@ -49,15 +51,17 @@ class RetryPolicy:
         self,
         attempts: int | None = None,
         backoff: float | None = None,
-        max_delay: float = 60.0,
+        max_delay: float | None = None,
         timeout: tuple[float, float] = (15.0, 120.0),
     ) -> None:
-        self.attempts = attempts if attempts is not None else int(os.environ.get("MGTRANSCRIPT_RETRIES", "5"))
-        self.backoff = backoff if backoff is not None else float(os.environ.get("MGTRANSCRIPT_BACKOFF", "1.0"))
-        self.max_delay = max_delay
+        env = os.environ.get
+        self.attempts = max(1, attempts if attempts is not None else int(env("MGTRANSCRIPT_RETRIES", "5")))
+        self.backoff = backoff if backoff is not None else float(env("MGTRANSCRIPT_BACKOFF", "1.0"))
+        self.max_delay = max_delay if max_delay is not None else float(env("MGTRANSCRIPT_MAX_WAIT", "60"))
         self.timeout = timeout
 
     def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed try number ``attempt`` (0-based)."""
         return min(self.max_delay, self.backoff * (2**attempt))
 
 
@@ -115,9 +119,13 @@ def _retry_after(resp: requests.Response) -> float | None:
             return None
 
 
-def _is_ncbi(url: str, public_url: str | None) -> bool:
-    host = urlsplit(public_url or url).hostname or ""
-    return host in NCBI_HOSTS
+def rate_limited(url: str) -> bool:
+    """Whether requests to ``url`` fall under NCBI's rate policy.
+
+    Decided by the host actually contacted: a mirror (``MGTRANSCRIPT_MIRROR``) is
+    not NCBI and is not slowed down.
+    """
+    return (urlsplit(url).hostname or "") in NCBI_HOSTS
 
 
 def request(
@@ -134,7 +142,7 @@ def request(
     """Send one request with retries; return a response whose status is in ``ok_status``.
 
     ``public_url`` is the public URL the request stands for (when ``url`` points at a
-    mirror); it decides rate limiting and is named in errors.
+    mirror); it is named in errors. Rate limiting follows the host of ``url``.
 
     Raises
     ------
@@ -145,9 +153,9 @@ def request(
     """
     policy = policy or RetryPolicy()
     name = public_url or url
-    ncbi = _is_ncbi(url, public_url)
+    ncbi = rate_limited(url)
     params = dict(kwargs.pop("params", None) or {})
-    if ncbi and os.environ.get("NCBI_API_KEY") and "eutils" in (urlsplit(name).hostname or ""):
+    if ncbi and os.environ.get("NCBI_API_KEY") and "eutils" in (urlsplit(url).hostname or ""):
         params.setdefault("api_key", os.environ["NCBI_API_KEY"])
     last: str = ""
     for attempt in range(policy.attempts):
@@ -159,7 +167,8 @@ def request(
                 method, url, stream=stream, headers=headers, timeout=policy.timeout,
                 params=params or None, **kwargs,
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except (requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError) as exc:
             last = f"{type(exc).__name__}: {exc}"
         else:
             if resp.status_code in ok_status:
@@ -168,16 +177,24 @@ def request(
                 resp.close()
                 raise AccessionNotFound(
                     f"{name} does not exist (HTTP {resp.status_code}). Check the accession "
-                    "or file name; GEO lists a series' files at its matrix/ and suppl/ folders.",
+                    "or file name (GEO lists a series' files in its matrix/ and suppl/ folders).",
                     url=name,
                 )
             last = f"HTTP {resp.status_code} {resp.reason}"
             if resp.status_code in (429, 503):
                 wait = _retry_after(resp)
-            retryable = resp.status_code == 429 or resp.status_code >= 500
-            resp.close()
+            retryable = resp.status_code in (408, 425, 429) or resp.status_code >= 500
             if not retryable:
-                raise FetchError(f"{name}: server answered {last}; not retried.", url=name)
+                try:
+                    detail = resp.text[:300].strip()
+                except (requests.RequestException, UnicodeDecodeError):
+                    detail = ""
+                resp.close()
+                raise FetchError(
+                    f"{name}: server answered {last}; not retried (the request itself is "
+                    f"refused){': ' + detail if detail else ''}.", url=name,
+                )
+            resp.close()
         if attempt + 1 < policy.attempts:
             delay = min(policy.max_delay, wait) if wait is not None else policy.delay(attempt)
             logger.warning("%s: %s; retry %d/%d in %.1fs", name, last, attempt + 1, policy.attempts - 1, delay)
@@ -187,6 +204,33 @@ def request(
         "or set MGTRANSCRIPT_MIRROR to a local mirror, or retry later.",
         url=name,
     )
+
+
+def _content_range_start(value: str | None) -> int | None:
+    """``bytes 100-199/200`` -> 100."""
+    if not value or not value.startswith("bytes "):
+        return None
+    try:
+        return int(value[6:].split("-", 1)[0])
+    except ValueError:
+        return None
+
+
+def _body_chunks(resp: requests.Response, size: int = 1 << 16):
+    """The raw body as it arrives (bytes exactly as sent, no content decoding).
+
+    ``read1`` hands over whatever has arrived, so the bytes received before a
+    connection drop are kept and the resume starts right after them.
+    """
+    raw = resp.raw
+    if hasattr(raw, "read1"):
+        while True:
+            chunk = raw.read1(size, decode_content=False)
+            if not chunk:
+                return
+            yield chunk
+    else:  # pragma: no cover - old urllib3
+        yield from resp.iter_content(chunk_size=size)
 
 
 def download_to(
@@ -201,30 +245,48 @@ def download_to(
 ) -> None:
     """Stream ``url`` into ``part``, resuming from its current size with ``Range``.
 
-    A connection dropped mid-body is retried; when the server honours ``Range`` the
-    transfer continues where it stopped, otherwise it restarts cleanly.
+    A connection dropped mid-body is retried; when the server honours ``Range``
+    (answers 206 with a matching ``Content-Range``) the transfer continues where it
+    stopped, otherwise it restarts cleanly from byte 0. Only GET is resumable; other
+    methods always start from scratch. Completeness beyond ``Content-Length`` is
+    checked by the caller (gzip integrity, hashes).
+
+    Raises
+    ------
+    AccessionNotFound, FetchError
+        As :func:`request`; ``FetchError`` also when the body kept being cut off.
     """
     policy = policy or RetryPolicy()
     name = public_url or url
+    resumable = method.upper() == "GET"
+    extra_headers = kwargs.pop("headers", None) or {}
     for attempt in range(policy.attempts):
-        have = part.stat().st_size if part.exists() else 0
+        have = part.stat().st_size if (resumable and part.exists()) else 0
         headers = {"Accept-Encoding": "identity"}
-        if have and method == "GET":
+        headers.update(extra_headers)
+        if have:
             headers["Range"] = f"bytes={have}-"
         resp = request(method, url, public_url=public_url, policy=policy, stream=True,
-                       headers=headers, ok_status=(200, 206, 416), **kwargs)
+                       headers=headers, ok_status=(200, 206, 416) if have else (200,), **kwargs)
         try:
-            if resp.status_code == 416:  # we already have everything
+            if resp.status_code == 416:
+                # nothing after byte `have`: the part is complete (or longer than the
+                # file, which verification then rejects and the caller restarts)
                 return
+            if resp.status_code == 206 and _content_range_start(resp.headers.get("Content-Range")) != have:
+                logger.info("%s: server answered Range with an unexpected Content-Range; restarting", name)
+                resp.close()
+                part.unlink(missing_ok=True)
+                continue
             if resp.status_code == 200 and have:
-                logger.info("%s: server ignored Range; restarting download", name)
+                logger.info("%s: server ignored Range; restarting the download", name)
                 have = 0
             mode = "ab" if resp.status_code == 206 else "wb"
             length = resp.headers.get("Content-Length")
             total = have + int(length) if length and length.isdigit() else None
             got = have
             with open(part, mode) as fh:
-                for chunk in resp.iter_content(chunk_size=1 << 16):
+                for chunk in _body_chunks(resp):
                     fh.write(chunk)
                     got += len(chunk)
                     if progress:
@@ -232,14 +294,17 @@ def download_to(
             if total is not None and got < total:
                 raise requests.ConnectionError(f"connection closed after {got} of {total} bytes")
             return
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
-            logger.warning("%s: transfer interrupted (%s); resuming (%d/%d)", name, exc, attempt + 1, policy.attempts - 1)
-            if attempt + 1 < policy.attempts:
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                urllib3.exceptions.HTTPError) as exc:
+            more = attempt + 1 < policy.attempts
+            logger.warning("%s: transfer interrupted (%s)%s", name, exc,
+                           f"; resuming ({attempt + 1}/{policy.attempts - 1})" if more else "")
+            if more:
                 time.sleep(policy.delay(attempt))
         finally:
             resp.close()
     raise FetchError(
-        f"{name}: transfer kept being interrupted after {policy.attempts} tries; the partial "
-        "file is kept and the next call resumes it.",
+        f"{name}: the transfer kept being interrupted ({policy.attempts} tries). Check the "
+        "network and call again: the partial file is kept and the next call resumes it.",
         url=name,
     )
