@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"# {n_part} unfinished download(s) kept for resuming; not listed")
         print("path\tbytes\tsha256\tfetched\turl")
         for r in rows:
-            print(f"{r['path']}\t{r['bytes']}\t{r['sha256']}\t{r['fetched']}\t{r['url']}")
+            url = r["url"] or (f"(derived from {r['derived_from']})" if r.get("derived_from") else "")
+            print(f"{r['path']}\t{r['bytes']}\t{r['sha256']}\t{r['fetched']}\t{url}")
         return 0
     if args.action == "verify":
         n = len(cache.cache_entries())

@@ -52,6 +52,7 @@ import platformdirs
 
 from ..errors import (
     DownloadCorrupt,
+    FetchError,
     HostNotAllowed,
     MgTranscriptError,
     OfflineError,
@@ -212,7 +213,8 @@ class Decompress:
             raise
         try:  # inside the cache: record provenance so `cache verify` can check it too
             src_meta = read_meta(path)
-            _write_meta(out, {"url": src_meta.get("url", ""), "derived_from": path.name,
+            rel = path.resolve().relative_to(cache_dir().resolve()).as_posix()
+            _write_meta(out, {"url": "", "derived_from": rel, "source_url": src_meta.get("url", ""),
                               "sha256": sha256sum(out), "bytes": out.stat().st_size,
                               "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         except ValueError:
@@ -358,6 +360,24 @@ _thread_locks: dict[str, threading.Lock] = {}
 _thread_locks_guard = threading.Lock()
 
 
+def _flock_with_timeout(fh, lock_path: Path, rel: str) -> None:
+    """Take the cross-process lock, giving up after ``MGTRANSCRIPT_LOCK_TIMEOUT`` s (600)."""
+    timeout = float(os.environ.get("MGTRANSCRIPT_LOCK_TIMEOUT", "600"))
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise FetchError(
+                    f"another process has been downloading {rel} for over {timeout:.0f} s (lock "
+                    f"{lock_path}). Wait for it, or, if no other mgtranscript process is running, "
+                    "delete that lock file and retry."
+                ) from None
+            time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def _locked(rel: str) -> Iterator[None]:
     """Hold a lock on cache path ``rel`` (threads of this process, and other processes)."""
@@ -368,7 +388,7 @@ def _locked(rel: str) -> Iterator[None]:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         with open(lock_path, "a") as fh:
             if fcntl is not None:
-                fcntl.flock(fh, fcntl.LOCK_EX)
+                _flock_with_timeout(fh, lock_path, rel)
             try:
                 yield
             finally:
@@ -690,6 +710,10 @@ def _is_temp(name: str) -> bool:
 def cache_entries() -> list[dict]:
     """Every cached file with its size and recorded provenance.
 
+    Each row: ``path`` (``HOST/PATH``), ``bytes``, ``url`` (the public URL whose
+    content it is; empty for derived files), ``sha256``, ``fetched``, ``derived_from``
+    (for files made from another cached file, e.g. by :class:`Decompress`).
+
     Bookkeeping (``.partial/`` with unfinished downloads and locks, ``.meta/``) and
     temporary files are never listed.
     """
@@ -708,7 +732,8 @@ def cache_entries() -> list[dict]:
             meta = read_meta(path)
             rows.append({"path": path.relative_to(root).as_posix(), "bytes": path.stat().st_size,
                          "url": meta.get("url", ""), "sha256": meta.get("sha256", ""),
-                         "fetched": meta.get("fetched", "")})
+                         "fetched": meta.get("fetched", ""),
+                         "derived_from": meta.get("derived_from", "")})
     return rows
 
 

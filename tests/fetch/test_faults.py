@@ -1,0 +1,261 @@
+"""Faults injected by a local server over the real mirror; each test asserts the outcome.
+
+After every fault the cache must hold only complete, verified files.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from fetch_helpers import COUNTS_URL, HALLMARK_URL, assert_cache_clean
+from mgtranscript.errors import (
+    AccessionNotFound,
+    DownloadCorrupt,
+    FetchError,
+    HostNotAllowed,
+    OfflineError,
+)
+from mgtranscript.fetch import cache_entries, fetch, http, partial_path, read_meta, sha256sum, urls
+from mgtranscript.fetch.urls import mirror_relpath
+
+REL = mirror_relpath(COUNTS_URL)
+PATH = "/" + REL
+
+
+def _requests(server, path=PATH):
+    return [headers for method, p, headers in server.log if p.split("?")[0] == path]
+
+
+def _fetch_ok(manifest, url=COUNTS_URL, **kw):
+    out = fetch(url, **kw)
+    assert sha256sum(out) == manifest[mirror_relpath(url)]["sha256"]
+    return out
+
+
+def test_503_then_success(fault_server, cache, manifest):
+    fault_server.faults[PATH] = ["503", "ok"]
+    out = _fetch_ok(manifest)
+    assert fault_server.hits[PATH] == 2
+    assert read_meta(out)["url"] == COUNTS_URL
+    assert_cache_clean(cache)
+
+
+def test_persistent_500_gives_up_and_caches_nothing(fault_server, cache, monkeypatch):
+    monkeypatch.setenv("MGTRANSCRIPT_RETRIES", "3")
+    fault_server.faults[PATH] = ["500"]
+    with pytest.raises(FetchError, match="giving up after 3 tries") as err:
+        fetch(COUNTS_URL)
+    assert err.value.url == COUNTS_URL
+    assert fault_server.hits[PATH] == 3
+    assert cache_entries() == []
+    assert_cache_clean(cache)
+
+
+def test_dropped_connection_resumes_with_range(fault_server, cache, manifest):
+    fault_server.faults[PATH] = ["drop:300000", "ok"]
+    _fetch_ok(manifest)
+    reqs = _requests(fault_server)
+    assert len(reqs) == 2
+    assert "Range" not in reqs[0]
+    assert reqs[1]["Range"] == "bytes=300000-"  # only the rest was asked for
+    assert not partial_path(COUNTS_URL).exists()
+    assert_cache_clean(cache)
+
+
+def test_server_ignoring_range_restarts_cleanly(fault_server, cache, manifest):
+    fault_server.faults[PATH] = ["drop:300000", "norange"]
+    _fetch_ok(manifest)  # a 200 answer to the Range request must not be appended
+    reqs = _requests(fault_server)
+    assert len(reqs) == 2 and reqs[1]["Range"] == "bytes=300000-"
+    assert_cache_clean(cache)
+
+
+def test_truncated_gzip_is_downloaded_again(fault_server, cache, manifest):
+    fault_server.faults[PATH] = ["truncate:500000", "ok"]
+    _fetch_ok(manifest)
+    reqs = _requests(fault_server)
+    assert len(reqs) == 2
+    assert "Range" not in reqs[1]  # a clean restart, not an append to the bad bytes
+    assert_cache_clean(cache)
+
+
+def test_truncated_gzip_that_stays_truncated_raises_and_caches_nothing(fault_server, cache, monkeypatch):
+    monkeypatch.setenv("MGTRANSCRIPT_VERIFY_RETRIES", "3")
+    fault_server.faults[PATH] = ["truncate:500000"]
+    with pytest.raises(DownloadCorrupt, match="gzip stream is truncated") as err:
+        fetch(COUNTS_URL)
+    assert "gave up after 3 downloads" in str(err.value)
+    assert fault_server.hits[PATH] == 3  # bounded
+    assert cache_entries() == []
+    assert not (cache / REL).exists()
+    assert not partial_path(COUNTS_URL).exists()
+    assert_cache_clean(cache)
+
+
+def test_sha256_mismatch_retried_then_ok(fault_server, cache, manifest):
+    rel = mirror_relpath(HALLMARK_URL)
+    fault_server.faults["/" + rel] = ["truncate:1000", "ok"]
+    known = "sha256:" + manifest[rel]["sha256"]
+    _fetch_ok(manifest, HALLMARK_URL, known_hash=known)
+    assert fault_server.hits["/" + rel] == 2
+    assert_cache_clean(cache)
+
+
+def test_sha256_mismatch_persistent_raises_and_caches_nothing(fault_server, cache):
+    rel = mirror_relpath(HALLMARK_URL)
+    with pytest.raises(DownloadCorrupt, match="sha256 .* does not match"):
+        fetch(HALLMARK_URL, known_hash="sha256:" + "0" * 64)
+    assert fault_server.hits["/" + rel] == 3
+    assert cache_entries() == []
+    assert_cache_clean(cache)
+
+
+def test_cached_file_with_other_hash_is_refetched(fault_server, cache, manifest):
+    rel = mirror_relpath(HALLMARK_URL)
+    fetch(HALLMARK_URL)
+    fetch(HALLMARK_URL)
+    assert fault_server.hits["/" + rel] == 1  # second call served from the cache
+    fetch(HALLMARK_URL, known_hash="sha256:" + manifest[rel]["sha256"])
+    assert fault_server.hits["/" + rel] == 1  # matching hash: still cached
+    with pytest.raises(DownloadCorrupt):
+        fetch(HALLMARK_URL, known_hash="md5:" + "0" * 32)
+    assert fault_server.hits["/" + rel] == 4
+
+
+def test_429_honours_retry_after(fault_server, cache, manifest):
+    rel = mirror_relpath(HALLMARK_URL)
+    fault_server.faults["/" + rel] = ["429:1", "ok"]
+    t0 = time.monotonic()
+    _fetch_ok(manifest, HALLMARK_URL)
+    elapsed = time.monotonic() - t0
+    assert fault_server.hits["/" + rel] == 2
+    assert 1.0 <= elapsed < 5.0  # waited as told (backoff alone would be 0.01 s)
+    assert_cache_clean(cache)
+
+
+def test_429_wait_is_bounded(fault_server, cache, manifest, monkeypatch):
+    monkeypatch.setenv("MGTRANSCRIPT_MAX_WAIT", "0.5")
+    rel = mirror_relpath(HALLMARK_URL)
+    fault_server.faults["/" + rel] = ["429:3600", "ok"]
+    t0 = time.monotonic()
+    _fetch_ok(manifest, HALLMARK_URL)
+    assert 0.5 <= time.monotonic() - t0 < 5.0
+
+
+def test_404_is_final(fault_server, cache):
+    url = urls.geo_series_matrix_url("GSE999999999")
+    t0 = time.monotonic()
+    with pytest.raises(AccessionNotFound, match="GSE999999999") as err:
+        fetch(url)
+    assert time.monotonic() - t0 < 2.0
+    assert err.value.url == url
+    assert len(fault_server.log) == 1  # exactly one request: no retry storm
+    assert_cache_clean(cache)
+
+
+def test_unknown_host_refused_unless_explicit(fault_server, cache, manifest, monkeypatch):
+    with pytest.raises(HostNotAllowed, match="explicit"):
+        fetch("https://example.org/data/file.txt.gz")
+    with pytest.raises(HostNotAllowed):
+        fetch("file:///etc/passwd", explicit=True)
+    assert fault_server.log == []  # nothing was contacted
+    monkeypatch.delenv("MGTRANSCRIPT_MIRROR")
+    direct = f"{fault_server.url}/{REL}"  # host 127.0.0.1, unknown to mgtranscript
+    with pytest.raises(HostNotAllowed):
+        fetch(direct)
+    out = fetch(direct, explicit=True)
+    assert sha256sum(out) == manifest[REL]["sha256"]
+    assert_cache_clean(cache)
+
+
+def test_offline_names_missing_file_and_public_url(fault_server, cache, manifest, monkeypatch):
+    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    with pytest.raises(OfflineError) as err:
+        fetch(COUNTS_URL)
+    msg = str(err.value)
+    assert REL in msg and COUNTS_URL in msg and "MGTRANSCRIPT_OFFLINE" in msg
+    assert fault_server.log == []
+    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE")
+    fetch(COUNTS_URL)
+    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    _fetch_ok(manifest)  # cached files are served offline
+    assert len(fault_server.log) == 1
+
+
+def test_partial_file_left_behind_is_resumed(fault_server, cache, manifest, mirror_dir):
+    payload = (mirror_dir / REL).read_bytes()
+    part = partial_path(COUNTS_URL)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(payload[:400000])
+    assert cache_entries() == []  # an unfinished download is never a cached file
+    _fetch_ok(manifest)
+    reqs = _requests(fault_server)
+    assert [r.get("Range") for r in reqs] == ["bytes=400000-"]
+    assert not part.exists()
+    assert_cache_clean(cache)
+
+
+def test_stale_partial_from_other_version_is_discarded(fault_server, cache, manifest):
+    part = partial_path(COUNTS_URL)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    part.write_bytes(b"\x1f\x8b" + b"garbage from an older version" * 1000)
+    _fetch_ok(manifest)  # resumed bytes fail the gzip check -> clean re-download
+    reqs = _requests(fault_server)
+    assert "Range" in reqs[0] and "Range" not in reqs[-1]
+    assert_cache_clean(cache)
+
+
+def test_ncbi_rate_limit(fault_server, cache, monkeypatch):
+    """N requests to an NCBI host take at least (N-1)/3 s; (N-1)/10 s with an API key."""
+    url = f"{fault_server.url}/{mirror_relpath(urls.geo_series_matrix_url('GSE126848'))}"
+    n = 7
+
+    def timed() -> float:
+        t0 = time.monotonic()
+        for _ in range(n):
+            http.request("GET", url).close()
+        return time.monotonic() - t0
+
+    assert timed() < (n - 1) / 3  # 127.0.0.1 (a mirror) is not NCBI: not throttled
+    monkeypatch.setattr(http, "NCBI_HOSTS", frozenset({"127.0.0.1"}))  # pretend it is NCBI
+    monkeypatch.delenv("NCBI_API_KEY", raising=False)
+    monkeypatch.setattr(http, "_ncbi_limiter", None)
+    assert timed() >= (n - 1) / 3 - 0.02
+    monkeypatch.setenv("NCBI_API_KEY", "not-a-real-key")
+    fast = timed()
+    assert (n - 1) / 10 - 0.02 <= fast < (n - 1) / 3
+    assert all("api_key" not in p for _m, p, _h in fault_server.log)  # only eutils gets the key
+
+
+def test_rate_limiter_thread_safe_spacing():
+    import threading
+
+    limiter = http.RateLimiter(50.0)
+    stamps: list[float] = []
+
+    def worker():
+        for _ in range(5):
+            limiter.wait()
+            stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps.sort()
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    assert len(stamps) == 20 and min(gaps) >= 0.02 - 0.005
+
+
+def test_mirror_as_directory(mirror_dir, cache, manifest, monkeypatch):
+    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(mirror_dir))
+    out = _fetch_ok(manifest)
+    assert read_meta(out)["source"] == str(mirror_dir)
+    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")  # a directory is not the network
+    _fetch_ok(manifest, HALLMARK_URL)
+    with pytest.raises(OfflineError, match="GSE999999999"):
+        fetch(urls.geo_series_matrix_url("GSE999999999"))
+    assert_cache_clean(cache)

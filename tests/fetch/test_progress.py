@@ -1,0 +1,36 @@
+"""Progress bars: shown for downloads lasting more than half a second, off with MGTRANSCRIPT_PROGRESS=0."""
+
+from __future__ import annotations
+
+import time
+
+from mgtranscript.fetch.cache import _Progress, _progress_enabled
+
+
+def test_progress_switch(monkeypatch):
+    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "0")
+    assert _progress_enabled(None) is False
+    assert _progress_enabled(True) is True  # an explicit argument wins
+    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "1")
+    assert _progress_enabled(None) is True
+
+
+def test_progress_bar_shows_name_and_size_for_slow_downloads(capsys):
+    bar = _Progress("counts.tsv.gz", True)
+    bar(0, 2_000_000)
+    time.sleep(0.6)
+    bar(2_000_000, 2_000_000)
+    bar.close()
+    err = capsys.readouterr().err
+    assert "counts.tsv.gz" in err and "2.00M" in err
+
+
+def test_progress_bar_silent_for_fast_downloads_and_when_off(capsys):
+    fast = _Progress("small.txt", True)
+    fast(0, 10)
+    fast(10, 10)
+    fast.close()
+    off = _Progress("big.gz", False)
+    off(0, 10)
+    off.close()
+    assert capsys.readouterr().err == ""
