@@ -543,7 +543,6 @@ def _cols(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 def _write_report(res: AnalysisResult, out: Path) -> Path:
     """The HTML report: curated, readable views of the tables (full tables are in tables/)."""
-    from .claims import _short
     from .report import build_report
 
     figs: dict[str, list] = {}
@@ -553,20 +552,23 @@ def _write_report(res: AnalysisResult, out: Path) -> Path:
     prov = json.loads((out / "provenance.json").read_text())
     cohorts = res.cohorts.copy()
     if not cohorts.empty:
-        cohorts["reason"] = cohorts["reason"].fillna("").astype(str).map(lambda r: _short(r, 220) if r else "")
+        cohorts["reason"] = cohorts["reason"].fillna("").astype(str).map(
+            lambda r: r if len(r) <= 400 else r[:399] + "…")
     comp = res.comparisons
     if not comp.empty:
         comp = comp.sort_values(["cohort", "contrast", "qval"])
     comp = _cols(comp, ["cohort", "contrast", "feature", "kind", "n_group", "n_ref", "diff", "hedges_g",
-                        "g_ci_low", "g_ci_high", "auroc", "t_pval", "qval", "test"])
+                        "g_ci_low", "g_ci_high", "auroc", "t_pval", "u_pval", "qval"]).reset_index(drop=True)
     main_rows = comp[comp["feature"].isin(["MG_EFFLUX_EXCHANGE", "MG_LIVER_CORE", "mg_balance", "CNNM4",
                                            "SLC41A1", "TRPM7", "MAGT1"])] if not comp.empty else comp
     cov = _cols(res.coverage, ["cohort", "set", "n_genes", "n_matched", "n_resolved_by_alias", "final_size",
                                "kept", "missing", "resolved"])
     gsea = res.gsea.sort_values("pval") if not res.gsea.empty else res.gsea
-    gsea = _cols(gsea, ["cohort", "contrast", "set", "size", "es", "nes", "pval", "fdr", "qval", "leading_edge"])
+    gsea = _cols(gsea, ["cohort", "contrast", "set", "size", "es", "nes", "pval", "fdr", "qval",
+                        "leading_edge"]).reset_index(drop=True)
     coup = res.coupling.sort_values("qval") if not res.coupling.empty else res.coupling
-    coup = _cols(coup, ["cohort", "mg_set", "mechanism", "mechanism_set", "rho", "pval", "qval", "n"])
+    coup = _cols(coup, ["cohort", "mg_set", "mechanism", "mechanism_set", "rho", "pval", "qval",
+                        "n"]).reset_index(drop=True)
     meta = _cols(res.meta, ["contrast", "feature", "k", "pooled", "ci_low", "ci_high", "pval", "qval", "tau2",
                             "I2", "cohorts", "n_total"])
     claims = _cols(res.claims, ["claim_id", "disease", "features", "contrast", "expected_direction", "verdict",
