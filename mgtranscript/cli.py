@@ -21,6 +21,7 @@ COMMANDS = {
     "datasets": "datasets",
     "cache": "cache",
     "score": "score",
+    "genesets": "genesets",
     "claims": "claims",
 }
 
