@@ -149,7 +149,7 @@ def test_404_is_final(fault_server, cache):
     t0 = time.monotonic()
     with pytest.raises(AccessionNotFound, match="GSE999999999") as err:
         fetch(url)
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 10.0  # generous: the request count below is the real check
     assert err.value.url == url
     assert len(fault_server.log) == 1  # exactly one request: no retry storm
     assert_cache_clean(cache)
