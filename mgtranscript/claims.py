@@ -294,7 +294,9 @@ def _eval_correlation(c, correlations, alpha, why_missing) -> dict:
     x, _, y = c["features"].partition("~")
     if correlations is None or correlations.empty:
         return _row(c, verdict="not testable", reason=why_missing)
-    sel = correlations[(correlations["feature_x"] == x) & (correlations["feature_y"] == y)]
+    both = correlations[(correlations["feature_x"] == x) & (correlations["feature_y"] == y)]
+    adjusted = both.get("adjusted_for", pd.Series("", index=both.index)).fillna("").astype(str)
+    sel, adj = both[adjusted == ""], both[adjusted != ""]
     if sel.empty:
         return _row(c, verdict="not testable", reason=f"no cohort measured both {x} and {y}")
     rho = sel["rho"].astype(float).to_numpy()
@@ -309,8 +311,13 @@ def _eval_correlation(c, correlations, alpha, why_missing) -> dict:
         verdict = "contradicted"
     else:
         verdict = "inconclusive"
+    note = ""
+    if not adj.empty:
+        note = "; adjusted for composition (" + ", ".join(
+            f"{r.cohort} | {r.adjusted_for}: rho {r.rho:+.2f}" for r in adj.itertuples()) + ")"
     return _row(c, verdict=verdict,
-                reason=f"Spearman across samples; {good}/{len(sel)} cohorts significant as expected, {bad} opposite",
+                reason=f"Spearman across samples; {good}/{len(sel)} cohorts significant as expected, "
+                       f"{bad} opposite{note}",
                 effect_kind="spearman_rho", effect=med, ci_low=float(rho.min()), ci_high=float(rho.max()),
                 pval=float(sel["pval"].astype(float).min()), qval=float(q.min()),
                 observed_direction=_direction(med, "rho"),

@@ -235,20 +235,18 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
         table = table.rename(columns={"r": "rho"})
         result.coupling = pd.concat([result.coupling, table], ignore_index=True)
 
-    # gene-gene correlations named by claims (e.g. MAGT1 ~ KLRK1)
+    # gene-gene correlations named by claims (e.g. MAGT1 ~ KLRK1), also adjusted for cell
+    # composition with a marker proxy (PTPRC: immune content), as the claims' cautions ask
     from .claims import load_claims
-    from scipy import stats as _st
 
     rows = []
     for feat in load_claims().query("feature_kind == 'correlation'")["features"]:
         x, _, y = feat.partition("~")
         if x in adata.var_names and y in adata.var_names:
-            xv = np.asarray(adata[:, x].X).ravel()
-            yv = np.asarray(adata[:, y].X).ravel()
-            ok = np.isfinite(xv) & np.isfinite(yv)
-            rho, p = _st.spearmanr(xv[ok], yv[ok])
-            rows.append({"cohort": accession, "feature_x": x, "feature_y": y, "rho": float(rho),
-                         "pval": float(p), "n": int(ok.sum())})
+            for proxy in ("", *[g for g in COMPOSITION_PROXIES if g in adata.var_names and g not in (x, y)]):
+                rho, p, n = _spearman(_gene(adata, x), _gene(adata, y), _gene(adata, proxy) if proxy else None)
+                rows.append({"cohort": accession, "feature_x": x, "feature_y": y, "adjusted_for": proxy,
+                             "rho": rho, "pval": p, "n": n})
     if rows:
         result.correlations = pd.concat([result.correlations, pd.DataFrame(rows)], ignore_index=True)
 
@@ -275,6 +273,36 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
                            groupby="condition", save=str(stem))
                 result.figures.append(("enrichment", Path(f"{stem}.png"),
                                        f"{accession}: Mg efflux score vs {target}"))
+
+
+#: Marker genes used as cell-composition proxies for partial correlations (immune content).
+COMPOSITION_PROXIES = ("PTPRC",)
+
+
+def _gene(adata, gene: str) -> np.ndarray:
+    return np.asarray(adata[:, gene].X, dtype=float).ravel()
+
+
+def _spearman(x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> tuple[float, float, int]:
+    """Spearman rho and p of x and y; with ``z``, the partial rho given z (ranks residualised).
+
+    The p-value of the partial coefficient uses a t distribution with n - 3 degrees of freedom.
+    """
+    from scipy import stats
+
+    ok = np.isfinite(x) & np.isfinite(y) & (np.isfinite(z) if z is not None else True)
+    rx, ry = stats.rankdata(x[ok]), stats.rankdata(y[ok])
+    n = int(ok.sum())
+    if z is None:
+        rho, p = stats.spearmanr(rx, ry)
+        return float(rho), float(p), n
+    design = np.column_stack([np.ones(n), stats.rankdata(z[ok])])
+    res_x = rx - design @ np.linalg.lstsq(design, rx, rcond=None)[0]
+    res_y = ry - design @ np.linalg.lstsq(design, ry, rcond=None)[0]
+    r = float(np.corrcoef(res_x, res_y)[0, 1])
+    df = n - 3
+    t = r * np.sqrt(df / max(1e-300, 1 - r * r))
+    return r, float(2 * stats.t.sf(abs(t), df)), n
 
 
 def _present(order, adata):

@@ -93,3 +93,16 @@ def test_coupling_claim_counts_set_cohort_tests():
     assert v.loc["R2-INFLAM", "verdict"] == "supported"
     assert v.loc["R2-INFLAM", "effect"] == pytest.approx(np.median([0.6, 0.2]))
     assert "1/2" in v.loc["R2-INFLAM", "reason"]
+
+
+def test_correlation_verdict_uses_unadjusted_rho_and_reports_composition_adjusted():
+    corr = pd.DataFrame([
+        {"cohort": "A", "feature_x": "MAGT1", "feature_y": "KLRK1", "adjusted_for": "", "rho": 0.5,
+         "pval": 1e-4, "qval": 1e-3, "n": 60},
+        {"cohort": "A", "feature_x": "MAGT1", "feature_y": "KLRK1", "adjusted_for": "PTPRC", "rho": 0.1,
+         "pval": 0.4, "qval": 0.5, "n": 60},
+    ])
+    v = evaluate_claims(correlations=corr, mechanisms=MECH).set_index("claim_id")
+    assert v.loc["L6", "verdict"] == "supported"
+    assert v.loc["L6", "effect"] == pytest.approx(0.5)
+    assert "PTPRC: rho +0.10" in v.loc["L6", "reason"]
