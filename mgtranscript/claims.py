@@ -256,6 +256,19 @@ def _eval_trend(c, trends, alpha, why_missing) -> dict:
                 cohorts=";".join(sel["cohort"].astype(str)), n=int(sel["n"].sum()))
 
 
+def _vote(rho: np.ndarray, q: np.ndarray, expected: str, alpha: float) -> tuple[str, int, int]:
+    """Verdict from several correlation tests: supported when at least half are significant
+    the expected way and none the other way; contradicted in the mirror case."""
+    want = 1 if expected == "positive" else -1
+    good = int(np.sum((q < alpha) & (np.sign(rho) == want)))
+    bad = int(np.sum((q < alpha) & (np.sign(rho) == -want)))
+    if good and not bad and good * 2 >= len(rho):
+        return "supported", good, bad
+    if bad and not good and bad * 2 >= len(rho):
+        return "contradicted", good, bad
+    return "inconclusive", good, bad
+
+
 def _eval_coupling(c, coupling, mechanisms, alpha, why_missing) -> dict:
     mg_set, _, mech = c["features"].partition("~")
     sets = mechanisms.get(mech)
@@ -269,21 +282,12 @@ def _eval_coupling(c, coupling, mechanisms, alpha, why_missing) -> dict:
         return _row(c, verdict="not testable", reason=f"no cohort scored {mg_set} and the {mech} sets")
     rho = sel["rho"].astype(float).to_numpy()
     q = sel["qval"].astype(float).to_numpy()
-    want = 1 if c["expected_direction"] == "positive" else -1
-    good = int(np.sum((q < alpha) & (np.sign(rho) == want)))
-    bad = int(np.sum((q < alpha) & (np.sign(rho) == -want)))
+    verdict, good, bad = _vote(rho, q, c["expected_direction"], alpha)
     total = len(sel)
     med = float(np.median(rho))
-    if good * 2 >= total and bad == 0:
-        verdict = "supported"
-    elif bad * 2 >= total and good == 0:
-        verdict = "contradicted"
-    else:
-        verdict = "inconclusive"
     reason = (f"{good}/{total} set-cohort tests significant in the expected direction, "
-              f"{bad}/{total} significant the other way")
+              f"{bad}/{total} significant the other way; rho from {rho.min():+.2f} to {rho.max():+.2f}")
     return _row(c, verdict=verdict, reason=reason, effect_kind="median_spearman_rho", effect=med,
-                ci_low=float(np.min(rho)), ci_high=float(np.max(rho)),
                 pval=float(sel["pval"].astype(float).min()), qval=float(np.min(q)),
                 observed_direction=_direction(med, "rho"),
                 cohorts=";".join(sorted(set(sel["cohort"].astype(str)))),
@@ -301,16 +305,8 @@ def _eval_correlation(c, correlations, alpha, why_missing) -> dict:
         return _row(c, verdict="not testable", reason=f"no cohort measured both {x} and {y}")
     rho = sel["rho"].astype(float).to_numpy()
     q = sel["qval"].astype(float).to_numpy()
-    want = 1 if c["expected_direction"] == "positive" else -1
-    good = int(np.sum((q < alpha) & (np.sign(rho) == want)))
-    bad = int(np.sum((q < alpha) & (np.sign(rho) == -want)))
+    verdict, good, bad = _vote(rho, q, c["expected_direction"], alpha)
     med = float(np.median(rho))
-    if good and not bad and good * 2 >= len(sel):
-        verdict = "supported"
-    elif bad and not good and bad * 2 >= len(sel):
-        verdict = "contradicted"
-    else:
-        verdict = "inconclusive"
     note = ""
     if not adj.empty:
         note = "; adjusted for composition (" + ", ".join(
@@ -318,7 +314,7 @@ def _eval_correlation(c, correlations, alpha, why_missing) -> dict:
     return _row(c, verdict=verdict,
                 reason=f"Spearman across samples; {good}/{len(sel)} cohorts significant as expected, "
                        f"{bad} opposite{note}",
-                effect_kind="spearman_rho", effect=med, ci_low=float(rho.min()), ci_high=float(rho.max()),
+                effect_kind="median_spearman_rho", effect=med,
                 pval=float(sel["pval"].astype(float).min()), qval=float(q.min()),
                 observed_direction=_direction(med, "rho"),
                 cohorts=";".join(sel["cohort"].astype(str)), n=int(sel["n"].sum()))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from .errors import InputDataError
 
@@ -34,15 +36,20 @@ def scores(adata: AnnData, key: str = "mg_ssgsea", *, obs: str | Sequence[str] |
 
     Returns
     -------
-    A copy, indexed by ``obs_names``.
+    A float copy, indexed by ``obs_names``, with string column names.
     """
     if key in adata.obsm:
         val = adata.obsm[key]
         if isinstance(val, pd.DataFrame):
             df = val.copy()
         else:
-            df = pd.DataFrame(val, index=adata.obs_names)
-            df.columns = [f"{key}_{i}" for i in range(df.shape[1])]
+            arr = np.asarray(val.toarray() if sparse.issparse(val) else val)
+            if arr.ndim != 2:
+                raise InputDataError(f"adata.obsm[{key!r}] must be 2-D (samples x sets).")
+            df = pd.DataFrame(arr, columns=[f"{key}_{i}" for i in range(arr.shape[1])])
+        df.index = adata.obs_names
+        df.columns = df.columns.astype(str)
+        df = df.apply(pd.to_numeric, errors="coerce").astype(float)
     elif key in adata.obs.columns:
         df = adata.obs[[key]].copy()
     else:

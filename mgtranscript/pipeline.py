@@ -258,7 +258,7 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
                   paired_by=paired, save=str(stem))
         result.figures.append(("comparisons", Path(f"{stem}.png"),
                                f"{accession}: Mg sub-set {method} scores by condition"))
-        hm_genes = [g for g in load_sets("magnesium").get("MG_LIVER_CORE", ()) if g in adata.var_names]
+        hm_genes = [g for g in mg.get("MG_LIVER_CORE", ()) if g in adata.var_names]
         hm_genes += [g for g in genes if g not in hm_genes]
         stem = figures_dir / f"heatmap_{accession}"
         pl.heatmap(adata, hm_genes, groupby="condition", save=str(stem))
@@ -375,7 +375,6 @@ def run_analysis(
 
     from . import datasets
     from .claims import evaluate_claims
-    from .fetch import read_meta
     from .tl import meta_analysis
     from .tl.enrich import mechanism_sets
 

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
@@ -45,21 +44,10 @@ def new_figure(width: float, height: float):
 
 
 def obsm_frame(adata, key: str) -> pd.DataFrame:
-    """``adata.obsm[key]`` as a DataFrame indexed by obs_names."""
-    if key not in adata.obsm:
-        raise InputDataError(
-            f"adata.obsm has no {key!r} (available: {list(adata.obsm.keys())}); run "
-            "mgtranscript.tl.score(...) first or pass the right key."
-        )
-    m = adata.obsm[key]
-    if isinstance(m, pd.DataFrame):
-        df = m.copy()
-        df.index = adata.obs_names
-    else:
-        arr = np.asarray(m)
-        df = pd.DataFrame(arr, index=adata.obs_names, columns=[f"{key}_{i}" for i in range(arr.shape[1])])
-    df.columns = df.columns.astype(str)
-    return df
+    """Scores under ``key`` as a DataFrame indexed by obs_names (see :func:`mgtranscript.get.scores`)."""
+    from ..get import scores  # noqa: PLC0415
+
+    return scores(adata, key)
 
 
 def obs_column(adata, col: str, what: str = "groupby") -> pd.Series:

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from ..errors import InputDataError
+from ..get import scores
 from ._stats import auroc, bh_adjust, hedges_g, hedges_g_paired, jonckheere_terpstra
 
 logger = logging.getLogger(__name__)
@@ -68,16 +69,9 @@ def _features(adata, keys, genes, layer) -> list[tuple[str, str, str, np.ndarray
     out: list[tuple[str, str, str, np.ndarray]] = []
     for key in keys:
         if key in adata.obsm:
-            m = adata.obsm[key]
-            if isinstance(m, pd.DataFrame):
-                df = m
-            else:
-                arr = np.asarray(m.toarray() if sparse.issparse(m) else m, dtype=float)
-                if arr.ndim != 2:
-                    raise InputDataError(f"adata.obsm[{key!r}] must be 2-D (samples x sets).")
-                df = pd.DataFrame(arr, columns=[f"{key}_{i}" for i in range(arr.shape[1])])
+            df = scores(adata, key)
             for col in df.columns:
-                vals = pd.to_numeric(pd.Series(np.asarray(df[col])), errors="coerce").to_numpy(dtype=float)
+                vals = df[col].to_numpy(dtype=float)
                 out.append((str(col), "score", key, vals))
         elif key in adata.obs.columns:
             s = adata.obs[key]

@@ -84,20 +84,9 @@ def mechanism_of(set_name: str) -> str:
 
 def bh(pvals: Sequence[float] | np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (NaN entries stay NaN and are not counted)."""
-    p = np.asarray(pvals, dtype=float)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    pv = p[ok]
-    order = np.argsort(pv, kind="mergesort")
-    ranked = pv[order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    adj = np.empty(m)
-    adj[order] = np.minimum(ranked, 1.0)
-    out[ok] = adj
-    return out
+    from ._stats import bh_adjust
+
+    return bh_adjust(pvals)
 
 
 def _load_sets(gene_sets: Any):
@@ -486,22 +475,9 @@ def ora(
 
 
 def _score_frame(adata, key: str) -> pd.DataFrame:
-    if key not in adata.obsm:
-        raise InputDataError(
-            f"adata.obsm has no {key!r} (available: {list(adata.obsm.keys())}); run "
-            "mgtranscript.tl.score(adata, ..., key_added=...) first."
-        )
-    m = adata.obsm[key]
-    if isinstance(m, pd.DataFrame):
-        df = m.copy()
-    else:
-        arr = np.asarray(m)
-        if arr.ndim != 2:
-            raise InputDataError(f"adata.obsm[{key!r}] must be 2-D (samples x sets).")
-        df = pd.DataFrame(arr, index=adata.obs_names, columns=[f"{key}_{i}" for i in range(arr.shape[1])])
-    df.index = adata.obs_names
-    df.columns = df.columns.astype(str)
-    return df.apply(pd.to_numeric, errors="coerce").astype(float)
+    from ..get import scores
+
+    return scores(adata, key)
 
 
 def _design(obs: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
