@@ -103,7 +103,7 @@ def worker(spec: dict) -> dict:
         m["_out"] = None
     elif kind == "ours":
         try:
-            mod = importlib.import_module(f"mgtranscript.tl.{method}")
+            mod = importlib.import_module(f"mgtranscript.tl.score.{method}")
         except ImportError as exc:
             return {**res, "skipped": f"mgtranscript.tl.{method} not importable: {exc}"}
         func = getattr(mod, f"{method}_matrix")

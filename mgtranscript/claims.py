@@ -51,7 +51,13 @@ TRANSCRIPT_NOTE = "transcript levels only; mRNA is a weak proxy for Mg flux"
 
 
 def _seeds_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "seeds"
+    from ._resources import resource_dir
+
+    d = resource_dir("seeds")
+    if d is None:
+        raise DataFormatError("the bundled claims table (seeds/claims.tsv) is missing from this "
+                              "installation; reinstall mgtranscript or pass the path of a claims TSV.")
+    return d
 
 
 def load_claims(path: str | Path | None = None) -> pd.DataFrame:

@@ -14,7 +14,7 @@ HELP = "score gene sets (default: the Mg liver sets) per sample of an .h5ad file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..tl._runner import METHODS
+    from ..tl.score._runner import METHODS
 
     p.add_argument("input", help="AnnData .h5ad file, samples x genes (gene symbols as var_names)")
     p.add_argument("--gene-sets", default="magnesium",
@@ -66,7 +66,7 @@ def _convert(text: str, default: Any, key: str) -> Any:
 def parse_options(method: str, items: list[str]) -> dict[str, Any]:
     """``["alpha=0.5", "ties=gsva"]`` -> typed options for ``method``."""
     from ..errors import InputDataError
-    from ..tl._runner import method_options
+    from ..tl.score._runner import method_options
 
     defaults = method_options(method)
     out: dict[str, Any] = {}

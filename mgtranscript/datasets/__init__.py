@@ -25,8 +25,9 @@ from .geo import geo  # noqa: E402
 _LAZY = {
     "read_series_matrix": ("seriesmatrix", "read_series_matrix"),
     "read_sample_sheet": ("samplesheet", "read_sample_sheet"),
-    "read_author_counts": ("catalog", "read_author_counts"),
-    "match_author_columns": ("catalog", "match_author_columns"),
+    "read_author_counts": ("author_counts", "read_author_counts"),
+    "match_author_columns": ("author_counts", "match_author_columns"),
+    "AuthorCounts": ("author_counts", "AuthorCounts"),
     "ensure_symbols": ("geneids", "ensure_symbols"),
     "GeneInfo": ("geneids", "GeneInfo"),
     "harmonise_var": ("geneids", "harmonise_var"),

@@ -419,7 +419,7 @@ def _read_with_catalog_rules(path: Path, obs: pd.DataFrame, rules: dict):
     names such as ``Control_Lille 389`` that match the title ``Control_389`` by their trailing
     number). The rule applied is reported, never guessed.
     """
-    from .catalog import match_author_columns, read_author_counts
+    from .author_counts import match_author_columns, read_author_counts
 
     ac = read_author_counts(path, rules)
     matched = match_author_columns(list(ac.counts.columns), obs, rules)

@@ -22,14 +22,16 @@ Statistics and enrichment
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import sys
 import types
 
 #: public name -> (module under mgtranscript.tl, attribute)
 _LAZY = {
     "score": ("score", "score"),
-    "mg_balance": ("mean", "mg_balance"),
-    "METHODS": ("_runner", "METHODS"),
+    "mg_balance": ("score.mean", "mg_balance"),
+    "METHODS": ("score._runner", "METHODS"),
     "score_cells": ("cells", "score_cells"),
     "pseudobulk": ("cells", "pseudobulk"),
     "compare": ("compare", "compare"),
@@ -43,6 +45,34 @@ _LAZY = {
     "ora": ("enrich", "ora"),
     "coupling": ("enrich", "coupling"),
 }
+
+
+#: modules that moved into :mod:`mgtranscript.tl.score`; their old import paths
+#: (``mgtranscript.tl.ssgsea``, ...) keep working through :class:`_MovedModules`.
+_MOVED = ("_runner", "ssgsea", "gsva", "zscore", "plage", "singscore", "mean")
+
+
+class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Serve ``mgtranscript.tl.<method>`` as the module ``mgtranscript.tl.score.<method>``."""
+
+    _prefix = __name__ + "."
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.startswith(self._prefix) and fullname[len(self._prefix):] in _MOVED:
+            return importlib.util.spec_from_loader(fullname, self)
+        return None
+
+    def create_module(self, spec):
+        module = importlib.import_module(f"{__name__}.score.{spec.name.rsplit('.', 1)[1]}")
+        spec.loader_state = module.__spec__  # the import system overwrites __spec__; restored below
+        return module
+
+    def exec_module(self, module):
+        module.__spec__ = module.__spec__.loader_state
+
+
+if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
+    sys.meta_path.append(_MovedModules())
 
 
 def __getattr__(name: str):

@@ -225,7 +225,7 @@ def score_cells(
     adata.obsm[key_added] = df
     for name in df.columns:
         adata.obs[f"{key_added}_{name}"] = df[name].to_numpy()
-    from mgtranscript.tl._runner import describe_spec
+    from mgtranscript.tl.score._runner import describe_spec
 
     adata.uns[key_added] = {
         "params": {

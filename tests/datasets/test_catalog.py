@@ -23,9 +23,8 @@ from mgtranscript.datasets.catalog import (
     condition_order,
     label_obs,
     load_catalog,
-    match_author_columns,
-    read_author_counts,
 )
+from mgtranscript.datasets.author_counts import match_author_columns, read_author_counts
 from mgtranscript.errors import DataFormatError, InputDataError
 
 SERIES = "ftp.ncbi.nlm.nih.gov/geo/series"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import InputDataError
+from ...errors import InputDataError
 from . import _runner
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +51,7 @@ def score(
         ``NAME_DN``, which ``method="singscore"`` scores as one up/down signature ``NAME``.
     method
         ``"ssgsea"`` (default), ``"gsva"``, ``"zscore"``, ``"plage"``, ``"singscore"`` or
-        ``"mean"``; see the module of each (``mgtranscript.tl.<method>``) for the maths.
+        ``"mean"``; see the module of each (``mgtranscript.tl.score.<method>``) for the maths.
         Methods marked sample-independent (ssgsea unnormalised, singscore, mean) give a
         sample the same score whatever else is scored with it.
     layer
@@ -92,7 +92,7 @@ def score(
     >>> adata.obsm["mg_ssgsea"]["MG_LIVER_CORE"]            # doctest: +SKIP
     >>> mg.tl.score(adata, "hallmark", method="zscore")     # doctest: +SKIP
     """
-    from .. import __version__
+    from ... import __version__
 
     mod, _func = _runner.get_method(method)
     options = _runner.check_options(method, options)

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from ..errors import GeneSetError, InputDataError, MgTranscriptError
+from ...errors import GeneSetError, InputDataError, MgTranscriptError
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -51,12 +51,12 @@ log = logging.getLogger(__name__)
 
 #: method name -> module implementing ``<name>_matrix``
 METHODS: dict[str, str] = {
-    "ssgsea": "mgtranscript.tl.ssgsea",
-    "gsva": "mgtranscript.tl.gsva",
-    "zscore": "mgtranscript.tl.zscore",
-    "plage": "mgtranscript.tl.plage",
-    "singscore": "mgtranscript.tl.singscore",
-    "mean": "mgtranscript.tl.mean",
+    "ssgsea": "mgtranscript.tl.score.ssgsea",
+    "gsva": "mgtranscript.tl.score.gsva",
+    "zscore": "mgtranscript.tl.score.zscore",
+    "plage": "mgtranscript.tl.score.plage",
+    "singscore": "mgtranscript.tl.score.singscore",
+    "mean": "mgtranscript.tl.score.mean",
 }
 
 #: options a method's function takes that the runner fills itself (never from the user)
@@ -386,7 +386,7 @@ def describe_spec(spec: Any) -> str:
 def match_sets(gene_sets: Any, var_names: Any, *, min_size: int = 1,
                max_size: int | None = None) -> tuple[dict[str, np.ndarray], pd.DataFrame, Any]:
     """Load ``gene_sets`` (any spec :func:`mgtranscript.genesets.load` takes) and match them."""
-    from .. import genesets
+    from ... import genesets
 
     gs = genesets.load(expand_directional(gene_sets))
     matched, coverage = genesets.match(gs, pd.Index(var_names), min_size=min_size, max_size=max_size)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import GeneSetError, InputDataError
+from ...errors import GeneSetError, InputDataError
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -57,7 +57,7 @@ def mean_matrix(X: np.ndarray, sets: Mapping[str, np.ndarray]) -> np.ndarray:
 
 def _set_genes(spec: str | Sequence[str], role: str) -> tuple[str, list[str]]:
     if isinstance(spec, str):
-        from .. import genesets
+        from ... import genesets
 
         gs = genesets.load(f"magnesium:{spec}") if ":" not in spec else genesets.load(spec)
         genes = list(dict.fromkeys(g for name in gs for g in gs[name]))
@@ -98,7 +98,7 @@ def mg_balance(
     z-score of influx genes minus that of efflux genes) and ``adata.uns[key_added]``
     (``influx``/``efflux`` genes used, ``params``).
     """
-    from .. import genesets
+    from ... import genesets
     from ._runner import dense_columns, validate_names
     from .zscore import standardise
 

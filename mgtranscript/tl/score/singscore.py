@@ -31,7 +31,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..errors import InputDataError
+from ...errors import InputDataError
 from .ssgsea import _parallel_rows, _sorted_search, _union
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """PLAGE (Tomfohr et al. 2005), as implemented by R GSVA 1.46.
 
-Genes are standardised across samples as for :mod:`~mgtranscript.tl.zscore` (constant
+Genes are standardised across samples as for :mod:`~mgtranscript.tl.score.zscore` (constant
 genes left out, as GSVA does), and a set's score is the first right singular vector of
 the set genes x samples matrix of z-scores: one value per sample, a unit vector over the
 samples (sum of squares 1).

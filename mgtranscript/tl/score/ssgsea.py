@@ -42,7 +42,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from ..errors import InputDataError
+from ...errors import InputDataError
 
 log = logging.getLogger(__name__)
 
