@@ -397,7 +397,9 @@ def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True) -> pd.Dat
         out["subgroup"] = _ordered_categorical(pd.Series(subgroup, index=obs.index),
                                                list(info.get("subgroup_order", [])))
     numeric = info.get("numeric", {})
-    for fname in ("fibrosis_stage", "nas"):
+    # fibrosis_stage and nas always exist (NaN when not recorded); other declared numeric
+    # fields (e.g. age) are added when the catalog declares them
+    for fname in dict.fromkeys(["fibrosis_stage", "nas", *numeric]):
         out[fname] = (
             _parse_numeric(obs, numeric[fname], fname, acc, warn)
             if fname in numeric
