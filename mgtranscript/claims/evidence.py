@@ -1,0 +1,159 @@
+"""Which estimate answers which claim: from the run's ``effects`` table to evidence rows.
+
+The pipeline writes every estimate a claim could use to one tidy ``effects`` table
+(:data:`EFFECT_COLUMNS`, ``tables/effects.tsv``): group comparisons, trends, within-group
+correlations, survival models, each under the primary analysis and under named alternative
+analyses (``scenario``). :func:`build_evidence` picks, for each claim, the rows that test it,
+says which ones the verdict may use (``included``) and why the others may not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._table import EVIDENCE_COLUMNS, load_claims
+
+__all__ = ["EFFECT_COLUMNS", "build_evidence", "mechanism_feature", "BULK_CELL_REASON"]
+
+#: Columns of the run's ``effects`` table.
+EFFECT_COLUMNS = [
+    "cohort", "disease_area", "scenario", "analysis", "contrast", "feature", "effect_kind", "estimate",
+    "ci_low", "ci_high", "se", "pval", "qval", "n", "test", "design", "level", "note",
+]
+
+BULK_CELL_REASON = (
+    "a mechanism inside one cell type cannot be tested across bulk samples: bulk expression mixes cell "
+    "types, so a correlation across samples mostly measures how much of each cell type a sample holds "
+    "(for MAGT1~KLRK1: lymphocyte content against hepatocyte/tumour signal); it needs per-cell data "
+    "(run_analysis(cells=...))"
+)
+
+
+def mechanism_feature(mg_set: str, mechanism: str) -> str:
+    """The coupling feature a mechanism claim is judged on: the Mg set against the union of the
+    mechanism's gene sets (``MG_EFFLUX_EXCHANGE~MECH_INFLAMMATION``)."""
+    return f"{mg_set}~MECH_{mechanism.upper()}"
+
+
+def _area_ok(claim: pd.Series, area: str) -> bool:
+    return claim["disease"] == "any" or str(area).upper() == str(claim["disease"]).upper()
+
+
+def _rows(claim: pd.Series, eff: pd.DataFrame, *, included, role: str, why: str) -> list[dict]:
+    out = []
+    for r in eff.itertuples(index=False):
+        d = r._asdict()
+        out.append({
+            "claim_id": claim["claim_id"], "scenario": d["scenario"], "cohort": d["cohort"],
+            "contrast": d["contrast"], "feature": d["feature"], "test": d["test"], "design": d["design"],
+            "effect_kind": d["effect_kind"], "estimate": d["estimate"], "ci_low": d["ci_low"],
+            "ci_high": d["ci_high"], "se": d["se"], "pval": d["pval"], "qval": d["qval"], "n": d["n"],
+            "role": role, "included": included(d) if callable(included) else bool(included),
+            "why": why(d) if callable(why) else why,
+        })
+    return out
+
+
+def _finite(d: dict) -> bool:
+    return bool(np.isfinite(d["estimate"]) and np.isfinite(d["pval"]))
+
+
+def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None = None,
+                   cohorts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Evidence rows (:data:`EVIDENCE_COLUMNS`) for every claim from a run's ``effects`` table.
+
+    Rules (the verdict uses ``included`` rows; at most one per claim, cohort and scenario):
+
+    * group contrasts (``COLUMN:GROUP|REFERENCE``) and trends use the comparison of that
+      contrast and feature in each cohort of the claim's disease area;
+    * coupling claims (``SET~mechanism``) use the Mg set against the union of the mechanism's
+      gene sets, correlated **within** each condition (and pair-aware in paired cohorts), never
+      across pooled groups; single mechanism gene sets and the pooled-across-groups correlation
+      are kept as context;
+    * ``scope = cell`` claims use only per-cell evidence (``design`` starting ``cells``); bulk
+      correlations are context, with the reason;
+    * survival claims use the Cox model per SD of the feature in tumours, one sample per patient.
+    """
+    claims = load_claims() if claims is None else claims
+    out: list[dict] = []
+    if effects is None or effects.empty:
+        return pd.DataFrame(out, columns=EVIDENCE_COLUMNS)
+    eff = effects.copy()
+    for c in EFFECT_COLUMNS:
+        if c not in eff.columns:
+            eff[c] = np.nan if c in ("estimate", "ci_low", "ci_high", "se", "pval", "qval", "n") else ""
+    eff = eff.fillna({"level": "", "design": "", "test": "", "note": "", "disease_area": ""})
+    for _, c in claims.iterrows():
+        kind, contrast = c["feature_kind"], c["contrast"]
+        if kind == "serum":
+            continue
+        area = eff[[_area_ok(c, a) for a in eff["disease_area"]]]
+        if kind in ("gene", "score", "balance") or contrast.startswith("trend:"):
+            sel = area[(area["contrast"] == contrast) & (area["feature"] == c["features"])]
+            out += _rows(c, sel, included=_finite, role="primary",
+                         why=lambda d: "" if _finite(d) else f"{d['cohort']}: {d['note'] or 'not computable'}")
+            out += _context_missing_groups(c, area, contrast)
+        elif kind == "coupling":
+            mg_set, _, mech = c["features"].partition("~")
+            target = mechanism_feature(mg_set, mech)
+            sel = area[(area["analysis"] == "coupling") & (area["feature"] == target)]
+            voted = sel["design"].str.startswith(("within", "paired")) & (sel["level"] == "combined")
+            out += _rows(c, sel[voted], included=_finite, role="primary", why="")
+            pooled = sel[sel["design"] == "pooled"]
+            out += _rows(c, pooled, included=False, role="pooled (shown beside, not voted)",
+                         why="pooled across groups: mixes the group difference into the correlation (not voted)")
+            groups = sel[sel["design"].str.startswith(("within", "paired")) & (sel["level"] != "combined")]
+            out += _rows(c, groups[groups["scenario"] == "primary"], included=False, role="per group",
+                         why=lambda d: f"within {d['level']} only (not voted)")
+            per_set = area[(area["analysis"] == "coupling") & area["feature"].str.startswith(mg_set + "~")
+                           & ~area["feature"].str.contains("~MECH_", regex=False)
+                           & area["feature"].str.upper().isin(
+                               {f"{mg_set}~{s}".upper() for s in _mechanism_sets(mech)})
+                           & area["design"].str.startswith(("within", "paired")) & (area["level"] == "combined")]
+            out += _rows(c, per_set[per_set["scenario"] == "primary"], included=False, role="per gene set",
+                         why="one gene set of the mechanism (the verdict uses their union; not voted)")
+        elif kind == "correlation":
+            sel = area[(area["analysis"] == "correlation") & (area["feature"] == c["features"])]
+            if c["scope"] == "cell":
+                cells = sel[sel["design"].str.startswith("cells")]
+                out += _rows(c, cells[cells["level"] == "combined"], included=_finite, role="primary", why="")
+                bulk = sel[~sel["design"].str.startswith("cells") & (sel["scenario"] == "primary")]
+                out += _rows(c, bulk, included=False, role="bulk (not voted)", why=BULK_CELL_REASON)
+            else:
+                voted = sel["design"].str.startswith(("within", "paired")) & (sel["level"] == "combined")
+                out += _rows(c, sel[voted], included=_finite, role="primary", why="")
+                out += _rows(c, sel[(sel["design"] == "pooled") & (sel["scenario"] == "primary")], included=False,
+                             role="pooled (shown beside, not voted)",
+                             why="pooled across groups: mixes the group difference into the correlation (not voted)")
+        elif kind == "survival":
+            sel = area[(area["analysis"] == "survival") & (area["feature"] == c["features"])]
+            out += _rows(c, sel, included=_finite, role="primary", why="")
+        extra = area[(area["analysis"] == "context") & (area["contrast"].str.startswith(c["claim_id"] + ":"))]
+        out += _rows(c, extra, included=False, role="context", why=lambda d: d["test"] + " (context, not voted)")
+    ev = pd.DataFrame(out, columns=EVIDENCE_COLUMNS)
+    ev.loc[ev["scenario"] != "primary", "role"] = "sensitivity"
+    return ev
+
+
+def _context_missing_groups(c: pd.Series, area: pd.DataFrame, contrast: str) -> list[dict]:
+    """One context row per cohort of the claim's area that ran but lacks the contrast's groups."""
+    if contrast.startswith("trend:") or ":" not in contrast:
+        return []
+    ran = area[area["scenario"] == "primary"]
+    have = set(ran.loc[ran["contrast"] == contrast, "cohort"])
+    rows = []
+    for cohort in sorted(set(ran["cohort"]) - have):
+        grp, ref = contrast.split(":", 1)[1].split("|", 1)
+        rows.append({"claim_id": c["claim_id"], "scenario": "primary", "cohort": cohort, "contrast": contrast,
+                     "feature": c["features"], "test": "", "design": "", "effect_kind": "", "estimate": np.nan,
+                     "ci_low": np.nan, "ci_high": np.nan, "se": np.nan, "pval": np.nan, "qval": np.nan, "n": 0,
+                     "role": "not applicable", "included": False,
+                     "why": f"{cohort} has no {grp} vs {ref} samples"})
+    return rows
+
+
+def _mechanism_sets(mech: str) -> list[str]:
+    from ..tl.enrich import MECHANISMS
+
+    return list(MECHANISMS.get(mech, ()))
