@@ -73,8 +73,20 @@ def scores(adata: AnnData, key: str = "mg_ssgsea", *, obs: str | Sequence[str] |
 
 
 def coverage(adata: AnnData, key: str = "mg_ssgsea") -> pd.DataFrame:
-    """The gene-set coverage table of a scoring call (one row per set; see
-    :func:`mgtranscript.genesets.match` for the columns)."""
+    """The gene-set coverage table of a scoring call.
+
+    Parameters
+    ----------
+    adata
+        A scored AnnData.
+    key
+        The ``key_added`` of the scoring call (default ``"mg_ssgsea"``).
+
+    Returns
+    -------
+    One row per set (see :func:`mgtranscript.genesets.match` for the columns): genes in the
+    set, matched, resolved through an alias, missing, and whether the set was kept.
+    """
     entry = adata.uns.get(key)
     if not isinstance(entry, dict) or "coverage" not in entry:
         raise InputDataError(
@@ -84,7 +96,20 @@ def coverage(adata: AnnData, key: str = "mg_ssgsea") -> pd.DataFrame:
 
 
 def params(adata: AnnData, key: str = "mg_ssgsea") -> dict:
-    """The parameters recorded by a scoring call (method, options, layer, gene sets, version)."""
+    """The parameters recorded by a scoring call.
+
+    Parameters
+    ----------
+    adata
+        A scored AnnData.
+    key
+        The ``key_added`` of the scoring call (default ``"mg_ssgsea"``).
+
+    Returns
+    -------
+    A dict: method, options (defaults filled in), layer, set sizes, gene-set spec and the
+    package version.
+    """
     entry = adata.uns.get(key)
     if not isinstance(entry, dict) or "params" not in entry:
         raise InputDataError(

@@ -36,6 +36,17 @@ def _scale_uns(adata: AnnData) -> dict:
 def check_counts(adata: AnnData, *, layer: str | None = "counts") -> np.ndarray:
     """Return the count matrix as float64 after checking it has no NaN or negative values.
 
+    Parameters
+    ----------
+    adata
+        Samples x genes.
+    layer
+        Layer holding the raw counts (``None``: ``X``).
+
+    Returns
+    -------
+    The counts, samples x genes, dense float64.
+
     Raises
     ------
     InputDataError
