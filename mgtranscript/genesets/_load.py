@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..errors import GeneSetError
 from ._sets import GeneSets
-from .bundled import DEFAULT_SET, _load_bundled, bundled_names
+from .bundled import CELLTYPE_SPEC, DEFAULT_SET, _load_bundled, _load_liver_celltypes, bundled_names
 from .formats import _check_file, _read_file
 from .msigdb import MSIGDB_COLLECTIONS, msigdb
 
@@ -70,6 +70,8 @@ def load(spec: Any, *, version: str | None = None) -> GeneSets:
     key = head.strip().lower()
     if key == "magnesium":
         return _load_bundled(names, version, s)
+    if key == CELLTYPE_SPEC:
+        return _load_liver_celltypes(names, s)
     if key in MSIGDB_COLLECTIONS:
         gs = msigdb(key, version=version)
         if sep:

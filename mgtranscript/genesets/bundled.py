@@ -13,7 +13,10 @@ from ..errors import GeneSetError
 from ._sets import GeneSets
 from .formats import _parse_gmt
 
-__all__ = ["DEFAULT_SET", "ENV_VAR", "gene_sets_dir", "bundled_version", "bundled_names", "mg_gene_table"]
+__all__ = [
+    "DEFAULT_SET", "ENV_VAR", "CELLTYPE_SPEC", "gene_sets_dir", "bundled_version", "bundled_names", "mg_gene_table",
+    "liver_celltype_table",
+]
 
 #: The default liver magnesium score.
 DEFAULT_SET = "MG_LIVER_CORE"
@@ -136,3 +139,63 @@ def _load_bundled(names: str, version: str | None, spec: str) -> GeneSets:
     return out
 
 
+
+
+# ---------------------------------------------------------------------------------------
+# liver cell-type marker sets (gene_sets/liver_celltypes.gmt + .tsv)
+# ---------------------------------------------------------------------------------------
+
+#: The bundled liver cell-type marker sets (spec ``"liver_celltypes"``).
+CELLTYPE_SPEC = "liver_celltypes"
+_CT_GMT = "liver_celltypes.gmt"
+_CT_TABLE = "liver_celltypes.tsv"
+
+
+def liver_celltype_table() -> pd.DataFrame:
+    """The bundled liver cell-type marker table (``gene_sets/liver_celltypes.tsv``).
+
+    One row per gene: ``cell_type``, ``gene``, ``source`` (the single-cell atlas(es) that
+    report the gene as a marker of that population, ``;`` joined).
+    """
+    p = (gene_sets_dir() / _CT_TABLE).resolve()
+    if not p.is_file():
+        raise GeneSetError(f"{p} is missing; the bundled gene_sets folder is incomplete.")
+    return _table_cached(str(p), p.stat().st_mtime_ns).copy()
+
+
+@lru_cache(maxsize=4)
+def _celltypes_cached(path: str, mtime_ns: int) -> GeneSets:
+    sets, desc = _parse_gmt(Path(path))
+    table = _table_cached(str(Path(path).with_name(_CT_TABLE)), Path(path).with_name(_CT_TABLE).stat().st_mtime_ns)
+    rows = {}
+    version = None
+    for name, text in desc.items():
+        parts = [p.strip() for p in text.split(";")]
+        kv = {m.group(1): m.group(2) for m in map(_KV.match, parts) if m}
+        version = kv.get("version", version)
+        papers = table.loc[table["cell_type"] == name, "source"].str.split("; ").explode()
+        rows[name] = {
+            "description": "; ".join(p for p in parts if not _KV.match(p)),
+            "source": "; ".join(dict.fromkeys(papers.dropna())),
+            "version": kv.get("version", ""),
+        }
+    meta = pd.DataFrame.from_dict(rows, orient="index")
+    return GeneSets._trusted(sets, meta, source=f"mgtranscript liver cell types v{version}", version=version,
+                             spec=CELLTYPE_SPEC)
+
+
+def _load_liver_celltypes(names: str, spec: str) -> GeneSets:
+    """``"liver_celltypes"`` (all seven sets) or ``"liver_celltypes:hepatocyte,t_nk"``."""
+    p = (gene_sets_dir() / _CT_GMT).resolve()
+    if not p.is_file():
+        raise GeneSetError(f"{p} is missing; the bundled gene_sets folder is incomplete.")
+    gs = _celltypes_cached(str(p), p.stat().st_mtime_ns)._clone()
+    names = names.strip()
+    if names:
+        sel = [n.strip().lower() for n in names.split(",") if n.strip()]
+        unknown = [n for n in sel if n not in gs]
+        if unknown:
+            raise GeneSetError(f"unknown liver cell type(s) {unknown}; valid names: {', '.join(gs)}.")
+        gs = gs.subset(sel)
+    gs.spec = spec
+    return gs

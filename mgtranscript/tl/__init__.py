@@ -17,6 +17,17 @@ Statistics and enrichment
 -------------------------
 :func:`compare`, :func:`trend`, :func:`de`, :func:`meta_analysis`,
 :func:`gsea_prerank`, :func:`ora`, :func:`coupling`.
+
+Evidence a reviewer asks for
+----------------------------
+:func:`correlate`
+    Correlation pooled, within groups (Fisher-z combined or residualised) or within
+    pairs (repeated-measures), optionally partial on covariates.
+:func:`composition`
+    Relative liver cell-type marker scores per sample (covariates, not proportions).
+:func:`design_check`
+    Is a contrast confounded with library size, TMM factor, sex, age or the sample
+    series? One row per check, with plain-words caveats; pair checks for paired designs.
 """
 
 from __future__ import annotations
@@ -44,6 +55,9 @@ _LAZY = {
     "gsea_prerank": ("enrich", "gsea_prerank"),
     "ora": ("enrich", "ora"),
     "coupling": ("enrich", "coupling"),
+    "correlate": ("correlate", "correlate"),
+    "composition": ("composition", "composition"),
+    "design_check": ("design", "design_check"),
 }
 
 

@@ -23,7 +23,7 @@ from ._stats import auroc, bh_adjust, hedges_g, hedges_g_paired, jonckheere_terp
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["compare", "trend", "compare_table", "COMPARE_COLUMNS", "TREND_COLUMNS"]
+__all__ = ["compare", "trend", "compare_table", "COMPARE_COLUMNS", "ADJUSTED_COLUMNS", "TREND_COLUMNS"]
 
 #: Columns of the :func:`compare` table, in order.
 COMPARE_COLUMNS = [
@@ -31,6 +31,11 @@ COMPARE_COLUMNS = [
     "n_group", "n_ref", "n", "n_missing", "mean_group", "mean_ref", "diff",
     "hedges_g", "g_se", "g_ci_low", "g_ci_high", "auroc", "t_stat", "t_pval", "u_pval",
     "test", "qval", "u_qval", "note",
+]  # fmt: skip
+
+#: Columns added to the :func:`compare` table when ``covariates`` are given, in order.
+ADJUSTED_COLUMNS = [
+    "adj_diff", "adj_se", "adj_ci_low", "adj_ci_high", "adj_pval", "adj_qval", "adj_df", "adj_n", "adjusted_for",
 ]  # fmt: skip
 
 #: Columns of the :func:`trend` table, in order.
@@ -210,6 +215,7 @@ def compare(
     genes: str | Sequence[str] | None = None,
     layer: str | None = None,
     paired_by: str | None = None,
+    covariates: str | Sequence[str] | None = None,
     key_added: str = "compare",
     copy: bool = False,
 ):
@@ -254,6 +260,29 @@ def compare(
         Layer for ``genes`` (default ``X``; use log-scale expression).
     paired_by
         ``obs`` column identifying matched samples (e.g. ``"pair_id"``).
+    covariates
+        Optional ``obs`` columns (numeric as is, categorical as 0/1 indicators with the
+        first level dropped), genes or ``"<obsm key>:<column>"`` scores, e.g. age, sex
+        or the ``composition_*`` cell-type scores of :func:`mgtranscript.tl.composition`.
+        The table then also holds the covariate-adjusted difference
+        (:data:`ADJUSTED_COLUMNS`), by ordinary least squares:
+
+        * unpaired: ``feature ~ 1 + [group] + covariates`` on the ``group`` and
+          ``reference`` samples with complete values; ``adj_diff`` is the coefficient of
+          the group indicator (the difference in means at equal covariates);
+        * paired: ``d_feature ~ 1 + d_covariates`` on the within-pair differences
+          (group minus reference); ``adj_diff`` is the intercept (the mean within-pair
+          difference at equal covariates). This equals the pair fixed-effect model
+          ``feature ~ pair + [group] + covariates``; covariates that do not vary within
+          pairs (e.g. sex) drop out, as they must.
+
+        ``adj_se`` is the OLS standard error, ``adj_ci_low``/``adj_ci_high`` the 95%
+        t interval on ``adj_df`` residual degrees of freedom, ``adj_pval`` the two-sided
+        t-test (all as R ``summary(lm(...))`` / ``confint``), ``adj_qval`` BH over the
+        table, ``adj_n`` the samples (pairs) used, ``adjusted_for`` the covariate columns
+        that entered (``;`` joined). A group indicator collinear with the covariates
+        (e.g. all cases male, all controls female with sex as covariate) gives NaN and a
+        note. Without ``covariates`` the table is exactly as before.
     key_added
         Where the table goes: ``adata.uns[key_added]``; parameters in
         ``adata.uns[f"{key_added}_params"]``.
@@ -299,6 +328,12 @@ def compare(
     pairs = None
     if paired_by is not None:
         pairs = _labels(adata, paired_by).to_numpy(dtype=object)
+    cov_names = _as_list(covariates)
+    Zdf = None
+    if cov_names:
+        from .correlate import covariate_frame
+
+        Zdf, _ = covariate_frame(adata, cov_names, layer=layer)
     for grp in groups:
         if pairs is None:
             ig = np.flatnonzero(lab == grp)
@@ -312,6 +347,11 @@ def compare(
                 row = _unpaired_row(vals[ig], vals[ir])
             else:
                 row = _paired_row(vals[ig], vals[ir])
+            if Zdf is not None:
+                adj = _adjusted(vals, Zdf, ig, ir, paired=pairs is not None)
+                row.update({k: v for k, v in adj.items() if k != "note"})
+                if adj["note"]:
+                    row["note"] = "; ".join(n for n in (row["note"], adj["note"]) if n)
             notes = [n for n in (row["note"], extra_note) if n]
             row.update(
                 feature=feature, kind=kind, source=source, groupby=groupby, group=grp, reference=reference,
@@ -322,7 +362,12 @@ def compare(
     table = pd.DataFrame(rows)
     table["qval"] = bh_adjust(table["t_pval"].to_numpy(dtype=float))
     table["u_qval"] = bh_adjust(table["u_pval"].to_numpy(dtype=float))
-    table = table[COMPARE_COLUMNS]
+    if Zdf is not None:
+        table["adj_qval"] = bh_adjust(table["adj_pval"].to_numpy(dtype=float))
+        table = table[COMPARE_COLUMNS + ADJUSTED_COLUMNS]
+        table["adj_n"] = table["adj_n"].astype(int)
+    else:
+        table = table[COMPARE_COLUMNS]
     for c in ("n_group", "n_ref", "n", "n_missing"):
         table[c] = table[c].astype(int)
     if n_missing:
@@ -331,8 +376,74 @@ def compare(
     adata.uns[f"{key_added}_params"] = {
         "groupby": groupby, "reference": reference, "groups": list(groups), "keys": _as_list(keys),
         "genes": _as_list(genes), "layer": layer or "X", "paired_by": paired_by or "", "n_missing": n_missing,
+        "covariates": cov_names,
     }  # fmt: skip
     return adata if copy else None
+
+
+def _ols(y: np.ndarray, X: np.ndarray, coef: int):
+    """OLS coefficient ``coef`` of ``y ~ X`` -> ``(estimate, se, p, df, kept columns)``.
+
+    Columns other than ``coef`` that are linear combinations of earlier ones are dropped
+    (as R ``lm`` reports them NA); None when ``coef`` itself is aliased or no df is left.
+    """
+    basis: list[int] = []
+    for j in range(X.shape[1]):
+        if j != coef and np.linalg.matrix_rank(X[:, basis + [j]]) == len(basis) + 1:
+            basis.append(j)
+    if np.linalg.matrix_rank(X[:, basis + [coef]]) < len(basis) + 1:
+        return None
+    cols = sorted(basis + [coef])
+    X = X[:, cols]
+    k = cols.index(coef)
+    n, p = X.shape
+    df = n - p
+    if df < 1:
+        return None
+    XtX_inv = np.linalg.inv(X.T @ X)
+    beta = XtX_inv @ (X.T @ y)
+    resid = y - X @ beta
+    s2 = float(resid @ resid) / df
+    se = float(np.sqrt(s2 * XtX_inv[k, k]))
+    est = float(beta[k])
+    if se == 0:
+        return est, 0.0, (0.0 if est != 0 else np.nan), df, cols
+    return est, se, float(2 * stats.t.sf(abs(est / se), df)), df, cols
+
+
+def _adjusted(vals: np.ndarray, Zdf: pd.DataFrame, ig: np.ndarray, ir: np.ndarray, *, paired: bool) -> dict:
+    """The covariate-adjusted difference of one feature (see ``compare(covariates=...)``)."""
+    Z = Zdf.to_numpy(dtype=float)
+    names = np.array(Zdf.columns, dtype=object)
+    out = {"adj_diff": np.nan, "adj_se": np.nan, "adj_ci_low": np.nan, "adj_ci_high": np.nan, "adj_pval": np.nan,
+           "adj_df": np.nan, "adj_n": 0, "adjusted_for": "", "note": ""}  # fmt: skip
+    if paired:
+        ok = np.isfinite(vals[ig]) & np.isfinite(vals[ir]) & np.isfinite(Z[ig]).all(1) & np.isfinite(Z[ir]).all(1)
+        yv = vals[ig][ok] - vals[ir][ok]
+        D = Z[ig][ok] - Z[ir][ok]
+        used = np.ptp(D, axis=0) > 0 if D.shape[0] else np.zeros(D.shape[1], bool)
+        X = np.column_stack([np.ones(yv.size), D[:, used]])
+        coef, first = 0, 1
+    else:
+        idx = np.concatenate([ig, ir])
+        grp = np.r_[np.ones(ig.size), np.zeros(ir.size)]
+        ok = np.isfinite(vals[idx]) & np.isfinite(Z[idx]).all(1)
+        yv = vals[idx][ok]
+        Zs = Z[idx][ok]
+        used = np.ptp(Zs, axis=0) > 0 if Zs.shape[0] else np.zeros(Zs.shape[1], bool)
+        X = np.column_stack([np.ones(yv.size), grp[ok], Zs[:, used]])
+        coef, first = 1, 2
+    out["adj_n"] = int(yv.size)
+    res = _ols(yv, X, coef) if yv.size else None
+    if res is None:
+        out["adjusted_for"] = ";".join(map(str, names[used]))
+        out["note"] = "adjusted difference not estimable (too few samples or group collinear with covariates)"
+        return out
+    est, se, p, df, cols = res
+    out["adjusted_for"] = ";".join(str(names[used][j - first]) for j in cols if j >= first)
+    tq = float(stats.t.ppf(0.975, df))
+    out.update(adj_diff=est, adj_se=se, adj_ci_low=est - tq * se, adj_ci_high=est + tq * se, adj_pval=p, adj_df=df)
+    return out
 
 
 def _complete_pairs(lab, pairs, grp, reference) -> tuple[np.ndarray, np.ndarray, int]:

@@ -35,6 +35,7 @@ __all__ = [
     "running_sum",
     "ora",
     "coupling",
+    "COUPLING_COLUMNS",
     "bh",
 ]
 
@@ -480,54 +481,11 @@ def _score_frame(adata, key: str) -> pd.DataFrame:
     return scores(adata, key)
 
 
-def _design(obs: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
-    """Numeric covariate matrix: numbers as is, categories as 0/1 indicators (first level dropped)."""
-    parts = []
-    for c in covariates:
-        if c not in obs.columns:
-            raise InputDataError(f"covariate {c!r} is not a column of adata.obs (columns: {list(obs.columns)}).")
-        col = obs[c]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
-            parts.append(col.astype(float).rename(c))
-        else:
-            dummies = pd.get_dummies(col.astype("category"), prefix=c, drop_first=True, dtype=float)
-            dummies[col.isna().to_numpy()] = np.nan
-            parts.append(dummies)
-    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=obs.index)
-
-
-def _pair_corr(x: np.ndarray, y: np.ndarray, Z: np.ndarray | None, method: str) -> tuple[float, float, int]:
-    """(r, p, n) for one pair; partial correlation when Z (n x k covariates) is given."""
-    ok = np.isfinite(x) & np.isfinite(y)
-    if Z is not None and Z.shape[1]:
-        ok &= np.isfinite(Z).all(axis=1)
-    x, y = x[ok], y[ok]
-    n = int(ok.sum())
-    k = 0 if Z is None else Z.shape[1]
-    if n - k < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return np.nan, np.nan, n
-    if method == "spearman":
-        x, y = stats.rankdata(x), stats.rankdata(y)
-    if k:
-        D = np.column_stack([np.ones(n), Z[ok]])
-        x = x - D @ np.linalg.lstsq(D, x, rcond=None)[0]
-        y = y - D @ np.linalg.lstsq(D, y, rcond=None)[0]
-    else:
-        x = x - x.mean()
-        y = y - y.mean()
-    den = np.sqrt((x @ x) * (y @ y))
-    if den <= 1e-300:
-        return np.nan, np.nan, n
-    r = float(np.clip((x @ y) / den, -1.0, 1.0))
-    rank_z = 0 if not k else int(np.linalg.matrix_rank(Z[ok] - Z[ok].mean(axis=0)))
-    df = n - 2 - rank_z
-    if df < 1:
-        return r, np.nan, n
-    if abs(r) >= 1.0:
-        return r, 0.0, n
-    t = r * np.sqrt(df / (1.0 - r * r))
-    p = float(2.0 * stats.t.sf(abs(t), df))
-    return r, p, n
+#: Columns of the :func:`coupling` table, in order (the first ten are the original ones).
+COUPLING_COLUMNS = [
+    "group", "mg_set", "mechanism_set", "mechanism", "method", "r", "pval", "qval", "n", "covariates",
+    "design", "level", "ci_low", "ci_high", "df", "i2", "zero_fraction_x", "zero_fraction_y", "note",
+]  # fmt: skip
 
 
 def coupling(
@@ -537,11 +495,19 @@ def coupling(
     mechanism_key: str,
     method: str = "spearman",
     groupby: str | None = None,
+    within: str | None = None,
+    paired_by: str | None = None,
     covariates: Sequence[str] | str | None = None,
+    combine: str = "fisher",
     key_added: str = "coupling",
     copy: bool = False,
 ):
     """Correlate every Mg score with every mechanism score across samples.
+
+    The correlations are computed by :func:`mgtranscript.tl.correlate` (see there for the
+    formulas). Pooled over all samples by default; ``within=`` / ``paired_by=`` give the
+    within-group / within-pair association that a coupling claim should be judged on
+    (pooling groups mostly measures group differences, Simpson's paradox).
 
     Parameters
     ----------
@@ -555,15 +521,24 @@ def coupling(
     method
         ``"spearman"`` (default) or ``"pearson"``.
     groupby
-        Optional ``obs`` column: correlations are also computed within each group
-        (rows with ``group`` = level), in addition to all samples (``group="all"``).
+        Optional ``obs`` column: pooled correlations are also computed inside each subset
+        (rows with ``group`` = level, ``design="pooled"``), in addition to all samples
+        (``group="all"``). Superseded by ``within``, which also combines the groups.
+    within
+        ``obs`` column: per-group correlations (``group`` = level, ``level`` = level) and
+        their combination (``group="all"``, ``level="combined"``; Fisher z or residualised,
+        ``combine``), as :func:`mgtranscript.tl.correlate`.
+    paired_by
+        ``obs`` column of matched samples: repeated-measures correlation (with ``within``:
+        pair and group fixed effects), on the ``group="all"`` row.
     covariates
-        Optional ``obs`` columns to adjust for (partial correlation). Numeric columns
-        enter as is, categorical ones as 0/1 indicators (e.g. ``"condition"`` removes the
-        part of the coupling that is only a difference between disease groups). Both
-        scores (their ranks for Spearman) are residualised on the covariates by least
-        squares and the residuals correlated; p-values use a t distribution with
-        ``n - 2 - k`` degrees of freedom (k = covariate columns).
+        Optional ``obs`` columns (or genes / ``"<obsm key>:<column>"``) to adjust for
+        (partial correlation). Numeric columns enter as is (ranked for Spearman),
+        categorical ones as 0/1 indicators (e.g. ``"condition"`` removes the part of the
+        coupling that is only a difference between disease groups); p-values use a t
+        distribution with ``n - 2 - k`` degrees of freedom (k = covariate columns).
+    combine
+        ``"fisher"`` or ``"residualise"``, for ``within``.
     key_added
         Result goes to ``adata.uns[key_added]``.
     copy
@@ -572,54 +547,62 @@ def coupling(
     Returns
     -------
     ``None`` (or the copy when ``copy=True``). ``adata.uns[key_added]`` is a tidy DataFrame
-    with columns ``group, mg_set, mechanism_set, mechanism, method, r, pval, qval, n,
-    covariates``. ``qval`` is Benjamini-Hochberg over all (mg set x mechanism set) pairs
-    of the same ``group`` (each group is one family of tests). Pairs with fewer than
-    ``3 + k`` complete samples or a constant score get NaN.
+    with columns :data:`COUPLING_COLUMNS`: ``group, mg_set, mechanism_set, mechanism,
+    method, r, pval, qval, n, covariates`` as before, plus ``design`` (``"pooled"``,
+    ``"within:<col>"``, ``"paired:<col>"``, ...), ``level`` (``"pooled"``,
+    ``"combined"`` or the group), ``ci_low``/``ci_high`` (95%), ``df``, ``i2``
+    (heterogeneity of a combined row), ``zero_fraction_x``/``_y`` and ``note``. ``qval``
+    is Benjamini-Hochberg over all (mg set x mechanism set) pairs of the same ``group``
+    (each group is one family of tests). Pairs with too few complete samples or a
+    constant score get NaN.
     """
+    from .correlate import _correlation_table
+
     if method not in {"spearman", "pearson"}:
         raise InputDataError(f"method must be 'spearman' or 'pearson', got {method!r}.")
     if isinstance(covariates, str):
         covariates = [covariates]
     covariates = list(covariates or [])
+    obs = adata.obs
+    for c in covariates:
+        if c not in obs.columns and c not in adata.var_names and ":" not in c:
+            raise InputDataError(f"covariate {c!r} is not a column of adata.obs (columns: {list(obs.columns)}).")
+    if groupby is not None and within is not None and groupby != within:
+        raise InputDataError(f"give groupby= or within=, not both (got {groupby!r} and {within!r}).")
+    if groupby is not None and groupby not in obs.columns:
+        raise InputDataError(f"groupby {groupby!r} is not a column of adata.obs (columns: {list(obs.columns)}).")
     adata = adata.copy() if copy else adata
     A = _score_frame(adata, mg_key)
     B = _score_frame(adata, mechanism_key)
-    obs = adata.obs
-    Zall = _design(obs, covariates).to_numpy(dtype=float) if covariates else None
+    xs = [f"{mg_key}:{c}" for c in A.columns]
+    ys = [f"{mechanism_key}:{c}" for c in B.columns]
+    kw = dict(method=method, covariates=covariates, combine=combine, layer=None, min_n=4)
 
-    groups: list[tuple[str, np.ndarray]] = [("all", np.ones(adata.n_obs, dtype=bool))]
-    if groupby is not None:
-        if groupby not in obs.columns:
-            raise InputDataError(f"groupby {groupby!r} is not a column of adata.obs (columns: {list(obs.columns)}).")
+    main, _ = _correlation_table(adata, xs, ys, within=within, paired_by=paired_by, **kw)
+    parts = [main]
+    if groupby is not None and within is None:
         g = obs[groupby]
         levels = list(g.cat.categories) if isinstance(g.dtype, pd.CategoricalDtype) else list(pd.unique(g.dropna()))
-        groups += [(str(lv), (g == lv).to_numpy()) for lv in levels]
-
-    rows = []
-    for gname, mask in groups:
-        Z = None
-        if Zall is not None:
-            Z = Zall[mask]
-            Z = Z[:, np.nanstd(Z, axis=0) > 0] if Z.shape[0] else Z  # constant within group
-        block = []
-        for a in A.columns:
-            xa = A[a].to_numpy()[mask]
-            for b in B.columns:
-                r, p, n = _pair_corr(xa, B[b].to_numpy()[mask], Z, method)
-                block.append(
-                    {"group": gname, "mg_set": a, "mechanism_set": b, "mechanism": mechanism_of(b),
-                     "method": method, "r": r, "pval": p, "n": n, "covariates": ";".join(covariates)}
-                )
-        bq = bh([row["pval"] for row in block])
-        for row, q in zip(block, bq):
-            row["qval"] = q
-        rows.extend(block)
-    table = pd.DataFrame(rows, columns=["group", "mg_set", "mechanism_set", "mechanism", "method",
-                                        "r", "pval", "qval", "n", "covariates"])
+        for lv in levels:
+            mask = (g == lv).to_numpy()
+            sub = adata[mask]
+            tab, _ = _correlation_table(sub, xs, ys, within=None, paired_by=None, **kw)
+            parts.append(tab.assign(level=str(lv)))
+    table = pd.concat(parts, ignore_index=True)
+    is_main = table["level"].isin(["pooled", "combined"]) & (table.index < len(main))
+    table["group"] = np.where(is_main, "all", table["level"].astype(str))
+    table["mg_set"] = table["x"].str.slice(len(mg_key) + 1)
+    table["mechanism_set"] = table["y"].str.slice(len(mechanism_key) + 1)
+    table["mechanism"] = table["mechanism_set"].map(mechanism_of)
+    table = table.rename(columns={"estimate": "r"})
+    table["covariates"] = ";".join(covariates)
+    table["qval"] = np.nan
+    for _, idx in table.groupby("group", sort=False).groups.items():
+        table.loc[idx, "qval"] = bh(table.loc[idx, "pval"].to_numpy(dtype=float))
+    table = table[COUPLING_COLUMNS].reset_index(drop=True)
     adata.uns[key_added] = table
-    logger.info("coupling: %d pairs x %d groups -> adata.uns[%r]", len(A.columns) * len(B.columns),
-                len(groups), key_added)
+    logger.info("coupling: %d pairs, design %s -> adata.uns[%r]", len(A.columns) * len(B.columns),
+                main["design"].iloc[0] if len(main) else "", key_added)
     return adata if copy else None
 
 

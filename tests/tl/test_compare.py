@@ -270,3 +270,74 @@ def test_trend_errors_and_degenerate_input():
     assert compare_table(a, "one").note.str.contains("too few stages").all()
     with pytest.raises(InputDataError, match="run mgtranscript.tl.compare"):
         compare_table(a, "missing")
+
+
+# ------------------------------------------------------------------- covariate adjustment
+
+_RDATA = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "correlate"
+
+
+def _r_adata():
+    s = pd.read_csv(_RDATA / "samples.tsv", sep="\t", index_col="sample")
+    ref = pd.read_csv(_RDATA / "reference.tsv", sep="\t", index_col="id")["value"].astype(float).to_dict()
+    return ad.AnnData(np.zeros((len(s), 1)), obs=s), ref
+
+
+def test_compare_covariates_match_r_lm():
+    """adj_* == R summary(lm(y ~ group + age + sex)) / confint (tests/r/make_reference_correlate.R)."""
+    from mgtranscript.tl.compare import ADJUSTED_COLUMNS
+
+    a, ref = _r_adata()
+    compare(a, groupby="condition", reference="healthy", keys="y", covariates=["age", "sex"])
+    assert list(compare_table(a).columns) == COMPARE_COLUMNS + ADJUSTED_COLUMNS
+    tab = compare_table(a).set_index("group")
+    for g in ("NAFL", "NASH"):
+        assert tab.loc[g, "adj_diff"] == pytest.approx(ref[f"compare_adj/{g}/diff"], rel=1e-10)
+        assert tab.loc[g, "adj_ci_low"] == pytest.approx(ref[f"compare_adj/{g}/ci_low"], rel=1e-10)
+        assert tab.loc[g, "adj_ci_high"] == pytest.approx(ref[f"compare_adj/{g}/ci_high"], rel=1e-10)
+        assert tab.loc[g, "adj_pval"] == pytest.approx(ref[f"compare_adj/{g}/pval"], rel=1e-8)
+        assert tab.loc[g, "adjusted_for"] == "age;sex_M"
+        assert tab.loc[g, "adj_df"] == tab.loc[g, "adj_n"] - 4
+    np.testing.assert_allclose(tab["adj_qval"], S.bh_adjust(tab["adj_pval"].to_numpy()))
+    # the unadjusted columns are untouched by covariates=
+    b, _ = _r_adata()
+    compare(b, groupby="condition", reference="healthy", keys="y")
+    plain = compare_table(b)
+    assert list(plain.columns) == COMPARE_COLUMNS
+    pd.testing.assert_frame_equal(plain, compare_table(a)[COMPARE_COLUMNS])
+
+
+def test_compare_covariates_paired_matches_r_pair_fixed_effects():
+    a, ref = _r_adata()
+    b = a[a.obs["tissue"].notna()].copy()
+    compare(b, groupby="tissue", reference="normal", keys="y", paired_by="pair", covariates="age")
+    row = compare_table(b).iloc[0]
+    assert row["paired"] and row["adj_n"] == 24 and row["adj_df"] == 22
+    assert row["adj_diff"] == pytest.approx(ref["compare_adj_paired/diff"], rel=1e-10)
+    assert row["adj_pval"] == pytest.approx(ref["compare_adj_paired/pval"], rel=1e-8)
+    assert row["adj_ci_low"] == pytest.approx(ref["compare_adj_paired/ci_low"], rel=1e-10)
+    assert row["adj_ci_high"] == pytest.approx(ref["compare_adj_paired/ci_high"], rel=1e-10)
+
+
+def test_compare_covariate_removes_a_depth_confound_and_flags_collinearity():
+    """A gene that only follows library depth differs between groups sequenced at different
+    depths; adjusting for (log) depth removes the difference. A covariate identical to the
+    group gives NaN and says why."""
+    rng = np.random.default_rng(4)
+    n = 30
+    grp = np.repeat(["ctrl", "case"], n)
+    depth = np.r_[rng.normal(24.5, 0.3, n), rng.normal(23.5, 0.3, n)]  # log2 reads: 26 M vs 13 M
+    gene = 0.8 * depth + rng.normal(scale=0.2, size=2 * n)
+    obs = pd.DataFrame({"condition": grp, "log_depth": depth, "same": grp}, index=[f"s{i}" for i in range(2 * n)])
+    a = ad.AnnData(gene[:, None], obs=obs, var=pd.DataFrame(index=["G"]))
+    compare(a, groupby="condition", reference="ctrl", genes="G", covariates="log_depth")
+    row = compare_table(a).iloc[0]
+    assert row["t_pval"] < 1e-10 and row["diff"] < -0.5  # the raw comparison is "significant"
+    assert row["adj_pval"] > 0.01 and abs(row["adj_diff"]) < abs(row["diff"]) / 3
+    assert row["adj_ci_low"] < 0 < row["adj_ci_high"] or row["adj_pval"] > 0.01
+    compare(a, groupby="condition", reference="ctrl", genes="G", covariates="same", key_added="c2")
+    row = compare_table(a, "c2").iloc[0]
+    assert np.isnan(row["adj_diff"]) and "collinear" in row["note"]
+    assert np.isfinite(row["t_pval"])  # the unadjusted test still runs
+    with pytest.raises(InputDataError, match="covariate 'nope'"):
+        compare(a, groupby="condition", reference="ctrl", genes="G", covariates="nope")

@@ -1,0 +1,142 @@
+"""tl.composition and the bundled liver cell-type marker sets (gene_sets/liver_celltypes.*)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import _real_cohorts
+import mgtranscript as mg
+from mgtranscript import genesets
+from mgtranscript.genesets.bundled import liver_celltype_table
+
+GENE_SETS = Path(__file__).resolve().parents[2] / "gene_sets"
+CELL_TYPES = ["hepatocyte", "cholangiocyte", "stellate_fibroblast", "sinusoidal_endothelial",
+              "kupffer_macrophage", "t_nk", "b_plasma"]
+PAPERS = {"MacParland 2018 Nat Commun 9:4383", "Aizarani 2019 Nature 572:199", "Ramachandran 2019 Nature 575:512"}
+
+
+# ---------------------------------------------------------------------------------------
+# the bundled files
+# ---------------------------------------------------------------------------------------
+
+
+def test_gmt_and_table_agree_and_every_marker_has_a_source():
+    gmt = genesets.read_gmt(GENE_SETS / "liver_celltypes.gmt")
+    table = liver_celltype_table()
+    assert list(gmt) == CELL_TYPES
+    assert list(table.columns) == ["cell_type", "gene", "source"]
+    for ct in CELL_TYPES:
+        assert list(gmt[ct]) == list(table.loc[table["cell_type"] == ct, "gene"]), ct
+        assert 8 <= len(gmt[ct]) <= 20
+    for src in table["source"]:
+        cited = set(src.split("; "))
+        assert cited and cited <= PAPERS, src
+    # a marker belongs to one population only, and no Mg gene is a marker
+    assert table["gene"].is_unique
+    mg_genes = set(genesets.mg_gene_table()["symbol"]) | set(genesets.load("magnesium:all").genes)
+    assert not mg_genes & set(table["gene"])
+    assert not {"KLRK1", "MAGT1", "PTPRC", "GZMA", "PRF1"} & set(table["gene"])
+    # the loader spec
+    gs = genesets.load("liver_celltypes")
+    assert list(gs) == CELL_TYPES and gs.version == "1.0.0"
+    assert list(genesets.load("liver_celltypes:t_nk,hepatocyte")) == ["t_nk", "hepatocyte"]
+    with pytest.raises(mg.errors.GeneSetError, match="valid names"):
+        genesets.load("liver_celltypes:neuron")
+
+
+@lru_cache(maxsize=1)
+def _gene_info(path: str) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", dtype=str, usecols=["Symbol", "type_of_gene"])
+
+
+@pytest.mark.network
+def test_every_marker_is_a_current_ncbi_symbol(mirror_env):
+    from mgtranscript.fetch import fetch, urls
+
+    gi = _gene_info(str(fetch(urls.gene_info_url(), progress=False)))
+    symbols = set(gi["Symbol"])
+    missing = sorted(set(liver_celltype_table()["gene"]) - symbols)
+    assert missing == []
+
+
+# ---------------------------------------------------------------------------------------
+# tl.composition on synthetic data
+# ---------------------------------------------------------------------------------------
+
+
+def _synthetic(n: int = 40, seed: int = 2) -> ad.AnnData:
+    rng = np.random.default_rng(seed)
+    table = liver_celltype_table()
+    genes = list(table["gene"]) + [f"OTHER{i}" for i in range(50)]
+    X = rng.normal(5.0, 0.3, size=(n, len(genes)))
+    infl = np.linspace(-1.5, 1.5, n)  # more lymphocytes from sample 0 to n-1
+    t_nk = np.flatnonzero(table["cell_type"] == "t_nk")
+    X[:, t_nk] += infl[:, None]
+    obs = pd.DataFrame({"condition": np.where(np.arange(n) < n // 2, "a", "b")}, index=[f"s{i}" for i in range(n)])
+    return ad.AnnData(X, obs=obs, var=pd.DataFrame(index=genes)), infl
+
+
+def test_composition_scores_follow_marker_content_and_feed_covariates():
+    a, infl = _synthetic()
+    out = mg.tl.composition(a)
+    assert list(out.columns) == CELL_TYPES and list(out.index) == list(a.obs_names)
+    assert np.corrcoef(out["t_nk"], infl)[0, 1] > 0.95
+    assert abs(np.corrcoef(out["hepatocyte"], infl)[0, 1]) < 0.5
+    for ct in CELL_TYPES:
+        np.testing.assert_allclose(a.obs[f"composition_{ct}"], out[ct])
+    params = a.uns["composition"]["params"]
+    assert params["method"] == "zscore" and "not cell proportions" in params["interpretation"]
+    assert params["obs_columns"]["t_nk"] == "composition_t_nk"
+    cov = mg.get.coverage(a, "composition")
+    assert (cov["n_missing"] == 0).all()
+    # zscore: each marker standardised, score = sum(z)/sqrt(k) -> mean 0 over samples
+    np.testing.assert_allclose(out.mean(), 0, atol=1e-12)
+    # usable as a covariate right away
+    t = mg.tl.correlate(a, "CD3D", "NKG7", covariates=["composition_t_nk"]).iloc[0]
+    assert t["covariates"] == "composition_t_nk" and t["df"] == a.n_obs - 3
+
+
+def test_composition_options_copy_and_other_methods():
+    a, _ = _synthetic()
+    b = mg.tl.composition(a, copy=True, key_added="cells", obs=False, method="ssgsea")
+    assert "cells" in b.obsm and "cells" not in a.obsm
+    assert not any(c.startswith("cells_") for c in b.obs.columns)
+    assert b.uns["cells"]["params"]["method"] == "ssgsea"
+    c = a[:, [g for g in a.var_names if g not in {"IGKC", "IGHM", "IGHG1", "IGLC2"}]].copy()
+    mg.tl.composition(c)
+    cov = mg.get.coverage(c, "composition")
+    assert cov.loc["b_plasma", "n_missing"] == 4 and cov.loc["b_plasma", "final_size"] == 8
+    with pytest.raises(mg.errors.MgTranscriptError):
+        mg.tl.composition(ad.AnnData(np.ones((5, 3)), var=pd.DataFrame(index=["A", "B", "C"])))
+
+
+# ---------------------------------------------------------------------------------------
+# real cohorts
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.network
+def test_composition_on_gse126848_and_gse77314(mirror_server, session_cache, shared_dir):
+    a = _real_cohorts.load("GSE126848", mirror_server, session_cache, shared_dir)
+    comp = mg.tl.composition(a)
+    cov = mg.get.coverage(a, "composition")
+    assert (cov["final_size"] >= 8).all()  # IG constant genes are absent from the author counts
+    means = comp.groupby(a.obs["condition"].to_numpy()).mean()
+    print("GSE126848 composition means\n", means.round(2))
+    # NASH: more stellate/fibroblast and ductular (cholangiocyte) signal than healthy livers
+    assert means.loc["NASH", "stellate_fibroblast"] > means.loc["healthy", "stellate_fibroblast"] + 1
+    assert means.loc["NASH", "cholangiocyte"] > means.loc["healthy", "cholangiocyte"] + 1
+
+    h = _real_cohorts.load("GSE77314", mirror_server, session_cache, shared_dir)
+    comp = mg.tl.composition(h)
+    assert (mg.get.coverage(h, "composition")["final_size"] == 12).sum() >= 3
+    means = comp.groupby(h.obs["condition"].to_numpy()).mean()
+    print("GSE77314 composition means\n", means.round(2))
+    # tumours carry less of every non-malignant population's markers, and less hepatocyte signal
+    assert (means.loc["hcc_tumour"] < means.loc["hcc_nontumour"]).all()
