@@ -642,7 +642,7 @@ def geo(
         missing_metadata = (f"{acc}: neither the series matrix nor the SOFT file could be obtained "
                             f"(tried {'; '.join(ctx.tried)}); sample metadata (titles, characteristics) "
                             "is missing")
-        if sheet is None:
+        if sheet is None and not all(isinstance(e, HostUnreachable) for e in ctx.errors):
             ctx.warn(missing_metadata + ", pass samples= with a sample sheet for labels.")
     platforms = rec.platform_ids if rec is not None else []
 

@@ -14,6 +14,7 @@ from .cache import (
     Decompress,
     cache_dir,
     cache_entries,
+    clean_partial,
     clear_cache,
     fetch,
     fetch_read,
@@ -35,7 +36,7 @@ from .http import RateLimiter, RetryPolicy, forget_unreachable
 
 __all__ = [
     "urls", "fetch", "fetch_read", "integrity_problem", "forget_unreachable", "store", "remove", "partial_path", "cache_dir", "cache_entries",
-    "clear_cache", "verify_cache", "verify_file", "list_remote_dir", "read_meta",
+    "clean_partial", "clear_cache", "verify_cache", "verify_file", "list_remote_dir", "read_meta",
     "safe_extract_tar", "safe_extract_zip", "sha256sum", "is_offline", "mirror_base",
     "Decompress", "RetryPolicy", "RateLimiter",
 ]

@@ -95,6 +95,7 @@ __all__ = [
     "Decompress",
     "fetch_read",
     "integrity_problem",
+    "clean_partial",
 ]
 
 #: Folders of the cache that hold bookkeeping, never cached files.
@@ -968,6 +969,46 @@ def verify_cache(*, remove_bad: bool = False) -> list[tuple[str, str]]:
             if remove_bad:
                 remove(row["path"])
     return bad
+
+
+def clean_partial() -> int:
+    """Remove lock files nobody holds (left by older versions or killed processes) and empty
+    folders from ``.partial/``; unfinished downloads (``.part``) stay for resuming.
+
+    Returns
+    -------
+    The number of lock files removed.
+    """
+    root = cache_dir() / PARTIAL
+    if not root.is_dir():
+        return 0
+    n = 0
+    for lock in sorted(root.rglob("*" + _LOCK_SUFFIX)):
+        try:
+            fh = open(lock, "a")
+        except OSError:
+            continue
+        with fh:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a download in progress
+            try:
+                if os.fstat(fh.fileno()).st_ino == os.stat(lock).st_ino:
+                    lock.unlink()
+                    n += 1
+            except FileNotFoundError:
+                pass
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+    for dirpath, _dirs, _files in sorted(os.walk(root), key=lambda t: -len(t[0])):
+        d = Path(dirpath)
+        if d != root:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+    return n
 
 
 def clear_cache(pattern: str | None = None) -> int:
