@@ -13,11 +13,14 @@ __all__ = [
     "AccessionNotFound",
     "DownloadCorrupt",
     "OfflineError",
+    "HostUnreachable",
     "HostNotAllowed",
     "UnsafeArchiveError",
     "DataFormatError",
     "InputDataError",
     "GeneSetError",
+    "UsageError",
+    "OutputPathError",
 ]
 
 
@@ -45,6 +48,14 @@ class OfflineError(FetchError):
     """``MGTRANSCRIPT_OFFLINE=1`` is set and the requested file is not in the cache."""
 
 
+class HostUnreachable(FetchError):
+    """A host's name does not resolve or it refuses connections: no network, or a mirror down.
+
+    Never retried; the host is not contacted again in the same process (see
+    :func:`mgtranscript.fetch.http.forget_unreachable`).
+    """
+
+
 class HostNotAllowed(FetchError):
     """A URL points at a host that is not known to mgtranscript and was not passed explicitly."""
 
@@ -63,3 +74,14 @@ class InputDataError(MgTranscriptError, ValueError):
 
 class GeneSetError(MgTranscriptError, ValueError):
     """A gene set is malformed, unknown, or does not overlap the data."""
+
+
+class UsageError(MgTranscriptError, ValueError):
+    """Arguments that cannot work (unknown method, missing file, unknown cohort); nothing was done.
+
+    The command line exits with status 2 on it, like other usage errors.
+    """
+
+
+class OutputPathError(UsageError):
+    """An output path cannot be written (a folder where a file is expected, no parent, no permission)."""

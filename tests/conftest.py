@@ -19,6 +19,16 @@ def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(autouse=True)
+def _forget_unreachable_hosts():
+    """Hosts found unreachable by one test (e.g. a stopped server's port) are not so for the next."""
+    from mgtranscript.fetch import http
+
+    http.forget_unreachable()
+    yield
+    http.forget_unreachable()
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not MIRROR.is_dir():

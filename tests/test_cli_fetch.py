@@ -10,7 +10,6 @@ from mgtranscript.cli import main
 pytestmark = pytest.mark.network
 
 
-@pytest.mark.filterwarnings("ignore:.*series matrix could not be obtained")
 def test_fetch_gse77314_with_sample_sheet(mirror_env, shared_dir, tmp_path, capsys):
     out = tmp_path / "gse77314.h5ad"
     sheet = shared_dir / "samples" / "GSE77314_SraRunTable.csv"
@@ -18,6 +17,7 @@ def test_fetch_gse77314_with_sample_sheet(mirror_env, shared_dir, tmp_path, caps
     text = capsys.readouterr().out
     assert rc == 0
     assert "GSE77314: 100 samples" in text and "layers: counts" in text
+    assert "samples=" not in text  # the sheet that was passed matched every sample: no advice to pass one
     assert "diagnosis: Normal 50, Tumor 50" in text or "diagnosis: Tumor 50, Normal 50" in text
     a = ad.read_h5ad(out)
     assert a.n_obs == 100 and "counts" in a.layers

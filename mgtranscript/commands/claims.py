@@ -1,9 +1,15 @@
-"""``mgtranscript claims``: a verdict for every claim of the review."""
+"""``mgtranscript claims``: a verdict for every claim of the review.
+
+Every argument is checked before any work; the verdict table is written to a temporary
+file beside ``--out`` and renamed into place only when complete.
+"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from ._common import check_cohorts, check_input_file, check_samples, parse_samples
 
 NAME = "claims"
 HELP = "evaluate every claim in seeds/claims.tsv on the cohorts available (transcript level)"
@@ -15,18 +21,41 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="claims.tsv", help="verdict table to write (TSV)")
     p.add_argument("--cohorts", nargs="+", metavar="ACC")
     p.add_argument("--samples", action="append", metavar="ACC=SHEET")
-    p.add_argument("--claims", help="a claims TSV (default: the project's seeds/claims.tsv)")
+    p.add_argument("--claims", help="a claims TSV (default: the bundled claims of the review)")
+
+
+def validate(args: argparse.Namespace) -> dict:
+    """Check every argument before any work (one-line :class:`UsageError` otherwise)."""
+    from .._output import check_output_file
+    from ..errors import UsageError
+
+    out = check_output_file(args.out)
+    claims = check_input_file(args.claims, "--claims", "claims TSV") if args.claims else None
+    from_dir = None
+    if args.from_dir:
+        from_dir = Path(args.from_dir).expanduser()
+        if not (from_dir / "tables").is_dir():
+            raise UsageError(f"--from {from_dir}: no tables/ folder there; give the --out folder of an "
+                             "earlier `mgtranscript run`")
+        if args.cohorts or args.samples:
+            raise UsageError("--from reuses an earlier run's tables; --cohorts/--samples apply only "
+                             "without --from")
+    cohorts = check_cohorts(args.cohorts)
+    samples = check_samples(parse_samples(args.samples), cohorts)
+    return {"out": out, "claims": claims, "from_dir": from_dir, "cohorts": cohorts,
+            "samples": {k: str(v) for k, v in samples.items()}}
 
 
 def run(args: argparse.Namespace) -> int:
+    checked = validate(args)
     import pandas as pd
 
+    from .._output import atomic_file
     from ..claims import evaluate_claims, load_claims
-    from .run import parse_samples
 
-    claims = load_claims(args.claims) if args.claims else None
-    if args.from_dir:
-        t = Path(args.from_dir) / "tables"
+    claims = load_claims(checked["claims"]) if checked["claims"] else None
+    if checked["from_dir"]:
+        t = checked["from_dir"] / "tables"
 
         def read(name):
             p = t / f"{name}.tsv"
@@ -41,14 +70,15 @@ def run(args: argparse.Namespace) -> int:
         from ..pipeline import run_analysis
 
         with tempfile.TemporaryDirectory() as tmp:
-            res = run_analysis(tmp, cohorts=args.cohorts, samples=parse_samples(args.samples),
+            res = run_analysis(Path(tmp) / "run", cohorts=checked["cohorts"], samples=checked["samples"],
                                plots=False, report=False)
         verdicts = evaluate_claims(comparisons=res.comparisons, trends=res.trends, coupling=res.coupling,
                                    correlations=res.correlations, meta=res.meta, cohorts=res.cohorts,
                                    claims=claims)
-    verdicts.to_csv(args.out, sep="\t", index=False)
+    with atomic_file(checked["out"]) as tmp_out:
+        verdicts.to_csv(tmp_out, sep="\t", index=False)
     with pd.option_context("display.width", 200, "display.max_colwidth", 70):
         print(verdicts[["claim_id", "verdict", "effect_kind", "effect", "qval", "cohorts", "reason"]]
               .to_string(index=False))
-    print(f"\nwrote {args.out} ({len(verdicts)} claims; verdicts concern transcript levels only)")
+    print(f"\nwrote {checked['out']} ({len(verdicts)} claims; verdicts concern transcript levels only)")
     return 0

@@ -61,25 +61,38 @@ def _plain(value):
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import datasets
+    import warnings
 
+    from .. import datasets
+    from .._output import atomic_file, check_output_file
+    from ._common import check_input_file
+
+    out = check_output_file(args.out)  # before any download
+    if args.samples:
+        check_input_file(args.samples, "--samples", "sample sheet")
     kwargs = dict(samples=args.samples, samples_key=args.samples_key,
                   metadata_only=args.metadata_only)
     extra = dict(platform=args.platform, source=args.source, harmonise=not args.no_harmonise)
     import importlib.util
 
-    if hasattr(datasets, "load_cohort") and importlib.util.find_spec("mgtranscript.datasets.catalog"):
-        adata = datasets.load_cohort(args.accession, **kwargs, **extra)
-    else:  # the catalog (labels) is not available: raw GEO metadata only
-        from ..datasets.geo import geo
+    with warnings.catch_warnings(record=True) as caught:  # shown once each, on stderr, below
+        warnings.simplefilter("always")
+        if hasattr(datasets, "load_cohort") and importlib.util.find_spec("mgtranscript.datasets.catalog"):
+            adata = datasets.load_cohort(args.accession, **kwargs, **extra)
+        else:  # the catalog (labels) is not available: raw GEO metadata only
+            from ..datasets.geo import geo
 
-        logger.info("mgtranscript.datasets.load_cohort/catalog unavailable; loading with geo()")
-        adata = geo(args.accession, **kwargs, **extra)
+            logger.info("mgtranscript.datasets.load_cohort/catalog unavailable; loading with geo()")
+            adata = geo(args.accession, **kwargs, **extra)
     h5ad_safe(adata)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    adata.write_h5ad(out)
+    with atomic_file(out) as tmp:
+        adata.write_h5ad(tmp)
     geo_uns = adata.uns.get("geo", {})
+    shown = []
+    for w in [str(c.message) for c in caught] + list(geo_uns.get("warnings", [])):
+        if w not in shown:
+            shown.append(w)
+            logger.warning("%s", w)
     print(f"{geo_uns.get('accession', args.accession)}: {adata.n_obs} samples x {adata.n_vars} genes "
           f"(source: {geo_uns.get('source', '?')})")
     print(f"layers: {', '.join(adata.layers.keys()) or 'none'}; "
@@ -91,7 +104,5 @@ def run(args: argparse.Namespace) -> int:
         if col in adata.obs and adata.obs[col].notna().any():
             counts = adata.obs[col].astype(str).value_counts()
             print(f"{col}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    for w in geo_uns.get("warnings", []):
-        print(f"warning: {w}")
     print(f"wrote {out}")
     return 0

@@ -22,15 +22,19 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .. import genesets
+    from .._output import atomic_file, check_output_file
+    from ._common import check_input_file, read_h5ad
 
-    sets = genesets.load(args.spec)
-    if args.export:
-        path = sets.to_gmt(args.export)
-        print(f"wrote {len(sets)} set(s) to {path}")
+    export = check_output_file(args.export, option="--export") if args.export else None
     if args.coverage:
-        import anndata
-
-        adata = anndata.read_h5ad(args.coverage, backed="r")
+        check_input_file(args.coverage, "--coverage", ".h5ad file")
+    sets = genesets.load(args.spec)
+    if export is not None:
+        with atomic_file(export, option="--export") as tmp:
+            sets.to_gmt(tmp)
+        print(f"wrote {len(sets)} set(s) to {export}")
+    if args.coverage:
+        adata = read_h5ad(args.coverage, option="--coverage", backed=True)
         _, cov = genesets.match(sets, list(adata.var_names))
         cols = [c for c in ("n_genes", "n_matched", "n_resolved_by_alias", "final_size", "kept", "missing",
                             "resolved") if c in cov.columns]

@@ -1,57 +1,96 @@
-"""``mgtranscript run``: the default analysis plan end to end."""
+"""``mgtranscript run``: the default analysis plan end to end.
+
+Every argument (method, output folder, cohorts, sample sheets) is checked before any
+cohort is loaded. The results are written into a temporary folder beside ``--out`` and
+swapped in only when the run completes (:func:`mgtranscript._output.transactional_output`):
+a failed or interrupted run leaves the previous output byte for byte.
+"""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from pathlib import Path
+
+from ..errors import MgTranscriptError
+from ._common import check_cohorts, check_method, check_samples, parse_samples, progress_flag
 
 NAME = "run"
 HELP = "run the default analysis over the catalog's cohorts and write report, tables and plots"
 
+__all__ = ["parse_samples", "add_arguments", "run", "validate"]
 
-def parse_samples(values: list[str] | None) -> dict[str, str]:
-    """``ACC=PATH`` pairs (repeatable)."""
-    out = {}
-    for v in values or []:
-        acc, sep, path = v.partition("=")
-        if not sep:
-            raise SystemExit(f"--samples expects ACCESSION=PATH, got {v!r}")
-        out[acc.strip().upper()] = path
-    return out
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="out", help="output directory (default: out/)")
+    p.add_argument("--out", default="out",
+                   help="output folder (default: out/); replaced as a whole when the run completes")
     p.add_argument("--cohorts", nargs="+", metavar="ACC",
                    help="cohorts to analyse (default: every catalog cohort)")
     p.add_argument("--samples", action="append", metavar="ACC=SHEET",
                    help="a user sample sheet for a cohort (repeatable); otherwise sheets named "
                         "<ACC>*.csv are looked up in $MGTRANSCRIPT_SAMPLES and beside a directory mirror")
     p.add_argument("--method", default="ssgsea", help="scoring method (default: ssgsea)")
-    p.add_argument("--permutations", type=int, default=1000, help="GSEA prerank permutations")
+    p.add_argument("--permutations", type=_positive, default=1000, help="GSEA prerank permutations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-plots", action="store_true", help="skip figures")
     p.add_argument("--no-progress", action="store_true")
 
 
+def validate(args: argparse.Namespace) -> dict:
+    """Check every argument before any work; return the keyword arguments of the run.
+
+    Raises
+    ------
+    UsageError
+        One line naming the argument and the fix (exit status 2).
+    """
+    from .._output import check_output_path
+
+    method = check_method(args.method)
+    out = check_output_path(args.out)
+    cohorts = check_cohorts(args.cohorts)
+    samples = check_samples(parse_samples(args.samples), cohorts)
+    return {"out": out, "cohorts": cohorts, "samples": {k: str(v) for k, v in samples.items()},
+            "method": method}
+
+
 def run(args: argparse.Namespace) -> int:
+    checked = validate(args)
+    from .._output import transactional_output
     from ..pipeline import run_analysis
 
-    res = run_analysis(args.out, cohorts=args.cohorts, samples=parse_samples(args.samples),
-                       method=args.method, permutations=args.permutations, seed=args.seed,
-                       plots=not args.no_plots, progress=not args.no_progress)
-    from ..claims import _short
-
-    print("cohorts:")
-    for r in res.cohorts.itertuples():
-        why = _short(r.reason, 110) if isinstance(r.reason, str) and r.reason else ""
-        print(f"  {r.accession:<10} {r.status:<14} n={r.n_samples:<4} {why}")
+    out: Path = checked["out"]
+    manifest = {"command": "mgtranscript run", "method": checked["method"],
+                "cohorts": checked["cohorts"] or "default", "samples": checked["samples"],
+                "permutations": args.permutations, "seed": args.seed}
+    with transactional_output(out, manifest=manifest) as work:
+        res = run_analysis(work, cohorts=checked["cohorts"], samples=checked["samples"],
+                           method=checked["method"], permutations=args.permutations, seed=args.seed,
+                           plots=not args.no_plots, progress=progress_flag(args.no_progress))
+        print("cohorts:")
+        for r in res.cohorts.itertuples():
+            why = _short(r.reason, 110) if isinstance(r.reason, str) and r.reason else ""
+            print(f"  {r.accession:<10} {r.status:<14} n={r.n_samples:<4} {why}")
+        analysed = int((res.cohorts["status"] == "analysed").sum()) if not res.cohorts.empty else 0
+        if not analysed:  # a run without results must not replace an earlier output
+            raise MgTranscriptError(f"no cohort could be analysed (reasons above); nothing was written and "
+                                    f"{out} was left as it was")
     if not res.claims.empty:
         counts = res.claims["verdict"].value_counts().to_dict()
         print("claims: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"wrote {res.out_dir}/report.html, tables/, figures/ in {res.params.get('seconds')} s")
-    analysed = (res.cohorts["status"] == "analysed").sum() if not res.cohorts.empty else 0
-    if not analysed:
-        print("no cohort could be analysed", file=sys.stderr)
-        return 1
+    print(f"wrote {out}/report.html, tables/, figures/, manifest.json in {res.params.get('seconds')} s")
     return 0
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"

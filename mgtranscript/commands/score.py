@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _convert(text: str, default: Any, key: str) -> Any:
-    from ..errors import InputDataError
+    from ..errors import UsageError  # a bad --option is a usage error (exit 2)
 
     low = text.strip().lower()
     if isinstance(default, bool):
@@ -44,17 +44,17 @@ def _convert(text: str, default: Any, key: str) -> Any:
             return True
         if low in ("0", "false", "no", "off"):
             return False
-        raise InputDataError(f"--option {key}={text}: expected true or false")
+        raise UsageError(f"--option {key}={text}: expected true or false")
     if isinstance(default, int) and not isinstance(default, bool):
         try:
             return int(text)
         except ValueError:
-            raise InputDataError(f"--option {key}={text}: expected an integer") from None
+            raise UsageError(f"--option {key}={text}: expected an integer") from None
     if isinstance(default, float):
         try:
             return float(text)
         except ValueError:
-            raise InputDataError(f"--option {key}={text}: expected a number") from None
+            raise UsageError(f"--option {key}={text}: expected a number") from None
     if default is None or default is inspect.Parameter.empty:
         try:
             return json.loads(text)
@@ -65,7 +65,7 @@ def _convert(text: str, default: Any, key: str) -> Any:
 
 def parse_options(method: str, items: list[str]) -> dict[str, Any]:
     """``["alpha=0.5", "ties=gsva"]`` -> typed options for ``method``."""
-    from ..errors import InputDataError
+    from ..errors import UsageError  # a bad --option is a usage error (exit 2)
     from ..tl.score._runner import method_options
 
     defaults = method_options(method)
@@ -74,38 +74,42 @@ def parse_options(method: str, items: list[str]) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            raise InputDataError(f"--option {item!r}: write it as KEY=VALUE, e.g. --option alpha=0.5")
+            raise UsageError(f"--option {item!r}: write it as KEY=VALUE, e.g. --option alpha=0.5")
         out[key] = _convert(value, defaults.get(key), key) if key in defaults else value
     return out
 
 
 def run(args: argparse.Namespace) -> int:
-    import anndata as ad
-
     from .. import get
-    from ..errors import InputDataError
+    from .._output import atomic_file, check_output_file
     from ..tl.score import score
+    from ._common import check_input_file, read_h5ad
 
-    path = Path(args.input)
-    if not path.is_file():
-        raise InputDataError(f"input file {path} not found; pass an .h5ad file (samples x genes)")
+    # every argument first: input, outputs, options
+    check_input_file(args.input, "input", ".h5ad file")
+    outs = {opt: check_output_file(path, option=opt) for opt, path in
+            (("--out", args.out), ("--write-h5ad", args.write_h5ad), ("--coverage-out", args.coverage_out))
+            if path}
     options = parse_options(args.method, args.option)
-    adata = ad.read_h5ad(path, backed="r" if args.backed else None)
+    adata = read_h5ad(args.input, backed=args.backed)
     key = args.key_added or f"mg_{args.method}"
     score(adata, args.gene_sets, method=args.method, layer=args.layer, key_added=key,
           min_size=args.min_size, max_size=args.max_size, chunk_size=args.chunk_size, **options)
     table = get.scores(adata, key)
     cov = get.coverage(adata, key)
-    if args.out:
-        table.to_csv(args.out, sep="\t", index_label="sample", float_format="%.10g")
+    if "--out" in outs:
+        with atomic_file(outs["--out"]) as tmp:
+            table.to_csv(tmp, sep="\t", index_label="sample", float_format="%.10g")
     else:
         table.to_csv(sys.stdout, sep="\t", index_label="sample", float_format="%.10g")
-    if args.coverage_out:
-        cov.to_csv(args.coverage_out, sep="\t", index_label="set")
-    if args.write_h5ad:
+    if "--coverage-out" in outs:
+        with atomic_file(outs["--coverage-out"]) as tmp:
+            cov.to_csv(tmp, sep="\t", index_label="set")
+    if "--write-h5ad" in outs:
         if getattr(adata, "isbacked", False):
             adata = adata.to_memory()
-        adata.write_h5ad(args.write_h5ad)
+        with atomic_file(outs["--write-h5ad"]) as tmp:
+            adata.write_h5ad(tmp)
     report = sys.stderr if not args.out else sys.stdout
     cols = [c for c in ("n_genes", "n_matched", "n_resolved_by_alias", "n_missing", "final_size", "kept", "reason")
             if c in cov.columns]

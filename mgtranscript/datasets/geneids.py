@@ -354,28 +354,38 @@ def load_gene_info(*, url: str | None = None, taxon: str = "Homo_sapiens") -> Ge
     -------
     :class:`GeneInfo` with ``source`` (public URL) and ``sha256`` set.
     """
-    from ..fetch import fetch, read_meta, sha256sum, urls
+    from ..fetch import fetch, fetch_read, read_meta, sha256sum, urls
+
+    def key_of(path: Path) -> tuple:
+        st = path.stat()
+        return (str(path.resolve()), st.st_mtime, st.st_size)
 
     if url is not None and not re.match(r"^[a-z]+://", str(url)):
         path = Path(url).expanduser()
         if not path.is_file():
             raise InputDataError(f"gene_info file {path} does not exist; pass a URL or an existing file.")
-        meta_url, sha = str(path), ""
-    else:
-        src = url or urls.gene_info_url(species=taxon)
-        path = fetch(src)
+        key = key_of(path)
+        if key not in _CACHE:
+            gi = GeneInfo.from_file(path, source=str(path), sha256=sha256sum(path))
+            _CACHE.clear()  # keep one table in memory (~60 MB)
+            _CACHE[key] = gi
+            logger.info("loaded %d genes from %s", len(gi), path)
+        return _CACHE[key]
+    src = url or urls.gene_info_url(species=taxon)
+    key = key_of(fetch(src))
+    if key in _CACHE:
+        return _CACHE[key]
+
+    def parse(path: Path):  # a damaged cached copy is evicted and fetched again by fetch_read
         meta = read_meta(path)
-        meta_url, sha = meta.get("url", src), meta.get("sha256", "")
-    st = path.stat()
-    key = (str(path.resolve()), st.st_mtime, st.st_size)
-    if key not in _CACHE:
-        if not sha:
-            sha = sha256sum(path)
-        gi = GeneInfo.from_file(path, source=meta_url, sha256=sha)
-        _CACHE.clear()  # keep one table in memory (~60 MB)
-        _CACHE[key] = gi
-        logger.info("loaded %d genes from %s", len(gi), meta_url)
-    return _CACHE[key]
+        gi = GeneInfo.from_file(path, source=meta.get("url", src), sha256=meta.get("sha256") or sha256sum(path))
+        return key_of(path), gi
+
+    key, gi = fetch_read(src, parse)
+    _CACHE.clear()  # keep one table in memory (~60 MB)
+    _CACHE[key] = gi
+    logger.info("loaded %d genes from %s", len(gi), gi.source if hasattr(gi, "source") else src)
+    return gi
 
 
 def harmonise_ids(ids: Iterable[str], *, id_type: str = "auto", gene_info: GeneInfo | None = None) -> pd.DataFrame:

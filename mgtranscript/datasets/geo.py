@@ -3,8 +3,9 @@
 Sources tried by ``geo(acc, source="auto")``
 --------------------------------------------
 1. The series matrix (``matrix/GSExxx_series_matrix.txt.gz``, or one
-   ``GSExxx-GPLyyy_series_matrix.txt.gz`` per platform, found by listing ``matrix/``).
-   It always gives the sample metadata; for arrays it also gives the values, which
+   ``GSExxx-GPLyyy_series_matrix.txt.gz`` per platform, found by listing ``matrix/``);
+   when a series has none, the SOFT family file (``soft/GSExxx_family.soft.gz``),
+   which carries the same fields. It always gives the sample metadata; for arrays it also gives the values, which
    are mapped probe -> gene through the GPL annotation
    (:mod:`mgtranscript.datasets.platform`) and log2-transformed if needed
    (:func:`mgtranscript.pp.ensure_log`).
@@ -35,8 +36,8 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ..errors import DataFormatError, FetchError, InputDataError
-from ..fetch import fetch, list_remote_dir, read_meta, urls
+from ..errors import DataFormatError, FetchError, HostUnreachable, InputDataError, OfflineError
+from ..fetch import fetch_read, list_remote_dir, read_meta, urls
 from . import platform as gpl_mod
 from .samplesheet import join_sample_sheet, match_key, normalise_id, read_sample_sheet
 from .seriesmatrix import GeoRecord, parse_series_matrix, parse_soft
@@ -59,14 +60,33 @@ class _Ctx:
         self.progress = progress
         self.files: dict[str, dict] = {}
         self.tried: list[str] = []
+        self.errors: list[FetchError] = []
         self.warnings: list[str] = []
 
-    def get(self, url: str, role: str) -> Path:
-        path = fetch(url, progress=self.progress)
-        meta = read_meta(path)
+    def failed(self, url: str, exc: FetchError) -> None:
+        self.tried.append(f"{url} ({type(exc).__name__})")
+        self.errors.append(exc)
+
+    def unreachable_error(self) -> FetchError | None:
+        """One short error when every file failed for want of a network (or offline), else None."""
+        if not self.errors or not all(isinstance(e, (HostUnreachable, OfflineError)) for e in self.errors):
+            return None
+        first = next((e for e in self.errors if isinstance(e, HostUnreachable)), self.errors[0])
+        return type(first)(f"{self.acc}: none of its files could be obtained: {first}", url=first.url)
+
+    def get(self, url: str, role: str, reader):
+        """``reader(path)`` of the cached file of ``url`` (evicted and fetched again if damaged)."""
+        got: list[Path] = []
+
+        def read(path: Path):
+            got[:] = [path]
+            return reader(path)
+
+        value = fetch_read(url, read, progress=self.progress)
+        meta = read_meta(got[0])
         self.files[role] = {"url": urls.https_from_ftp(url), "sha256": meta.get("sha256", ""),
-                            "name": Path(path).name}
-        return path
+                            "name": got[0].name}
+        return value
 
     def warn(self, msg: str) -> None:
         self.warnings.append(msg)
@@ -276,11 +296,10 @@ def _matrix_records(ctx: _Ctx, platform: str | None) -> list[GeoRecord]:
         url = urls.geo_matrix_dir_url(acc) + name
         role = f"series_matrix_{plat}" if plat else "series_matrix"
         try:
-            path = ctx.get(url, role)
+            records.append(ctx.get(url, role, parse_series_matrix))
         except FetchError as exc:
-            ctx.tried.append(f"{url} ({type(exc).__name__})")
+            ctx.failed(url, exc)
             continue
-        records.append(parse_series_matrix(path))
         if not listed:
             break
     if records and platform:
@@ -373,7 +392,7 @@ def _suppl_candidates(ctx: _Ctx, rec: GeoRecord | None) -> list[tuple[str, str]]
         for n in list_remote_dir(urls.geo_suppl_dir_url(acc)):
             names.append((n, urls.geo_suppl_url(acc, n)))
     except FetchError as exc:
-        ctx.tried.append(f"{urls.geo_suppl_dir_url(acc)} ({type(exc).__name__})")
+        ctx.failed(urls.geo_suppl_dir_url(acc), exc)
         if rec is not None:
             sf = rec.series.get("supplementary_file", [])
             for u in [sf] if isinstance(sf, str) else sf:
@@ -449,20 +468,31 @@ def _load_counts(ctx: _Ctx, rec: GeoRecord | None, source: str, sheet, samples_k
     obs = rec.obs if rec is not None else pd.DataFrame(index=pd.Index([], dtype=str))
     last_error = None
     for kind, url in attempts():
-        try:
-            path = fetch(url, progress=ctx.progress)
-        except FetchError as exc:
-            ctx.tried.append(f"{url} ({type(exc).__name__})")
-            continue
         rules = _catalog_counts_rules(ctx.acc) if kind == "supplementary" else None
+
+        def read(path: Path, rules=rules):
+            try:
+                return path, read_count_table(path)
+            except DataFormatError:
+                if rules is None:
+                    raise
+                return path, None  # the catalog's layout rules read it below
+
         try:
-            df, report = read_count_table(path)
-            mapping, colrep = match_columns(list(df.columns), obs, sheet=sheet, samples_key=samples_key,
-                                            alt_labels=report.get("alt_labels"))
-        except DataFormatError:
-            if rules is None:
-                raise
-            df, report, mapping, colrep = None, {}, {}, {}
+            path, table = fetch_read(url, read, progress=ctx.progress)
+        except FetchError as exc:
+            ctx.failed(url, exc)
+            continue
+        df, report, mapping, colrep = None, {}, {}, {}
+        if table is not None:
+            df, report = table
+            try:
+                mapping, colrep = match_columns(list(df.columns), obs, sheet=sheet, samples_key=samples_key,
+                                                alt_labels=report.get("alt_labels"))
+            except DataFormatError:
+                if rules is None:
+                    raise
+                df, report, mapping, colrep = None, {}, {}, {}
         # the generic reader left samples unmatched: the catalog may declare the table's layout
         if rules is not None and len(obs.columns) and len(mapping) < min(len(obs), len(df.columns) if df is not None else 10**9):
             cdf, creport, cmapping, ccolrep = _read_with_catalog_rules(path, obs, rules)
@@ -508,6 +538,21 @@ def _harmonise(ctx: _Ctx, adata: AnnData) -> AnnData:
     except FetchError as exc:
         ctx.warn(f"gene ids were not harmonised (gene_info unavailable: {exc}).")
     return adata
+
+
+def _soft_record(ctx: _Ctx, platform: str | None) -> GeoRecord:
+    """The series' SOFT family file, restricted to ``platform`` when given."""
+    acc = ctx.acc
+    rec = ctx.get(urls.geo_soft_url(acc), "soft", parse_soft)
+    if platform:
+        keep = rec.obs.index[rec.obs.get("platform_id", pd.Series(dtype=str)).astype(str).str.upper()
+                             == platform.upper()]
+        if len(keep) == 0:
+            raise InputDataError(f"{acc} has no samples on {platform}; platforms: {rec.platform_ids}.")
+        rec.obs = rec.obs.loc[keep]
+        if rec.table is not None:
+            rec.table = rec.table[[c for c in rec.table.columns if c in set(keep)]]
+    return rec
 
 
 def geo(
@@ -571,28 +616,34 @@ def geo(
 
     # 1. metadata (+ values for arrays)
     rec: GeoRecord | None
+    from_soft = source == "soft"
     if source == "soft":
-        path = ctx.get(urls.geo_soft_url(acc), "soft")
-        rec = parse_soft(path)
-        if platform:
-            keep = rec.obs.index[rec.obs.get("platform_id", pd.Series(dtype=str)).astype(str).str.upper()
-                                 == platform.upper()]
-            if len(keep) == 0:
-                raise InputDataError(f"{acc} has no samples on {platform}; platforms: {rec.platform_ids}.")
-            rec.obs = rec.obs.loc[keep]
-            if rec.table is not None:
-                rec.table = rec.table[[c for c in rec.table.columns if c in set(keep)]]
+        rec = _soft_record(ctx, platform)
     else:
         recs = _matrix_records(ctx, platform)
         rec = _combine(recs, acc, metadata_only) if recs else None
+        if rec is None and source == "auto":
+            # no series matrix (some series only have the SOFT family file): the SOFT file
+            # carries the same sample metadata, and the values of array series
+            soft_url = urls.geo_soft_url(acc)
+            try:
+                rec = _soft_record(ctx, platform)
+                from_soft = True
+                logger.info("%s: no series matrix; sample metadata read from %s", acc, soft_url)
+            except FetchError as exc:
+                ctx.failed(soft_url, exc)
+    missing_metadata = None
     if rec is None:
-        msg = (f"{acc}: the series matrix could not be obtained (tried {'; '.join(ctx.tried)}); "
-               "sample metadata (titles, characteristics) is missing, pass samples= with a sample "
-               "sheet for labels.")
         if metadata_only or source == "matrix":
-            raise FetchError(msg.replace("pass samples=", "check the accession/network, or pass samples="),
-                             url=urls.geo_series_matrix_url(acc))
-        ctx.warn(msg)
+            raise ctx.unreachable_error() or FetchError(
+                f"{acc}: the series matrix could not be obtained (tried {'; '.join(ctx.tried)}); check "
+                "the accession and the network, or pass samples= with a sample sheet and drop "
+                "metadata_only.", url=urls.geo_series_matrix_url(acc))
+        missing_metadata = (f"{acc}: neither the series matrix nor the SOFT file could be obtained "
+                            f"(tried {'; '.join(ctx.tried)}); sample metadata (titles, characteristics) "
+                            "is missing")
+        if sheet is None and not all(isinstance(e, HostUnreachable) for e in ctx.errors):
+            ctx.warn(missing_metadata + ", pass samples= with a sample sheet for labels.")
     platforms = rec.platform_ids if rec is not None else []
 
     # 2. expression
@@ -604,7 +655,7 @@ def geo(
         data_source = "metadata_only"
     elif rec is not None and rec.table is not None and rec.table.shape[0] > 0 and source in ("auto", "matrix", "soft"):
         adata, info = _array_adata(ctx, rec)
-        data_source = "soft" if source == "soft" else "series_matrix"
+        data_source = "soft" if from_soft else "series_matrix"
     elif source in ("matrix", "soft"):
         raise DataFormatError(
             f"{acc}: the {'SOFT file' if source == 'soft' else 'series matrix'} holds no values "
@@ -613,7 +664,7 @@ def geo(
     else:
         got = _load_counts(ctx, rec, source, sheet, samples_key)
         if got is None:
-            raise FetchError(
+            raise ctx.unreachable_error() or FetchError(
                 f"{acc}: no expression data could be loaded; the series matrix has no values and "
                 f"these files could not be obtained: {'; '.join(ctx.tried)}"
                 f"{'; ' + '; '.join(ctx.warnings[-1:]) if ctx.warnings else ''}. Download one of them "
@@ -641,6 +692,9 @@ def geo(
     if sheet is not None:
         used_for_columns = info.get("column_match", {}).get("rule", "").startswith("sample sheet")
         join_sample_sheet(adata, sheet, samples_key=None if used_for_columns else samples_key)
+        if missing_metadata:
+            # the labels come from the user's sheet; join_sample_sheet warns about samples it missed
+            logger.info("%s; labels come from the sample sheet", missing_metadata)
 
     # 3. ids and scale
     if harmonise and not metadata_only:

@@ -14,8 +14,11 @@ from .cache import (
     Decompress,
     cache_dir,
     cache_entries,
+    clean_partial,
     clear_cache,
     fetch,
+    fetch_read,
+    integrity_problem,
     is_offline,
     list_remote_dir,
     mirror_base,
@@ -29,11 +32,11 @@ from .cache import (
     verify_cache,
     verify_file,
 )
-from .http import RateLimiter, RetryPolicy
+from .http import RateLimiter, RetryPolicy, forget_unreachable
 
 __all__ = [
-    "urls", "fetch", "store", "remove", "partial_path", "cache_dir", "cache_entries",
-    "clear_cache", "verify_cache", "verify_file", "list_remote_dir", "read_meta",
+    "urls", "fetch", "fetch_read", "integrity_problem", "forget_unreachable", "store", "remove", "partial_path", "cache_dir", "cache_entries",
+    "clean_partial", "clear_cache", "verify_cache", "verify_file", "list_remote_dir", "read_meta",
     "safe_extract_tar", "safe_extract_zip", "sha256sum", "is_offline", "mirror_base",
     "Decompress", "RetryPolicy", "RateLimiter",
 ]

@@ -5,8 +5,15 @@ A download is written to ``CACHE/.partial/HOST/PATH.part`` and moved into place
 with :func:`os.replace` only once it is complete and verified (gzip integrity,
 sha256/md5 when known), so a half-written file is never visible in the cache. A
 ``.part`` left behind by a killed process is resumed with HTTP ``Range`` by the
-next call. Provenance (public URL, sha256, size, time, source) is kept in
-``CACHE/.meta/HOST/PATH.json``. Environment variables:
+next call. Provenance (public URL, sha256, size, modification time, fetch time,
+source) is kept in ``CACHE/.meta/HOST/PATH.json``.
+
+The cache heals itself: a cached file whose size differs from the one recorded, or
+whose content changed since it was cached (modification time moved and sha256 no
+longer matches), is evicted and fetched again. :func:`fetch_read` does the same for
+a file that fails to decode (truncated gzip, EOF, undecodable bytes): it is evicted
+and fetched once more. When that is impossible (offline) the error names the file
+and the fix in one line. Environment variables:
 
 ``MGTRANSCRIPT_CACHE``
     The cache directory (default: the platform's user cache dir).
@@ -86,6 +93,9 @@ __all__ = [
     "mirror_base",
     "read_meta",
     "Decompress",
+    "fetch_read",
+    "integrity_problem",
+    "clean_partial",
 ]
 
 #: Folders of the cache that hold bookkeeping, never cached files.
@@ -201,7 +211,7 @@ class Decompress:
         if not path.name.endswith(".gz"):
             return path
         out = path.with_name(path.name[: -len(".gz")])
-        if out.exists() and out.stat().st_mtime >= path.stat().st_mtime:
+        if out.exists() and out.stat().st_mtime >= path.stat().st_mtime and not _size_problem(out):
             return out
         fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
         try:
@@ -214,8 +224,9 @@ class Decompress:
         try:  # inside the cache: record provenance so `cache verify` can check it too
             src_meta = read_meta(path)
             rel = path.resolve().relative_to(cache_dir().resolve()).as_posix()
+            st = out.stat()
             _write_meta(out, {"url": "", "derived_from": rel, "source_url": src_meta.get("url", ""),
-                              "sha256": sha256sum(out), "bytes": out.stat().st_size,
+                              "sha256": sha256sum(out), "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
                               "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
         except ValueError:
             pass  # a file outside the cache
@@ -378,22 +389,65 @@ def _flock_with_timeout(fh, lock_path: Path, rel: str) -> None:
             time.sleep(0.1)
 
 
+def _prune_empty_dirs(start: Path, stop: Path) -> None:
+    """Remove ``start`` and its parents up to (not including) ``stop`` while they are empty."""
+    d = start
+    while d != stop and stop in d.parents:
+        try:
+            d.rmdir()
+        except OSError:  # not empty (or already gone / in use): stop here
+            return
+        d = d.parent
+
+
+def _open_lock(lock_path: Path):
+    while True:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return open(lock_path, "a")
+        except FileNotFoundError:  # its folder was pruned meanwhile: make it again
+            continue
+
+
 @contextlib.contextmanager
 def _locked(rel: str) -> Iterator[None]:
-    """Hold a lock on cache path ``rel`` (threads of this process, and other processes)."""
+    """Hold a lock on cache path ``rel`` (threads of this process, and other processes).
+
+    The lock file ``.partial/HOST/PATH.lock`` is deleted by its holder on release, so
+    lock files do not pile up. A process that was waiting on the deleted file notices
+    (its inode is no longer the one at the path) and locks the new file instead.
+    """
     with _thread_locks_guard:
         tlock = _thread_locks.setdefault(rel, threading.Lock())
     with tlock:
-        lock_path = cache_dir() / PARTIAL / (rel + _LOCK_SUFFIX)
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(lock_path, "a") as fh:
-            if fcntl is not None:
-                _flock_with_timeout(fh, lock_path, rel)
+        partial_root = cache_dir() / PARTIAL
+        lock_path = partial_root / (rel + _LOCK_SUFFIX)
+        while True:
+            fh = _open_lock(lock_path)
+            if fcntl is None:
+                break
             try:
-                yield
+                _flock_with_timeout(fh, lock_path, rel)
+            except BaseException:
+                fh.close()
+                raise
+            try:
+                same = os.fstat(fh.fileno()).st_ino == os.stat(lock_path).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            fh.close()  # the previous holder deleted the file we waited on: lock the new one
+        try:
+            yield
+        finally:
+            try:
+                lock_path.unlink(missing_ok=True)
+                _prune_empty_dirs(lock_path.parent, partial_root)
             finally:
                 if fcntl is not None:
                     fcntl.flock(fh, fcntl.LOCK_UN)
+                fh.close()
 
 
 # --------------------------------------------------------------------------- metadata
@@ -463,16 +517,53 @@ def _commit(part: Path, dest: Path, *, url: str, source: str, seconds: float,
     dest.parent.mkdir(parents=True, exist_ok=True)
     digest = sha256sum(part)
     os.replace(part, dest)
-    meta = {"url": url, "sha256": digest, "bytes": dest.stat().st_size,
+    _prune_empty_dirs(part.parent, cache_dir() / PARTIAL)
+    st = dest.stat()
+    meta = {"url": url, "sha256": digest, "bytes": st.st_size, "mtime_ns": st.st_mtime_ns,
             "fetched": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(seconds, 3), "source": source, **(extra or {})}
     _write_meta(dest, meta)
     logger.info("cached %s (%d bytes)", dest, meta["bytes"])
 
 
-def _cached_ok(dest: Path, known_hash: str | None) -> bool:
+def _size_problem(dest: Path) -> str | None:
+    meta = read_meta(dest)
+    size = dest.stat().st_size
+    if meta.get("bytes") is not None and meta["bytes"] != size:
+        return f"{size} bytes on disk, {meta['bytes']} recorded when it was cached"
+    return None
+
+
+def integrity_problem(dest: Path, *, deep: bool = False) -> str | None:
+    """Why the cached file ``dest`` no longer matches its recorded metadata, or None.
+
+    Cheap by default: the size is compared with the one recorded, and the sha256 is
+    recomputed only when the file's modification time moved since it was cached.
+    ``deep=True`` always recomputes the sha256 and re-checks a gzip stream (as
+    ``mgtranscript cache verify`` does).
+    """
     if not dest.is_file():
-        return False
+        return "missing"
+    problem = _size_problem(dest)
+    if problem:
+        return problem
+    meta = read_meta(dest)
+    recorded = meta.get("sha256")
+    if recorded and (deep or meta.get("mtime_ns") not in (None, dest.stat().st_mtime_ns)):
+        got = sha256sum(dest)
+        if got != recorded:
+            return f"sha256 {got[:12]}... differs from the {recorded[:12]}... recorded when it was cached"
+        if not deep:  # touched but intact: remember the new time, skip the hash next time
+            _write_meta(dest, dict(meta, mtime_ns=dest.stat().st_mtime_ns))
+    if deep:
+        try:
+            verify_file(dest, name=str(dest))
+        except DownloadCorrupt as exc:
+            return str(exc).split(". ")[0]
+    return None
+
+
+def _hash_ok(dest: Path, known_hash: str | None) -> bool:
     if not known_hash:
         return True
     algo, digest = _parse_hash(known_hash)
@@ -480,6 +571,27 @@ def _cached_ok(dest: Path, known_hash: str | None) -> bool:
     if algo == "sha256" and meta.get("sha256") and meta.get("bytes") == dest.stat().st_size:
         return meta["sha256"] == digest
     return _digest(dest, algo) == digest
+
+
+def _evict(dest: Path) -> None:
+    """Delete a cached file, its metadata and files derived from it (no lock taken)."""
+    root = cache_dir().resolve()
+    rel = Path(dest).resolve().relative_to(root).as_posix()
+    for path in [Path(dest), *(root / r["path"] for r in _derived_from(rel))]:
+        meta = _meta_path(path)
+        path.unlink(missing_ok=True)
+        meta.unlink(missing_ok=True)
+
+
+def _derived_from(rel: str) -> list[dict]:
+    out = []
+    meta_dir = cache_dir() / META
+    plain = rel[: -len(".gz")] if rel.endswith(".gz") else None
+    if plain and (meta_dir / (plain + _META_SUFFIX)).is_file():
+        m = read_meta(cache_dir() / plain)
+        if m.get("derived_from") == rel:
+            out.append({"path": plain})
+    return out
 
 
 def fetch(
@@ -542,11 +654,18 @@ def fetch(
     rel = _check_rel(relpath) if relpath else mirror_relpath(url)
     root = cache_dir()
     dest = root / rel
-    if not force and _cached_ok(dest, known_hash):
-        return processor(dest) if processor else dest
+    damaged = None
+    if not force and dest.is_file():
+        damaged = integrity_problem(dest)
+        if damaged is None and _hash_ok(dest, known_hash):
+            return processor(dest) if processor else dest
     mdir = _mirror_dir()
     local = mdir / rel if mdir is not None else None
     if is_offline() and not (local is not None and local.is_file()):
+        if damaged:
+            with _locked(rel):
+                _evict(dest)
+            raise OfflineError(_damaged_offline_message(rel, damaged, url), url=url)
         raise OfflineError(
             f"MGTRANSCRIPT_OFFLINE=1 and {rel} is not in the cache ({root})"
             + (f" nor in the mirror {mdir}" if mdir is not None else "")
@@ -556,8 +675,13 @@ def fetch(
             url=url,
         )
     with _locked(rel):
-        if not force and _cached_ok(dest, known_hash):  # another process got it meanwhile
-            return processor(dest) if processor else dest
+        if not force and dest.is_file():  # another process may have got it meanwhile
+            damaged = integrity_problem(dest)
+            if damaged is None and _hash_ok(dest, known_hash):
+                return processor(dest) if processor else dest
+            if damaged:
+                logger.warning("cached %s is damaged (%s); fetching it again", rel, damaged)
+                _evict(dest)
         part = root / PARTIAL / (rel + _PART_SUFFIX)
         part.parent.mkdir(parents=True, exist_ok=True)
         t0 = time.monotonic()
@@ -574,6 +698,90 @@ def fetch(
             _commit(part, dest, url=url, source=base if (base and method == "GET") else "public",
                     seconds=time.monotonic() - t0)
     return processor(dest) if processor else dest
+
+
+def _damaged_offline_message(rel: str, why: str, url: str) -> str:
+    return (f"cached file {rel} was damaged ({why}) and has been removed; it cannot be fetched "
+            f"again because MGTRANSCRIPT_OFFLINE=1. Fix: unset MGTRANSCRIPT_OFFLINE (or point "
+            f"MGTRANSCRIPT_MIRROR at a folder holding it) and run again; public URL {url}")
+
+
+#: Exceptions that mean "the bytes are damaged", wherever they appear in an error's chain.
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError)
+
+
+def _decode_failure(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, _DECODE_ERRORS):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def fetch_read(url: str, reader: Callable[[Path], object], **fetch_kwargs) -> object:
+    """``reader(fetch(url, ...))``, healing a cached file that cannot be read.
+
+    When ``reader`` fails because the bytes are damaged (EOF, bad gzip, undecodable
+    text), or fails in another way while the file no longer matches its recorded size
+    or sha256, the cached copy is evicted and fetched again once, and ``reader`` runs
+    on the new copy. A format error on an intact file is raised as is (fetching the
+    same bytes again would not help).
+
+    Parameters
+    ----------
+    url
+        As for :func:`fetch`.
+    reader
+        Parses the local file (e.g. :func:`~mgtranscript.datasets.seriesmatrix.parse_series_matrix`).
+    **fetch_kwargs
+        Passed to :func:`fetch` (``progress``, ``known_hash``, ``processor`` ...).
+
+    Raises
+    ------
+    OfflineError
+        The damaged file was evicted but cannot be fetched again offline (one line
+        naming the file and the fix).
+    DownloadCorrupt
+        The fresh copy cannot be read either.
+    """
+    path = fetch(url, **fetch_kwargs)
+    try:
+        return reader(path)
+    except Exception as exc:  # noqa: BLE001 - re-raised below unless the bytes are damaged
+        try:
+            damaged = integrity_problem(path, deep=True)
+        except OSError:
+            damaged = None
+        if damaged is None and _decode_failure(exc):
+            damaged = f"{type(exc).__name__}: {exc}"
+        if damaged is None:
+            raise
+        first = exc
+    url = https_from_ftp(url)
+    rel = fetch_kwargs.get("relpath") or mirror_relpath(url)
+    root = cache_dir()
+    dest = root / rel
+    logger.warning("cached %s cannot be read (%s); fetching it again", rel, damaged)
+    with _locked(rel):
+        _evict(dest)
+        if Path(path) != dest and Path(path).is_file():
+            _evict(Path(path))
+    if is_offline() and not (_mirror_dir() is not None and (_mirror_dir() / rel).is_file()):
+        raise OfflineError(_damaged_offline_message(rel, damaged, url), url=url) from first
+    path = fetch(url, **fetch_kwargs)
+    try:
+        return reader(path)
+    except Exception as exc:  # noqa: BLE001
+        if not _decode_failure(exc):
+            raise
+        raise DownloadCorrupt(
+            f"{url}: fetched again but still cannot be read ({type(exc).__name__}: {exc}); the "
+            "source itself may be damaged. Check the file at its public URL or in MGTRANSCRIPT_MIRROR.",
+            url=url,
+        ) from exc
 
 
 def _from_mirror_dir(local: Path, part: Path, *, url: str, rel: str, known_hash: str | None,
@@ -761,6 +969,46 @@ def verify_cache(*, remove_bad: bool = False) -> list[tuple[str, str]]:
             if remove_bad:
                 remove(row["path"])
     return bad
+
+
+def clean_partial() -> int:
+    """Remove lock files nobody holds (left by older versions or killed processes) and empty
+    folders from ``.partial/``; unfinished downloads (``.part``) stay for resuming.
+
+    Returns
+    -------
+    The number of lock files removed.
+    """
+    root = cache_dir() / PARTIAL
+    if not root.is_dir():
+        return 0
+    n = 0
+    for lock in sorted(root.rglob("*" + _LOCK_SUFFIX)):
+        try:
+            fh = open(lock, "a")
+        except OSError:
+            continue
+        with fh:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a download in progress
+            try:
+                if os.fstat(fh.fileno()).st_ino == os.stat(lock).st_ino:
+                    lock.unlink()
+                    n += 1
+            except FileNotFoundError:
+                pass
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+    for dirpath, _dirs, _files in sorted(os.walk(root), key=lambda t: -len(t[0])):
+        d = Path(dirpath)
+        if d != root:
+            with contextlib.suppress(OSError):
+                d.rmdir()
+    return n
 
 
 def clear_cache(pattern: str | None = None) -> int:

@@ -1,16 +1,26 @@
 """The one place that talks HTTP.
 
-Retries with exponential backoff on connection errors, timeouts and 5xx; honours
+Retries with exponential backoff on timeouts, dropped connections and 5xx; honours
 ``Retry-After`` on 429 (and 503); never retries 404 (raises
 :class:`~mgtranscript.errors.AccessionNotFound` at once); limits requests to NCBI
 hosts to 3/s, or 10/s when ``NCBI_API_KEY`` is set; resumes interrupted downloads
 with an HTTP ``Range`` request where the server allows it.
+
+Without a network, retrying is pointless: a host whose name does not resolve, or
+that refuses the connection (or whose network is unreachable), is not retried.
+The first such failure marks the host unreachable for the rest of the process:
+later requests to it fail at once with :class:`~mgtranscript.errors.HostUnreachable`,
+without touching the network, and one warning says how to work offline
+(``MGTRANSCRIPT_MIRROR``, ``MGTRANSCRIPT_OFFLINE=1``). :func:`forget_unreachable`
+clears that memory (e.g. in a notebook after the network is back).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -21,12 +31,16 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from ..errors import AccessionNotFound, FetchError
+from ..errors import AccessionNotFound, FetchError, HostUnreachable
 from .urls import NCBI_HOSTS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RetryPolicy", "RateLimiter", "request", "download_to", "USER_AGENT"]
+__all__ = ["RetryPolicy", "RateLimiter", "request", "download_to", "USER_AGENT", "forget_unreachable",
+           "unreachable_hosts"]
+
+#: How this module waits between tries (tests replace it to record the delays decided).
+_sleep = time.sleep
 
 USER_AGENT = "mgtranscript (+https://pypi.org/project/mgtranscript)"
 
@@ -66,20 +80,42 @@ class RetryPolicy:
 
 
 class RateLimiter:
-    """Space requests to a host group at least ``1/rate`` seconds apart (thread-safe)."""
+    """Space requests to a host group at least ``1/rate`` seconds apart (thread-safe).
 
-    def __init__(self, rate: float) -> None:
+    Each call to :meth:`wait` books the next free slot under a lock (so concurrent
+    callers get distinct slots ``interval`` apart) and then sleeps until its slot.
+
+    Parameters
+    ----------
+    rate
+        Requests per second.
+    clock, sleep
+        The time source and the sleeper (default :func:`time.monotonic` and
+        :func:`time.sleep`); tests pass a fake pair to check the schedule granted.
+    """
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.interval = 1.0 / rate
+        self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
-        self._next = 0.0
+        self._next: float | None = None
 
-    def wait(self) -> None:
+    def reserve(self) -> float:
+        """Book the next free slot and return it (a time on ``clock``); does not wait."""
         with self._lock:
-            now = time.monotonic()
-            if now < self._next:
-                time.sleep(self._next - now)
-                now = self._next
-            self._next = now + self.interval
+            now = self._clock()
+            slot = now if self._next is None else max(now, self._next)
+            self._next = slot + self.interval
+            return slot
+
+    def wait(self) -> float:
+        """Wait for the next free slot; return the slot granted."""
+        slot = self.reserve()
+        delay = slot - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+        return slot
 
 
 _ncbi_limiter: RateLimiter | None = None
@@ -128,6 +164,89 @@ def rate_limited(url: str) -> bool:
     return (urlsplit(url).hostname or "") in NCBI_HOSTS
 
 
+_unreachable: dict[str, str] = {}
+_unreachable_lock = threading.Lock()
+
+#: errno values meaning "there is no route to this host at all" (not worth a retry)
+_NO_ROUTE = {errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _no_route_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` means the host cannot be reached at all (DNS, refused), else None.
+
+    Walks the chain requests -> urllib3 -> socket (``args``, ``reason``, ``__cause__``,
+    ``__context__``) looking for a name-resolution failure or ECONNREFUSED /
+    ENETUNREACH / EHOSTUNREACH. Timeouts and resets are not such reasons.
+    """
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, (requests.Timeout, socket.timeout, TimeoutError)):
+            return None
+        if isinstance(e, socket.gaierror) or type(e).__name__ == "NameResolutionError":
+            return "its name does not resolve (no network or DNS?)"
+        if isinstance(e, OSError) and e.errno in _NO_ROUTE:
+            return {errno.ECONNREFUSED: "it refused the connection",
+                    errno.ENETUNREACH: "the network is unreachable",
+                    errno.EHOSTUNREACH: "there is no route to it"}[e.errno]
+        todo.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+        todo.extend(x for x in (getattr(e, "reason", None), e.__cause__, e.__context__) if x is not None)
+    return None
+
+
+def _unreachable_message(origin: str, reason: str, name: str) -> str:
+    from .cache import mirror_base
+
+    base = mirror_base()
+    if base and base.startswith(("http://", "https://")) and _origin(base) == origin:
+        return (f"cannot reach the mirror {base} ({reason}) for {name}; start it or fix "
+                "MGTRANSCRIPT_MIRROR (a directory works too), or set MGTRANSCRIPT_OFFLINE=1 to "
+                "use cached files only.")
+    return (f"cannot reach {origin} ({reason}) for {name}; not contacting it again in this run. "
+            "To work offline set MGTRANSCRIPT_MIRROR to a mirror folder, or MGTRANSCRIPT_OFFLINE=1 "
+            "to use cached files only.")
+
+
+def unreachable_hosts() -> dict[str, str]:
+    """Origins (``scheme://host[:port]``) found unreachable in this process, with the reason."""
+    with _unreachable_lock:
+        return dict(_unreachable)
+
+
+def forget_unreachable() -> None:
+    """Contact hosts found unreachable earlier again (e.g. after the network came back)."""
+    with _unreachable_lock:
+        _unreachable.clear()
+
+
+def _check_reachable(url: str, name: str) -> None:
+    origin = _origin(url)
+    with _unreachable_lock:
+        reason = _unreachable.get(origin)
+    if reason is not None:
+        raise HostUnreachable(_unreachable_message(origin, reason, name), url=name)
+
+
+def _mark_unreachable(url: str, reason: str, name: str) -> HostUnreachable:
+    origin = _origin(url)
+    msg = _unreachable_message(origin, reason, name)
+    with _unreachable_lock:
+        first = origin not in _unreachable
+        _unreachable[origin] = reason
+    if first:
+        logger.warning("%s", msg)
+    return HostUnreachable(msg, url=name)
+
+
 def request(
     method: str,
     url: str,
@@ -148,11 +267,15 @@ def request(
     ------
     AccessionNotFound
         On 404 or 410 (never retried).
+    HostUnreachable
+        The host's name does not resolve or it refuses connections (not retried), now
+        or earlier in this process.
     FetchError
-        When every try failed (connection error, timeout, 5xx, 429) or on another 4xx.
+        When every try failed (timeout, dropped connection, 5xx, 429) or on another 4xx.
     """
     policy = policy or RetryPolicy()
     name = public_url or url
+    _check_reachable(url, name)
     ncbi = rate_limited(url)
     params = dict(kwargs.pop("params", None) or {})
     if ncbi and os.environ.get("NCBI_API_KEY") and "eutils" in (urlsplit(url).hostname or ""):
@@ -169,6 +292,9 @@ def request(
             )
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError) as exc:
+            reason = _no_route_reason(exc)
+            if reason is not None:
+                raise _mark_unreachable(url, reason, name) from None
             last = f"{type(exc).__name__}: {exc}"
         else:
             if resp.status_code in ok_status:
@@ -198,7 +324,7 @@ def request(
         if attempt + 1 < policy.attempts:
             delay = min(policy.max_delay, wait) if wait is not None else policy.delay(attempt)
             logger.warning("%s: %s; retry %d/%d in %.1fs", name, last, attempt + 1, policy.attempts - 1, delay)
-            time.sleep(delay)
+            _sleep(delay)
     raise FetchError(
         f"{name}: giving up after {policy.attempts} tries ({last}). Check the network, "
         "or set MGTRANSCRIPT_MIRROR to a local mirror, or retry later.",
@@ -300,7 +426,7 @@ def download_to(
             logger.warning("%s: transfer interrupted (%s)%s", name, exc,
                            f"; resuming ({attempt + 1}/{policy.attempts - 1})" if more else "")
             if more:
-                time.sleep(policy.delay(attempt))
+                _sleep(policy.delay(attempt))
         finally:
             resp.close()
     raise FetchError(

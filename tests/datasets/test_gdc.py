@@ -392,15 +392,16 @@ def test_risk_factor_table_tolerates_absence():
 
 def test_gdc_with_a_mirror_fails_at_once_naming_the_fix(tmp_path, monkeypatch):
     """A mirror laid out by URL cannot answer GDC API queries: say so without retrying."""
-    import time
-
     from mgtranscript.datasets import gdc
     from mgtranscript.errors import OfflineError
+    from mgtranscript.fetch import http
 
+    sent = []
+    monkeypatch.setattr(http, "request", lambda *a, **k: sent.append(a) or pytest.fail("contacted a host"))
+    monkeypatch.setattr(http, "_sleep", lambda s: pytest.fail(f"waited {s} s before failing"))
     monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(tmp_path / "mirror"))
     monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("MGTRANSCRIPT_GDC_URL", raising=False)
-    t0 = time.monotonic()
     with pytest.raises(OfflineError, match="MGTRANSCRIPT_GDC_URL"):
         gdc("TCGA-LIHC")
-    assert time.monotonic() - t0 < 5
+    assert sent == []  # decided at once, without a request or a retry

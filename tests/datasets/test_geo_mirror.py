@@ -57,8 +57,14 @@ def test_gse126848_without_harmonising_keeps_ensembl_ids(mirror_env):
 
 
 def test_gse77314_ncbi_counts_with_sra_run_table(mirror_env, sra_sheet):
-    with pytest.warns(UserWarning, match="series matrix could not be obtained"):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         a = geo("GSE77314", samples=sra_sheet, harmonise=False)
+    # the sheet matched all 100 samples: no advice to pass the sheet that was passed
+    assert not [w for w in caught if "samples=" in str(w.message)], [str(w.message) for w in caught]
+    assert not [w for w in caught if "sample sheet" in str(w.message)]
     assert a.n_obs == 100
     assert a.obs["diagnosis"].value_counts().to_dict() == {"Normal": 50, "Tumor": 50}
     assert a.uns["geo"]["sample_sheet"]["key"] == "GEO_Accession (exp)"

@@ -84,7 +84,7 @@ def test_cache_verify_catches_same_size_tampering(filled, capsys):
 def test_cache_clear_pattern_and_all(filled, cache, capsys):
     Decompress()(filled[MATRIX_URL])  # a derived file is a cache file too
     assert len(cache_entries()) == 3
-    code, out = _run(capsys, "clear", "--pattern", "msigdb")
+    code, out = _run(capsys, "clear", "--pattern", "msigdb", "--yes")
     assert code == 0 and "removed 1 files" in out
     assert {r["path"] for r in cache_entries()} == {
         mirror_relpath(MATRIX_URL), mirror_relpath(MATRIX_URL)[: -len(".gz")]
@@ -92,7 +92,7 @@ def test_cache_clear_pattern_and_all(filled, cache, capsys):
     part = partial_path(COUNTS_URL)
     part.parent.mkdir(parents=True, exist_ok=True)
     part.write_bytes(b"half")
-    code, out = _run(capsys, "clear")
+    code, out = _run(capsys, "clear", "--yes")
     assert code == 0 and "removed 2 files" in out
     assert cache_entries() == [] and not part.exists()
     assert [p for p in cache.rglob("*") if p.is_file()] == []

@@ -5,8 +5,6 @@ After every fault the cache must hold only complete, verified files.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from fetch_helpers import COUNTS_URL, HALLMARK_URL, assert_cache_clean
@@ -124,34 +122,45 @@ def test_cached_file_with_other_hash_is_refetched(fault_server, cache, manifest)
     assert fault_server.hits["/" + rel] == 4
 
 
-def test_429_honours_retry_after(fault_server, cache, manifest):
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """The delays the retry logic decides (recorded instead of slept)."""
+    got: list[float] = []
+    monkeypatch.setattr(http, "_sleep", got.append)
+    return got
+
+
+def test_429_honours_retry_after(fault_server, cache, manifest, waits):
     rel = mirror_relpath(HALLMARK_URL)
     fault_server.faults["/" + rel] = ["429:1", "ok"]
-    t0 = time.monotonic()
     _fetch_ok(manifest, HALLMARK_URL)
-    elapsed = time.monotonic() - t0
     assert fault_server.hits["/" + rel] == 2
-    assert 1.0 <= elapsed < 5.0  # waited as told (backoff alone would be 0.01 s)
+    assert waits == [1.0]  # waited as told (backoff alone would be 0.01 s)
     assert_cache_clean(cache)
 
 
-def test_429_wait_is_bounded(fault_server, cache, manifest, monkeypatch):
+def test_429_wait_is_bounded(fault_server, cache, manifest, monkeypatch, waits):
     monkeypatch.setenv("MGTRANSCRIPT_MAX_WAIT", "0.5")
     rel = mirror_relpath(HALLMARK_URL)
     fault_server.faults["/" + rel] = ["429:3600", "ok"]
-    t0 = time.monotonic()
     _fetch_ok(manifest, HALLMARK_URL)
-    assert 0.5 <= time.monotonic() - t0 < 5.0
+    assert waits == [0.5]  # Retry-After: 3600 capped by MGTRANSCRIPT_MAX_WAIT
 
 
-def test_404_is_final(fault_server, cache):
+def test_backoff_doubles_between_tries(fault_server, cache, manifest, monkeypatch, waits):
+    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.25")
+    fault_server.faults[PATH] = ["503", "500", "503", "ok"]
+    _fetch_ok(manifest)
+    assert waits == [0.25, 0.5, 1.0]
+
+
+def test_404_is_final(fault_server, cache, waits):
     url = urls.geo_series_matrix_url("GSE999999999")
-    t0 = time.monotonic()
     with pytest.raises(AccessionNotFound, match="GSE999999999") as err:
         fetch(url)
-    assert time.monotonic() - t0 < 10.0  # generous: the request count below is the real check
     assert err.value.url == url
     assert len(fault_server.log) == 1  # exactly one request: no retry storm
+    assert waits == []
     assert_cache_clean(cache)
 
 
@@ -207,47 +216,91 @@ def test_stale_partial_from_other_version_is_discarded(fault_server, cache, mani
     assert_cache_clean(cache)
 
 
-def test_ncbi_rate_limit(fault_server, cache, monkeypatch):
-    """N requests to an NCBI host take at least (N-1)/3 s; (N-1)/10 s with an API key."""
+class FakeClock:
+    """A clock that moves only when told; ``sleep`` records the delay and does not move it."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+
+
+def test_ncbi_rate_limit_is_decided_by_the_host_contacted(fault_server, cache, monkeypatch):
+    """NCBI hosts go through the NCBI limiter (3/s, 10/s with a key); a mirror does not."""
     url = f"{fault_server.url}/{mirror_relpath(urls.geo_series_matrix_url('GSE126848'))}"
-    n = 7
+    granted: list[float] = []
+    clock = FakeClock()
 
-    def timed() -> float:
-        t0 = time.monotonic()
-        for _ in range(n):
-            http.request("GET", url).close()
-        return time.monotonic() - t0
+    def limiter():
+        lim = http.RateLimiter(10.0 if http.os.environ.get("NCBI_API_KEY") else 3.0, clock=clock,
+                               sleep=clock.sleep)
+        real_wait = lim.wait
+        lim.wait = lambda: granted.append(real_wait()) or granted[-1]
+        return lim
 
-    assert timed() < (n - 1) / 3  # 127.0.0.1 (a mirror) is not NCBI: not throttled
-    monkeypatch.setattr(http, "NCBI_HOSTS", frozenset({"127.0.0.1"}))  # pretend it is NCBI
     monkeypatch.delenv("NCBI_API_KEY", raising=False)
-    monkeypatch.setattr(http, "_ncbi_limiter", None)
-    assert timed() >= (n - 1) / 3 - 0.02
+    assert http.ncbi_limiter().interval == pytest.approx(1 / 3)
     monkeypatch.setenv("NCBI_API_KEY", "not-a-real-key")
-    fast = timed()
-    assert (n - 1) / 10 - 0.02 <= fast < (n - 1) / 3
+    assert http.ncbi_limiter().interval == pytest.approx(1 / 10)
+    monkeypatch.delenv("NCBI_API_KEY")
+
+    lim = limiter()
+    monkeypatch.setattr(http, "ncbi_limiter", lambda: lim)
+    for _ in range(3):
+        http.request("GET", url).close()
+    assert granted == []  # 127.0.0.1 (a mirror) is not NCBI: never throttled
+
+    monkeypatch.setattr(http, "NCBI_HOSTS", frozenset({"127.0.0.1"}))  # pretend it is NCBI
+    n = 7
+    for _ in range(n):
+        http.request("GET", url).close()
+    assert granted == pytest.approx([i / 3 for i in range(n)])  # one slot every 1/3 s
+    assert clock.slept == pytest.approx([i / 3 for i in range(1, n)])
+
+    monkeypatch.setenv("NCBI_API_KEY", "not-a-real-key")
+    granted.clear()
+    lim = limiter()
+    for _ in range(n):
+        http.request("GET", url).close()
+    assert granted == pytest.approx([i / 10 for i in range(n)])
     assert all("api_key" not in p for _m, p, _h in fault_server.log)  # only eutils gets the key
 
 
-def test_rate_limiter_thread_safe_spacing():
+def test_rate_limiter_grants_distinct_slots_to_threads():
     import threading
 
-    limiter = http.RateLimiter(50.0)
-    stamps: list[float] = []
+    clock = FakeClock()
+    limiter = http.RateLimiter(50.0, clock=clock, sleep=clock.sleep)
+    slots: list[float] = []
+    guard = threading.Lock()
 
     def worker():
         for _ in range(5):
-            limiter.wait()
-            stamps.append(time.monotonic())
+            slot = limiter.wait()
+            with guard:
+                slots.append(slot)
 
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    stamps.sort()
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
-    assert len(stamps) == 20 and min(gaps) >= 0.02 - 0.005
+    assert sorted(slots) == pytest.approx([i * 0.02 for i in range(20)])  # every slot once, 1/50 s apart
+    assert sorted(clock.slept) == pytest.approx([i * 0.02 for i in range(1, 20)])  # each waits for its own
+
+
+def test_rate_limiter_does_not_bank_idle_time():
+    clock = FakeClock()
+    limiter = http.RateLimiter(2.0, clock=clock, sleep=clock.sleep)
+    assert limiter.wait() == 0.0
+    clock.now = 10.0  # idle for a while: no burst of saved-up requests afterwards
+    assert [limiter.reserve() for _ in range(3)] == [10.0, 10.5, 11.0]
+    assert clock.slept == []
 
 
 def test_mirror_as_directory(mirror_dir, cache, manifest, monkeypatch):
