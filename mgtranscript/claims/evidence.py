@@ -129,8 +129,11 @@ def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None 
         elif kind == "survival":
             sel = area[(area["analysis"] == "survival") & (area["feature"] == c["features"])]
             out += _rows(c, sel, included=_finite, role="primary", why="")
-        extra = area[(area["analysis"] == "context") & (area["contrast"].str.startswith(c["claim_id"] + ":"))]
-        out += _rows(c, extra, included=False, role="context", why=lambda d: d["test"] + " (context, not voted)")
+        if kind in ("gene", "score", "balance"):
+            extra = area[(area["analysis"] == "context") & (area["feature"] == c["features"])
+                         & (area["scenario"] == "primary")]
+            out += _rows(c, extra, included=False, role="context",
+                         why=lambda d: (d["note"] or d["test"]) + " (context, not voted)")
     ev = pd.DataFrame(out, columns=EVIDENCE_COLUMNS)
     ev.loc[ev["scenario"] != "primary", "role"] = "sensitivity"
     return ev

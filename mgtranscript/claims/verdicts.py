@@ -171,7 +171,10 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
         used = primary_rows[primary_rows["claim_id"] == cid]
         context = ev[(ev["claim_id"] == cid) & (ev["scenario"] == PRIMARY) & ~ev["included"]]
         if v is None or not np.isfinite(v.effect):
-            why_not = [w for w in context["why"].astype(str) if w]
+            roles = context["role"].astype(str)
+            why_not = [w for w in context.loc[~roles.isin(("context",)) & ~roles.str.startswith(("bulk", "pooled")),
+                                              "why"].astype(str) if w]
+            ctx = [w for w in context.loc[roles == "context", "why"].astype(str) if w]
             if c["feature_kind"] == "serum":
                 reason = "needs serum magnesium, which transcriptome cohorts do not measure"
             elif c.get("scope") == "cell":
@@ -186,6 +189,8 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
                 reason = "; ".join(dict.fromkeys(why_not))
             else:
                 reason = _unavailable_reason(c, cohorts)
+            if ctx:
+                reason += ". Context only: " + "; ".join(dict.fromkeys(ctx))
             certainty, _ = grade("not testable", c["expected_direction"], Vote())
             row.update(verdict="not testable", certainty=certainty, effect_kind="", effect=np.nan,
                        ci_low=np.nan, ci_high=np.nan, pval=np.nan, qval=np.nan, n_cohorts=0, cohorts="",

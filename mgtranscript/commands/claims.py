@@ -52,6 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .._output import atomic_file
     from ..claims import evaluate_claims, load_claims
+    from ..errors import UsageError
 
     claims = load_claims(checked["claims"]) if checked["claims"] else None
     if checked["from_dir"]:
@@ -59,11 +60,14 @@ def run(args: argparse.Namespace) -> int:
 
         def read(name):
             p = t / f"{name}.tsv"
-            return pd.read_csv(p, sep="\t") if p.exists() and p.stat().st_size > 1 else pd.DataFrame()
+            return pd.read_csv(p, sep="\t", keep_default_na=True) if p.exists() and p.stat().st_size > 1 \
+                else pd.DataFrame()
 
-        verdicts = evaluate_claims(comparisons=read("comparisons"), trends=read("trends"),
-                                   coupling=read("coupling"), correlations=read("correlations"),
-                                   meta=read("meta"), cohorts=read("cohorts"), claims=claims)
+        effects = read("effects")
+        if effects.empty and read("comparisons").shape[0]:
+            raise UsageError(f"--from {checked['from_dir']}: no tables/effects.tsv (written by an older "
+                             "mgtranscript); run `mgtranscript run` again")
+        verdicts = evaluate_claims(effects, design=read("design"), cohorts=read("cohorts"), claims=claims)
     else:
         import tempfile
 
@@ -71,14 +75,12 @@ def run(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             res = run_analysis(Path(tmp) / "run", cohorts=checked["cohorts"], samples=checked["samples"],
-                               plots=False, report=False)
-        verdicts = evaluate_claims(comparisons=res.comparisons, trends=res.trends, coupling=res.coupling,
-                                   correlations=res.correlations, meta=res.meta, cohorts=res.cohorts,
-                                   claims=claims)
+                               plots=False, report=False, claims=claims)
+        verdicts = res.claims
     with atomic_file(checked["out"]) as tmp_out:
         verdicts.to_csv(tmp_out, sep="\t", index=False)
     with pd.option_context("display.width", 200, "display.max_colwidth", 70):
-        print(verdicts[["claim_id", "verdict", "effect_kind", "effect", "qval", "cohorts", "reason"]]
+        print(verdicts[["claim_id", "verdict", "certainty", "effect_kind", "effect", "qval", "cohorts"]]
               .to_string(index=False))
     print(f"\nwrote {checked['out']} ({len(verdicts)} claims; verdicts concern transcript levels only)")
     return 0

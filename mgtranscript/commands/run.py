@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import MgTranscriptError
 from ._common import check_cohorts, check_method, check_samples, parse_samples, progress_flag
 
 NAME = "run"
@@ -42,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--permutations", type=_positive, default=1000, help="GSEA prerank permutations")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-plots", action="store_true", help="skip figures")
+    p.add_argument("--svg", action="store_true", help="also write every figure as SVG (PNG always)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -65,25 +65,17 @@ def validate(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     checked = validate(args)
-    from .._output import transactional_output
     from ..pipeline import run_analysis
 
     out: Path = checked["out"]
-    manifest = {"command": "mgtranscript run", "method": checked["method"],
-                "cohorts": checked["cohorts"] or "default", "samples": checked["samples"],
-                "permutations": args.permutations, "seed": args.seed}
-    with transactional_output(out, manifest=manifest) as work:
-        res = run_analysis(work, cohorts=checked["cohorts"], samples=checked["samples"],
-                           method=checked["method"], permutations=args.permutations, seed=args.seed,
-                           plots=not args.no_plots, progress=progress_flag(args.no_progress))
-        print("cohorts:")
-        for r in res.cohorts.itertuples():
-            why = _short(r.reason, 110) if isinstance(r.reason, str) and r.reason else ""
-            print(f"  {r.accession:<10} {r.status:<14} n={r.n_samples:<4} {why}")
-        analysed = int((res.cohorts["status"] == "analysed").sum()) if not res.cohorts.empty else 0
-        if not analysed:  # a run without results must not replace an earlier output
-            raise MgTranscriptError(f"no cohort could be analysed (reasons above); nothing was written and "
-                                    f"{out} was left as it was")
+    res = run_analysis(out, cohorts=checked["cohorts"], samples=checked["samples"], method=checked["method"],
+                       permutations=args.permutations, seed=args.seed, plots=not args.no_plots, svg=args.svg,
+                       progress=progress_flag(args.no_progress),
+                       manifest={"command": "mgtranscript run", "samples": checked["samples"]})
+    print("cohorts:")
+    for r in res.cohorts.itertuples():
+        why = _short(r.reason_short or r.reason, 110) if isinstance(r.reason, str) and r.reason else ""
+        print(f"  {r.accession:<10} {r.status:<14} n={r.n_samples:<4} {why}")
     if not res.claims.empty:
         counts = res.claims["verdict"].value_counts().to_dict()
         print("claims: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
