@@ -66,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
     kwargs = dict(samples=args.samples, samples_key=args.samples_key,
                   metadata_only=args.metadata_only)
     extra = dict(platform=args.platform, source=args.source, harmonise=not args.no_harmonise)
+    if args.accession.strip().upper().startswith("TCGA-"):  # GDC loader: no GEO options
+        extra = {}
     import importlib.util
 
     if hasattr(datasets, "load_cohort") and importlib.util.find_spec("mgtranscript.datasets.catalog"):
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     adata.write_h5ad(out)
-    geo_uns = adata.uns.get("geo", {})
+    geo_uns = adata.uns.get("geo") or adata.uns.get("gdc", {})
     print(f"{geo_uns.get('accession', args.accession)}: {adata.n_obs} samples x {adata.n_vars} genes "
           f"(source: {geo_uns.get('source', '?')})")
     print(f"layers: {', '.join(adata.layers.keys()) or 'none'}; "

@@ -42,6 +42,7 @@ _LAZY = {
     "gsea_prerank": ("enrich", "gsea_prerank"),
     "ora": ("enrich", "ora"),
     "coupling": ("enrich", "coupling"),
+    "survival": ("survival", "survival"),
 }
 
 
