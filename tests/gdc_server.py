@@ -224,7 +224,7 @@ class GDCServer:
         weights = np.array([5, 4, 5, 2, 2, 1, 2, 1, 2], dtype=float)
         self.cases: list[dict] = []
         self.truth: dict[str, dict] = {}
-        for i, p in enumerate(patients):
+        for p in patients:
             stage_i = int(rng.choice(len(STAGES), p=[0.4, 0.25, 0.12, 0.08, 0.05, 0.1]))
             stage = STAGES[stage_i] if rng.random() > 0.05 else "Not Reported"
             stage_num = 1 + min(3, [0, 1, 2, 2, 2, 3][stage_i])

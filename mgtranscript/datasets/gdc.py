@@ -314,7 +314,7 @@ def gdc(
     if len(un):
         kinds = ", ".join(f"{c} ({t}) x{n}" for (c, t), n in
                           un.groupby(["sample_type_code", "sample_type"], dropna=False).size().items())
-        msg = (f"{project}: {len(un)} samples with sample type codes other than 01/11/02 are "
+        msg = (f"{project}: {len(un)} sample(s) with sample type codes other than 01/11/02 are "
                f"'unlabelled' and stay out of every contrast: {kinds}")
         logger.warning(msg)
         notes.append(msg)
@@ -330,6 +330,8 @@ def gdc(
         cases = fetch_clinical(ids, project=project, refresh=refresh)
         table = clinical_table(cases)
         n_rf = int(table["etiology"].ne("unknown").sum()) if len(table) else 0
+        if len(table) and n_rf == 0:
+            notes.append(f"{project}: no patient has a recorded risk factor; every etiology is unknown")
         if len(table) and "case_id" in table:
             # the UUID from /files wins; /cases fills gaps
             table = table.rename(columns={"case_id": "_case_uuid"})

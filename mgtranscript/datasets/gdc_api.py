@@ -281,18 +281,19 @@ class _Downloader:
         attempts = max(1, int(os.environ.get("MGTRANSCRIPT_VERIFY_RETRIES", "3")))
         partial = cache_dir() / ".partial"
         partial.mkdir(parents=True, exist_ok=True)
-        for attempt in range(attempts):
+        attempt = 0
+        while True:
+            attempt += 1
             with tempfile.TemporaryDirectory(dir=partial, prefix="gdc-") as tmp:
                 part = Path(tmp) / r.file_name
                 http.download_to(url, part, public_url=url)
                 try:
                     return store(part, _rel(r), url=url, known_hash=_md5(r))
                 except DownloadCorrupt as exc:
-                    if attempt + 1 == attempts:
+                    if attempt >= attempts:
                         raise DownloadCorrupt(f"{exc} (gave up after {attempts} downloads)", url=url) from exc
                     logger.warning("%s; downloading it again (%d/%d)", str(exc).splitlines()[0],
-                                   attempt + 1, attempts - 1)
-        raise AssertionError("unreachable")  # pragma: no cover
+                                   attempt, attempts - 1)
 
     def batch(self, rows: list) -> None:
         if len(rows) == 1:

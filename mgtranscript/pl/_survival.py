@@ -100,13 +100,16 @@ def survival(
         text += (f"\nadjusted ({row['adjusted_for']}): HR {row['hr_adj_per_sd']:.2f} "
                  f"({row['hr_adj_ci_low']:.2f}-{row['hr_adj_ci_high']:.2f}), p = {_fmt_p(float(row['cox_adj_p']))}")
     ax.text(0.98, 0.98, text, transform=ax.transAxes, ha="right", va="top", fontsize=8)
-    ax.set_title(title or f"Overall survival by {feature} ({row['cut']} cut, {row['group']})", fontsize=10)
+    where = str(params.get("group") or "all samples")
+    ax.set_title(title or f"Overall survival by {feature} ({row['cut']} cut; {where}, n={int(row['n'])})",
+                 fontsize=10)
     ax.tick_params(labelbottom=False)
 
     tmax = float(km["timeline"].max()) if len(km) else 1.0
-    ticks = np.linspace(0, tmax, 6)
-    ticks = np.unique(np.round(ticks, -2 if tmax > 1000 else 0))
-    ticks = ticks[ticks <= tmax]
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    ticks = MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]).tick_values(0, tmax)
+    ticks = ticks[(ticks >= 0) & (ticks <= tmax)]
     ax_tab.set_xlim(ax.get_xlim())
     for y, group in enumerate(("low", "high")):
         counts = _at_risk(km, group, ticks)

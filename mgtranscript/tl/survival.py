@@ -264,7 +264,7 @@ def _covariate_frame(obs: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.D
         counts = text.value_counts()
         rare = set(counts.index[counts < _MIN_LEVEL])
         if rare and len(counts) - len(rare) >= 1:
-            text = text.map(lambda v: "other" if v in rare else v)
+            text = text.map(lambda v, r=frozenset(rare): "other" if v in r else v)
         counts = text.value_counts()
         if len(counts) < 2:
             notes.append(f"{cov} dropped (one level)")
