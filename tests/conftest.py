@@ -81,3 +81,16 @@ def fault_server(mirror_dir, cache, monkeypatch):
     monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
     yield server
     server.stop()
+
+
+@pytest.fixture
+def gdc_server(cache, monkeypatch):
+    """A fake GDC API with real response shapes (tests/gdc_server.py) and a synthetic
+    TCGA-LIHC: ``MGTRANSCRIPT_GDC_URL`` points at it, fresh cache, fast retries."""
+    from gdc_server import GDCServer
+
+    server = GDCServer().start()
+    monkeypatch.setenv("MGTRANSCRIPT_GDC_URL", server.url)
+    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
+    yield server
+    server.stop()

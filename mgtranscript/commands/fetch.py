@@ -73,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
     kwargs = dict(samples=args.samples, samples_key=args.samples_key,
                   metadata_only=args.metadata_only)
     extra = dict(platform=args.platform, source=args.source, harmonise=not args.no_harmonise)
+    if args.accession.strip().upper().startswith("TCGA-"):  # GDC loader: no GEO options
+        extra = {}
     import importlib.util
 
     with warnings.catch_warnings(record=True) as caught:  # shown once each, on stderr, below
@@ -87,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     h5ad_safe(adata)
     with atomic_file(out) as tmp:
         adata.write_h5ad(tmp)
-    geo_uns = adata.uns.get("geo", {})
+    geo_uns = adata.uns.get("geo") or adata.uns.get("gdc", {})
     shown = []
     for w in [str(c.message) for c in caught] + list(geo_uns.get("warnings", [])):
         if w not in shown:

@@ -8,7 +8,7 @@ ordered **label rules** mapping raw sample metadata onto harmonised labels:
     ``control``, ``MASLD``, ``ALD`` or ``HCC``.
 ``obs["condition"]``
     ``healthy``, ``obese``, ``NAFL``, ``NASH``, ``normal`` (ALD control),
-    ``alcoholic_hepatitis``, ``alcohol_cirrhosis``, ``hcc_tumour``, ``hcc_nontumour``.
+    ``alcoholic_hepatitis``, ``alcohol_cirrhosis``, ``hcc_tumour``, ``hcc_nontumour``, ``hcc_recurrent``.
 ``obs["fibrosis_stage"]``, ``obs["nas"]``
     Floats, NaN where the series has no such field.
 ``obs["cohort"]``, ``obs["pair_id"]`` (paired designs), ``obs["subgroup"]``.
@@ -69,6 +69,7 @@ CONDITIONS: tuple[str, ...] = (
     "alcohol_cirrhosis",
     "hcc_nontumour",
     "hcc_tumour",
+    "hcc_recurrent",
 )
 UNLABELLED = "unlabelled"
 

@@ -18,6 +18,7 @@ from mgtranscript.pl._basic import heatmap, scatter, scores
 from mgtranscript.pl._de import volcano
 from mgtranscript.pl._enrich import gsea
 from mgtranscript.pl._meta import forest
+from mgtranscript.pl._survival import survival
 from mgtranscript.pl._utils import savefig
 
-__all__ = ["scores", "heatmap", "volcano", "gsea", "forest", "scatter", "savefig"]
+__all__ = ["scores", "heatmap", "volcano", "gsea", "forest", "scatter", "survival", "savefig"]

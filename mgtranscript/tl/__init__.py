@@ -58,6 +58,7 @@ _LAZY = {
     "correlate": ("correlate", "correlate"),
     "composition": ("composition", "composition"),
     "design_check": ("design", "design_check"),
+    "survival": ("survival", "survival"),
 }
 
 

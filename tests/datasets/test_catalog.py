@@ -288,14 +288,15 @@ def test_gse28619_description_fixture(tmp_path):
 
 def test_tcga_barcodes():
     bc = ["TCGA-2V-A95S-01A-11R-A37K-07", "TCGA-2V-A95S-11A-11R-A37K-07", "TCGA-BC-A10Q-01A-11R-A131-07",
-          "TCGA-DD-A1EG-02A-11R-A131-07"]
+          "TCGA-DD-A1EG-02A-11R-A131-07", "TCGA-BC-A10Q-10A-01D-A131-01"]
     obs = pd.DataFrame(index=bc)
-    with pytest.warns(LabelWarning, match=r"1 of 4 samples.*TCGA-DD-A1EG-02A"):
+    with pytest.warns(LabelWarning, match=r"1 of 5 samples.*TCGA-BC-A10Q-10A"):
         lab = label_obs(obs, "TCGA-LIHC")
-    assert list(lab["condition"]) == ["hcc_tumour", "hcc_nontumour", "hcc_tumour", "unlabelled"]
-    assert list(lab["disease"]) == ["HCC", "HCC", "HCC", "unlabelled"]
-    # only the patient with both tumour and normal gets a pair_id
-    assert list(lab["pair_id"].astype(object).fillna("-")) == ["TCGA-2V-A95S", "TCGA-2V-A95S", "-", "-"]
+    # 02 recurrent tumours are kept apart; a blood-derived normal (10) is not liver
+    assert list(lab["condition"]) == ["hcc_tumour", "hcc_nontumour", "hcc_tumour", "hcc_recurrent", "unlabelled"]
+    assert list(lab["disease"]) == ["HCC", "HCC", "HCC", "HCC", "unlabelled"]
+    # only the patient with both an 01 tumour and an 11 normal gets a pair_id
+    assert list(lab["pair_id"].astype(object).fillna("-")) == ["TCGA-2V-A95S", "TCGA-2V-A95S", "-", "-", "-"]
     # GDC's sample_type field is used when present
     obs2 = pd.DataFrame({"sample_type": ["Solid Tissue Normal", "Primary Tumor"]}, index=["a", "b"])
     assert list(label_obs(obs2, "TCGA-LIHC")["condition"]) == ["hcc_nontumour", "hcc_tumour"]

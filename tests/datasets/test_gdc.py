@@ -1,32 +1,40 @@
-"""TCGA from the GDC, against a local fake GDC API serving small generated STAR files.
+"""TCGA from the GDC, against a fake GDC API whose answers follow the real shapes.
 
-The fake follows the GDC API: ``POST /files`` (filters, fields, size/from
-pagination), ``POST /data`` (one id: the file; several: a tar.gz of
-``<file_id>/<file_name>`` members plus ``MANIFEST.txt``), ``GET /data/<id>``, and
-``POST /cases`` (expand). ``MGTRANSCRIPT_GDC_URL`` points the code at it.
+``tests/gdc_server.py`` serves a synthetic TCGA-LIHC with the layout of the real GDC
+answers in ``../shared/reference/gdc/`` (checked by the first tests here):
+``data.hits``/``pagination``/``warnings``, ``follow_ups[].other_clinical_attributes[]``,
+``diagnoses`` with ``diagnosis_is_primary_disease``, ``sample_type_id``, STAR-counts
+files with the comment line and ``N_`` rows. ``MGTRANSCRIPT_GDC_URL`` points the loader
+at it (the ``gdc_server`` fixture of ``tests/conftest.py``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import io
 import json
-import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+import socket
+import warnings
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.datasets.gdc import gdc, read_star_counts, risk_factor_table, sample_type_code
+from mgtranscript.datasets import load_cohort
+from mgtranscript.datasets.gdc import (
+    GDCClinicalWarning,
+    clinical_table,
+    condition_of,
+    gdc,
+    read_star_counts,
+    sample_type_code,
+)
+from mgtranscript.datasets.gdc_clinical import CLINICAL_EXPAND, etiology_label
 from mgtranscript.errors import (
     AccessionNotFound,
     DataFormatError,
     DownloadCorrupt,
+    FetchError,
     InputDataError,
     OfflineError,
     UnsafeArchiveError,
@@ -34,360 +42,460 @@ from mgtranscript.errors import (
 from mgtranscript.fetch import cache_entries, verify_cache
 from mgtranscript.pp import log2_cpm
 
-# the module, whatever mgtranscript.datasets.gdc is bound to (the package exposes the function)
-gdc_mod = importlib.import_module("mgtranscript.datasets.gdc")
+gdc_api = importlib.import_module("mgtranscript.datasets.gdc_api")
 
-GENES = [
-    ("ENSG00000000003.15", "TSPAN6", "protein_coding"),
-    ("ENSG00000000005.6", "TNMD", "protein_coding"),
-    ("ENSG00000002586.20", "CD99", "protein_coding"),
-    ("ENSG00000002586.20_PAR_Y", "CD99", "protein_coding"),
-    ("ENSG00000163399.16", "ATP1A1", "protein_coding"),
-    ("ENSG00000223972.5", "DDX11L1", "transcribed_unprocessed_pseudogene"),
-]
-HEADER = ["gene_id", "gene_name", "gene_type", "unstranded", "stranded_first", "stranded_second",
-          "tpm_unstranded", "fpkm_unstranded", "fpkm_uq_unstranded"]
-SAMPLES = [  # (case, sample barcode, GDC sample_type)
-    ("TCGA-AA-0001", "TCGA-AA-0001-01A", "Primary Tumor"),
-    ("TCGA-AA-0001", "TCGA-AA-0001-11A", "Solid Tissue Normal"),
-    ("TCGA-AA-0002", "TCGA-AA-0002-01A", "Primary Tumor"),
-    ("TCGA-AA-0003", "TCGA-AA-0003-02A", "Recurrent Tumor"),
-    ("TCGA-AA-0004", "TCGA-AA-0004-01A", "Primary Tumor"),
-]
-CASES = [
-    {"submitter_id": "TCGA-AA-0001", "case_id": "uuid-1",
-     "exposures": [{"alcohol_history": "Yes", "alcohol_intensity": "Not Reported"}],
-     "diagnoses": [{"primary_diagnosis": "Hepatocellular carcinoma, NOS",
-                    "ajcc_pathologic_stage": "Stage II"}],
-     "follow_ups": [{"risk_factor": "Hepatitis B Infection"}, {"risk_factor": None}]},
-    {"submitter_id": "TCGA-AA-0002", "case_id": "uuid-2",
-     "exposures": [{"alcohol_history": "Not Reported"}],
-     "follow_ups": [{"other_clinical_attributes": [
-         {"risk_factors": ["Hepatitis C Infection", "Nonalcoholic Fatty Liver Disease"]}]}]},
-    {"submitter_id": "TCGA-AA-0003", "case_id": "uuid-3", "exposures": [{"alcohol_history": "No"}]},
-    {"submitter_id": "TCGA-AA-0004", "case_id": "uuid-4"},
-]
+OBS_COLUMNS = [
+    "condition", "disease", "sample_type_code", "sample_type", "patient_id", "pair_id", "case_id",
+    "etiology_alcohol", "etiology_hbv", "etiology_hcv", "etiology_nafld", "etiology", "alcohol_history",
+    "alcohol_intensity", "viral_hepatitis_serology", "primary_diagnosis", "ajcc_pathologic_stage",
+    "tumor_grade", "age_at_diagnosis", "gender", "vital_status", "days_to_death",
+    "days_to_last_follow_up", "os_days", "os_event",
+]  # fmt: skip
+FLAGS = ["etiology_alcohol", "etiology_hbv", "etiology_hcv", "etiology_nafld"]
+#: etiology kinds of tests/gdc_server.py -> expected (alcohol, hbv, hcv, nafld, etiology)
+KIND = {
+    "hbv": (False, True, False, False, "viral"), "hcv": (False, False, True, False, "viral"),
+    "alcohol": (True, False, False, False, "alcohol"), "nafld": (False, False, False, True, "NAFLD"),
+    "alcohol+hbv": (True, True, False, False, "alcohol+viral"),
+    "alcohol+hcv": (True, False, True, False, "alcohol+viral"),
+    "none": (False, False, False, False, "other"), "hemochromatosis": (False, False, False, False, "other"),
+    "not_reported": (pd.NA, pd.NA, pd.NA, pd.NA, "unknown"), "missing": (pd.NA, pd.NA, pd.NA, pd.NA, "unknown"),
+}
 
 
-def star_file(counts: np.ndarray, tpm: np.ndarray) -> bytes:
-    lines = ["# gene-model: GENCODE v36", "\t".join(HEADER)]
-    for name, n in (("N_unmapped", 1234), ("N_multimapping", 567), ("N_noFeature", 89),
-                    ("N_ambiguous", 10)):
-        lines.append(f"{name}\t\t\t{n}\t{n}\t{n}\t\t\t")
-    for (gid, sym, typ), c, t in zip(GENES, counts, tpm):
-        lines.append(f"{gid}\t{sym}\t{typ}\t{c}\t{c // 2}\t{c - c // 2}\t{t:.4f}\t{t / 2:.4f}\t{t / 3:.4f}")
-    return ("\n".join(lines) + "\n").encode()
+@pytest.fixture(scope="module")
+def reference(shared_dir):
+    ref = shared_dir / "reference" / "gdc"
+    if not ref.is_dir():
+        pytest.skip(f"{ref} not found")
+    return ref
 
 
-class FakeGDC:
-    """A tiny GDC API. ``log`` holds (method, path, parsed JSON body)."""
-
-    def __init__(self, n_genes_ok: bool = True) -> None:
-        rng = np.random.default_rng(7)
-        self.files: dict[str, dict] = {}
-        for i, (case, barcode, stype) in enumerate(SAMPLES):
-            counts = rng.integers(0, 5000, size=len(GENES))
-            tpm = rng.random(len(GENES)) * 100
-            fid = f"{i:08d}-aaaa-bbbb-cccc-{i:012d}"
-            data = star_file(counts, tpm)
-            self.files[fid] = {
-                "name": f"{fid[:8]}.rna_seq.augmented_star_gene_counts.tsv", "data": data,
-                "counts": counts, "tpm": tpm, "case": case, "barcode": barcode, "stype": stype,
-            }
-        self.cases = CASES
-        self.log: list[tuple[str, str, object]] = []
-        self.corrupt: set[str] = set()  # file ids served with damaged bytes
-        self.extra_members: list[tuple[str, bytes]] = []  # added to every tar
-        self.reject_nested_expand = False
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
-            def _send(self, status, payload: bytes, ctype="application/json"):
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_GET(self):  # noqa: N802
-                fake.log.append(("GET", self.path, None))
-                if self.path.startswith("/data/"):
-                    fid = self.path.split("/")[2]
-                    if fid in fake.files:
-                        return self._send(200, fake._bytes(fid), "text/tab-separated-values")
-                self._send(404, b'{"message": "not found"}')
-
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-                fake.log.append(("POST", self.path, body))
-                if self.path == "/files":
-                    return self._send(200, json.dumps(fake._files(body)).encode())
-                if self.path == "/cases":
-                    if fake.reject_nested_expand and "." in body.get("expand", ""):
-                        return self._send(400, b'{"message": "invalid expand"}')
-                    return self._send(200, json.dumps(fake._cases(body)).encode())
-                if self.path == "/data":
-                    ids = body["ids"]
-                    if len(ids) == 1:
-                        return self._send(200, fake._bytes(ids[0]), "text/tab-separated-values")
-                    return self._send(200, fake._tar(ids), "application/x-tar")
-                self._send(404, b"{}")
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return "http://%s:%d" % self.httpd.server_address[:2]
-
-    def _bytes(self, fid: str) -> bytes:
-        data = self.files[fid]["data"]
-        return data.replace(b"TSPAN6", b"TSPAN7") if fid in self.corrupt else data
-
-    def _files(self, body: dict) -> dict:
-        conds = {c["content"]["field"]: c["content"]["value"] for c in body["filters"]["content"]}
-        ok = (conds.get("cases.project.project_id") == ["TCGA-LIHC"]
-              and conds.get("files.analysis.workflow_type") == ["STAR - Counts"])
-        hits = []
-        for fid, f in (self.files.items() if ok else []):
-            hits.append({"id": fid, "file_id": fid, "file_name": f["name"],
-                         "md5sum": hashlib.md5(f["data"]).hexdigest(), "file_size": len(f["data"]),
-                         "cases": [{"case_id": "uuid-" + f["case"][-1], "submitter_id": f["case"],
-                                    "samples": [{"submitter_id": f["barcode"],
-                                                 "sample_type": f["stype"]}]}]})
-        start, size = int(body.get("from", 0)), int(body.get("size", 10))
-        page = hits[start:start + size]
-        return {"data": {"hits": page, "pagination": {
-            "count": len(page), "total": len(hits), "size": size, "from": start,
-            "page": start // size + 1, "pages": -(-len(hits) // size)}}, "warnings": {}}
-
-    def _cases(self, body: dict) -> dict:
-        want = next(c["content"]["value"] for c in body["filters"]["content"]
-                    if c["content"]["field"] == "submitter_id")
-        hits = [c for c in self.cases if c["submitter_id"] in want]
-        start, size = int(body.get("from", 0)), int(body.get("size", 10))
-        return {"data": {"hits": hits[start:start + size],
-                         "pagination": {"total": len(hits), "from": start, "size": size}}}
-
-    def _tar(self, ids: list[str]) -> bytes:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz") as tf:
-            members = [(f"{fid}/{self.files[fid]['name']}", self._bytes(fid)) for fid in ids]
-            members.append(("MANIFEST.txt", "\n".join(ids).encode()))
-            for name, data in members + self.extra_members:
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tf.addfile(info, io.BytesIO(data))
-        return buf.getvalue()
-
-    def requests(self, method: str, path: str) -> list:
-        return [b for m, p, b in self.log if m == method and p.split("?")[0] == path]
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _pid(server, i: int) -> str:
+    return server.patients[i]["patient_id"]
 
 
-@pytest.fixture
-def fake_gdc(cache, monkeypatch):
-    server = FakeGDC()
-    monkeypatch.setenv("MGTRANSCRIPT_GDC_URL", server.url)
-    monkeypatch.delenv("MGTRANSCRIPT_MIRROR", raising=False)
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
-    yield server
-    server.stop()
+def _same(a, b) -> bool:
+    return (a is pd.NA and b is pd.NA) or (a is not pd.NA and b is not pd.NA and a == b)
 
 
-def _no_stray(cache: Path) -> None:
+# ------------------------------------------------------------------ the fake follows the real shapes
+
+
+def test_fake_gdc_answers_have_the_real_shapes(gdc_server, reference):
+    import requests
+
+    real_files = json.loads((reference / "files_size_from_response.json").read_text())
+    real_cases = json.loads((reference / "cases_two_diagnoses_response.json").read_text())
+    real_sample = json.loads((reference / "files_expand_cases_samples_response.json").read_text())
+    body = {"filters": {"op": "and", "content": [
+        {"op": "in", "content": {"field": "cases.project.project_id", "value": ["TCGA-LIHC"]}}]},
+        "fields": "file_name,cases.samples.sample_type_id,cases.samples.sample_type,"
+                  "cases.samples.submitter_id,cases.samples.tissue_type", "size": 2, "from": 0}
+    ours = requests.post(gdc_server.url + "/files", json=body, timeout=10).json()
+    assert set(ours) == set(real_files) == {"data", "warnings"}
+    assert set(ours["data"]) == set(real_files["data"])
+    assert set(ours["data"]["pagination"]) == set(real_files["data"]["pagination"])
+    assert set(ours["data"]["hits"][0]) == set(real_files["data"]["hits"][0]) | {"cases"}
+    real_s = real_sample["data"]["cases"][0]["samples"][0]
+    our_s = ours["data"]["hits"][0]["cases"][0]["samples"][0]
+    assert set(our_s) <= set(real_s) and {"sample_type_id", "sample_type", "submitter_id"} <= set(our_s)
+    assert real_s["sample_type_id"] == "10" and isinstance(our_s["sample_type_id"], str)
+
+    cases = requests.post(gdc_server.url + "/cases", json={
+        "filters": {"op": "in", "content": {"field": "submitter_id", "value": [_pid(gdc_server, 1)]}},
+        "expand": "diagnoses"}, timeout=10).json()
+    real_d, our_d = real_cases["data"]["hits"][0]["diagnoses"], cases["data"]["hits"][0]["diagnoses"]
+    assert [d["diagnosis_is_primary_disease"] for d in our_d] == [d["diagnosis_is_primary_disease"]
+                                                                   for d in real_d] == [False, True]
+    assert our_d[0]["primary_diagnosis"] == real_d[0]["primary_diagnosis"] == "Not Reported"
+    keys = {"ajcc_pathologic_stage", "age_at_diagnosis", "days_to_last_follow_up", "primary_diagnosis",
+            "classification_of_tumor", "diagnosis_is_primary_disease"}
+    assert keys <= set(real_d[1]) and keys <= set(our_d[1])
+    # there is no top-level other_clinical_attributes expand group
+    bad = requests.post(gdc_server.url + "/cases", json={"expand": "other_clinical_attributes"}, timeout=10)
+    assert bad.status_code == 400
+
+
+def test_fake_star_files_have_the_real_layout(gdc_server, reference):
+    real = (reference / "star_counts_excerpt_A.rna_seq.augmented_star_gene_counts.tsv").read_text().splitlines()
+    ours = next(iter(gdc_server.files.values()))["data"].decode().splitlines()
+    assert ours[0].startswith("# gene-model: GENCODE v") and real[0].startswith("# gene-model: GENCODE v")
+    assert ours[1] == real[1]  # identical header
+    for r, o in zip(real[2:6], ours[2:6]):  # the four N_ rows: empty name/type/tpm/fpkm cells
+        rc, oc = r.split("\t"), o.split("\t")
+        assert rc[0] == oc[0] and len(rc) == len(oc) == 9
+        assert [c == "" for c in rc] == [c == "" for c in oc]
+    assert any(line.split("\t")[0].endswith("_PAR_Y") for line in ours)
+
+
+def test_read_star_counts_on_real_excerpts(reference):
+    a = read_star_counts(reference / "star_counts_excerpt_A.rna_seq.augmented_star_gene_counts.tsv")
+    assert list(a["gene_name"]) == ["TSPAN6", "TNMD", "DPM1"] and list(a["unstranded"]) == [3231, 0, 1083]
+    b = read_star_counts(reference / "star_counts_excerpt_B_from_header_line.tsv")  # no comment line
+    assert len(b) == 5 and b.loc[4, "gene_id"] == "ENSG00000000460.17"
+
+
+def test_clinical_table_on_the_real_two_diagnoses_answer(reference):
+    cases = json.loads((reference / "cases_two_diagnoses_response.json").read_text())["data"]["hits"]
+    cases[0]["submitter_id"] = "HCM-BROD-0871-C49"
+    with pytest.warns(GDCClinicalWarning, match="risk-factor field"):
+        row = clinical_table(cases).iloc[0]
+    assert row["primary_diagnosis"] == "Leiomyosarcoma, NOS"  # diagnoses[1], the primary one
+    assert row["ajcc_pathologic_stage"] == "Stage III"
+    assert row["age_at_diagnosis"] == pytest.approx(22167 / 365.25)
+    assert row["days_to_last_follow_up"] == 3065.0
+    assert row["etiology"] == "unknown" and row["etiology_hbv"] is pd.NA
+
+
+# ------------------------------------------------------------------ loading
+
+
+def test_gdc_loads_counts_labels_and_log2_cpm(gdc_server):
+    adata = gdc("TCGA-LIHC", batch_size=20)
+    assert adata.n_obs == len(gdc_server.files) == 74
+    for col in OBS_COLUMNS:
+        assert col in adata.obs.columns, col
+    # var: GENCODE names; the _PAR_Y copy summed into CD99; Ensembl ids kept
+    assert {"SLC41A3", "CNNM4", "TRPM7", "SLC41A1", "MAGT1", "MRS2", "PTP4A3", "KLRK1", "PTPRC"} <= set(adata.var_names)
+    assert adata.var.loc["CD99", "gene_id"] == "ENSG00000002586.20|ENSG00000002586.20_PAR_Y"
+    assert adata.var.loc["SLC41A3", "ensembl"] == "ENSG00000114544"
+    f = gdc_server.file_for(f"{_pid(gdc_server, 0)}-01A")
+    names = [g[1] for g in gdc_server.genes]
+    j = names.index("SLC41A3")
+    assert adata[f["barcode"], "SLC41A3"].layers["counts"].item() == f["counts"][j]
+    # X is TMM log2 CPM of the counts by the package's normaliser (as the GEO loaders)
+    ref = ad.AnnData(X=adata.layers["counts"].astype(float))
+    ref.layers["counts"] = adata.layers["counts"]
+    log2_cpm(ref)
+    np.testing.assert_allclose(adata.X, ref.X, rtol=1e-5)
+    assert adata.uns["mgtranscript"]["scale"]["norm"] == "TMM"
+    # sample types: 01 / 11 / 02 / 10
+    obs = adata.obs
+    assert obs["condition"].value_counts().to_dict() == {
+        "hcc_tumour": 60, "hcc_nontumour": 12, "hcc_recurrent": 1, "unlabelled": 1}
+    blood = obs[obs["sample_type_code"] == "10"].iloc[0]
+    assert blood["condition"] == "unlabelled" and blood["sample_type"] == "Blood Derived Normal"
+    assert pd.isna(blood["pair_id"])
+    rec = obs[obs["sample_type_code"] == "02"].iloc[0]
+    assert rec["condition"] == "hcc_recurrent" and pd.isna(rec["pair_id"])
+    assert obs["pair_id"].dropna().nunique() == 12 and obs["pair_id"].notna().sum() == 24
+    assert set(obs.loc[obs["pair_id"].notna(), "sample_type_code"]) == {"01", "11"}
+    assert obs["patient_id"].str.len().eq(12).all()
+    assert obs.loc[f["barcode"], "case_id"] == gdc_server.patients[0]["case_id"]
+    assert (obs.loc[obs["condition"] != "unlabelled", "disease"] == "HCC").all()
+
+
+def test_load_cohort_keeps_the_labels_and_warns_about_the_blood_normal(gdc_server):
+    with pytest.warns(UserWarning, match=r"1 of 74 samples match no label rule.*Blood Derived Normal"):
+        adata = load_cohort("TCGA-LIHC")
+    obs = adata.obs
+    assert obs["condition"].value_counts().to_dict() == {
+        "hcc_tumour": 60, "hcc_nontumour": 12, "hcc_recurrent": 1, "unlabelled": 1}
+    assert "condition_source" not in obs and "pair_id_source" not in obs  # catalog agrees with the loader
+    assert obs["pair_id"].dropna().nunique() == 12
+    assert adata.uns["labels"]["reference"] == "hcc_nontumour"
+
+
+def test_clinical_columns_follow_the_real_layout(gdc_server):
+    obs = gdc("TCGA-LIHC").obs
+    per = obs[obs["sample_type_code"] == "01"].set_index("patient_id")
+    p = [_pid(gdc_server, i) for i in range(11)]
+    # 0: HBV patient who drinks socially: viral, not alcohol-related
+    assert per.loc[p[0], "etiology"] == "viral" and not per.loc[p[0], "etiology_alcohol"]
+    assert per.loc[p[0], "alcohol_history"] == "Yes" and per.loc[p[0], "alcohol_intensity"] == "Occasional Drinker"
+    # 1: diagnoses[0] is a metastasis record; the primary one gives diagnosis, stage, grade
+    assert per.loc[p[1], "primary_diagnosis"] == "Hepatocellular carcinoma, NOS"
+    assert per.loc[p[1], "ajcc_pathologic_stage"] == "Stage II" and per.loc[p[1], "tumor_grade"] == "G3"
+    # 2: deprecated lower-case "yes"
+    assert per.loc[p[2], "alcohol_history"] == "Yes" and per.loc[p[2], "etiology"] == "alcohol"
+    # 3: ["Not Reported"] with risk_factor_treatment "No": unknown, not "no risk factor"
+    assert all(per.loc[p[3], f] is pd.NA for f in FLAGS) and per.loc[p[3], "etiology"] == "unknown"
+    # 4: older follow_ups[].risk_factor
+    assert per.loc[p[4], "etiology_hcv"] == True  # noqa: E712 - nullable boolean
+    # 5: "None" recorded: known absence of the four
+    assert [per.loc[p[5], f] for f in FLAGS] == [False] * 4 and per.loc[p[5], "etiology"] == "other"
+    assert per.loc[p[6], "etiology"] == "alcohol+viral"
+    assert per.loc[p[7], "etiology"] == "NAFLD"
+    assert per.loc[p[7], "viral_hepatitis_serology"] == "Hepatitis B Surface Antigen; Hepatitis C Antibody"
+    assert per.loc[p[8], "etiology_alcohol"] == True  # noqa: E712 - comorbidity "Alcoholic Liver Disease"
+    assert per.loc[p[9], "etiology"] == "unknown"  # no follow-ups at all
+    assert pd.isna(per.loc[p[10], "os_days"]) and per.loc[p[10], "os_event"] is pd.NA
+    # every patient against the server's truth
+    for pid, truth in gdc_server.truth.items():
+        *flags, label = KIND[truth["kind"]]
+        got = [per.loc[pid, f] for f in FLAGS]
+        assert all(_same(g, e) for g, e in zip(got, flags)), (pid, truth["kind"], got)
+        assert per.loc[pid, "etiology"] == label
+        if pid != p[10]:
+            assert per.loc[pid, "os_days"] == truth["os_days"]
+            assert per.loc[pid, "os_event"] == int(truth["dead"])
+            assert per.loc[pid, "vital_status"] == ("Dead" if truth["dead"] else "Alive")
+        stage = truth["stage"]
+        assert _same(per.loc[pid, "ajcc_pathologic_stage"] if pd.notna(per.loc[pid, "ajcc_pathologic_stage"])
+                     else pd.NA, pd.NA if stage == "Not Reported" else stage)
+    assert str(obs["etiology_hbv"].dtype) == "boolean" and str(obs["os_event"].dtype) == "Int64"
+    assert obs["age_at_diagnosis"].between(30, 90).all()
+    assert set(obs["tumor_grade"].dropna()) <= {"G1", "G2", "G3", "G4"}
+    assert set(obs["gender"].dropna()) == {"male", "female"}
+    # the normal of a patient carries the patient's clinical data too
+    nor = obs[obs["sample_type_code"] == "11"].iloc[0]
+    assert nor["etiology"] == per.loc[nor["patient_id"], "etiology"]
+
+
+def test_gdc_api_requests(gdc_server):
+    gdc("TCGA-LIHC", batch_size=30)
+    q = gdc_server.requests("POST", "/files")[0]
+    assert q["sort"] == "file_id:asc"
+    assert {"file_id", "file_name", "md5sum", "file_size", "cases.samples.sample_type_id",
+            "cases.samples.submitter_id"} <= set(q["fields"].split(","))
+    conds = {c["content"]["field"]: c["content"]["value"] for c in q["filters"]["content"]}
+    assert conds["files.data_type"] == ["Gene Expression Quantification"]
+    assert conds["files.analysis.workflow_type"] == ["STAR - Counts"]
+    cq = gdc_server.requests("POST", "/cases")
+    assert len(cq) == 1 and cq[0]["sort"] == "submitter_id:asc"
+    assert cq[0]["expand"] == CLINICAL_EXPAND
+    assert "follow_ups.other_clinical_attributes" in cq[0]["expand"].split(",")
+    assert "other_clinical_attributes" not in cq[0]["expand"].split(",")
+    # 74 files in batches of 30: three archives, nothing asked twice
+    assert [len(b["ids"]) for b in gdc_server.requests("POST", "/data")] == [30, 30, 14]
+    assert not [p for m, p, _ in gdc_server.log if m == "GET"]
+
+
+# ------------------------------------------------------------------ paging
+
+
+def test_paging_is_sorted_and_complete_when_unsorted_pages_would_shuffle(gdc_server, monkeypatch):
+    import requests
+
+    monkeypatch.setattr(gdc_api, "PAGE_SIZE", 9)
+    body = {"filters": {"op": "in", "content": {"field": "cases.project.project_id", "value": ["TCGA-LIHC"]}},
+            "fields": "file_id", "size": 9}
+    seen = [h["file_id"] for k in range(0, 74, 9)
+            for h in requests.post(gdc_server.url + "/files", json={**body, "from": k}, timeout=10)
+            .json()["data"]["hits"]]
+    assert len(set(seen)) < 74  # without sort, pages overlap and miss files
+    adata = gdc("TCGA-LIHC", clinical=False, batch_size=50)
+    assert adata.obs["file_id"].nunique() == adata.n_obs == 74
+    pages = gdc_server.requests("POST", "/files")[-9:]
+    assert [b["from"] for b in pages] == list(range(0, 74, 9)) and {b["sort"] for b in pages} == {"file_id:asc"}
+
+
+def test_a_server_ignoring_sort_is_caught_after_one_retry(gdc_server, monkeypatch):
+    gdc_server.ignore_sort = True
+    monkeypatch.setattr(gdc_api, "PAGE_SIZE", 9)
+    with pytest.raises(DataFormatError, match=r"pagination.total = 74"):
+        gdc("TCGA-LIHC", clinical=False)
+    assert len(gdc_server.requests("POST", "/files")) == 2 * 9  # the listing, asked twice
+    assert gdc_server.requests("POST", "/data") == []
+
+
+def test_max_files(gdc_server):
+    adata = gdc("TCGA-LIHC", max_files=5, clinical=False)
+    assert adata.n_obs == 5 and adata.uns["gdc"]["n_files_available"] == 74
+    assert list(adata.obs_names) == gdc_server.barcodes[:5]
+
+
+# ------------------------------------------------------------------ downloads
+
+
+def _no_stray(cache) -> None:
     assert verify_cache() == []
     listed = {r["path"] for r in cache_entries()}
     for p in cache.rglob("*"):
         rel = p.relative_to(cache).as_posix()
         if p.is_file() and not rel.startswith((".partial/", ".meta/")):
             assert rel in listed
-    assert not any("batch-" in r for r in listed)  # archives are not kept
+    assert not any("batch" in r for r in listed)  # archives are not kept
 
 
-def test_gdc_loads_counts_tpm_obs_var(fake_gdc, cache):
-    adata = gdc("TCGA-LIHC", batch_size=2)
-    assert adata.shape == (5, len(GENES))  # N_* rows dropped
-    by_barcode = {f["barcode"]: f for f in fake_gdc.files.values()}
-    for barcode in adata.obs_names:
-        f = by_barcode[barcode]
-        np.testing.assert_array_equal(adata[barcode].layers["counts"].ravel(), f["counts"])
-        np.testing.assert_allclose(adata[barcode].layers["tpm"].ravel(), f["tpm"], atol=1e-4)
-    # var: Ensembl without version, PAR_Y copy kept distinct
-    assert list(adata.var_names) == [
-        "ENSG00000000003", "ENSG00000000005", "ENSG00000002586", "ENSG00000002586_PAR_Y",
-        "ENSG00000163399", "ENSG00000223972"]
-    assert adata.var.loc["ENSG00000163399", "gene_name"] == "ATP1A1"
-    assert adata.var.loc["ENSG00000000003", "gene_id"] == "ENSG00000000003.15"
-    assert set(adata.var.columns) >= {"gene_id", "ensembl", "gene_name", "gene_type"}
-    # obs: barcode-derived sample type and harmonised labels
-    obs = adata.obs
-    assert obs.loc["TCGA-AA-0001-11A", "sample_type_code"] == "11"
-    assert obs.loc["TCGA-AA-0001-11A", "condition"] == "hcc_nontumour"
-    assert obs.loc["TCGA-AA-0001-01A", "condition"] == "hcc_tumour"
-    assert obs.loc["TCGA-AA-0003-02A", "condition"] == "hcc_tumour"  # 01-09 are tumours
-    assert (obs["disease"] == "HCC").all()
-    assert obs.loc["TCGA-AA-0002-01A", "case_id"] == "TCGA-AA-0002"
-    assert obs.loc["TCGA-AA-0001-11A", "sample_type"] == "Solid Tissue Normal"
-    # X is log2 CPM of the counts, by the package's own normaliser
-    ref = ad.AnnData(X=adata.layers["counts"].astype(float))
-    ref.layers["counts"] = adata.layers["counts"]
-    log2_cpm(ref)
-    np.testing.assert_allclose(adata.X, ref.X, rtol=1e-6)
-    assert adata.uns["gdc"]["project_id"] == "TCGA-LIHC"
-    assert adata.uns["gdc"]["n_files_loaded"] == 5
-
-
-def test_gdc_api_requests_follow_the_gdc_docs(fake_gdc, cache):
-    gdc("TCGA-LIHC", batch_size=2)
-    q = fake_gdc.requests("POST", "/files")[0]
-    fields = set(q["fields"].split(","))
-    assert fields >= {"file_id", "file_name", "md5sum", "file_size", "cases.submitter_id",
-                      "cases.samples.submitter_id", "cases.samples.sample_type"}
-    conds = {c["content"]["field"]: c["content"]["value"] for c in q["filters"]["content"]}
-    assert conds["files.data_type"] == ["Gene Expression Quantification"]
-    # 5 files in batches of 2: two tar.gz POSTs, then one single file by GET
-    posts = fake_gdc.requests("POST", "/data")
-    assert [len(b["ids"]) for b in posts] == [2, 2]
-    assert len([1 for m, p, _ in fake_gdc.log if m == "GET" and p.startswith("/data/")]) == 1
-    cases = fake_gdc.requests("POST", "/cases")[0]
-    assert "exposures" in cases["expand"] and "follow_ups" in cases["expand"]
-
-
-def test_gdc_files_cached_by_file_id_and_reloadable_offline(fake_gdc, cache, monkeypatch):
-    a = gdc("TCGA-LIHC", batch_size=3)
-    rels = {r["path"] for r in cache_entries()}
-    for fid, f in fake_gdc.files.items():
-        assert f"api.gdc.cancer.gov/data/{fid}/{f['name']}" in rels
+@pytest.mark.parametrize("mode", ["truncate", "500", "drop"])
+def test_a_batch_that_fails_once_is_split_and_the_load_completes(gdc_server, cache, mode):
+    gdc_server.fail_batches, gdc_server.fail_mode = 1, mode
+    adata = gdc("TCGA-LIHC", batch_size=20, clinical=False)
+    assert adata.n_obs == 74
+    sizes = [len(b["ids"]) for b in gdc_server.requests("POST", "/data")]
+    assert sizes[:3] == [20, 10, 10]  # the failed batch was asked again in halves, not as is
+    assert sum(sizes) - 20 == 74 and adata.uns["gdc"]["download"]["n_splits"] == 1
     _no_stray(cache)
-    n = len(fake_gdc.log)
+
+
+def test_batches_that_keep_failing_go_down_to_single_files(gdc_server, cache):
+    gdc_server.max_batch_ids = 3  # larger archives always fail (like an over-large batch)
+    adata = gdc("TCGA-LIHC", batch_size=12, max_files=12, clinical=False)
+    assert adata.n_obs == 12
+    sizes = [len(b["ids"]) for b in gdc_server.requests("POST", "/data")]
+    assert sizes == [12, 6, 3, 3, 6, 3, 3]
+    _no_stray(cache)
+
+
+def test_md5_mismatch_is_refused_the_others_are_kept(gdc_server, cache):
+    bad = sorted(gdc_server.files, key=lambda f: gdc_server.files[f]["barcode"])[1]
+    gdc_server.corrupt.add(bad)
+    with pytest.raises(DownloadCorrupt, match=bad):
+        gdc("TCGA-LIHC", batch_size=4, max_files=8, clinical=False)
+    rels = {r["path"] for r in cache_entries()}
+    assert not any(bad in r for r in rels)
+    assert sum("/data/" in r for r in rels) == 7  # the intact ones are cached
+    assert len(gdc_server.requests("GET", f"/data/{bad}")) == 3  # bounded verified retries
+    _no_stray(cache)
+    gdc_server.corrupt.clear()
+    n = len(gdc_server.log)
+    assert gdc("TCGA-LIHC", batch_size=4, max_files=8, clinical=False).n_obs == 8
+    assert [p for m, p, _ in gdc_server.log[n:] if "/data" in p] == [f"/data/{bad}"]  # only the missing one
+
+
+def test_tar_with_dotdot_member_is_refused(gdc_server, cache, tmp_path):
+    gdc_server.extra_members = [("../../../evil.txt", b"pwned")]
+    with pytest.raises(UnsafeArchiveError, match="outside"):
+        gdc("TCGA-LIHC", batch_size=5, max_files=5, clinical=False)
+    assert not list(tmp_path.rglob("evil.txt"))
+    assert not any("/data/" in r["path"] for r in cache_entries())
+    _no_stray(cache)
+
+
+def test_cached_cohort_reloads_offline(gdc_server, monkeypatch):
+    a = gdc("TCGA-LIHC", batch_size=40)
+    n = len(gdc_server.log)
     monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
-    b = gdc("TCGA-LIHC", batch_size=3)
-    assert len(fake_gdc.log) == n  # nothing asked again
+    b = gdc("TCGA-LIHC", batch_size=40)
+    assert len(gdc_server.log) == n
     np.testing.assert_array_equal(a.layers["counts"], b.layers["counts"])
     pd.testing.assert_frame_equal(a.obs, b.obs)
 
 
-def test_gdc_offline_without_cache_names_what_is_missing(fake_gdc, cache, monkeypatch):
+def test_offline_without_cache_names_what_is_missing(gdc_server, monkeypatch):
     monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
     with pytest.raises(OfflineError, match="api.gdc.cancer.gov/files"):
         gdc("TCGA-LIHC")
-    assert fake_gdc.log == []
+    assert gdc_server.log == []
 
 
-def test_gdc_clinical_risk_factors(fake_gdc, cache):
-    obs = gdc("TCGA-LIHC").obs
-    rf = obs.drop_duplicates("case_id").set_index("case_id")[["alcohol", "hbv", "hcv", "nafld"]]
-    exp = {
-        "TCGA-AA-0001": [True, True, False, False],
-        "TCGA-AA-0002": [False, False, True, True],  # "Nonalcoholic" is not alcohol
-        "TCGA-AA-0003": [False, pd.NA, pd.NA, pd.NA],  # only alcohol_history = No
-        "TCGA-AA-0004": [pd.NA, pd.NA, pd.NA, pd.NA],  # nothing recorded
-    }
-    for case, values in exp.items():
-        got = rf.loc[case].tolist()
-        assert [g is pd.NA if v is pd.NA else g == v for g, v in zip(got, values)] == [True] * 4, (case, got)
-    assert str(obs["hbv"].dtype) == "boolean"
-    assert obs.loc["TCGA-AA-0001-01A", "primary_diagnosis"] == "Hepatocellular carcinoma, NOS"
-    assert "Hepatitis C Infection" in obs.loc["TCGA-AA-0002-01A", "risk_factors"]
+def test_a_file_mirror_does_not_hijack_the_gdc_url(gdc_server, tmp_path, monkeypatch):
+    """With a file mirror for GEO and MGTRANSCRIPT_GDC_URL for the GDC, single files come from the GDC."""
+    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(tmp_path / "mirror"))
+    adata = gdc("TCGA-LIHC", batch_size=1, max_files=3, clinical=False)
+    assert adata.n_obs == 3 and len(gdc_server.requests("GET", "/data/" + adata.obs["file_id"].iloc[0])) == 1
 
 
-def test_gdc_clinical_falls_back_to_basic_expand(fake_gdc, cache):
-    fake_gdc.reject_nested_expand = True
-    obs = gdc("TCGA-LIHC").obs
-    expands = [b["expand"] for b in fake_gdc.requests("POST", "/cases")]
-    assert len(expands) == 2  # the 400 is final (not retried), then the basic expand
-    assert "." in expands[0] and "." not in expands[1]
-    assert bool(obs.loc["TCGA-AA-0001-01A", "hbv"]) is True
+def test_with_a_mirror_and_no_gdc_tcga_is_unavailable_in_one_line(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(tmp_path / "mirror"))
+    monkeypatch.delenv("MGTRANSCRIPT_GDC_URL", raising=False)
+    with pytest.raises(OfflineError) as info:
+        load_cohort("TCGA-LIHC")
+    assert str(info.value).splitlines()[0] == (
+        "TCGA-LIHC needs the GDC API (api.gdc.cancer.gov), which a mirror cannot serve; set "
+        "MGTRANSCRIPT_GDC_URL or unset MGTRANSCRIPT_MIRROR.")
+    assert isinstance(info.value, FetchError)
 
 
-def test_gdc_without_clinical_asks_nothing_about_cases(fake_gdc, cache):
-    obs = gdc("TCGA-LIHC", clinical=False).obs
-    assert fake_gdc.requests("POST", "/cases") == []
-    assert "hbv" not in obs.columns
+def test_unreachable_gdc_is_a_fetch_error(cache, monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("MGTRANSCRIPT_GDC_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("MGTRANSCRIPT_RETRIES", "2")
+    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
+    with pytest.raises(FetchError, match=f"127.0.0.1:{port}/files"):
+        gdc("TCGA-LIHC")
 
 
-def test_gdc_pagination_and_max_files(fake_gdc, cache, monkeypatch):
-    monkeypatch.setattr(gdc_mod, "PAGE_SIZE", 2)
-    adata = gdc("TCGA-LIHC", max_files=3, clinical=False)
-    assert [b["from"] for b in fake_gdc.requests("POST", "/files")] == [0, 2, 4]
-    assert adata.n_obs == 3 and adata.uns["gdc"]["n_files_available"] == 5
-    assert len(cache_entries()) == 3 + 3  # 3 query pages + 3 data files
+# ------------------------------------------------------------------ clinical fallbacks
 
 
-def test_gdc_md5_mismatch_is_refused_and_not_cached(fake_gdc, cache):
-    bad = next(iter(fake_gdc.files))
-    fake_gdc.corrupt.add(bad)
-    with pytest.raises(DownloadCorrupt, match=bad):
-        gdc("TCGA-LIHC", batch_size=2, clinical=False)
-    rels = {r["path"] for r in cache_entries()}
-    assert not any(bad in r for r in rels)
-    assert sum("/data/" in r for r in rels) == 4  # the intact ones are kept
-    # the batch's bad member is fetched again on its own (GET, bounded verified retries)
-    assert len(fake_gdc.requests("POST", "/data")) == 2
-    assert len(fake_gdc.requests("GET", f"/data/{bad}")) == 3
-    _no_stray(cache)
-    fake_gdc.corrupt.clear()
-    assert gdc("TCGA-LIHC", batch_size=2, clinical=False).n_obs == 5
+def test_nested_expand_refused_falls_back_to_named_fields(gdc_server):
+    gdc_server.reject_nested_expand = True
+    obs = gdc("TCGA-LIHC", max_files=10).obs
+    cq = gdc_server.requests("POST", "/cases")
+    assert len(cq) == 2 and "expand" not in cq[1]
+    assert "follow_ups.other_clinical_attributes.risk_factors" in cq[1]["fields"].split(",")
+    per = obs.drop_duplicates("patient_id").set_index("patient_id")
+    assert per["etiology"].ne("unknown").sum() >= 5  # risk factors still read
+    assert per["os_days"].notna().sum() >= 5
 
 
-def test_gdc_tar_with_dotdot_member_refused_nothing_outside(fake_gdc, cache, tmp_path):
-    fake_gdc.extra_members = [("../../../evil.txt", b"pwned"), ("../escape.tsv", b"x")]
-    with pytest.raises(UnsafeArchiveError, match="outside"):
-        gdc("TCGA-LIHC", batch_size=5, clinical=False)
-    assert not list(tmp_path.rglob("evil.txt")) and not list(tmp_path.rglob("escape.tsv"))
-    assert not (cache / ".partial" / "evil.txt").exists()
-    rels = {r["path"] for r in cache_entries()}
-    assert not any("/data/" in r for r in rels)  # neither the archive nor its members
-    _no_stray(cache)
+def test_no_risk_factor_fields_at_all_is_said_loudly(gdc_server):
+    gdc_server.drop_risk_factors = True
+    with pytest.warns(GDCClinicalWarning, match="none of 60 GDC case records carries a risk-factor field"):
+        obs = gdc("TCGA-LIHC").obs
+    assert (obs["etiology"] == "unknown").all() and obs["etiology_hbv"].isna().all()
 
 
-def test_gdc_unknown_project_and_bad_arguments(fake_gdc, cache):
+def test_without_clinical_no_cases_are_asked(gdc_server):
+    obs = gdc("TCGA-LIHC", clinical=False, max_files=3).obs
+    assert gdc_server.requests("POST", "/cases") == []
+    assert "etiology" not in obs and obs["condition"].notna().all()
+
+
+def test_result_round_trips_through_h5ad(gdc_server, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        adata = load_cohort("TCGA-LIHC")
+    out = tmp_path / "lihc.h5ad"
+    adata.write_h5ad(out)
+    back = ad.read_h5ad(out)
+    pd.testing.assert_frame_equal(back.obs, adata.obs)
+    assert str(back.obs["etiology_alcohol"].dtype) == "boolean" and str(back.obs["os_event"].dtype) == "Int64"
+    np.testing.assert_array_equal(back.layers["counts"], adata.layers["counts"])
+
+
+def test_cli_fetch_tcga(gdc_server, tmp_path, capsys):
+    from mgtranscript.cli import main
+
+    out = tmp_path / "t.h5ad"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(["fetch", "TCGA-LIHC", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "TCGA-LIHC: 74 samples" in text and "hcc_tumour 60" in text
+    a = ad.read_h5ad(out)
+    assert a.obs["condition"].value_counts()["hcc_nontumour"] == 12
+    assert {"etiology", "etiology_hbv", "primary_diagnosis", "ajcc_pathologic_stage", "os_days",
+            "os_event"} <= set(a.obs.columns)
+    assert a.obs["etiology_hbv"].isna().any() and a.obs["etiology_hbv"].notna().any()
+
+
+# ------------------------------------------------------------------ units
+
+
+def test_sample_type_codes_and_conditions():
+    assert sample_type_code("TCGA-2V-A95S-01A") == "01"
+    assert sample_type_code("TCGA-2V-A95S-11A-11R-A37K-07") == "11"
+    assert sample_type_code("GSM123") is None
+    assert [condition_of(c) for c in ("01", "11", "02", "06", "10", "12", "14", None)] == [
+        "hcc_tumour", "hcc_nontumour", "hcc_recurrent"] + ["unlabelled"] * 5
+
+
+def test_risk_factors_only_from_risk_factor_fields():
+    cases = [
+        {"submitter_id": "A", "follow_ups": [{"other_clinical_attributes": [
+            {"risk_factors": ["Not Reported"], "risk_factor_treatment": "No",
+             "risk_factor_method_of_diagnosis": "Clinical Assessment",
+             "comorbidity_method_of_diagnosis": "Histology"}]}]},
+        {"submitter_id": "B", "exposures": [{"alcohol_history": "yes"}],
+         "follow_ups": [{"other_clinical_attributes": [{"risk_factors": ["Hepatitis B Infection"]}]}]},
+        {"submitter_id": "C", "exposures": [{"alcohol_history": "No"}]},
+        {"submitter_id": "D", "other_clinical_attributes": [{"comorbidities": ["Nonalcoholic Steatohepatitis"]}]},
+    ]
+    t = clinical_table(cases)
+    assert all(t.loc["A", f] is pd.NA for f in FLAGS) and t.loc["A", "etiology"] == "unknown"
+    assert t.loc["B", "etiology"] == "viral" and t.loc["B", "alcohol_history"] == "Yes"
+    assert not t.loc["B", "etiology_alcohol"]  # drinking is not an etiology
+    assert t.loc["C", "etiology"] == "unknown" and t.loc["C", "etiology_alcohol"] is pd.NA
+    assert t.loc["D", "etiology"] == "NAFLD" and t.loc["D", "etiology_alcohol"] == False  # noqa: E712
+    assert etiology_label(True, pd.NA, True, True) == "alcohol+viral+NAFLD"
+
+
+def test_bad_arguments_and_unknown_project(gdc_server):
     with pytest.raises(AccessionNotFound, match="TCGA-XXXX"):
         gdc("TCGA-XXXX")
     with pytest.raises(InputDataError):
         gdc("not a project")
     with pytest.raises(InputDataError):
         gdc("TCGA-LIHC", batch_size=0)
-
-
-def test_gdc_result_writes_to_h5ad(fake_gdc, cache, tmp_path):
-    adata = gdc("TCGA-LIHC")
-    out = tmp_path / "lihc.h5ad"
-    adata.write_h5ad(out)
-    back = ad.read_h5ad(out)
-    assert back.obs["hbv"].tolist()[:1] == adata.obs["hbv"].tolist()[:1]
-    np.testing.assert_array_equal(back.layers["counts"], adata.layers["counts"])
-
-
-def test_read_star_counts_and_barcodes(tmp_path):
-    p = tmp_path / "x.tsv"
-    p.write_bytes(star_file(np.arange(len(GENES)), np.ones(len(GENES))))
-    df = read_star_counts(p)
-    assert len(df) == len(GENES) and not df["gene_id"].str.startswith("N_").any()
-    p.write_text("gene\tcount\nA\t1\n")
-    with pytest.raises(DataFormatError, match="unstranded"):
-        read_star_counts(p)
-    assert sample_type_code("TCGA-2V-A95S-01A") == "01"
-    assert sample_type_code("TCGA-2V-A95S-11A-11R-A37K-07") == "11"
-    assert sample_type_code("GSM123") is None
-
-
-def test_risk_factor_table_tolerates_absence():
-    df = risk_factor_table([{"submitter_id": "X"}, {"submitter_id": "Y",
-                             "follow_ups": [{"risk_factor": "None"}]}])
-    assert df.loc["X", "hbv"] is pd.NA
-    assert bool(df.loc["Y", "hbv"]) is False  # "None" recorded: no risk factor
+    with pytest.raises(InputDataError, match="var_names"):
+        gdc("TCGA-LIHC", var_names="symbol")
 
 
 def test_gdc_with_a_mirror_fails_at_once_naming_the_fix(tmp_path, monkeypatch):
