@@ -24,6 +24,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 logger = logging.getLogger(__name__)
 
+#: Conditions that are not a stage of the cohort's main contrast (kept out of contrasts and trends).
+_NOT_A_STAGE = ("hcc_recurrent",)
+
 __all__ = ["analyse_cohort", "KEY_GENES", "ALT_METHODS", "ALT_NORMS", "COUPLING_MG_SETS", "ETIOLOGIES"]
 
 #: Single Mg genes compared gene by gene in every cohort.
@@ -66,7 +69,7 @@ def _contrasts(adata, accession: str, claims: pd.DataFrame) -> list[dict]:
 
     ref = info.get("reference")
     conds = [c for c in obs.get("condition", pd.Series(dtype=str)).astype(str).unique()
-             if c not in ("unlabelled", "nan", "hcc_recurrent")]
+             if c not in ("unlabelled", "nan", *_NOT_A_STAGE)]
     for c in conds:
         if ref and c != ref:
             add("condition", c, ref)
@@ -326,7 +329,8 @@ def _trends(adata, accession, area, mg_key, genes, result) -> list[dict]:
     from .datasets import condition_order
 
     specs = []
-    order = [o for o in condition_order(accession) if o in set(adata.obs.get("condition", pd.Series(dtype=str)).astype(str))]
+    present = set(adata.obs.get("condition", pd.Series(dtype=str)).astype(str))
+    order = [o for o in condition_order(accession) if o in present and o not in _NOT_A_STAGE]
     if len(order) >= 3:
         specs.append((adata, "condition", order))
     for col, subset in (("fibrosis_stage", None), ("tumor_grade_num", "hcc_tumour")):
@@ -366,7 +370,7 @@ def _within_kw(adata, accession) -> dict:
 def _labelled(adata):
     if "condition" not in adata.obs:
         return adata
-    ok = ~adata.obs["condition"].astype(str).isin(("unlabelled", "nan", "hcc_recurrent"))
+    ok = ~adata.obs["condition"].astype(str).isin(("unlabelled", "nan", *_NOT_A_STAGE))
     return adata if ok.all() else adata[ok.to_numpy()].copy()
 
 
