@@ -93,13 +93,13 @@ _TECH = re.compile(
     r"(date|instrument|platform|model|batch|lane|flow_?cell|center|centre|sequencer|chemistry|kit|"
     r"library|layout|selection|strategy|read_?length|avgspotlen|plate|operator|site|hospital|"
     r"extract|protocol|processing|rin$)",
-    re.I,
+    re.IGNORECASE,
 )
 _ID = re.compile(r"^(title|description|source_name(_ch\d)?|sample_?id|individual|patient(_id)?|donor(_id)?|"
-                 r"subject(_id)?|biopsy(_id)?)$", re.I)
-_SEX = re.compile(r"^(sex|gender)([_ ]?ch\d)?$", re.I)
-_AGE = re.compile(r"^age([_ ]?(years|yrs|at[_ ].*))?([_ ]?ch\d)?$", re.I)
-_KEY_TECH = re.compile(r"(instrument|platform|submission_date)", re.I)
+                 r"subject(_id)?|biopsy(_id)?)$", re.IGNORECASE)
+_SEX = re.compile(r"^(sex|gender)([_ ]?ch\d)?$", re.IGNORECASE)
+_AGE = re.compile(r"^age([_ ]?(years|yrs|at[_ ].*))?([_ ]?ch\d)?$", re.IGNORECASE)
+_KEY_TECH = re.compile(r"(instrument|platform|submission_date)", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------------------------
@@ -456,13 +456,13 @@ def _two_means_cut(v: np.ndarray) -> float:
     if v.size < 4:
         return np.nan
     s = np.sort(v)
-    best, cut = np.inf, np.nan
+    best, cut = np.inf, None
     for k in range(1, s.size):
         a, b = s[:k], s[k:]
         sse = ((a - a.mean()) ** 2).sum() + ((b - b.mean()) ** 2).sum()
         if sse < best:
             best, cut = sse, (a.mean(), b.mean())
-    if cut is np.nan or cut[1] - cut[0] < 3.0:
+    if cut is None or cut[1] - cut[0] < 3.0:
         return np.nan
     return float((cut[0] + cut[1]) / 2)
 
@@ -869,7 +869,7 @@ def design_check(
                                     for r in pairs_tab.itertuples() if r.flagged)
             rows.append({
                 "check": "pairs", "variable": paired_by, "test": "sex agreement; leave-one-out identity genes",
-                "statistic": float(n_flag), "pval": np.nan, "n": int(len(pairs_tab)),
+                "statistic": float(n_flag), "pval": np.nan, "n": len(pairs_tab),
                 "effect": (f"{len(pairs_tab)} complete pairs; sex consistent in {sex_c}{ident}; "
                            f"{n_flag} flagged" + (f": {flagged_txt}" if n_flag else "")),
                 "flagged": bool(n_flag),
@@ -911,7 +911,7 @@ def _id_rows(col: str, s: pd.Series, sides: _Sides) -> list[dict]:
     if np.isfinite(nums[sides.mask]).mean() >= 0.8:
         res = _id_ranges(np.where(sides.mask, nums, np.nan))
         if res is not None:
-            lab, names = res
+            lab, _ = res
             r = _categorical_row("sample_ids", f"{col} (number ranges)", lab, sides, f"sample ids ({col})")
             if r is not None:
                 if r["flagged"]:
