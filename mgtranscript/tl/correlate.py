@@ -468,8 +468,10 @@ def correlate(
         empty for a Fisher-combined row, which uses a z-test); ``covariates`` (``;``
         joined); ``q_het``/``q_pval``/``i2`` (heterogeneity across groups, combined rows
         only); ``zero_fraction_x``/``_y`` (share of the samples used at the feature's
-        minimum, e.g. zero counts; a large share means many tied ranks and an estimate
-        driven by few samples); ``note``. With ``copy=True`` the modified copy is
+        minimum: for a gene, the share with zero reads when ``layers["counts"]`` exists,
+        else the share at the minimum value; a large share means the estimate rests on few
+        samples, and on log-CPM the zero-count samples are ranked by library size --
+        a note says so above 50%); ``note``. With ``copy=True`` the modified copy is
         returned instead.
 
     Raises
@@ -647,7 +649,7 @@ def _pair_rows(base, xv, yv, ok, Z, ind_flags, groups, pairs, method, comb, min_
     zx_all, zy_all = _zero_fraction(xf[idx_all]), _zero_fraction(yf[idx_all])
     tie = _tie_notes(zx_all, zy_all, (xk, yk))
     if skipped:
-        notes.append("groups skipped (n < %d): %s" % (min_n, ", ".join(skipped)))
+        notes.append(f"groups skipped (n < {min_n}): {', '.join(skipped)}")
 
     if groups is None and pairs is None:  # pooled
         if idx_all.size < min_n:

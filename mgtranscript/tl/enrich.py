@@ -576,7 +576,7 @@ def coupling(
     B = _score_frame(adata, mechanism_key)
     xs = [f"{mg_key}:{c}" for c in A.columns]
     ys = [f"{mechanism_key}:{c}" for c in B.columns]
-    kw = dict(method=method, covariates=covariates, combine=combine, layer=None, min_n=4)
+    kw = {"method": method, "covariates": covariates, "combine": combine, "layer": None, "min_n": 4}
 
     main, _ = _correlation_table(adata, xs, ys, within=within, paired_by=paired_by, **kw)
     parts = [main]
@@ -597,7 +597,7 @@ def coupling(
     table = table.rename(columns={"estimate": "r"})
     table["covariates"] = ";".join(covariates)
     table["qval"] = np.nan
-    for _, idx in table.groupby("group", sort=False).groups.items():
+    for idx in table.groupby("group", sort=False).groups.values():
         table.loc[idx, "qval"] = bh(table.loc[idx, "pval"].to_numpy(dtype=float))
     table = table[COUPLING_COLUMNS].reset_index(drop=True)
     adata.uns[key_added] = table

@@ -321,3 +321,38 @@ def test_gse77314_pairs_are_not_independent_samples(mirror_server, session_cache
     assert (c["ci_high"] - c["ci_low"]) > (pooled["ci_high"] - pooled["ci_low"])  # 50 patients, not 100
     per = both.set_index("level")
     assert per.loc["hcc_tumour", "n"] == 50 and per.loc["hcc_nontumour", "n"] == 50
+
+
+# ---------------------------------------------------------------------------------------
+# tl.coupling on top of correlate
+# ---------------------------------------------------------------------------------------
+
+
+def test_coupling_within_and_paired_use_correlate():
+    a = simpson()
+    a.obsm["mg"] = pd.DataFrame({"MG_A": a.obsm["scores"]["SX"]}, index=a.obs_names)
+    a.obsm["mech"] = pd.DataFrame({"HALLMARK_INFLAMMATORY_RESPONSE": a.obsm["scores"]["SY"]}, index=a.obs_names)
+    mg.tl.coupling(a, mg_key="mg", mechanism_key="mech", key_added="pooled")
+    mg.tl.coupling(a, mg_key="mg", mechanism_key="mech", within="condition", key_added="within")
+    pooled, within = a.uns["pooled"], a.uns["within"]
+    from mgtranscript.tl.enrich import COUPLING_COLUMNS
+
+    assert list(within.columns) == COUPLING_COLUMNS
+    assert pooled.iloc[0]["design"] == "pooled" and pooled.iloc[0]["r"] > 0.5
+    top = within[within["group"] == "all"].iloc[0]
+    assert top["design"] == "within:condition" and top["level"] == "combined" and top["r"] < -0.5
+    assert top["mechanism"] == "inflammation" and top["mg_set"] == "MG_A"
+    ref = mg.tl.correlate(a, "mg:MG_A", "mech:HALLMARK_INFLAMMATORY_RESPONSE", within="condition")
+    np.testing.assert_allclose(within["r"].to_numpy(), ref["estimate"].to_numpy())
+    assert set(within["group"]) == {"all", "healthy", "NAFL", "NASH"}
+    # qval: BH within each group's family (one test per family here)
+    np.testing.assert_allclose(within["qval"], within["pval"])
+
+    b = paired()
+    b.obsm["mg"] = pd.DataFrame({"MG_A": b.obs["x"].to_numpy()}, index=b.obs_names)
+    b.obsm["mech"] = pd.DataFrame({"M": b.obs["y"].to_numpy()}, index=b.obs_names)
+    mg.tl.coupling(b, mg_key="mg", mechanism_key="mech", method="pearson", within="condition", paired_by="pair_id")
+    row = b.uns["coupling"].iloc[0]
+    assert row["design"] == "within:condition+paired:pair_id" and row["r"] < -0.8 and row["df"] == 28
+    with pytest.raises(InputDataError, match="not both"):
+        mg.tl.coupling(b, mg_key="mg", mechanism_key="mech", groupby="pair_id", within="condition")

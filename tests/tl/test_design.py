@@ -1,0 +1,246 @@
+"""tl.design_check: depth/series confounds, sex, technical fields and pair checks.
+
+Synthetic cohorts where the answer is known (a depth- and series-confounded contrast vs a
+balanced one; a mismatched pair among good pairs) and the real GSE126848 / GSE77314.
+"""
+
+from __future__ import annotations
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+import _real_cohorts
+import mgtranscript as mg
+from mgtranscript.errors import InputDataError
+from mgtranscript.tl.design import DESIGN_COLUMNS, PAIR_COLUMNS, Y_GENES, infer_sex
+
+SEX_GENES = ["XIST", *Y_GENES]
+
+
+def _counts_to_adata(counts: np.ndarray, genes: list[str], obs: pd.DataFrame) -> ad.AnnData:
+    a = ad.AnnData(np.log2((counts + 0.5) / counts.sum(1, keepdims=True) * 1e6), obs=obs,
+                   var=pd.DataFrame(index=genes))
+    a.layers["counts"] = counts.astype(float)
+    return a
+
+
+def _base_means(rng, n_genes: int) -> np.ndarray:
+    m = np.exp(rng.normal(3.0, 1.5, size=n_genes))
+    return m / m.sum()
+
+
+def cohort(confounded: bool, n: int = 20, seed: int = 0) -> ad.AnnData:
+    """Two groups of n. Confounded: the controls were sequenced at ~26 M reads in one series
+    (ids 08xx, another instrument), the cases at ~13 M in another (ids 2xxx-4xxx).
+    Balanced: the same depth, ids and instrument for both."""
+    rng = np.random.default_rng(seed)
+    genes = [f"G{i}" for i in range(400)] + SEX_GENES
+    p = _base_means(rng, len(genes) - len(SEX_GENES))
+    grp = np.repeat(["control", "case"], n)
+    male = rng.random(2 * n) < 0.5
+    if confounded:
+        depth = np.where(grp == "control", 26e6, 13e6) * rng.lognormal(0, 0.15, 2 * n)
+        ids = np.where(grp == "control", rng.choice(np.arange(860, 920), 2 * n, replace=False),
+                       rng.choice(np.arange(2600, 4100), 2 * n, replace=False))
+        instrument = np.where(grp == "control", "NextSeq 500", "HiSeq 2500")
+    else:
+        depth = 20e6 * rng.lognormal(0, 0.15, 2 * n)
+        ids = rng.permutation(np.arange(1000, 1000 + 2 * n))
+        instrument = np.array(["NextSeq 500"] * (2 * n))
+    counts = np.zeros((2 * n, len(genes)))
+    for i in range(2 * n):
+        counts[i, :400] = rng.poisson(p * depth[i] * 0.98)
+        sex = (np.array([0.0] + [2e-5] * 5) if male[i] else np.array([2e-4] + [0.0] * 5)) * depth[i]
+        counts[i, 400:] = rng.poisson(sex)
+    obs = pd.DataFrame({"condition": grp, "description": [f"{v:04d}" for v in ids],
+                        "instrument_model": instrument, "submission_date": "Feb 21 2019",
+                        "gender": np.where(male, "Male", "Female")},
+                       index=[f"GSM{100 + i}" for i in range(2 * n)])
+    return _counts_to_adata(counts, genes, obs)
+
+
+def test_depth_and_series_confounded_contrast_is_flagged():
+    a = cohort(confounded=True)
+    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
+    assert list(t.columns) == DESIGN_COLUMNS
+    rows = t.set_index("variable")
+    lib = t[t["check"] == "library_size"].iloc[0]
+    assert lib["flagged"] and lib["pval"] < 1e-6
+    import re
+
+    m = re.search(r"median (\d+\.\d) M \(control\) vs (\d+\.\d) M \(case\)", lib["effect"])
+    assert m and 22 < float(m.group(1)) < 31 and 10 < float(m.group(2)) < 16
+    assert lib["caveat"].startswith("library sizes differ")
+    ids = rows.loc["description (number ranges)"]
+    assert ids["flagged"] and "perfect separation" in ids["effect"]
+    assert "different sample-id series" in ids["caveat"]
+    inst = rows.loc["instrument_model"]
+    assert inst["flagged"] and "HiSeq 2500" in inst["caveat"]
+    assert not rows.loc["submission_date", "flagged"] and "all samples" in rows.loc["submission_date", "effect"]
+    # every flagged row has a caveat, every other row none; all caveats joined in uns
+    assert (t["caveat"].str.len() > 0).tolist() == t["flagged"].tolist()
+    joined = a.uns["design_check"]["caveat"]
+    assert "library sizes differ" in joined and "sample-id series" in joined
+    assert a.uns["design_check"]["params"]["contrast"] == "case vs control"
+
+
+def test_balanced_contrast_is_not_flagged():
+    a = cohort(confounded=False)
+    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
+    assert not t["flagged"].any(), t.loc[t["flagged"], ["check", "effect"]]
+    assert a.uns["design_check"]["caveat"] == ""
+    assert set(t["check"]) >= {"library_size", "norm_factor", "top_share", "sex_inferred", "sex_recorded",
+                               "sex_mismatch", "technical"}
+
+
+def test_sex_inference_and_recorded_sex_mismatch():
+    a = cohort(confounded=False, seed=3)
+    s = infer_sex(a)
+    truth = np.where(a.obs["gender"] == "Male", "male", "female")
+    assert (s["inferred_sex"].to_numpy() == truth).all()
+    a.obs.loc["GSM100", "gender"] = "Female" if truth[0] == "male" else "Male"  # a metadata error
+    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control", key_added="dc")
+    mm = t[t["check"] == "sex_mismatch"].iloc[0]
+    assert mm["flagged"] and mm["statistic"] == 1 and "GSM100" in mm["caveat"]
+    samples = a.uns["dc"]["samples"]
+    assert samples.loc["GSM100", "recorded_sex"] != samples.loc["GSM100", "inferred_sex"]
+
+
+def test_all_levels_and_errors():
+    a = cohort(confounded=True)
+    a.obs["age"] = np.where(a.obs["condition"] == "case", 65.0, 40.0) + np.random.default_rng(1).normal(0, 3, a.n_obs)
+    t = mg.tl.design_check(a, groupby="condition")
+    age = t[t["check"] == "age"].iloc[0]
+    assert age["flagged"] and "age median" in age["effect"]
+    assert t[t["check"] == "library_size"].iloc[0]["test"] == "Mann-Whitney U"
+    with pytest.raises(InputDataError, match="not a level"):
+        mg.tl.design_check(a, groupby="condition", group="NASH")
+    with pytest.raises(InputDataError, match="obs has no column"):
+        mg.tl.design_check(a, groupby="stage")
+    out = mg.tl.design_check(a, groupby="condition", copy=True, key_added="x")
+    assert "x" in out.uns and "x" not in a.uns
+
+
+# ---------------------------------------------------------------------------------------
+# pairs
+# ---------------------------------------------------------------------------------------
+
+
+def paired_cohort(n_pairs: int = 24, seed: int = 7) -> ad.AnnData:
+    """Tumour/normal pairs; individual-specific expression (genotype) on 150 genes.
+
+    Pair P3: the normal is female, the 'tumour' is a male sample of another person
+    (conflict). Pair P5: the normal is male, the 'tumour' is from another, female person
+    (suspect, and no shared identity). Pair P7: a true pair whose tumour lost chrY
+    (chrY reduced, identity shared: not flagged)."""
+    rng = np.random.default_rng(seed)
+    n_id, n_noise = 150, 300
+    genes = [f"ID{i}" for i in range(n_id)] + [f"G{i}" for i in range(n_noise)] + SEX_GENES
+    p = _base_means(rng, n_id + n_noise)
+    n_people = n_pairs + 2
+    geno = rng.normal(0, 0.8, size=(n_people, n_id))  # log-scale individual effects
+    male = rng.random(n_people) < 0.5
+    male[[3, 5, 7]] = [False, True, True]
+    male[n_pairs], male[n_pairs + 1] = True, False  # the two intruders: a man and a woman
+    tumour_shift = rng.normal(0, 0.7, n_id + n_noise)
+
+    def sample(person, tumour, loss_y=False):
+        mu = p.copy()
+        mu[:n_id] *= np.exp(geno[person])
+        if tumour:
+            mu *= np.exp(tumour_shift)
+        mu = mu / mu.sum() * 20e6 * 0.98
+        c = rng.poisson(mu * rng.lognormal(0, 0.2, mu.size))
+        sex = np.array([0.0] + [2e-5] * 5) if male[person] else np.array([2e-4] + [0.0] * 5)
+        if loss_y:
+            sex = sex * 0.05
+        return np.r_[c, rng.poisson(sex * 20e6)]
+
+    rows, obs = [], []
+    for k in range(n_pairs):
+        rows.append(sample(k, False))
+        obs.append({"condition": "normal", "pair_id": f"P{k}"})
+        person = {3: n_pairs, 5: n_pairs + 1}.get(k, k)
+        rows.append(sample(person, True, loss_y=(k == 7)))
+        obs.append({"condition": "tumour", "pair_id": f"P{k}"})
+    obs = pd.DataFrame(obs, index=[f"S{i}" for i in range(len(obs))])
+    return _counts_to_adata(np.array(rows, dtype=float), genes, obs)
+
+
+def test_mismatched_pairs_are_flagged_among_good_pairs():
+    a = paired_cohort()
+    t = mg.tl.design_check(a, groupby="condition", group="tumour", reference="normal", paired_by="pair_id")
+    pairs = a.uns["design_check"]["pairs"].set_index("pair")
+    assert list(a.uns["design_check"]["pairs"].columns) == PAIR_COLUMNS
+    assert pairs.loc["P3", "sex_status"] == "conflict" and pairs.loc["P3", "flagged"]
+    assert "cannot gain a Y chromosome" in pairs.loc["P3", "reason"]
+    assert pairs.loc["P5", "sex_status"] == "suspect" and pairs.loc["P5", "flagged"]
+    assert pairs.loc["P5", "identity_pval"] > 0.05
+    assert pairs.loc["P7", "sex_status"] == "chrY reduced" and not pairs.loc["P7", "flagged"]
+    assert pairs.loc["P7", "identity_pval"] <= 0.05 and pairs.loc["P7", "identity_rank"] == 1
+    good = pairs.drop(index=["P3", "P5"])
+    assert not good["flagged"].any(), good.loc[good["flagged"], "reason"]
+    assert (good["identity_rank"] == 1).mean() > 0.8
+    row = t[t["check"] == "pairs"].iloc[0]
+    assert row["flagged"] and row["statistic"] == 2 and "P3" in row["caveat"] and "P5" in row["caveat"]
+
+
+def test_pairs_need_a_contrast():
+    a = paired_cohort(n_pairs=10)
+    mg.tl.design_check(a, groupby="condition", paired_by="pair_id", reference="normal")
+    assert "pairs" in a.uns["design_check"]  # two levels: the other one is the group
+    a.obs.loc["S0", "condition"] = "other"
+    mg.tl.design_check(a, groupby="condition", paired_by="pair_id", key_added="y")
+    assert "pairs" not in a.uns["y"] and any("pairs" in s for s in a.uns["y"]["params"]["skipped"])
+
+
+# ---------------------------------------------------------------------------------------
+# real cohorts
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.network
+def test_gse126848_series_and_depth_confound(mirror_server, session_cache, shared_dir):
+    a = _real_cohorts.load("GSE126848", mirror_server, session_cache, shared_dir)
+    t = mg.tl.design_check(a, groupby="condition", group="NASH", reference="healthy").set_index("check")
+    print(t[["variable", "effect", "pval", "flagged"]])
+    assert t.loc["library_size", "flagged"]  # measured: median 25.5 M vs 13.1 M, p 2e-5
+    assert "25.5 M (healthy)" in t.loc["library_size", "effect"] and "13.1 M (NASH)" in t.loc["library_size", "effect"]
+    ids = t[t["variable"] == "description (number ranges)"].iloc[0]
+    assert ids["flagged"] and "perfect separation" in ids["effect"]
+    assert "869–910" in ids["caveat"]
+    caveat = a.uns["design_check"]["caveat"]
+    assert "library sizes differ" in caveat and "sample-id series" in caveat
+    # all four levels: healthy/obese vs NAFL/NASH is the split
+    t4 = mg.tl.design_check(a, groupby="condition", key_added="all").set_index("check")
+    assert "(healthy, obese)" in t4.loc["library_size", "effect"].replace("(obese, healthy)", "(healthy, obese)")
+    assert t4.loc["sex_recorded", "flagged"]  # controls are all male
+    # the same series holds NAFL and NASH: that contrast is clean
+    t2 = mg.tl.design_check(a, groupby="condition", group="NASH", reference="NAFL", key_added="nn")
+    assert not t2["flagged"].any()
+
+
+@pytest.mark.network
+def test_gse77314_pair_checks(mirror_server, session_cache, shared_dir):
+    a = _real_cohorts.load("GSE77314", mirror_server, session_cache, shared_dir)
+    t = mg.tl.design_check(a, groupby="condition", group="hcc_tumour", reference="hcc_nontumour",
+                           paired_by="pair_id")
+    pairs = a.uns["design_check"]["pairs"].set_index("pair")
+    print(pairs.loc[pairs["flagged"], ["reference_sample", "group_sample", "sex_status", "identity_pval", "reason"]])
+    assert len(pairs) == 50
+    p45 = pairs.loc["GSE77314_P45"]
+    assert (p45["reference_sample"], p45["group_sample"]) == ("GSM2049101", "GSM2049151")
+    assert p45["sex_status"] == "suspect" and p45["flagged"] and "XIST" in p45["reason"]
+    # tumours that only lost chrY but share the patient's identity genes are not flagged
+    chr_y = pairs[pairs["sex_status"] == "chrY reduced"]
+    assert len(chr_y) >= 3 and (~chr_y["flagged"] | (chr_y["identity_pval"] > 0.5)).all()
+    # the declared pairing is supported as a whole: most partners are each other's best match
+    assert (pairs["identity_rank"] == 1).mean() > 0.5
+    assert pairs["flagged"].sum() <= 3
+    row = t[t["check"] == "pairs"].iloc[0]
+    assert row["flagged"] and "GSE77314_P45" in row["caveat"]
+    # tumour vs non-tumour RNA composition (albumin-heavy normals) is reported, with that reading
+    nf = t[t["check"] == "norm_factor"].iloc[0]
+    assert nf["flagged"] and "normalisation" in nf["caveat"]
