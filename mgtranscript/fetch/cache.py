@@ -559,7 +559,7 @@ def integrity_problem(dest: Path, *, deep: bool = False) -> str | None:
         try:
             verify_file(dest, name=str(dest))
         except DownloadCorrupt as exc:
-            return str(exc).split(". ")[0]
+            return str(exc).removeprefix(f"{dest}: ").split(". ")[0]
     return None
 
 

@@ -34,3 +34,24 @@ def test_progress_bar_silent_for_fast_downloads_and_when_off(capsys):
     off(0, 10)
     off.close()
     assert capsys.readouterr().err == ""
+
+
+def test_scoring_bars_follow_the_switch(monkeypatch, capsys):
+    """MGTRANSCRIPT_PROGRESS=0 also silences the chunked scoring bars (tl.score runner)."""
+    import anndata as ad
+    import numpy as np
+    import pandas as pd
+
+    import mgtranscript as mg
+    from mgtranscript.tl.score import _runner
+
+    rng = np.random.default_rng(0)
+    genes = [f"G{i}" for i in range(50)]
+    a = ad.AnnData(rng.normal(size=(40, 50)), var=pd.DataFrame(index=genes))
+    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "0")
+    assert _runner._progress_enabled(None) is False
+    mg.tl.score(a, {"S": genes[:10]}, method="singscore", chunk_size=2)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "1")
+    assert _runner._progress_enabled(None) is True
+    assert _runner._progress_enabled(False) is False  # an explicit argument wins

@@ -191,6 +191,76 @@ def check_finite(block: np.ndarray, obs_names: Any, var_names: Any, *, row_offse
     )
 
 
+#: methods whose scores depend on the scale of the values (not only on ranks within a sample),
+#: and the option that makes them fit raw counts: they expect log-scale expression
+_LOG_SCALE_METHODS = {"gsva": ("kcdf", "gaussian"), "zscore": None, "plage": None, "mean": None}
+#: layers holding counts by convention
+_COUNT_LAYERS = {"counts", "raw_counts", "raw", "umi_counts"}
+#: rows inspected by :func:`check_values` (the first ones; enough to tell counts from logs)
+_INSPECT_ROWS = 200
+
+
+def _declared_scale(adata: AnnData, layer: str | None) -> str:
+    """What the data say they hold: ``uns["mgtranscript"]["scale"]`` or a counts layer name."""
+    if layer is not None and layer.lower() in _COUNT_LAYERS:
+        return "counts"
+    try:
+        scale = adata.uns["mgtranscript"]["scale"]
+    except (KeyError, TypeError):
+        return ""
+    value = scale.get(layer or "X", "") if isinstance(scale, Mapping) else ""
+    return str(value) if value is not None else ""
+
+
+def check_values(adata: AnnData, layer: str | None, method: str, options: Mapping[str, Any]) -> None:
+    """Catch values that cannot be what the method expects, before scoring.
+
+    Looks at the first samples (all of them when few): integer values with negatives
+    cannot be counts (an error when the layer is declared to hold counts, else a warning);
+    raw counts scored by a method that expects log-scale expression (gsva with the
+    Gaussian kernel, zscore, plage, mean) get a warning naming the fix. NaN/inf are
+    refused later, block by block, with the cells named (:func:`check_finite`).
+    """
+    import warnings
+
+    X = get_matrix(adata, layer)
+    n = min(adata.n_obs, _INSPECT_ROWS)
+    if n == 0 or adata.n_vars == 0:
+        return
+    block = X[:n]
+    if _is_dask(block):
+        block = block.compute()
+    block = _to_dense(block)
+    finite = block[np.isfinite(block)]
+    if finite.size == 0:
+        return
+    where = f"adata.layers[{layer!r}]" if layer is not None else "adata.X"
+    integral = bool(np.all(finite == np.round(finite)))
+    n_neg = int((finite < 0).sum())
+    declared = _declared_scale(adata, layer)
+    if n_neg and (declared == "counts" or integral):
+        msg = (f"{where} holds {n_neg} negative value(s) (min {finite.min():g}) among "
+               f"{'values declared as counts' if declared == 'counts' else 'integer values that look like counts'}; "
+               "counts cannot be negative. Fix: check how the matrix was made (a -1 'missing' code?), or score "
+               "a log-scale layer with layer=...")
+        if declared == "counts":
+            raise InputDataError(msg)
+        warnings.warn(msg, UserWarning, stacklevel=3)
+        return
+    if method in _LOG_SCALE_METHODS and integral and not n_neg and finite.max() > 100 and "log" not in declared:
+        opt = _LOG_SCALE_METHODS[method]
+        if opt is not None and str(options.get(opt[0], opt[1])).lower() != opt[1]:
+            return  # e.g. gsva(kcdf="poisson"): made for counts
+        fix = ("log-transform first (mgtranscript.pp.log2_cpm(adata, layer='counts') for counts, or "
+               "scanpy.pp.normalize_total + scanpy.pp.log1p), or score a log layer with layer=...")
+        if method == "gsva":
+            fix += ", or pass kcdf='poisson' for counts"
+        warnings.warn(
+            f"{where} looks like raw counts (integers up to {finite.max():g}), but {method!r} expects "
+            f"log-scale expression: its scores would be driven by the most expressed genes. Fix: {fix}",
+            UserWarning, stacklevel=3)
+
+
 def validate_names(adata: AnnData) -> None:
     """Duplicated gene or sample names make scores ambiguous: refuse them."""
     var = pd.Index(adata.var_names)
@@ -254,8 +324,13 @@ def _score_block(block: Any, func: Callable, sets: Mapping[str, np.ndarray], opt
 def evaluate(adata: AnnData, sets: Mapping[str, np.ndarray], method: str, options: dict, *,
              layer: str | None = None, chunk_size: int | None = None,
              progress: bool | None = None) -> np.ndarray:
-    """Score ``adata`` (samples x genes) for ``sets`` (name -> var indices); samples x sets."""
+    """Score ``adata`` (samples x genes) for ``sets`` (name -> var indices); samples x sets.
+
+    The values are checked first (:func:`check_values`): negative counts, raw counts
+    given to a method that expects log-scale expression.
+    """
     mod, func = get_method(method)
+    check_values(adata, layer, method, options)
     independent, all_genes = _flags(mod)
     finaliser = None
     chunk_options = options

@@ -99,12 +99,13 @@ def mg_balance(
     (``influx``/``efflux`` genes used, ``params``).
     """
     from ... import genesets
-    from ._runner import dense_columns, validate_names
+    from ._runner import check_values, dense_columns, validate_names
     from .zscore import standardise
 
     if copy:
         adata = adata.copy()
     validate_names(adata)
+    check_values(adata, layer, "mean", {})
     in_name, in_genes = _set_genes(influx, "influx")
     ef_name, ef_genes = _set_genes(efflux, "efflux")
     matched, coverage = genesets.match({"influx": in_genes, "efflux": ef_genes}, adata.var_names, min_size=1)
@@ -130,8 +131,9 @@ def mg_balance(
         parts[k] = Z[:, keep].mean(axis=1)
         used[k] = [str(adata.var_names[cols[p]]) for p in keep]
     adata.obs[key_added] = parts["influx"] - parts["efflux"]
+    params = {"influx": in_name, "efflux": ef_name, "layer": layer}
     adata.uns[key_added] = {
-        "params": {"influx": in_name, "efflux": ef_name, "layer": layer},
+        "params": {k: v for k, v in params.items() if v is not None},  # h5ad (anndata < 0.12) cannot store None
         "influx": used["influx"],
         "efflux": used["efflux"],
         "coverage": coverage,
