@@ -44,10 +44,14 @@ How a claim is judged
    limma-trend; paired vs unpaired; controls with and without the obese group; composition
    adjusted): the share that agree, and the dissenting ones by name
    (``tables/sensitivity.tsv``).
-6. **Caveats**: flags of the design audit (:func:`mgtranscript.tl.design_check`: library size,
-   TMM factor, read share of top genes, genetic vs recorded sex, age, submission batches and
-   sample-id patterns associated with the contrast; suspicious pairs), "single cohort", and
-   the transcript-level note.
+6. **Caveats**: flags of the design audit (:func:`mgtranscript.tl.design_check`) of every
+   cohort and contrast the verdict uses, in plain words, plus "single cohort" and the
+   transcript-level note. Flags that mean the contrast is confounded with how the samples
+   were collected -- library size, sample-id series, technical fields (submission dates,
+   instrument), genetic or recorded sex, age -- are a risk of bias and lower the certainty
+   (:data:`~.verdicts.BIAS_CHECKS`); flags the sensitivity analysis addresses (TMM factor,
+   read share of the top genes) and sample-level ones (a recorded sex that contradicts
+   XIST/chrY, a declared pair whose members do not look like one person) are caveats only.
 """
 
 from __future__ import annotations

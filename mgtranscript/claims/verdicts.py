@@ -81,6 +81,13 @@ def _unavailable_reason(claim: pd.Series, cohorts: pd.DataFrame | None) -> str:
     return f"no {disease} cohort with expression measured it [" + "; ".join(parts) + "]"
 
 
+#: Design-audit checks that signal confounding of the contrast by how samples were collected
+#: (risk of bias: the certainty drops a level). Other flagged checks (TMM factor and top-gene
+#: share, which the normalisation alternatives address; sex mismatches of single samples;
+#: suspicious pairs) become caveats only.
+BIAS_CHECKS = ("library_size", "sample_ids", "technical", "sex_inferred", "sex_recorded", "age")
+
+
 def _design_caveats(design: pd.DataFrame | None, rows: pd.DataFrame) -> tuple[list[str], list[str]]:
     """(risk-of-bias flags, other caveats) for the cohort/contrast pairs a verdict uses."""
     if design is None or design.empty or rows.empty:
@@ -91,8 +98,12 @@ def _design_caveats(design: pd.DataFrame | None, rows: pd.DataFrame) -> tuple[li
         hit = flagged[(flagged["cohort"] == cohort)
                       & ((flagged["contrast"] == contrast) | (flagged["contrast"].isin(("", "pairs", "*"))))]
         for r in hit.itertuples():
-            text = f"{cohort}: {r.caveat}" if str(r.caveat) else f"{cohort}: {r.check} flagged"
-            (other if str(r.check).startswith("pair") else bias).append(text)
+            caveat = "" if pd.isna(r.caveat) else str(r.caveat).strip()
+            text = f"{cohort}: {caveat}" if caveat else ""
+            if str(r.check) in BIAS_CHECKS:
+                bias.append(text or f"{cohort}: {r.check} differs between the groups")
+            elif text:
+                other.append(text)
     return list(dict.fromkeys(bias)), list(dict.fromkeys(other))
 
 
