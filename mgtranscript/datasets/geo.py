@@ -696,14 +696,21 @@ def geo(
             # the labels come from the user's sheet; join_sample_sheet warns about samples it missed
             logger.info("%s; labels come from the sample sheet", missing_metadata)
 
-    # 3. ids and scale
+    # 3. ids and scale; TMM factors come from the count table as published (before ids are
+    # harmonised, which merges and renames rows), so they equal edgeR's on that table
+    is_counts = counts_df is not None and (info["value_type"] == "counts"
+                                           or "count" in info["count_table"]["file"].lower())
+    if is_counts:
+        from ..pp import calc_norm_factors
+
+        factors = calc_norm_factors(adata.layers["counts"])
     if harmonise and not metadata_only:
         _harmonise(ctx, adata)
     if counts_df is not None:
         from ..pp import ensure_log, log2_cpm
 
-        if info["value_type"] == "counts" or "count" in info["count_table"]["file"].lower():
-            log2_cpm(adata, layer="counts")
+        if is_counts:
+            log2_cpm(adata, layer="counts", norm_factors=factors)
         else:
             ctx.warn(f"{acc}: the expression table holds non-integer values; treated as normalised "
                      "expression (no counts layer), log2 applied if needed (GEO2R rule).")

@@ -78,6 +78,7 @@ def log2_cpm(
     layer: str | None = "counts",
     prior_count: float = 2.0,
     norm: str | None = "TMM",
+    norm_factors=None,
     copy: bool = False,
 ) -> AnnData | None:
     """Set ``X`` to log2 counts-per-million with edgeR's ``cpm(log=TRUE)`` semantics.
@@ -108,6 +109,10 @@ def log2_cpm(
         Normalisation-factor method passed to :func:`calc_norm_factors`: ``"TMM"``
         (default, as edgeR's ``calcNormFactors``), ``"upperquartile"``, ``"RLE"``, or
         ``None``/``"none"`` for raw library sizes (the behaviour before TMM).
+    norm_factors
+        Precomputed normalisation factors, one per sample (e.g. TMM computed on a count table
+        before its gene ids were harmonised, so that the factors equal edgeR's on the table as
+        published); ``norm`` then only names them.
     copy
         Return a modified copy instead of working in place.
 
@@ -138,7 +143,12 @@ def log2_cpm(
             f"samples with zero total counts: {adata.obs_names[empty][:5].tolist()}; remove them "
             "before normalising (e.g. adata = adata[adata.layers['counts'].sum(1) > 0])."
         )
-    nf = calc_norm_factors(y, method=method, lib_size=lib)
+    if norm_factors is None:
+        nf = calc_norm_factors(y, method=method, lib_size=lib)
+    else:
+        nf = np.asarray(norm_factors, dtype=float).ravel()
+        if nf.shape != (adata.n_obs,) or not (np.isfinite(nf).all() and (nf > 0).all()):
+            raise InputDataError(f"norm_factors must be {adata.n_obs} finite positive numbers (one per sample).")
     eff = lib * nf
     p = prior_count * eff / eff.mean()
     # edgeR's C++ (add_prior + calculate_cpm_log) works on the natural-log scale
