@@ -30,6 +30,11 @@ def _forget_unreachable_hosts():
 
 
 @pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
 def shared_dir() -> Path:
     if not MIRROR.is_dir():
         pytest.skip(f"../shared/mirror not found at {MIRROR}; set MGTRANSCRIPT_SHARED")

@@ -1,85 +1,183 @@
-"""`mgtranscript run` end to end on the mirror (served over HTTP), and `mgtranscript claims`."""
+"""`mgtranscript run` end to end on the mirror (served over HTTP) plus a real-shaped fake GDC,
+and `mgtranscript claims`: what a user reads (verdicts, evidence, caveats) is checked here."""
 
 from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.claims import load_claims
+from mgtranscript._output import transactional_output
+from mgtranscript.claims import VERDICT_COLUMNS, load_claims
 from mgtranscript.cli import main
 
 pytestmark = pytest.mark.slow
 
+COHORTS = ["GSE126848", "GSE167523", "GSE77314", "GSE135251", "GSE142530", "TCGA-LIHC"]
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, mirror_server, session_cache, shared_dir):
-    """One run of the main command over the offline cohorts (shared by the tests below)."""
+    """One run of the main command over the offline cohorts and a fake GDC (shared below).
+
+    The output folder already holds an earlier run's files, including a stale figure."""
+    from gdc_server import GDCServer
+
+    gdc = GDCServer().start()
     mp = pytest.MonkeyPatch()
     mp.setenv("MGTRANSCRIPT_MIRROR", mirror_server.url)
     mp.setenv("MGTRANSCRIPT_CACHE", str(session_cache))
     mp.setenv("MGTRANSCRIPT_SAMPLES", str(shared_dir / "samples"))
+    mp.setenv("MGTRANSCRIPT_GDC_URL", gdc.url)
     mp.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
     out = tmp_path_factory.mktemp("run") / "out"
-    code = main(["run", "--out", str(out), "--cohorts", "GSE126848", "GSE77314", "GSE135251", "GSE142530",
-                 "--permutations", "100", "--no-progress"])
-    mp.undo()
+    with transactional_output(out) as work:
+        (work / "figures").mkdir()
+        (work / "figures" / "stale_from_an_earlier_run.png").write_bytes(b"\x89PNG old")
+    try:
+        code = main(["run", "--out", str(out), "--cohorts", *COHORTS, "--permutations", "100", "--no-progress"])
+    finally:
+        mp.undo()
+        gdc.stop()
     assert code == 0
     return out
 
 
-def test_run_writes_report_tables_and_figures(run_dir):
+def _table(run_dir, name):
+    return pd.read_csv(run_dir / "tables" / f"{name}.tsv", sep="\t")
+
+
+def test_run_writes_report_tables_png_figures_and_a_manifest(run_dir):
     assert (run_dir / "report.html").stat().st_size > 50_000
-    for name in ("cohorts", "sample_counts", "coverage", "comparisons", "gsea", "coupling", "meta", "claims"):
+    for name in ("cohorts", "sample_counts", "coverage", "comparisons", "gsea", "coupling", "meta", "claims",
+                 "claims_evidence", "effects", "design", "sensitivity", "survival"):
         assert (run_dir / "tables" / f"{name}.tsv").is_file(), name
     pngs = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
-    assert any(n.startswith("scores_GSE126848") for n in pngs)
-    assert any(n.startswith("volcano_GSE77314") for n in pngs)
-    assert len(list((run_dir / "figures").glob("*.svg"))) == len(pngs)
+    assert pngs and not list((run_dir / "figures").glob("*.svg"))  # SVG only on request
+    assert "stale_from_an_earlier_run.png" not in pngs  # the output was replaced as a whole
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    listed = {f["path"] for f in manifest["files"]}
+    assert "tables/claims.tsv" in listed and "report.html" in listed
 
 
-def test_run_reports_unobtainable_cohorts_without_failing(run_dir):
-    cohorts = pd.read_csv(run_dir / "tables" / "cohorts.tsv", sep="\t").set_index("accession")
-    assert cohorts.loc["GSE126848", "status"] == "analysed"
-    assert cohorts.loc["GSE77314", "status"] == "analysed"
+def test_cohort_statuses_and_groups(run_dir):
+    cohorts = _table(run_dir, "cohorts").set_index("accession")
+    for acc in ("GSE126848", "GSE167523", "GSE77314", "TCGA-LIHC"):
+        assert cohorts.loc[acc, "status"] == "analysed", (acc, cohorts.loc[acc, "reason"])
     assert cohorts.loc["GSE135251", "status"] == "metadata only"
     assert "GSE135251_raw_counts" in cohorts.loc["GSE135251", "reason"]
     assert cohorts.loc["GSE142530", "status"] == "unavailable"
-    counts = pd.read_csv(run_dir / "tables" / "sample_counts.tsv", sep="\t")
-    c = counts[counts.accession == "GSE126848"].set_index("condition")["n"].to_dict()
-    assert c == {"healthy": 14, "obese": 12, "NAFL": 15, "NASH": 16}
+    assert cohorts["reason_short"].fillna("").str.len().max() <= 120
+    counts = _table(run_dir, "sample_counts")
+    c = counts[counts.accession == "GSE167523"].set_index("condition")["n"].to_dict()
+    assert c == {"NAFL": 51, "NASH": 47}
     h = counts[counts.accession == "GSE77314"].set_index("condition")["n"].to_dict()
     assert h == {"hcc_tumour": 50, "hcc_nontumour": 50}
 
 
-def test_every_claim_has_a_verdict_row(run_dir):
-    verdicts = pd.read_csv(run_dir / "tables" / "claims.tsv", sep="\t")
-    assert list(verdicts["claim_id"]) == list(load_claims()["claim_id"])
-    assert set(verdicts["verdict"]) <= {"supported", "contradicted", "inconclusive", "not testable"}
-    v = verdicts.set_index("claim_id")
-    # tested claims carry effect, CI, q, cohorts and n; untestable ones say why
-    assert v.loc["L7", "verdict"] != "not testable"
-    assert v.loc["L7", "cohorts"] == "GSE77314" and v.loc["L7", "n"] == 50  # 50 tumour/normal pairs
-    assert v.loc["L7", "ci_low"] < v.loc["L7", "effect"] < v.loc["L7", "ci_high"]
-    assert v.loc["L3", "verdict"] == "not testable" and "GSE142530" in v.loc["L3", "reason"]
-    assert v.loc["L11", "verdict"] == "not testable"
-    assert v["note"].str.contains("transcript levels only").all()
+def test_claims_table_has_the_contract_columns_and_one_verdict_per_claim(run_dir):
+    v = _table(run_dir, "claims")
+    assert list(v.columns) == VERDICT_COLUMNS
+    assert list(v["claim_id"]) == list(load_claims()["claim_id"])
+    assert set(v["verdict"]) <= {"supported", "contradicted", "inconclusive", "not testable"}
+    assert set(v["certainty"]) <= {"high", "moderate", "low", "very low"}
+    assert v["caveats"].str.contains("transcript levels only").all()
+    tested = v[v["verdict"] != "not testable"]
+    assert (tested["ci_low"] <= tested["effect"]).all() and (tested["effect"] <= tested["ci_high"]).all()
+    assert tested["robustness"].str.contains("alternatives agree|no alternative").all()
 
 
-def test_hcc_comparison_is_paired_and_mg_genes_are_compared(run_dir):
-    comp = pd.read_csv(run_dir / "tables" / "comparisons.tsv", sep="\t")
+def test_coupling_claims_are_decided_within_groups(run_dir):
+    ev = _table(run_dir, "claims_evidence")
+    coup = ev[ev["claim_id"].str.startswith("R2-") & (ev["scenario"] == "primary")]
+    voted = coup[coup["included"]]
+    assert len(voted) and voted["design"].str.startswith(("within", "paired")).all()
+    pooled = coup[coup["design"] == "pooled"]
+    assert len(pooled) and not pooled["included"].any()  # shown beside, never voted
+    # the paired HCC cohort is analysed pair-aware (pair and group fixed effects)
+    assert voted.loc[voted["cohort"] == "GSE77314", "design"].str.contains("paired").all()
+
+
+def test_masld_verdicts_from_gse126848_carry_the_series_and_depth_caveat(run_dir):
+    v = _table(run_dir, "claims").set_index("claim_id")
+    for cid in ("R3-MASLD", "L1", "R1-MASLD"):
+        cav = v.loc[cid, "caveats"]
+        assert "GSE126848" in cav and "library size" in cav and "series" in cav, cav
+        assert "risk of bias" in v.loc[cid, "reason"]
+
+
+def test_cell_level_mechanism_is_not_decided_by_bulk_correlation(run_dir):
+    v = _table(run_dir, "claims").set_index("claim_id")
+    assert v.loc["L6", "verdict"] == "not testable"
+    assert "bulk" in v.loc["L6", "reason"] and "cell" in v.loc["L6", "reason"]
+    ev = _table(run_dir, "claims_evidence")
+    bulk = ev[ev["claim_id"] == "L6"]
+    assert len(bulk) and not bulk["included"].any()
+
+
+def test_nash_vs_nafl_is_pooled_over_two_cohorts_and_meta_has_only_k_ge_2(run_dir):
+    v = _table(run_dir, "claims").set_index("claim_id")
+    assert v.loc["L1-PROG", "n_cohorts"] == 2
+    assert set(v.loc["L1-PROG", "cohorts"].split(";")) == {"GSE126848", "GSE167523"}
+    meta = _table(run_dir, "meta")
+    assert (meta["k"] >= 2).all()
+    assert ((meta["contrast"] == "condition:NASH|NAFL") & (meta["feature"] == "CNNM4")).any()
+    single = v[v["n_cohorts"] == 1]
+    assert single["caveats"].str.contains("single cohort").all()
+
+
+def test_survival_claim_gets_km_and_cox_evidence_from_tcga(run_dir):
+    v = _table(run_dir, "claims").set_index("claim_id")
+    assert v.loc["L8", "verdict"] == "supported"  # the fake project builds worse survival with high SLC41A3
+    assert v.loc["L8", "effect_kind"] == "hazard_ratio" and v.loc["L8", "effect"] > 1
+    surv = _table(run_dir, "survival").set_index("feature")
+    assert surv.loc["SLC41A3", "logrank_p"] < 0.05 and surv.loc["SLC41A3", "cox_p"] < 0.05
+    assert v.loc["L9-GRADE", "verdict"] != "not testable"  # tumour grade recorded in TCGA
+
+
+def test_hcc_comparison_is_paired_and_tcga_etiology_is_context_only(run_dir):
+    comp = _table(run_dir, "comparisons")
     hcc = comp[(comp.cohort == "GSE77314") & (comp.contrast == "condition:hcc_tumour|hcc_nontumour")]
-    assert hcc["paired"].all()
+    assert hcc["paired"].all() and (hcc["n_group"] == 50).all()
     assert {"CNNM4", "SLC41A1", "TRPM7", "MG_EFFLUX_EXCHANGE", "mg_balance"} <= set(hcc["feature"])
     assert comp["qval"].between(0, 1).all()
+    ev = _table(run_dir, "claims_evidence")
+    ald = ev[ev["claim_id"].isin(["R1-ALD", "L3"]) & (ev["role"] == "context")]
+    assert len(ald) and not ald["included"].any()
+    assert ald["why"].str.contains("not ALD without cancer").all()
 
 
-def test_provenance_lists_inputs_with_sha256(run_dir):
+def test_verdict_numbers_match_an_independent_r_computation(run_dir, repo_root):
+    """tests/r/make_reference_verdicts.R recomputes the gene-level verdicts from the mirror files
+    with edgeR (TMM log-CPM) and metafor (escalc SMD/SMCC, rma REML)."""
+    ref = pd.read_csv(repo_root / "tests" / "data" / "verdicts" / "reference.tsv", sep="\t")
+    ev = _table(run_dir, "claims_evidence")
+    v = _table(run_dir, "claims").set_index("claim_id")
+    for r in ref.itertuples():
+        if r.cohort == "pooled":
+            got = v.loc[r.claim_id, ["effect", "ci_low", "ci_high", "pval"]].to_numpy(float)
+        else:
+            row = ev[(ev.claim_id == r.claim_id) & (ev.cohort == r.cohort) & (ev.scenario == "primary")
+                     & ev.included]
+            assert len(row) == 1, (r.claim_id, r.cohort)
+            got = row[["estimate", "ci_low", "ci_high", "pval"]].to_numpy(float)[0]
+        want = np.array([r.estimate, r.ci_low, r.ci_high, r.pval])
+        # g: metafor's exact small-sample correction vs Hedges' approximation (~1e-4 at n >= 30)
+        np.testing.assert_allclose(got[:3], want[:3], atol=2e-3, err_msg=f"{r.claim_id} {r.cohort}")
+        np.testing.assert_allclose(np.log10(got[3]), np.log10(want[3]), atol=0.02, err_msg=r.claim_id)
+
+
+def test_provenance_hashes_every_input(run_dir):
     prov = json.loads((run_dir / "provenance.json").read_text())
-    urls = {f["url"]: f["sha256"] for f in prov["inputs"]}
+    by_url = {f["url"]: f for f in prov["inputs"]}
     counts = "https://ftp.ncbi.nlm.nih.gov/geo/series/GSE126nnn/GSE126848/suppl/GSE126848_Gene_counts_raw.txt.gz"
-    assert urls[counts] == "b4d9cac04755d202acbbe228b5180feca39fa12a28728a67e531d0a93cae7dee"
+    assert by_url[counts]["sha256"] == "b4d9cac04755d202acbbe228b5180feca39fa12a28728a67e531d0a93cae7dee"
+    assert by_url[counts]["bytes"] == 1383532
+    sources = {f["source"] for f in prov["inputs"]}
+    assert {"sample sheet", "bundled gene sets", "bundled claims table"} <= sources
+    assert all(len(f["sha256"]) == 64 for f in prov["inputs"])
     assert prov["versions"]["mgtranscript"]
 
 
@@ -87,6 +185,7 @@ def test_claims_command_reuses_run_tables(run_dir, tmp_path, capsys):
     out = tmp_path / "claims.tsv"
     assert main(["claims", "--from", str(run_dir), "--out", str(out)]) == 0
     again = pd.read_csv(out, sep="\t")
-    first = pd.read_csv(run_dir / "tables" / "claims.tsv", sep="\t")
+    first = _table(run_dir, "claims")
     pd.testing.assert_series_equal(again["verdict"], first["verdict"])
+    pd.testing.assert_series_equal(again["certainty"], first["certainty"])
     assert "transcript levels only" in capsys.readouterr().out
