@@ -334,17 +334,17 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.claims, res.claims_evidence, res.sensitivity = j.verdicts, j.evidence, j.sensitivity
     res.meta = _meta(res.effects)
     res.inputs += bundled_inputs()
-    if plots or report:
-        from .report import draw_figures
-
-        res.figures = draw_figures(res, out / "figures", svg=svg) if plots else []
     _write_tables(res, out)
     res.params["seconds"] = round(time.monotonic() - t0, 1)
     write_provenance(res, out)
     if report:
         from .report import write_report
 
-        res.report = write_report(res, out)
+        res.report = write_report(res, out, figures=plots, svg=svg)
+    elif plots:
+        from .report import draw_figures
+
+        res.figures = draw_figures(res, out / "figures", svg=svg)
     return res
 
 

@@ -443,8 +443,9 @@ def _survival(adata, accession, area, claims, result) -> list[dict]:
             continue
         summ = pd.DataFrame(summ if summ is not None else adata.uns["_surv"]["summary"]).assign(cohort=accession)
         km = adata.uns.get("_surv", {}).get("km")
-        if km is not None:
-            result.km[accession] = pd.DataFrame(km)
+        if km is not None:  # tidy KM steps for the report: group, time, survival, at_risk
+            km = pd.DataFrame(km).rename(columns={"timeline": "time"})
+            result.km[accession] = km if accession not in result.km else pd.concat([result.km[accession], km])
         adata.uns.pop("_surv", None)
         result.append("survival", summ)
         eff += survival_effects(summ, cohort=accession, area=area)

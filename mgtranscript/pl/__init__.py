@@ -1,24 +1,40 @@
-"""Plots (matplotlib; safe under the Agg backend).
+"""Plots (matplotlib; safe under the Agg backend), ready to paste into a paper.
 
 Every function returns the :class:`matplotlib.figure.Figure`; with ``save="dir/stem"`` it
-also writes ``dir/stem.png`` and ``dir/stem.svg`` (figure size x ``dpi``, no tight
-cropping, so the PNG size is predictable).
+also writes ``dir/stem.png`` (and ``dir/stem.svg`` with ``svg=True``). Titles and axis
+labels are in words with units; each group has ONE colour in every figure
+(:data:`GROUP_COLOURS`); legends sit outside the data.
 
-:func:`scores`   Mg (or any) scores per group: box/violin with points, optional pair lines.
-:func:`heatmap`  Mg genes across conditions (group means of z-scored expression).
-:func:`volcano`  DE table: effect vs -log10 p, highlighted genes labelled.
-:func:`gsea`     GSEA running-sum (enrichment) plot.
-:func:`forest`   Per-cohort effects and pooled estimate, faceted by disease group.
-:func:`scatter`  One score against another (e.g. Mg vs a mechanism) with Spearman rho.
+Functions taking samples accept an AnnData (scores in ``obsm``, labels in ``obs``) or a
+per-sample DataFrame (label columns + numeric feature columns, as
+``AnalysisResult.features[accession]``).
+
+:func:`scores`         scores per group: box/violin with points, pairs joined.
+:func:`heatmap`        Mg genes across groups (group means of z-scored expression).
+:func:`volcano`        DE table: effect vs -log10 p, highlighted genes labelled without overlap.
+:func:`gsea`           GSEA running-sum (enrichment) plot.
+:func:`forest`         per-cohort effects and pooled estimate, faceted by disease group.
+:func:`effect_forest`  one question's estimates (a row per cohort/test) and pooled diamonds.
+:func:`scatter`        one score against another, coloured by group, with within-group fits.
+:func:`trend`          features across ordered stages.
+:func:`km`             Kaplan-Meier curves with numbers at risk.
 """
 
 from __future__ import annotations
 
-from mgtranscript.pl._basic import heatmap, scatter, scores
+from mgtranscript.pl._basic import heatmap, scatter, scores, trend
 from mgtranscript.pl._de import volcano
 from mgtranscript.pl._enrich import gsea
-from mgtranscript.pl._meta import forest
-from mgtranscript.pl._survival import survival
+from mgtranscript.pl._meta import effect_forest, forest
+from mgtranscript.pl._style import (
+    GROUP_COLOURS,
+    feature_label,
+    group_colour,
+    group_label,
+    set_label,
+)
+from mgtranscript.pl._survival import km, survival
 from mgtranscript.pl._utils import savefig
 
-__all__ = ["scores", "heatmap", "volcano", "gsea", "forest", "scatter", "survival", "savefig"]
+__all__ = ["scores", "heatmap", "volcano", "gsea", "forest", "effect_forest", "scatter", "trend", "km", "survival",
+           "savefig", "GROUP_COLOURS", "group_colour", "group_label", "set_label", "feature_label"]

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
+from mgtranscript.pl._style import fmt_p, fmt_signed, styled, suptitle, wrap
 from mgtranscript.pl._utils import new_figure, savefig
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def _need(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
         )
 
 
+@styled
 def forest(
     per_cohort: pd.DataFrame,
     pooled: pd.DataFrame,
@@ -35,7 +37,10 @@ def forest(
     ci: tuple[str, str] | None = None,
     features: Sequence[str] | str | None = None,
     groups: Sequence[str] | None = None,
+    effect_label: str | None = None,
+    title: str | None = None,
     save: str | Path | None = None,
+    svg: bool = False,
 ):
     """Forest plot: per-cohort effects with CIs and weights, pooled diamond, one facet per group.
 
@@ -58,8 +63,14 @@ def forest(
         Features (e.g. Mg sets) to draw, stacked within each facet (default: all).
     groups
         Facet order (default MASLD, ALD, HCC, then any other group).
+    effect_label
+        X-axis label (default: "Hedges' g (disease vs reference)" for ``hedges_g``).
+    title
+        Figure title.
     save
-        Stem of ``.png``/``.svg`` files to write.
+        Stem of the ``.png`` (and, with ``svg=True``, ``.svg``) file to write.
+    svg
+        Also write an SVG.
 
     Returns
     -------
@@ -118,7 +129,7 @@ def forest(
                 rows.append(("pooled", f, prow.iloc[0], None))
         layouts.append(rows)
     nmax = max(len(r) for r in layouts) or 1
-    fig = new_figure(3.6 * len(groups) + 1.0, 0.9 + 0.3 * nmax)
+    fig = new_figure(3.8 * len(groups) + 1.4, 1.3 + 0.32 * nmax)
     axes = np.atleast_1d(fig.subplots(1, len(groups), squeeze=False)).ravel()
     allx = np.concatenate([pc[list(ci)].to_numpy(float).ravel(), po[["ci_low", "ci_high"]].to_numpy(float).ravel()])
     allx = allx[np.isfinite(allx)]
@@ -129,7 +140,9 @@ def forest(
         for i, (kind, f, r, wi) in enumerate(rows):
             y = -i
             if kind == "header":
-                labels.append(f"{f}")
+                from mgtranscript.pl._style import set_label  # noqa: PLC0415
+
+                labels.append(set_label(f))
             elif kind == "cohort":
                 est, l, h = float(r[effect]), float(r[ci[0]]), float(r[ci[1]])
                 ax.plot([l, h], [y, y], color="0.25", lw=1)
@@ -150,16 +163,176 @@ def forest(
                 labels.append("Pooled" + (f" ({', '.join(extra)})" if extra else ""))
         ax.axvline(0, color="0.5", lw=0.7, ls="--")
         ax.set_yticks([-i for i in range(len(rows))])
-        ax.set_yticklabels(labels, fontsize=7)
+        ax.set_yticklabels(labels, fontsize=8.5)
         for tick, (kind, *_rest) in zip(ax.get_yticklabels(), rows):
             if kind != "cohort":
                 tick.set_fontweight("bold")
         ax.set_ylim(-nmax + 0.4, 0.6)
         ax.set_xlim(lo - pad, hi + pad)
-        ax.set_title(g, fontsize=10)
-        ax.set_xlabel(effect, fontsize=8)
-        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(g)
+        ax.set_xlabel(effect_label or ("Hedges' g (group vs reference)" if effect == "hedges_g" else effect))
         ax.grid(axis="x", color="0.92", lw=0.6)
         ax.set_axisbelow(True)
-    savefig(fig, save)
+    if title:
+        suptitle(fig, title)
+    savefig(fig, save, svg=svg)
+    return fig
+
+
+@styled
+def effect_forest(
+    table: pd.DataFrame,
+    *,
+    pooled: pd.DataFrame | None = None,
+    label: str = "label",
+    estimate: str = "estimate",
+    ci: tuple[str, str] = ("ci_low", "ci_high"),
+    n: str | None = "n",
+    qval: str | None = "qval",
+    included: str | None = "included",
+    group: str | None = None,
+    null: float = 0.0,
+    log: bool = False,
+    effect_label: str = "effect (95% CI)",
+    title: str | None = None,
+    save: str | Path | None = None,
+    svg: bool = False,
+):
+    """Forest plot of one question: a row per cohort/test, a diamond per pooled estimate.
+
+    Every row shows its estimate and 95% CI as a square and a line, with the numbers
+    (estimate [CI], q, n) written in a column to the right. Rows not counted in a verdict
+    (``included`` False) are drawn hollow and grey. Pooled rows (``pooled``) are drawn as
+    diamonds below a rule; pass them only where at least two cohorts were pooled.
+
+    Parameters
+    ----------
+    table
+        One row per estimate with the ``label``, ``estimate`` and ``ci`` columns (optional
+        ``n``, ``qval``, ``included``).
+    pooled
+        Pooled estimates with the same columns (optional ``k``, ``I2``).
+    label, estimate, ci, n, qval, included
+        Column names (``None`` for an absent optional column).
+    group
+        Optional column: a bold header row is inserted whenever its value changes (e.g.
+        the gene set tested, when one claim is tested on several sets).
+    null
+        The no-effect line (0 for differences and correlations, 1 for hazard ratios).
+    log
+        Logarithmic x axis (hazard / odds ratios).
+    effect_label
+        X-axis label in words (e.g. "Hedges' g, NASH vs healthy (95% CI)").
+    title
+        Figure title.
+    save
+        Stem of the ``.png`` (and, with ``svg=True``, ``.svg``) file to write.
+    svg
+        Also write an SVG.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if not isinstance(table, pd.DataFrame) or table.empty:
+        raise InputDataError("table must be a non-empty DataFrame with one row per estimate.")
+    _need(table, [label, estimate, *ci], "table")
+    rows = []
+    prev = object()
+    for _, r in table.iterrows():
+        if group is not None and group in r.index and r[group] != prev:
+            rows.append(("header", r))
+            prev = r[group]
+        rows.append(("row", r))
+    if pooled is not None and len(pooled):
+        _need(pooled, [label, estimate, *ci], "pooled")
+        rows += [("pooled", r) for _, r in pooled.iterrows()]
+    nrow = len(rows)
+    fig = new_figure(9.4, 1.45 + 0.46 * nrow)
+    gs = fig.add_gridspec(1, 2, width_ratios=[3.0, 2.3], wspace=0.02)
+    ax = fig.add_subplot(gs[0])
+    tx = fig.add_subplot(gs[1], sharey=ax)
+    vals = pd.concat([t[[estimate, *ci]] for t in [table] + ([pooled] if pooled is not None else [])]).to_numpy(float)
+    vals = vals[np.isfinite(vals)]
+    if log:
+        vals = vals[vals > 0]
+    lo, hi = (min(vals.min(), null), max(vals.max(), null)) if vals.size else (null - 1, null + 1)
+    labels = []
+    any_hollow = False
+    for i, (kind, r) in enumerate(rows):
+        y = -i
+        if kind == "header":
+            labels.append(wrap(str(r[group]), 40))
+            continue
+        est, l, h = (float(r[estimate]), float(r[ci[0]]), float(r[ci[1]]))
+        counted = True if included is None or included not in r.index else bool(r[included])
+        colour = "#1c2833" if counted else "0.6"
+        if kind == "row":
+            if np.isfinite(l) and np.isfinite(h):
+                ax.plot([l, h], [y, y], color=colour, lw=1.3, solid_capstyle="butt")
+            if np.isfinite(est):
+                ax.scatter([est], [y], marker="s", s=46, zorder=3, color=colour if counted else "white",
+                           edgecolors=colour, linewidths=1.2)
+            lab = str(r[label])
+            any_hollow = any_hollow or not counted
+        else:
+            if np.isfinite(est) and np.isfinite(l) and np.isfinite(h):
+                ax.fill([l, est, h, est], [y, y + 0.28, y, y - 0.28], color="#b03a2e", zorder=3)
+            lab = str(r[label])
+        labels.append(wrap(lab, 40))
+        txt = fmt_signed(est) if np.isfinite(est) else "—"
+        if np.isfinite(l) and np.isfinite(h):
+            txt += f" [{fmt_signed(l)}, {fmt_signed(h)}]"
+        tx.text(0.02, y, txt, va="center", ha="left", fontsize=9, color=colour,
+                fontweight="bold" if kind == "pooled" else "normal")
+        if qval and qval in r.index and pd.notna(r[qval]):
+            qv = float(r[qval])
+            tx.text(0.64, y, fmt_p(qv), va="center", ha="left", fontsize=9,
+                    color=colour)
+        if n and n in r.index and pd.notna(r[n]):
+            tx.text(0.86, y, f"{int(r[n]):,}", va="center", ha="left", fontsize=9, color=colour)
+    tx.text(0.02, 0.75, "estimate [95% CI]", va="bottom", ha="left", fontsize=9, fontweight="bold")
+    tx.text(0.64, 0.75, "q", va="bottom", ha="left", fontsize=9, fontweight="bold")
+    tx.text(0.86, 0.75, "n", va="bottom", ha="left", fontsize=9, fontweight="bold")
+    npool = sum(1 for k, _ in rows if k == "pooled")
+    if npool:
+        ax.axhline(-(nrow - npool) + 0.5, color="0.6", lw=0.8)
+    ax.axvline(null, color="0.45", lw=0.8, ls="--")
+    if log:
+        from matplotlib.ticker import FixedLocator, FormatStrFormatter, NullFormatter  # noqa: PLC0415
+
+        ax.set_xscale("log")
+        ax.set_xlim(lo / 1.15, hi * 1.15)
+        nice = [t for t in (0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4, 5, 10)
+                if lo / 1.15 <= t <= hi * 1.15]
+        ax.xaxis.set_major_locator(FixedLocator(nice))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        pad = 0.08 * (hi - lo or 1.0)
+        ax.set_xlim(lo - pad, hi + pad)
+    ax.set_yticks([-i for i in range(nrow)])
+    ax.set_yticklabels(labels)
+    for tick, (kind, _r) in zip(ax.get_yticklabels(), rows):
+        if kind in ("pooled", "header"):
+            tick.set_fontweight("bold")
+    ax.set_ylim(-nrow + 0.4, 1.1)
+    ax.set_xlabel(wrap(effect_label, 60))
+    ax.grid(axis="x", color="0.93", lw=0.6)
+    ax.set_axisbelow(True)
+    tx.set_xlim(0, 1)
+    tx.axis("off")
+    if any_hollow or npool:
+        from matplotlib.lines import Line2D  # noqa: PLC0415
+
+        handles = [Line2D([], [], marker="s", ls="-", color="#1c2833", label="counted in the verdict")]
+        if any_hollow:
+            handles.append(Line2D([], [], marker="s", ls="-", color="0.6", markerfacecolor="white",
+                                  label="shown beside, not counted"))
+        if npool:
+            handles.append(Line2D([], [], marker="D", ls="", color="#b03a2e", label="pooled (random effects)"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+    if title:
+        suptitle(fig, title)
+    savefig(fig, save, svg=svg)
     return fig
