@@ -6,7 +6,6 @@ import argparse
 import inspect
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 NAME = "score"
