@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ..errors import DataFormatError, FetchError, HostUnreachable, InputDataError, OfflineError
+from ..errors import DataFormatError, FetchError, HostUnreachable, InputDataError
 from ..fetch import fetch_read, list_remote_dir, read_meta, urls
 from . import platform as gpl_mod
 from .samplesheet import join_sample_sheet, match_key, normalise_id, read_sample_sheet
@@ -68,11 +68,11 @@ class _Ctx:
         self.errors.append(exc)
 
     def unreachable_error(self) -> FetchError | None:
-        """One short error when every file failed for want of a network (or offline), else None."""
-        if not self.errors or not all(isinstance(e, (HostUnreachable, OfflineError)) for e in self.errors):
+        """One short error when every file failed because its host cannot be reached, else None."""
+        if not self.errors or not all(isinstance(e, HostUnreachable) for e in self.errors):
             return None
-        first = next((e for e in self.errors if isinstance(e, HostUnreachable)), self.errors[0])
-        return type(first)(f"{self.acc}: none of its files could be obtained: {first}", url=first.url)
+        first = self.errors[0]
+        return HostUnreachable(f"{self.acc}: none of its files could be obtained: {first}", url=first.url)
 
     def get(self, url: str, role: str, reader):
         """``reader(path)`` of the cached file of ``url`` (evicted and fetched again if damaged)."""

@@ -35,7 +35,8 @@ from .cache import (
 from .http import RateLimiter, RetryPolicy, forget_unreachable
 
 __all__ = [
-    "urls", "fetch", "fetch_read", "integrity_problem", "forget_unreachable", "store", "remove", "partial_path", "cache_dir", "cache_entries",
+    "urls", "fetch", "fetch_read", "integrity_problem", "forget_unreachable", "store", "remove",
+    "partial_path", "cache_dir", "cache_entries",
     "clean_partial", "clear_cache", "verify_cache", "verify_file", "list_remote_dir", "read_meta",
     "safe_extract_tar", "safe_extract_zip", "sha256sum", "is_offline", "mirror_base",
     "Decompress", "RetryPolicy", "RateLimiter",
