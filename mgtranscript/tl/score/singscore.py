@@ -32,7 +32,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ...errors import InputDataError
-from .ssgsea import _parallel_rows, _sorted_search, _union
+from . import _ranks
+from .ssgsea import _jobs, _parallel_rows, _sorted_search, _union
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,13 @@ UP_SUFFIXES = ("_UP",)
 DOWN_SUFFIXES = ("_DN", "_DOWN")
 
 
+#: "numba" (compiled kernels, default) or "numpy" (the reference implementation)
+ENGINE = "numba"
+
+
 def _min_ranks(X: np.ndarray, cols: np.ndarray, n_jobs: int | None = 1) -> np.ndarray:
-    """Within-sample ranks (1 = lowest, ties share the block's lowest rank) of ``cols``."""
+    """Reference path: within-sample ranks (1 = lowest, ties share the block's lowest
+    rank) of ``cols``, by ``np.sort`` and binary searches."""
     R = np.empty((X.shape[0], cols.size), dtype=np.float64)
 
     def work(a: int, b: int) -> None:
@@ -106,21 +112,22 @@ def singscore_matrix(
     n = X.shape[1]
     all_sets = {("up", k): v for k, v in sets.items()}
     all_sets.update({("dn", k): v for k, v in down_sets.items()})
-    union, local = _union(all_sets)
     es = np.full((X.shape[0], len(sets)), np.nan)
     if X.shape[0] == 0 or not sets:
         return es
-    R = _min_ranks(X, union, n_jobs)
+    names = list(all_sets)
+    means = _mean_ranks(X, all_sets, n_jobs, ENGINE)  # samples x (up and down) sets
+    col = {key: j for j, key in enumerate(names)}
     for j, name in enumerate(sets):
-        up = local[("up", name)]
-        if up.size == 0:
+        up = np.asarray(all_sets[("up", name)]).size
+        if up == 0:
             continue
-        score = _scaled(R[:, up].mean(axis=1), up.size, n)
+        score = _scaled(means[:, col[("up", name)]], up, n)
         if center:
             score = score - 0.5
-        if ("dn", name) in local and local[("dn", name)].size:
-            dn = local[("dn", name)]
-            down = 1.0 - _scaled(R[:, dn].mean(axis=1), dn.size, n)
+        dn = np.asarray(all_sets.get(("dn", name), ())).size
+        if dn:
+            down = 1.0 - _scaled(means[:, col[("dn", name)]], dn, n)
             if center:
                 down = down - 0.5
             score = score + down
@@ -128,6 +135,28 @@ def singscore_matrix(
             warnings.warn(f"singscore: set {name!r} covers all {n} genes; its score is undefined", stacklevel=2)
         es[:, j] = score
     return es
+
+
+def _mean_ranks(X: np.ndarray, sets: Mapping, n_jobs: int | None, engine: str) -> np.ndarray:
+    """Samples x sets: mean minimum rank of each set's genes (NaN for an empty set)."""
+    n_samples, n = X.shape
+    union, local = _union(sets, n)
+    sizes = np.array([v.size for v in local.values()], dtype=np.float64)
+    if engine == "numpy":
+        R = _min_ranks(X, union, n_jobs)
+        sums = np.stack([R[:, v].sum(axis=1) for v in local.values()], axis=1)
+    else:
+        _sizes, indptr, members = _ranks.set_csr(local)
+        lookup = _ranks.lookup_table(n, union)
+        sums = np.empty((n_samples, len(local)))
+
+        def work(a: int, b: int, ws: _ranks.Workspace) -> None:
+            part = _ranks.rank_sums(X[a:b], union, indptr, members, _ranks.MODE_MIN, None, lookup, ws)
+            sums[a:b] = part[:, :, 2]
+
+        _ranks.run_row_tasks(work, n_samples, n, _jobs(n_jobs, n_samples, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / sizes
 
 
 def _split_suffix(name: str, suffixes: tuple[str, ...]) -> str | None:

@@ -9,8 +9,15 @@ needs only the ranks of the ``k`` set genes::
     ES = sum_g w_g * r_g / sum_g w_g  -  (n (n + 1) / 2 - sum_g r_g) / (n - k),   w_g = r_g**alpha
 
 where ``r_g`` is the rank of set gene ``g`` counted from the bottom (``n - position + 1``).
-The implementation sorts every sample once and reads the set genes' ranks with binary
-searches, so the cost is one sort of the matrix plus O(set size) per set and sample.
+The implementation sorts every sample once, the genes travelling with their values, and
+reads the set genes' ranks off the sorted row (:mod:`~mgtranscript.tl.score._ranks`); the
+weights ``r**alpha`` are looked up in a table made once per call, and each set then costs
+O(set size) per sample. Both cores are used on large matrices. The cost is about one
+``np.sort`` of the matrix whatever the number of sets (``benchmarks/run.py``).
+
+The compiled path (numba) is the default; the plain NumPy path (``np.sort`` and binary
+searches) is kept as the reference the tests compare it with (``_ssgsea(...,
+engine="numpy")``). Both give the same scores up to rounding (~1e-12).
 
 Ties
 ----
@@ -43,6 +50,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from ...errors import InputDataError
+from . import _ranks
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +60,24 @@ SAMPLE_INDEPENDENT = True
 NEEDS_ALL_GENES = True
 
 _TIES = ("average", "gsva")
+#: "numba" (compiled kernels, default) or "numpy" (the reference implementation)
+ENGINE = "numba"
 
 
-def _union(sets: Mapping[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """All set columns once, and each set's positions within that union."""
+def _union(sets: Mapping[str, np.ndarray], n: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """All set columns once (ascending), and each set's positions within that union."""
     if not sets:
         return np.zeros(0, dtype=np.intp), {}
-    union = np.unique(np.concatenate([np.asarray(v, dtype=np.intp).ravel() for v in sets.values()]))
-    local = {k: np.searchsorted(union, np.asarray(v, dtype=np.intp).ravel()) for k, v in sets.items()}
-    return union, local
+    arrays = {k: np.asarray(v, dtype=np.intp).ravel() for k, v in sets.items()}
+    flat = np.concatenate(list(arrays.values()))
+    if n is None:
+        n = int(flat.max()) + 1 if flat.size else 0
+    seen = np.zeros(n, dtype=bool)
+    seen[flat] = True
+    union = np.flatnonzero(seen)
+    where = np.full(n, -1, dtype=np.intp)
+    where[union] = np.arange(union.size)
+    return union, {k: where[v] for k, v in arrays.items()}
 
 
 def _row_blocks(n_rows: int, n_jobs: int) -> list[tuple[int, int]]:
@@ -193,31 +210,75 @@ def ssgsea_matrix(
         raise InputDataError(f"ssgsea: ties={ties!r} is not supported; use one of {', '.join(_TIES)}")
     if not np.isfinite(alpha) or alpha < 0:
         raise InputDataError(f"ssgsea: alpha must be a finite number >= 0, got {alpha!r}")
+    es = _ssgsea(X, sets, alpha=alpha, ties=ties, n_jobs=n_jobs, engine=ENGINE)
+    if normalize:
+        es = _range_normalise(es)
+    return es
+
+
+def _ssgsea(X: np.ndarray, sets: Mapping[str, np.ndarray], *, alpha: float, ties: str,
+            n_jobs: int | None, engine: str) -> np.ndarray:
+    """Unnormalised scores by the compiled (``"numba"``) or reference (``"numpy"``) path."""
     X = np.asarray(X, dtype=np.float64)
     n_samples, n = X.shape
-    union, local = _union(sets)
+    union, local = _union(sets, n)
     es = np.full((n_samples, len(sets)), np.nan)
     if n_samples == 0 or not len(sets):
         return es
+    for name, pos in local.items():
+        if pos.size == 0 or pos.size >= n:
+            warnings.warn(
+                f"ssgsea: set {name!r} has {pos.size} of {n} genes; its score is undefined (NaN)",
+                stacklevel=3,
+            )
+    if engine == "numpy":
+        return _ssgsea_numpy(X, union, local, alpha, ties, n_jobs, es)
+    if engine != "numba":
+        raise ValueError(f"unknown engine {engine!r}")
+    # r**alpha for every possible (average or truncated) rank r = 1, 1.5, ..., n, once
+    wtab = (np.arange(2, 2 * n + 1, dtype=np.float64) / 2.0) ** alpha
+    sizes, indptr, members = _ranks.set_csr(local)
+    lookup = _ranks.lookup_table(n, union)
+    mode = _ranks.MODE_GSVA if ties == "gsva" else _ranks.MODE_AVERAGE
+    k = sizes.astype(np.float64)
+    total = n * (n + 1) / 2.0
+    defined = (sizes > 0) & (sizes < n)
+
+    def work(a: int, b: int, ws: _ranks.Workspace) -> None:
+        sums = _ranks.rank_sums(X[a:b], union, indptr, members, mode, wtab, lookup, ws)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            block = sums[:, :, 1] / sums[:, :, 0] - (total - sums[:, :, 2]) / (n - k)
+        es[a:b] = np.where(defined, block, np.nan)
+
+    _ranks.run_row_tasks(work, n_samples, n, _jobs(n_jobs, n_samples, n))
+    return es
+
+
+def _jobs(n_jobs: int | None, n_rows: int, n_cols: int) -> int:
+    jobs = resolve_n_jobs(n_jobs)
+    if n_jobs is None and n_rows * n_cols < _THREAD_MIN_ENTRIES:
+        return 1  # threads only pay off on large matrices
+    return jobs
+
+
+def _ssgsea_numpy(X: np.ndarray, union: np.ndarray, local: dict[str, np.ndarray], alpha: float,
+                  ties: str, n_jobs: int | None, es: np.ndarray) -> np.ndarray:
+    """Reference path: ranks by ``np.sort`` and binary searches, sums per set in NumPy."""
+    n = X.shape[1]
     if ties == "average":
         Rw = _average_ranks(X, union, n_jobs)
         Rp = Rw
     else:
         Rw, Rp = _gsva_ranks(X, union)
+    W = Rw**alpha  # weights of the union's genes, once
     total = n * (n + 1) / 2.0
-    for j, (name, pos) in enumerate(local.items()):
+    for j, pos in enumerate(local.values()):
         k = pos.size
         if k == 0 or k >= n:
-            warnings.warn(
-                f"ssgsea: set {name!r} has {k} of {n} genes; its score is undefined (NaN)",
-                stacklevel=2,
-            )
             continue
-        W = Rw[:, pos] ** alpha
+        Wk = W[:, pos]
         P = Rp[:, pos]
-        es[:, j] = (W * P).sum(axis=1) / W.sum(axis=1) - (total - P.sum(axis=1)) / (n - k)
-    if normalize:
-        es = _range_normalise(es)
+        es[:, j] = (Wk * P).sum(axis=1) / Wk.sum(axis=1) - (total - P.sum(axis=1)) / (n - k)
     return es
 
 
