@@ -244,3 +244,18 @@ def test_gse77314_pair_checks(mirror_server, session_cache, shared_dir):
     # tumour vs non-tumour RNA composition (albumin-heavy normals) is reported, with that reading
     nf = t[t["check"] == "norm_factor"].iloc[0]
     assert nf["flagged"] and "normalisation" in nf["caveat"]
+
+
+def test_without_counts_sex_from_log_expression_and_skipped_checks_are_said():
+    a = cohort(confounded=False, seed=5)
+    truth = np.where(a.obs["gender"] == "Male", "male", "female")
+    del a.layers["counts"]
+    s = infer_sex(a)  # two-cluster split of the log values (arrays, or no counts layer)
+    assert (s["inferred_sex"].to_numpy() == truth).all()
+    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
+    assert "library_size" not in set(t["check"])
+    assert any("no counts layer" in x for x in a.uns["design_check"]["params"]["skipped"])
+    a.obs["lib_size"] = 20e6
+    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
+    lib = t[t["check"] == "library_size"].iloc[0]
+    assert not lib["flagged"] and "all samples" in lib["effect"]
