@@ -11,7 +11,10 @@ from ._table import EVIDENCE_COLUMNS, SENSITIVITY_COLUMNS, TRANSCRIPT_NOTE, VERD
 from .evidence import BULK_CELL_REASON
 from .rules import Vote, decide, grade, vote
 
-__all__ = ["Judgement", "judge", "PRIMARY", "contrast_label"]
+__all__ = ["Judgement", "judge", "PRIMARY", "CAVEAT_SEP", "BIAS_CHECKS", "contrast_label"]
+
+#: Separator of the caveats of one verdict (a caveat may itself contain ";").
+CAVEAT_SEP = " | "
 
 #: The scenario holding the main analysis; every other scenario is a sensitivity analysis.
 PRIMARY = "primary"
@@ -224,7 +227,7 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
             reason += " Not used: " + "; ".join(dict.fromkeys(excluded)) + "."
         row.update(verdict=verdict, certainty=certainty, effect_kind=v.effect_kind, effect=v.effect,
                    ci_low=v.ci_low, ci_high=v.ci_high, pval=v.pval, qval=q, n_cohorts=v.k,
-                   cohorts=";".join(v.cohorts), robustness="", caveats="; ".join(dict.fromkeys(caveats)),
+                   cohorts=";".join(v.cohorts), robustness="", caveats=CAVEAT_SEP.join(dict.fromkeys(caveats)),
                    reason=reason)
         verdict_of[cid] = verdict
         out.append(row)

@@ -256,7 +256,7 @@ def _caveats_cell(r: pd.Series) -> str:
     parts = []
     verdict = str(r.get("verdict", ""))
     cav = "" if is_missing(r.get("caveats")) else str(r.get("caveats"))
-    items = [c.strip() for c in cav.split(";") if c.strip()]
+    items = [c.strip() for c in cav.split(" | ") if c.strip()]  # claims.CAVEAT_SEP
     if verdict == "not testable":
         reason = "" if is_missing(r.get("reason")) else str(r.get("reason"))
         parts.append(f"<div>{esc(reason)}</div>")

@@ -821,7 +821,8 @@ def design_check(
             continue
         s = adata.obs[c]
         if _ID.match(str(c)):
-            rows.extend(_id_rows(str(c), s, sides))
+            labels = [adata.obs[lc].astype("object").to_numpy() for lc in _LABEL_COLUMNS if lc in adata.obs]
+            rows.extend(_id_rows(str(c), s, sides, labels))
             continue
         if not _TECH.search(str(c)):
             continue
@@ -903,8 +904,11 @@ def design_check(
     return adata if copy else table
 
 
-def _id_rows(col: str, s: pd.Series, sides: _Sides) -> list[dict]:
-    """Numeric id series and text prefixes of an id-like column (title, description, ...)."""
+def _id_rows(col: str, s: pd.Series, sides: _Sides, labels: list[np.ndarray] = ()) -> list[dict]:
+    """Numeric id series and text prefixes of an id-like column (title, description, ...).
+
+    A text prefix that merely restates a label column (titles ``NASH_3``, ``obese_12`` encode
+    the condition) is no batch: it is skipped when it maps one-to-one onto any of ``labels``."""
     out = []
     raw = s.astype("object").map(lambda v: None if pd.isna(v) else str(v)).to_numpy(dtype=object)
     nums = np.array([_last_number(v) for v in raw], dtype=float)
@@ -920,7 +924,11 @@ def _id_rows(col: str, s: pd.Series, sides: _Sides) -> list[dict]:
                 out.append(r)
     pre = np.array([_prefix(v) for v in raw], dtype=object)
     present = {p for p, m in zip(pre, sides.mask) if m and p is not None}
-    if len(present) >= 2 and not _is_label_encoding(pre, sides) and len(present) <= max(2, int(sides.mask.sum()) // 2):
+    restates = _is_label_encoding(pre, sides) or any(
+        _is_label_encoding(pre, _Sides(np.asarray(lab, dtype=object).astype(str), None, None,
+                                       sorted(set(np.asarray(lab, dtype=object).astype(str)))))
+        for lab in labels)
+    if len(present) >= 2 and not restates and len(present) <= max(2, int(sides.mask.sum()) // 2):
         r = _categorical_row("sample_ids", f"{col} (text prefix)", pre, sides, f"{col} prefix")
         if r is not None:
             out.append(r)
