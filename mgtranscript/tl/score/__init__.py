@@ -75,7 +75,8 @@ def score(
         MSigDB collection name (``"hallmark"``, ``"reactome"``, ...), a dict
         name -> genes, a long DataFrame (``set``, ``gene``; or a decoupler network's
         ``source``, ``target``) or a ``GeneSets``. A dict value may be a
-        ``(up_genes, down_genes)`` tuple: it becomes sets ``NAME_UP`` and ``NAME_DN``, which ``method="singscore"`` scores as one up/down signature ``NAME``.
+        ``(up_genes, down_genes)`` tuple: it becomes sets ``NAME_UP`` and ``NAME_DN``,
+        which ``method="singscore"`` scores as one up/down signature ``NAME``.
     method
         ``"ssgsea"`` (default), ``"gsva"``, ``"zscore"``, ``"plage"``, ``"singscore"`` or
         ``"mean"``; see the module of each (``mgtranscript.tl.score.<method>``) for the maths.
