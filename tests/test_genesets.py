@@ -155,6 +155,37 @@ def test_dict_dataframe_and_geneset_specs():
         genesets.load(42)
 
 
+def test_to_long_columns_give_decoupler_format_and_load_back(caplog):
+    gs = genesets.load("magnesium")
+    long = gs.to_long()
+    assert list(long.columns) == ["set", "gene"]  # the default is unchanged
+    net = gs.to_long(columns=("source", "target"))
+    assert list(net.columns) == ["source", "target"]
+    assert net.rename(columns={"source": "set", "target": "gene"}).equals(long)
+    assert len(net) == int(gs.meta["n_genes"].sum())
+    back = genesets.load(net)  # a decoupler network is read as source -> set, target -> gene
+    assert dict(back) == dict(gs)
+    assert (back.meta["source"] == "table").all()  # 'source' named the sets, not provenance
+    # decoupler adds weight = 1: fine; other weights cannot be honoured and are reported
+    assert dict(genesets.load(net.assign(weight=1.0))) == dict(gs)
+    assert "weight" not in caplog.text
+    signed = net.assign(weight=np.where(np.arange(len(net)) % 2, -1.0, 1.0))
+    with caplog.at_level("WARNING", logger="mgtranscript.genesets._sets"):
+        genesets.load(signed)
+    assert "weight" in caplog.text and "unweighted" in caplog.text
+    # set/gene win over source/target; explicit names win over both
+    both = long.assign(source="MSigDB", target="x")
+    t = GeneSets.from_long(both)
+    assert dict(t) == dict(gs) and (t.meta["source"] == "MSigDB").all()
+    custom = GeneSets.from_long(net.rename(columns={"source": "pathway"}), set_col="pathway", gene_col="target")
+    assert dict(custom) == dict(gs)
+    for bad in (("set",), ("set", "set"), "source", ("set", "")):
+        with pytest.raises(GeneSetError, match="two distinct column names"):
+            gs.to_long(columns=bad)
+    with pytest.raises(GeneSetError, match="source.*target"):
+        genesets.load(pd.DataFrame({"name": ["S"], "symbol": ["A"]}))
+
+
 def test_subset_and_combine():
     gs = genesets.load("magnesium:all")
     with pytest.raises(GeneSetError, match="valid names"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections.abc
 import itertools
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import GeneSetError
+
+logger = logging.getLogger(__name__)
 
 _META_COLUMNS = ["source", "description", "n_genes", "direction"]
 
@@ -229,35 +232,89 @@ class GeneSets(collections.abc.Mapping):
                 fh.write("\t".join([name, d, *genes]) + "\n")
         return path
 
-    def to_long(self) -> pd.DataFrame:
-        """Long table with columns ``set`` and ``gene`` (one row per membership)."""
+    def to_long(self, columns: tuple[str, str] = ("set", "gene")) -> pd.DataFrame:
+        """Long table, one row per membership.
+
+        Parameters
+        ----------
+        columns
+            Names of the set and gene columns. The default ``("set", "gene")`` is what
+            :meth:`from_long` and :func:`mgtranscript.genesets.load` read;
+            ``("source", "target")`` gives decoupler's network format (decoupler adds
+            ``weight = 1`` itself), e.g. ``dc.mt.ulm(adata, gs.to_long(columns=("source",
+            "target")), tmin=1)``.
+
+        Raises
+        ------
+        GeneSetError
+            ``columns`` is not two distinct column names.
+        """
+        if (isinstance(columns, str) or len(tuple(columns)) != 2
+                or not all(isinstance(c, str) and c for c in columns) or columns[0] == columns[1]):
+            raise GeneSetError(
+                f"columns must be two distinct column names, e.g. ('set', 'gene') or "
+                f"('source', 'target') for decoupler; got {columns!r}."
+            )
+        set_col, gene_col = columns
         names = np.repeat(np.array(list(self._sets), dtype=object),
                           [len(g) for g in self._sets.values()])
         genes = [g for gs in self._sets.values() for g in gs]
-        return pd.DataFrame({"set": names, "gene": genes})
+        return pd.DataFrame({set_col: names, gene_col: genes})
 
     def to_dict(self) -> dict[str, list[str]]:
         """Plain ``{name: [genes]}`` (e.g. for gseapy)."""
         return {k: list(v) for k, v in self._sets.items()}
 
     @classmethod
-    def from_long(cls, df: pd.DataFrame, *, set_col: str = "set", gene_col: str = "gene",
+    def from_long(cls, df: pd.DataFrame, *, set_col: str | None = None, gene_col: str | None = None,
                   source: str = "table") -> GeneSets:
         """Build from a long table with one row per (set, gene).
 
-        Optional columns ``description`` and ``direction`` (constant within a set) go
-        to :attr:`meta`.
+        Parameters
+        ----------
+        df
+            The table. By default its set and gene columns are ``set`` and ``gene``; a
+            table without them but with decoupler's ``source`` and ``target`` (a
+            decoupler network, e.g. from ``dc.op.hallmark()``) is read as such. Optional
+            columns ``description`` and ``direction`` (constant within a set) go to
+            :attr:`meta`, and so does ``source`` when it is not the set column.
+        set_col, gene_col
+            Explicit column names (both default to the detection above).
+        source
+            Provenance recorded in :attr:`meta` for sets without a ``source``.
+
+        Notes
+        -----
+        Gene sets here are unweighted: a decoupler ``weight`` column is not used. Sets
+        with negative weights (e.g. a TF's repressed targets) should be split by sign
+        before loading, e.g. ``net[net.weight > 0]`` and ``net[net.weight < 0]``.
 
         Raises
         ------
         GeneSetError
             If the columns are missing or the table holds no (set, gene) pair.
         """
+        if not isinstance(df, pd.DataFrame):
+            raise GeneSetError(f"from_long needs a pandas DataFrame, not {type(df).__name__}.")
+        if set_col is None and gene_col is None and not {"set", "gene"} & set(df.columns) \
+                and {"source", "target"} <= set(df.columns):
+            set_col, gene_col = "source", "target"
+            if "weight" in df.columns:
+                w = pd.to_numeric(df["weight"], errors="coerce")
+                if not (w == 1).all():
+                    logger.warning(
+                        "the decoupler network's 'weight' column is not all 1 (%d of %d rows "
+                        "differ); mgtranscript gene sets are unweighted and ignore it. Split "
+                        "signed sets by sign first.", int((w != 1).sum()), len(w),
+                    )
+        set_col = "set" if set_col is None else set_col
+        gene_col = "gene" if gene_col is None else gene_col
         missing = [c for c in (set_col, gene_col) if c not in df.columns]
         if missing:
             raise GeneSetError(
                 f"the gene-set table lacks column(s) {missing}; it has {list(df.columns)}. "
-                f"Give one row per membership with columns {set_col!r} and {gene_col!r}."
+                f"Give one row per membership with columns {set_col!r} and {gene_col!r} "
+                "(or decoupler's 'source' and 'target')."
             )
         d = df[[set_col, gene_col]].dropna()
         d = d[(d[set_col].astype(str).str.strip() != "") & (d[gene_col].astype(str).str.strip() != "")]
@@ -267,9 +324,8 @@ class GeneSets(collections.abc.Mapping):
         for s, g in zip(d[set_col].astype(str).str.strip(), d[gene_col].astype(str)):
             sets.setdefault(s, []).append(g)
         meta = None
-        extra = [c for c in ("description", "direction", "source") if c in df.columns]
+        extra = [c for c in ("description", "direction", "source")
+                 if c in df.columns and c not in (set_col, gene_col)]
         if extra:
             meta = df.assign(_s=df[set_col].astype(str).str.strip()).groupby("_s", sort=False)[extra].first()
         return cls(sets, meta=meta, source=source)
-
-

@@ -33,34 +33,37 @@ Z_95 = float(stats.norm.ppf(0.975))
 def bh_adjust(pvals: Sequence[float] | np.ndarray) -> np.ndarray:
     """Benjamini-Hochberg adjusted p-values (as R ``p.adjust(p, "BH")``).
 
-    NaN p-values are ignored: they stay NaN and do not count towards the number of
+    ``scipy.stats.false_discovery_control(p, method="bh")`` on the finite p-values: NaN
+    (or infinite) p-values are left out, stay NaN and do not count towards the number of
     tests ``m``.
 
     Parameters
     ----------
     pvals
-        Raw p-values, any shape (flattened internally, shape preserved on output).
+        Raw p-values in ``[0, 1]`` (rounding overshoots up to 1e-12 are clipped), any
+        shape (shape preserved on output).
 
     Returns
     -------
-    Adjusted p-values, same shape as the input, clipped to ``[0, 1]``.
+    Adjusted p-values, same shape as the input, in ``[0, 1]``.
+
+    Raises
+    ------
+    InputDataError
+        A finite p-value outside ``[0, 1]``.
     """
     p = np.asarray(pvals, dtype=float)
     out = np.full(p.shape, np.nan)
-    flat = p.ravel()
-    ok = np.isfinite(flat)
-    m = int(ok.sum())
-    if m == 0:
+    ok = np.isfinite(p)
+    if not ok.any():
         return out
-    pv = flat[ok]
-    order = np.argsort(pv, kind="stable")[::-1]  # decreasing
-    ranks = np.arange(m, 0, -1)  # m, m-1, ..., 1 for the decreasing order
-    adj = np.minimum.accumulate(pv[order] * m / ranks)
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    flat_out = out.ravel()
-    flat_out[ok] = res
-    return flat_out.reshape(p.shape)
+    pv = p[ok]
+    if pv.min() < 0 or pv.max() > 1 + 1e-12:
+        raise InputDataError(
+            f"p-values must lie in [0, 1]; got values from {pv.min():.3g} to {pv.max():.3g}."
+        )
+    out[ok] = stats.false_discovery_control(np.minimum(pv, 1.0), method="bh")
+    return out
 
 
 def _hedges_j(df: float) -> float:
@@ -136,11 +139,11 @@ def auroc(x: np.ndarray, y: np.ndarray) -> float:
 def jonckheere_terpstra(values: np.ndarray, groups: np.ndarray) -> tuple[float, float, float, float]:
     """Jonckheere-Terpstra test for an ordered alternative, normal approximation.
 
-    ``J = sum_{i<j} #{(a in group i, b in group j): a < b} + 0.5 #{a = b}`` where groups
-    are ordered by the integer codes in ``groups`` (0, 1, 2, ...).  Under H0 (random
-    assignment of the observed values to groups of the observed sizes),
-    ``E[J] = (N^2 - sum n_i^2) / 4`` and the exact permutation variance with ties is
-    (Hollander & Wolfe 1999, eq. 6.19; also Lehmann 1975)::
+    ``statsmodels.stats.nonparametric.jonckheere_terpstra`` (two-sided) on the groups
+    ordered by their codes in ``groups`` (0, 1, 2, ...; empty codes skipped).
+    ``J = sum_{i<j} #{(a in group i, b in group j): a < b} + 0.5 #{a = b}``,
+    ``E[J] = (N^2 - sum n_i^2) / 4`` and the exact permutation variance with ties
+    (Hollander & Wolfe 1999, eq. 6.19; Kendall's tie-corrected variance of S / 4)::
 
         Var = [N(N-1)(2N+5) - sum n_i(n_i-1)(2n_i+5) - sum t_k(t_k-1)(2t_k+5)] / 72
               + [sum n_i(n_i-1)(n_i-2)] [sum t_k(t_k-1)(t_k-2)] / [36 N(N-1)(N-2)]
@@ -158,40 +161,27 @@ def jonckheere_terpstra(values: np.ndarray, groups: np.ndarray) -> tuple[float, 
 
     Returns
     -------
-    ``(J, z, p_two_sided, var)``; NaN when fewer than two non-empty groups or Var = 0.
+    ``(J, z, p_two_sided, var)``; all NaN with fewer than two non-empty groups;
+    ``(J, NaN, NaN, 0)`` when every value is tied (Var = 0).
     """
+    from statsmodels.stats.nonparametric import jonckheere_terpstra as sm_jt
+
     v = np.asarray(values, dtype=float)
     g = np.asarray(groups)
+    if v.shape != g.shape or v.ndim != 1:
+        raise InputDataError("jonckheere_terpstra: values and groups must be 1-D and of the same length.")
+    if not np.isfinite(v).all():
+        raise InputDataError("jonckheere_terpstra: values must be finite; drop missing values first.")
     levels = np.unique(g)
     if levels.size < 2:
         return (np.nan,) * 4
-    n_i = np.array([(g == lv).sum() for lv in levels], dtype=float)
-    N = float(v.size)
-    jstat = 0.0
-    for a in range(levels.size):
-        xa = v[g == levels[a]]
-        for b in range(a + 1, levels.size):
-            xb = v[g == levels[b]]
-            # count pairs (xa < xb) + 0.5 ties, via sorted search
-            xb_sorted = np.sort(xb)
-            less = xb.size - np.searchsorted(xb_sorted, xa, side="right")
-            equal = np.searchsorted(xb_sorted, xa, side="right") - np.searchsorted(xb_sorted, xa, side="left")
-            jstat += float(less.sum()) + 0.5 * float(equal.sum())
-    mean = (N * N - (n_i**2).sum()) / 4.0
-    _, t = np.unique(v, return_counts=True)
-    t = t.astype(float)
-    var = (
-        N * (N - 1) * (2 * N + 5) - (n_i * (n_i - 1) * (2 * n_i + 5)).sum() - (t * (t - 1) * (2 * t + 5)).sum()
-    ) / 72.0
-    if N > 2:
-        var += (n_i * (n_i - 1) * (n_i - 2)).sum() * (t * (t - 1) * (t - 2)).sum() / (36.0 * N * (N - 1) * (N - 2))
-    if N > 1:
-        var += (n_i * (n_i - 1)).sum() * (t * (t - 1)).sum() / (8.0 * N * (N - 1))
-    if not var > 0:
-        return jstat, np.nan, np.nan, var
-    z = (jstat - mean) / np.sqrt(var)
-    p = 2.0 * stats.norm.sf(abs(z))
-    return jstat, float(z), float(p), float(var)
+    samples = [v[g == lv] for lv in levels]
+    if np.unique(v).size < 2:  # statsmodels refuses a zero variance; J is still defined
+        n_i = np.array([s.size for s in samples], dtype=float)
+        jstat = float(sum(n_i[a] * n_i[b] for a in range(n_i.size) for b in range(a + 1, n_i.size))) / 2.0
+        return jstat, np.nan, np.nan, 0.0
+    res = sm_jt(samples, alternative="two-sided")
+    return float(res.statistic), float(res.zstat), float(res.pvalue), float(res.var_null)
 
 
 # ---------------------------------------------------------------------------------------

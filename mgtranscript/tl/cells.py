@@ -1,16 +1,19 @@
 """Single-cell helpers: per-cell gene-set scores and pseudobulk profiles.
 
+Both delegate the arithmetic to scanpy and add what scanpy leaves to the caller:
+
 :func:`score_cells`
-    scanpy's ``tl.score_genes`` (set mean minus the mean of expression-matched control
-    genes) for several gene sets at once, with the package's gene-set matching
-    (aliases, coverage report). For each set the score is *identical* to
-    ``sc.tl.score_genes(adata, genes, ctrl_size=..., n_bins=..., random_state=...)``
-    called on that set alone.
+    ``scanpy.tl.score_genes`` (set mean minus the mean of expression-matched control
+    genes), called once per set, for several gene sets at once, with the package's
+    gene-set matching (aliases, coverage report) and input checks. Each set's score *is*
+    ``sc.tl.score_genes(adata, genes, ctrl_size=..., n_bins=..., random_state=...)`` on
+    that set alone, so when scanpy changes its algorithm these scores follow.
 :func:`pseudobulk`
-    Sum (or average) cells per group (x sample) into an AnnData with one observation
-    per group, so that the bulk methods of :func:`mgtranscript.tl.score` (GSVA, ssGSEA,
-    ...) and differential tests apply to single-cell data without treating cells as
-    independent replicates.
+    ``scanpy.get.aggregate`` (sum or mean of cells per group, x sample) into an AnnData
+    with one observation per group, so that the bulk methods of
+    :func:`mgtranscript.tl.score` (GSVA, ssGSEA, ...) and differential tests apply to
+    single-cell data without treating cells as independent replicates. mgtranscript adds
+    the count checks, ``min_cells``, ``n_cells`` and the group-level ``obs`` columns.
 """
 
 from __future__ import annotations
@@ -34,23 +37,6 @@ __all__ = ["score_cells", "pseudobulk"]
 
 
 # --------------------------------------------------------------------------- helpers
-def _nan_means(x: Any, axis: int, dtype: Any = None) -> np.ndarray:
-    """Means ignoring NaN along ``axis``, sparse-aware, with scanpy's numerics
-    (float64 sums for sparse input; ``np.nanmean`` for dense)."""
-    if sparse.issparse(x):
-        x = sparse.csr_matrix(x) if not isinstance(x, (sparse.csr_matrix, sparse.csc_matrix)) else x
-        nan_mask = x.copy()
-        nan_mask.data = np.isnan(nan_mask.data)
-        nan_mask.eliminate_zeros()
-        n = x.shape[axis] - np.asarray(nan_mask.sum(axis)).ravel()
-        y = x.copy()
-        y.data[np.isnan(y.data)] = 0
-        y.eliminate_zeros()
-        s = np.asarray(y.sum(axis, dtype="float64")).ravel()
-        return s / n
-    return np.asarray(np.nanmean(np.asarray(x), axis=axis, dtype=dtype)).ravel()
-
-
 def _cell_matrix(adata: AnnData, layer: str | None, use_raw: bool | None) -> tuple[Any, pd.Index, bool]:
     """The cells x genes matrix scanpy's score_genes would use, its gene names, use_raw."""
     if use_raw is None:
@@ -73,14 +59,35 @@ def _cell_matrix(adata: AnnData, layer: str | None, use_raw: bool | None) -> tup
                 "pass layer=None to score adata.X."
             )
         return adata.layers[layer], pd.Index(adata.var_names), False
+    if adata.X is None:
+        raise InputDataError("adata.X is empty; pass layer= naming a layer that holds expression.")
     return adata.X, pd.Index(adata.var_names), False
 
 
-def _columns(x: Any, idx: np.ndarray) -> Any:
-    """Column subset without densifying sparse input."""
-    if sparse.issparse(x):
-        return x[:, idx]
-    return np.asarray(x)[:, idx]
+def _column_nanmeans(block: Any) -> np.ndarray:
+    """Per-column mean ignoring NaN (NaN for an all-NaN column), sparse-aware."""
+    if sparse.issparse(block):
+        block = sparse.csc_matrix(block, copy=True)
+        nan = np.isnan(block.data)
+        col = np.repeat(np.arange(block.shape[1]), np.diff(block.indptr))
+        n_nan = np.bincount(col[nan], minlength=block.shape[1])
+        block.data[nan] = 0.0
+        n = block.shape[0] - n_nan
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(block.sum(axis=0, dtype=np.float64)).ravel() / n
+    arr = np.asarray(block, dtype=np.float64)
+    n = (~np.isnan(arr)).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nansum(arr, axis=0) / n
+
+
+def _shell(x: Any, obs_names: pd.Index, var_names: pd.Index, obs: pd.DataFrame | None = None) -> AnnData:
+    """A bare AnnData around ``x`` (no copy) for scanpy to compute on, so that scanpy
+    never writes into the caller's object."""
+    import anndata as ad
+
+    obs = pd.DataFrame(index=pd.Index(obs_names, dtype=object)) if obs is None else obs
+    return ad.AnnData(X=x, obs=obs, var=pd.DataFrame(index=pd.Index(var_names.astype(str), dtype=object)))
 
 
 # --------------------------------------------------------------------------- score_cells
@@ -99,11 +106,11 @@ def score_cells(
 ) -> AnnData | None:
     """Score gene sets in every cell (scanpy ``score_genes``, several sets at once).
 
-    For each set: the mean expression of its genes in a cell minus the mean of control
-    genes. Genes are split into ``n_bins`` bins of average expression; from each bin that
-    holds a set gene, ``ctrl_size`` genes are drawn at random (set genes then removed).
-    Each set is drawn with the global NumPy RNG re-seeded to ``random_state`` (as
-    scanpy does), so every set's score equals
+    For each set, ``scanpy.tl.score_genes`` computes the mean expression of its genes in
+    a cell minus the mean of control genes: genes are split into ``n_bins`` bins of
+    average expression; from each bin that holds a set gene, ``ctrl_size`` genes are
+    drawn at random (set genes then removed). scanpy re-seeds NumPy's global RNG with
+    ``random_state`` for each set, so every set's score equals
     ``sc.tl.score_genes(adata, set_genes, ctrl_size=ctrl_size, n_bins=n_bins,
     random_state=random_state, use_raw=use_raw, layer=layer)``; the caller's global
     RNG state is restored afterwards.
@@ -112,8 +119,7 @@ def score_cells(
     ----------
     adata
         Cells x genes, log-normalised expression (``adata.raw`` is used when present,
-        like scanpy). Sparse matrices are never densified: only set and control columns
-        are read.
+        like scanpy). Sparse matrices are never densified.
     gene_sets
         Anything :func:`mgtranscript.genesets.load` accepts (default: the bundled
         liver-relevant magnesium sets). Gene names are matched with
@@ -132,8 +138,8 @@ def score_cells(
         given (scanpy's default).
     key_added
         ``adata.obsm[key_added]`` gets a cells x sets DataFrame, ``adata.obs`` a column
-        ``f"{key_added}_{set}"`` per set and ``adata.uns[key_added]`` the parameters,
-        the coverage table and each set's control genes.
+        ``f"{key_added}_{set}"`` per set and ``adata.uns[key_added]`` the parameters
+        (with the scanpy version that computed the scores) and the coverage table.
     min_size
         Keep sets with at least this many genes found in the data.
     copy
@@ -146,9 +152,16 @@ def score_cells(
     Raises
     ------
     InputDataError
-        Bad parameters, missing layer/raw, or no control genes for a set.
+        Not an AnnData (a MuData: pass ``mdata.mod["rna"]``), bad parameters, missing
+        layer/raw, a set gene without finite values, or no control genes for a set.
     GeneSetError
         No set overlaps the data's genes.
+
+    Notes
+    -----
+    scanpy computes every gene's average expression once per set; for many sets on a
+    very large matrix, score a subset of sets per call or use
+    :func:`mgtranscript.tl.score` with ``method="mean"``.
 
     Examples
     --------
@@ -157,12 +170,19 @@ def score_cells(
     >>> mg.tl.score_cells(adata, {"T": ["CD3D", "CD3E", "IL7R"]})  # doctest: +SKIP
     >>> adata.obs["mg_cells_T"]                                # doctest: +SKIP
     """
-    from mgtranscript import genesets
+    import scanpy as sc
 
+    from mgtranscript import genesets
+    from mgtranscript.tl.score import check_anndata
+    from mgtranscript.tl.score._runner import describe_spec
+
+    check_anndata(adata, "score_cells")
     for name, value, low in (("ctrl_size", ctrl_size, 1), ("n_bins", n_bins, 2), ("min_size", min_size, 1)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise InputDataError(f"{name} must be an integer >= {low}; got {value!r}.")
-    if random_state is not None and not isinstance(random_state, (int, np.integer)):
+    if random_state is not None and (
+        not isinstance(random_state, (int, np.integer)) or isinstance(random_state, bool)
+    ):
         raise InputDataError(
             f"random_state must be an integer seed or None (scanpy re-seeds NumPy's global RNG); "
             f"got {type(random_state).__name__}."
@@ -174,50 +194,41 @@ def score_cells(
             "Gene names are not unique; call adata.var_names_make_unique() (or "
             "adata.raw.var_names) before scoring."
         )
+    if int(np.round(len(var_names) / (n_bins - 1))) < 1:
+        raise InputDataError(
+            f"Only {len(var_names)} genes for n_bins={n_bins}; lower n_bins (scanpy needs at "
+            "least n_bins - 1 genes)."
+        )
 
     sets, coverage = genesets.match(gene_sets, var_names, min_size=min_size)
 
-    # average expression of every gene (gene_pool = all genes), as scanpy
-    obs_avg = pd.Series(_nan_means(x, axis=0), index=var_names.astype("string"))
-    obs_avg = obs_avg[np.isfinite(obs_avg)]
-    n_items = int(np.round(len(obs_avg) / (n_bins - 1)))
-    if n_items < 1:
+    # a set gene without a finite mean (all NaN, or inf) has no expression bin and scanpy
+    # fails with a bare KeyError; name the genes instead (only the set columns are read)
+    set_cols = np.unique(np.concatenate([np.asarray(v, dtype=np.intp) for v in sets.values()]))
+    bad = var_names[set_cols[~np.isfinite(_column_nanmeans(x[:, set_cols]))]]
+    if len(bad):
         raise InputDataError(
-            f"Only {len(obs_avg)} genes for n_bins={n_bins}; lower n_bins (scanpy needs at "
-            "least n_bins - 1 genes with finite means)."
+            f"genes {list(bad[:5])} have no finite mean expression (all NaN, or inf values); "
+            "drop them or impute before scoring."
         )
-    obs_cut = obs_avg.rank(method="min") // n_items
 
+    shell = _shell(x, adata.obs_names, var_names)
     scores: dict[str, np.ndarray] = {}
-    controls: dict[str, list[str]] = {}
     rng_state = np.random.get_state()
     try:
         for name, idx in sets.items():
-            gene_list = pd.Index(var_names[idx].astype(str))
-            absent = gene_list.difference(obs_cut.index.astype(str))
-            if len(absent):
-                raise InputDataError(
-                    f"Set {name!r}: genes {list(absent[:5])} have no finite mean expression "
-                    "(all NaN); drop them or impute before scoring."
+            genes = list(var_names[idx].astype(str))
+            try:
+                sc.tl.score_genes(
+                    shell, genes, ctrl_size=ctrl_size, n_bins=n_bins, random_state=random_state,
+                    score_name="score", use_raw=False,
                 )
-            if random_state is not None:
-                np.random.seed(random_state)
-            control = pd.Index([], dtype="string")
-            for cut in np.unique(obs_cut.loc[gene_list]):
-                r_genes = obs_cut[obs_cut == cut].index
-                if ctrl_size < len(r_genes):
-                    r_genes = r_genes.to_series().sample(ctrl_size).index
-                control = control.union(r_genes.difference(gene_list))
-            if len(control) == 0:
+            except RuntimeError as exc:  # scanpy: "No control genes found in any cut."
                 raise InputDataError(
-                    f"No control genes for set {name!r}: its genes fill their expression bins. "
-                    "Lower n_bins or score against more genes."
-                )
-            ctrl_idx = var_names.get_indexer(control.astype(str))
-            means_list = _nan_means(_columns(x, idx), axis=1, dtype="float64")
-            means_ctrl = _nan_means(_columns(x, ctrl_idx), axis=1, dtype="float64")
-            scores[name] = np.asarray(means_list - means_ctrl, dtype=np.float64).ravel()
-            controls[name] = [str(g) for g in control]
+                    f"No control genes for set {name!r} ({exc}): its genes fill their "
+                    "expression bins. Lower n_bins or score against more genes."
+                ) from exc
+            scores[name] = shell.obs["score"].to_numpy(dtype=np.float64, copy=True)
     finally:
         np.random.set_state(rng_state)
 
@@ -225,7 +236,6 @@ def score_cells(
     adata.obsm[key_added] = df
     for name in df.columns:
         adata.obs[f"{key_added}_{name}"] = df[name].to_numpy()
-    from mgtranscript.tl.score._runner import describe_spec
 
     adata.uns[key_added] = {
         "params": {
@@ -237,12 +247,21 @@ def score_cells(
             "use_raw": bool(used_raw),
             "min_size": int(min_size),
             "gene_sets": describe_spec(gene_sets),
+            "scanpy_version": _version("scanpy"),
         },
         "coverage": coverage,
-        "control_genes": {k: np.asarray(v, dtype=object) for k, v in controls.items()},
     }
     logger.info("scored %d set(s) in %d cells into obsm[%r]", df.shape[1], df.shape[0], key_added)
     return adata if copy else None
+
+
+def _version(dist: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:  # pragma: no cover
+        return "unknown"
 
 
 # --------------------------------------------------------------------------- pseudobulk
@@ -282,7 +301,8 @@ def pseudobulk(
     Returns
     -------
     AnnData
-        Profiles x genes, ``X`` dense float64; ``obs`` has the ``groupby`` (and
+        Profiles x genes, ``X`` dense float64 (``scanpy.get.aggregate``'s sums or
+        means); ``obs`` has the ``groupby`` (and
         ``sample_key``) columns, ``n_cells``, and every other ``obs`` column that is
         constant within each profile (e.g. a donor's disease state); ``var`` is copied;
         ``uns["pseudobulk"]`` records the parameters.
@@ -299,7 +319,11 @@ def pseudobulk(
     >>> mg.tl.score(pb, method="gsva", kcdf="poisson")                          # doctest: +SKIP
     """
     import anndata as ad
+    import scanpy as sc
 
+    from mgtranscript.tl.score import check_anndata
+
+    check_anndata(adata, "pseudobulk")
     keys = [groupby] if isinstance(groupby, str) else list(groupby)
     if not keys:
         raise InputDataError("groupby needs at least one adata.obs column name.")
@@ -375,17 +399,24 @@ def pseudobulk(
             min_cells,
             ", ".join(f"{labels[i]} ({counts[i]})" for i in np.flatnonzero(small)[:10]),
         )
-    # indicator matrix groups x cells: sparse-aware aggregation without densifying x
-    ind = sparse.csr_matrix(
-        (np.ones(cell_idx.size), (inverse, cell_idx)), shape=(n_groups, adata.n_obs)
-    )
+    # the sums/means: scanpy.get.aggregate over one categorical whose categories are the
+    # kept profiles; cells left out (missing keys, groups below min_cells) go to one extra
+    # category whose row is discarded (aggregate's mask= would sum in float32)
     keep = np.flatnonzero(~small)
-    ind = ind[keep]
-    agg = ind @ x
+    dropped = "\x00dropped"
+    group_of_cell = np.full(adata.n_obs, n_groups, dtype=np.intp)
+    group_of_cell[cell_idx] = inverse
+    group_of_cell[np.isin(group_of_cell, np.flatnonzero(small))] = n_groups
+    remap = np.full(n_groups + 1, len(keep), dtype=np.intp)
+    remap[keep] = np.arange(len(keep))
+    categories = [str(labels[g]) for g in keep] + [dropped]
+    grouping = pd.Categorical.from_codes(remap[group_of_cell], categories=categories)
+    shell = _shell(x, adata.obs_names, pd.Index(var.index),
+                   obs=pd.DataFrame({"_pb": grouping}, index=pd.Index(adata.obs_names, dtype=object)))
+    res = sc.get.aggregate(shell, by="_pb", func=func)
+    agg = res[categories[:-1]].layers[func]
     agg = np.asarray(agg.toarray() if sparse.issparse(agg) else agg, dtype=np.float64)
     n_cells = counts[keep]
-    if func == "mean":
-        agg = agg / n_cells[:, None]
 
     # obs: group columns + n_cells + columns constant within every kept profile
     out_obs = adata.obs.iloc[cell_idx[first_pos[keep]]].copy()

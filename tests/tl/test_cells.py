@@ -1,9 +1,11 @@
-"""Per-cell scoring (scanpy score_genes parity) and pseudobulk on scanpy's bundled
-pbmc68k_reduced (ships with scanpy, no download)."""
+"""Per-cell scoring and pseudobulk on scanpy's bundled pbmc68k_reduced (ships with scanpy,
+no download). Both delegate to scanpy (tl.score_genes, get.aggregate): the tests compare
+with scanpy called directly."""
 
 from __future__ import annotations
 
 import logging
+from importlib.metadata import version
 
 import anndata as ad
 import numpy as np
@@ -64,16 +66,36 @@ def test_scores_mark_the_right_cell_types(pbmc):
     assert means["T_cell"].idxmax().startswith(("CD4+", "CD8+"))
 
 
-def test_coverage_controls_and_rng_are_recorded(pbmc):
+def test_coverage_params_and_rng_are_recorded(pbmc):
     state = np.random.get_state()[1].copy()
+    obs_before = list(pbmc.obs.columns)
     mg.tl.score_cells(pbmc, SETS, key_added="imm")
     np.testing.assert_array_equal(np.random.get_state()[1], state)  # caller's RNG untouched
+    # scanpy computed on a private shell: only our columns were added to the caller's obs
+    assert list(pbmc.obs.columns) == obs_before + ["imm_T_cell", "imm_B_cell", "imm_monocyte"]
     uns = pbmc.uns["imm"]
     cov = uns["coverage"]
     assert cov.loc["T_cell", "final_size"] == 5 and "NOT_A_GENE" in cov.loc["T_cell", "missing"]
-    ctrl = set(uns["control_genes"]["B_cell"])
-    assert ctrl and not ctrl & set(SETS["B_cell"])
     assert uns["params"]["use_raw"] is True and uns["params"]["ctrl_size"] == 50
+    assert uns["params"]["scanpy_version"] == version("scanpy")  # provenance of the arithmetic
+
+
+def test_layer_and_x_paths_reproduce_scanpy(pbmc):
+    """use_raw=False and layer= pick the same matrix scanpy would, with the same scores."""
+    pbmc.layers["lognorm"] = pbmc.X.copy()
+    pbmc.X = pbmc.X * 2.0
+    genes = ["CD14", "LYZ", "FCER1G", "S100A9"]  # genes of the 765 in pbmc.var_names
+    for kwargs in ({"use_raw": False}, {"layer": "lognorm"}):
+        got = mg.tl.score_cells(pbmc, {"mono": genes}, random_state=3, copy=True, **kwargs)
+        ref = sc.tl.score_genes(pbmc, _present_var(pbmc, genes), random_state=3, copy=True, **kwargs)
+        np.testing.assert_array_equal(got.obs["mg_cells_mono"].to_numpy(), ref.obs["score"].to_numpy())
+    a = mg.tl.score_cells(pbmc, {"mono": genes}, use_raw=False, copy=True).obs["mg_cells_mono"]
+    b = mg.tl.score_cells(pbmc, {"mono": genes}, layer="lognorm", copy=True).obs["mg_cells_mono"]
+    np.testing.assert_allclose(a.to_numpy(), 2 * b.to_numpy(), rtol=1e-5, atol=1e-6)  # X = 2 x layer
+
+
+def _present_var(adata, genes):
+    return [g for g in adata.var_names if g in set(genes)]
 
 
 def test_sparse_and_dense_give_the_same_scores(pbmc):
@@ -91,6 +113,28 @@ def test_score_cells_errors(pbmc):
         mg.tl.score_cells(pbmc, SETS, ctrl_size=0)
     with pytest.raises(GeneSetError):
         mg.tl.score_cells(pbmc, {"ens": ["ENSG00000167286", "ENSG00000198851"]})
+    with pytest.raises(InputDataError, match="not a DataFrame"):
+        mg.tl.score_cells(pbmc.to_df(), SETS)
+
+
+def test_score_cells_names_all_nan_genes_and_missing_controls():
+    rng = np.random.default_rng(0)
+    x = rng.gamma(2.0, size=(30, 40))
+    x[:, 3] = np.nan
+    a = ad.AnnData(x, var=pd.DataFrame(index=[f"G{i}" for i in range(40)]))
+    with pytest.raises(InputDataError, match=r"\['G3'\].*no finite mean"):
+        mg.tl.score_cells(a, {"S": ["G1", "G3"]})
+    tiny = ad.AnnData(rng.gamma(2.0, size=(10, 4)), var=pd.DataFrame(index=list("ABCD")))
+    with pytest.raises(InputDataError, match="No control genes for set 'all'"):
+        mg.tl.score_cells(tiny, {"all": list("ABCD")}, n_bins=2)
+
+
+def test_mudata_gets_an_error_naming_the_rna_modality(pbmc):
+    mudata = pytest.importorskip("mudata")
+    md = mudata.MuData({"rna": pbmc})
+    for call in (lambda: mg.tl.score_cells(md, SETS), lambda: mg.tl.pseudobulk(md, groupby="louvain")):
+        with pytest.raises(InputDataError, match=r'not a MuData.*mdata\.mod\["rna"\]'):
+            call()
 
 
 # --------------------------------------------------------------------------- pseudobulk
@@ -117,6 +161,26 @@ def test_pseudobulk_sums_counts_per_group_and_sample(pbmc):
     full = cells.obs.groupby(["bulk_labels", "phase"], observed=True).size()
     assert pb.n_obs == int((full >= 10).sum()) < len(full)  # small groups were dropped
     assert pb.uns["pseudobulk"]["sample_key"] == "phase"
+
+
+@pytest.mark.parametrize("func", ["sum", "mean"])
+def test_pseudobulk_equals_scanpy_aggregate(pbmc, func):
+    cells = _with_counts(pbmc)
+    cells.obs.loc[cells.obs_names[:5], "phase"] = np.nan  # left out, with a warning
+    pb = mg.tl.pseudobulk(cells, groupby="bulk_labels", sample_key="phase", layer="counts",
+                          func=func, min_cells=10)
+    ok = cells.obs["phase"].notna().to_numpy()
+    ref = sc.get.aggregate(cells[ok], by=["bulk_labels", "phase"], func=func, layer="counts")
+    ref_rows = {
+        (str(b), str(p)): ref.layers[func][i]
+        for i, (b, p) in enumerate(zip(ref.obs["bulk_labels"], ref.obs["phase"]))
+    }
+    sizes = cells.obs[ok].groupby(["bulk_labels", "phase"], observed=True).size()
+    assert pb.n_obs == int((sizes >= 10).sum()) < len(ref_rows)  # the small groups were dropped
+    for name, row in pb.obs.iterrows():
+        expect = np.asarray(ref_rows[(str(row["bulk_labels"]), str(row["phase"]))], dtype=np.float64)
+        np.testing.assert_allclose(pb[name].X.ravel(), expect, rtol=1e-12)
+    assert pb.X.dtype == np.float64
 
 
 def test_pseudobulk_carries_group_level_columns(pbmc):

@@ -69,6 +69,47 @@ def test_dl_by_hand_and_reml_maximises_restricted_likelihood(bcg):
     assert pool(y, np.sqrt(v))["tau2"] == pytest.approx(t2)
 
 
+def _statsmodels_dl(y, se):
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    return combine_effects(y, se**2, method_re="dl", use_t=False)
+
+
+def test_dl_matches_statsmodels_combine_effects(bcg):
+    """DerSimonian-Laird cross-checked against statsmodels' meta_analysis.combine_effects
+    on the BCG trials and random blocks, heterogeneous or not.
+
+    statsmodels leaves DL's moment estimate untruncated (a negative tau^2, NaN standard
+    errors when it exceeds the smallest variance); here, as in metafor, tau^2 is truncated
+    at 0, where the random-effects pool is statsmodels' fixed-effect one."""
+    rng = np.random.default_rng(11)
+    blocks = [(bcg.yi.to_numpy(), bcg.sei.to_numpy())]
+    for k in (2, 3, 5, 8, 20):
+        for spread in (0.0, 0.5):  # spread 0: homogeneous, DL's tau^2 is usually 0
+            se = rng.uniform(0.1, 0.6, size=k)
+            blocks.append((rng.normal(0.3, spread, size=k) + rng.normal(0, se), se))
+    n_zero = 0
+    for y, se in blocks:
+        ours = pool(y, se, method="DL")
+        with np.errstate(invalid="ignore"):
+            ref = _statsmodels_dl(y, se)
+            ci = ref.conf_int(use_t=False)  # [fixed, random, ...]
+        assert ours["Q"] == pytest.approx(ref.q, rel=1e-10)
+        if ref.tau2 > 0:
+            assert ours["tau2"] == pytest.approx(ref.tau2, rel=1e-10)
+            pooled, sd, (lo, hi), w = ref.mean_effect_re, ref.sd_eff_w_re, ci[1], ref.weights_rel_re
+            assert ours["I2"] == pytest.approx(100 * ref.i2, rel=1e-9)
+        else:
+            n_zero += 1
+            assert ours["tau2"] == 0.0 and ours["I2"] == 0.0
+            pooled, sd, (lo, hi), w = ref.mean_effect_fe, ref.sd_eff_w_fe, ci[0], ref.weights_rel_fe
+        assert ours["pooled"] == pytest.approx(pooled, rel=1e-10, abs=1e-14)
+        assert ours["se"] == pytest.approx(sd, rel=1e-10)
+        assert (ours["ci_low"], ours["ci_high"]) == (pytest.approx(lo, rel=1e-9), pytest.approx(hi, rel=1e-9))
+        np.testing.assert_allclose(ours["weights"], w, rtol=1e-10)
+    assert 0 < n_zero < len(blocks)  # both regimes were exercised
+
+
 def test_reml_truncates_at_zero_for_homogeneous_effects():
     y = np.array([0.50, 0.52, 0.49, 0.51])
     se = np.array([0.2, 0.25, 0.3, 0.2])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,6 +20,31 @@ log = logging.getLogger(__name__)
 __all__ = ["score"]
 
 
+def check_anndata(adata: Any, func: str) -> None:
+    """Refuse anything that is not an AnnData, with the fix in the message.
+
+    A MuData (multimodal container) holds one AnnData per modality in ``mdata.mod``;
+    scoring needs the RNA one. Called first by :func:`score`,
+    :func:`mgtranscript.tl.score_cells` and :func:`mgtranscript.tl.pseudobulk`.
+    """
+    from anndata import AnnData
+
+    if isinstance(adata, AnnData):
+        return
+    kind = type(adata).__name__
+    if kind == "MuData" or (hasattr(adata, "mod") and isinstance(getattr(adata, "mod", None), Mapping)):
+        mods = list(getattr(adata, "mod", {}) or {})
+        rna = "rna" if "rna" in mods else (mods[0] if mods else "rna")
+        raise InputDataError(
+            f"mg.tl.{func} takes an AnnData, not a MuData (modalities: {', '.join(map(repr, mods)) or 'none'}); "
+            f'pass the expression modality, e.g. mg.tl.{func}(mdata.mod["{rna}"], ...), then '
+            "mdata.update() to see the results in the MuData"
+        )
+    hint = (" Wrap a samples x genes table with anndata.AnnData(df)."
+            if isinstance(adata, pd.DataFrame) else "")
+    raise InputDataError(f"mg.tl.{func} takes an AnnData (samples x genes), not a {kind}.{hint}")
+
+
 def score(
     adata: AnnData,
     gene_sets: Any = "magnesium",
@@ -26,6 +52,7 @@ def score(
     method: str = "ssgsea",
     layer: str | None = None,
     key_added: str | None = None,
+    obs: bool = False,
     min_size: int = 1,
     max_size: int | None = None,
     copy: bool = False,
@@ -46,9 +73,10 @@ def score(
         Anything :func:`mgtranscript.genesets.load` accepts: ``"magnesium"`` (default:
         the liver-relevant Mg sub-sets), ``"magnesium:MG_LIVER_CORE"``, a GMT path, an
         MSigDB collection name (``"hallmark"``, ``"reactome"``, ...), a dict
-        name -> genes, a long DataFrame (``set``, ``gene``) or a ``GeneSets``. A dict value
-        may be a ``(up_genes, down_genes)`` tuple: it becomes sets ``NAME_UP`` and
-        ``NAME_DN``, which ``method="singscore"`` scores as one up/down signature ``NAME``.
+        name -> genes, a long DataFrame (``set``, ``gene``; or a decoupler network's
+        ``source``, ``target``) or a ``GeneSets``. A dict value may be a
+        ``(up_genes, down_genes)`` tuple: it becomes sets ``NAME_UP`` and ``NAME_DN``,
+        which ``method="singscore"`` scores as one up/down signature ``NAME``.
     method
         ``"ssgsea"`` (default), ``"gsva"``, ``"zscore"``, ``"plage"``, ``"singscore"`` or
         ``"mean"``; see the module of each (``mgtranscript.tl.score.<method>``) for the maths.
@@ -58,6 +86,14 @@ def score(
         Use ``adata.layers[layer]`` instead of ``adata.X``.
     key_added
         Where to write; default ``"mg_" + method`` (e.g. ``"mg_ssgsea"``).
+    obs
+        Also write one ``adata.obs`` column per set, ``f"{key_added}_{set}"`` (e.g.
+        ``"mg_gsva_MG_LIVER_CORE"``), so that scanpy's plots take the scores directly:
+        ``sc.pl.violin(adata, keys=[...], groupby=...)``, ``sc.pl.umap(adata,
+        color=...)``. Default ``False``: the scores live in ``obsm[key_added]`` only, so a
+        collection of hundreds of sets (Reactome, GO) does not flood ``obs``. Columns a
+        previous ``obs=True`` call wrote under the same ``key_added`` are replaced, not
+        left stale.
     min_size, max_size
         Keep sets with at least / at most this many genes found in the data.
     copy
@@ -78,6 +114,8 @@ def score(
 
     ``adata.obsm[key_added]``
         DataFrame, samples x sets, indexed by ``obs_names``.
+    ``adata.obs[f"{key_added}_{set}"]``
+        With ``obs=True``: the same scores, one float column per set.
     ``adata.uns[key_added]``
         ``{"params": {...}, "coverage": DataFrame}``: the method, its options (with
         defaults filled in), layer, sizes, gene-set spec and package version; and per set
@@ -91,8 +129,14 @@ def score(
     >>> mg.tl.score(adata)                                  # doctest: +SKIP
     >>> adata.obsm["mg_ssgsea"]["MG_LIVER_CORE"]            # doctest: +SKIP
     >>> mg.tl.score(adata, "hallmark", method="zscore")     # doctest: +SKIP
+    >>> mg.tl.score(adata, method="gsva", obs=True)         # doctest: +SKIP
+    >>> sc.pl.violin(adata, keys="mg_gsva_MG_LIVER_CORE", groupby="condition")  # doctest: +SKIP
     """
     from ... import __version__
+
+    check_anndata(adata, "score")
+    if not isinstance(obs, (bool, np.bool_)):
+        raise InputDataError(f"obs must be True or False, got {obs!r}")
 
     mod, _func = _runner.get_method(method)
     options = _runner.check_options(method, options)
@@ -118,7 +162,9 @@ def score(
     log.info("%s: scoring %d set(s) in %d samples x %d genes", method, len(sets), adata.n_obs, adata.n_vars)
     es = _runner.evaluate(adata, sets, method, run_options, layer=layer, chunk_size=chunk_size, progress=progress)
 
-    adata.obsm[key] = pd.DataFrame(es, index=adata.obs_names.copy(), columns=list(sets))
+    scores = pd.DataFrame(es, index=adata.obs_names.copy(), columns=list(sets))
+    adata.obsm[key] = scores
+    obs_columns = _write_obs(adata, key, scores if obs else None)
     full_options = {**_runner.method_options(method), **options}
     params = {
         "method": method,
@@ -131,6 +177,7 @@ def score(
         "version": __version__,
         "sample_independent": bool(getattr(mod, "SAMPLE_INDEPENDENT", False))
         and not (method == "ssgsea" and options.get("normalize")),
+        "obs_columns": obs_columns or None,
     }
     # h5ad cannot store None: leave unset parameters out
     adata.uns[key] = {
@@ -139,3 +186,23 @@ def score(
     }
     return adata if copy else None
 
+
+
+def _write_obs(adata: AnnData, key: str, scores: pd.DataFrame | None) -> list[str]:
+    """Write one ``obs`` column per set (``{key}_{set}``) unless ``scores`` is None.
+
+    Columns an earlier ``obs=True`` call recorded under the same key are removed first:
+    they would hold the previous scores, out of step with ``obsm[key]``.
+    """
+    prev = adata.uns.get(key)
+    previous = prev.get("params", {}).get("obs_columns", []) if isinstance(prev, Mapping) else []
+    stale = [str(c) for c in np.atleast_1d(previous) if str(c) in adata.obs.columns]
+    if stale:
+        log.info("removing %d obs column(s) of the previous %r scores", len(stale), key)
+        adata.obs.drop(columns=stale, inplace=True)
+    if scores is None:
+        return []
+    columns = [f"{key}_{name}" for name in scores.columns]
+    for col, name in zip(columns, scores.columns):
+        adata.obs[col] = scores[name].to_numpy(dtype=np.float64)
+    return columns
