@@ -273,14 +273,15 @@ def _result(work: Path, status: str = "analysed"):
     from mgtranscript.pipeline import AnalysisResult
 
     res = AnalysisResult(out_dir=work)
-    res.cohorts = pd.DataFrame([{"accession": "GSE126848", "status": status, "reason": "", "n_samples": 57}])
+    res.cohorts = pd.DataFrame([{"accession": "GSE126848", "status": status, "reason": "", "reason_short": "",
+                                 "n_samples": 57}])
     res.claims = pd.DataFrame({"verdict": ["supported", "not testable"]})
     res.params = {"seconds": 0.1}
     return res
 
 
 def _fake_run(calls: list, *, fail: BaseException | None = None, status: str = "analysed"):
-    def run_analysis(out, **kwargs):
+    def _run(out, **kwargs):  # the work inside run_analysis's output transaction
         calls.append((Path(out), kwargs))
         out = Path(out)
         (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -291,7 +292,7 @@ def _fake_run(calls: list, *, fail: BaseException | None = None, status: str = "
             raise fail
         return _result(out, status)
 
-    return run_analysis
+    return _run
 
 
 @pytest.fixture
@@ -300,7 +301,7 @@ def previous_output(tmp_path, monkeypatch) -> Path:
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "run_analysis", _fake_run(calls))
+    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
     out = tmp_path / "out"
     assert main(["run", "--out", str(out), "--no-plots"]) == 0
     (out / "figures").mkdir()
@@ -316,7 +317,7 @@ def test_a_failed_run_leaves_the_previous_output_byte_for_byte(previous_output, 
 
     before = snapshot(previous_output)
     calls: list = []
-    monkeypatch.setattr(pipeline, "run_analysis", _fake_run(calls, fail=fail))
+    monkeypatch.setattr(pipeline, "_run", _fake_run(calls, fail=fail))
     assert main(["run", "--out", str(previous_output), "--no-plots"]) == code
     assert calls and calls[0][0] != previous_output  # the run wrote elsewhere
     assert snapshot(previous_output) == before
@@ -336,7 +337,7 @@ def test_a_run_that_analysed_nothing_does_not_replace_the_output(previous_output
     from mgtranscript import pipeline
 
     before = snapshot(previous_output)
-    monkeypatch.setattr(pipeline, "run_analysis", _fake_run([], status="unavailable"))
+    monkeypatch.setattr(pipeline, "_run", _fake_run([], status="unavailable"))
     assert main(["run", "--out", str(previous_output)]) == 1
     assert "left as it was" in capsys.readouterr().err
     assert snapshot(previous_output) == before
@@ -347,7 +348,7 @@ def test_a_completed_run_replaces_the_output_whole_with_a_manifest(previous_outp
     from mgtranscript._output import read_manifest
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "run_analysis", _fake_run(calls))
+    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
     assert main(["run", "--out", str(previous_output), "--method", "zscore", "--no-plots"]) == 0
     files = snapshot(previous_output)
     assert "figures/old_figure.png" not in files  # nothing stale survives
@@ -363,7 +364,7 @@ def test_samples_are_passed_on_checked(tmp_path, monkeypatch, shared_dir):
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "run_analysis", _fake_run(calls))
+    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
     sheet = shared_dir / "samples" / "GSE77314_SraRunTable.csv"
     assert main(["run", "--out", str(tmp_path / "o"), "--cohorts", "gse77314",
                  "--samples", f"gse77314={sheet}"]) == 0
@@ -377,7 +378,7 @@ def test_progress_off_reaches_the_pipeline(tmp_path, monkeypatch, argv, env):
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "run_analysis", _fake_run(calls))
+    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert main(["run", "--out", str(tmp_path / "o"), *argv]) == 0

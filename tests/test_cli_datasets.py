@@ -18,7 +18,7 @@ def test_datasets_table(capsys):
     assert lines[0].split()[:3] == ["accession", "disease_area", "technology"]
     for acc in ["GSE126848", "GSE135251", "GSE77314", "GSE142530", "GSE28619", "TCGA-LIHC"]:
         assert any(line.startswith(acc + " ") for line in lines), acc
-    assert "6 cohorts" in lines[-1]
+    assert "7 cohorts" in lines[-1]
 
 
 def test_datasets_tsv_is_machine_readable(capsys):
