@@ -153,11 +153,27 @@ def _label_counts(adata) -> dict[str, int]:
     return {str(k): int(v) for k, v in adata.obs["condition"].value_counts().items() if v}
 
 
-def _short(text: str, limit: int = 120) -> str:
-    first = str(text).splitlines()[0] if text else ""
-    first = first.split("; ")[0]
-    first = first if len(first) <= limit else first[: limit - 1] + "…"
-    return first
+_KIND_WORDS = {"OfflineError": "not in the mirror (offline)", "AccessionNotFound": "not found on the server",
+               "FetchError": "download failed", "DownloadCorrupt": "download corrupt"}
+
+
+def _short(text, limit: int = 120) -> str:
+    """One line for a reason: which files a loader could not obtain and why, compactly."""
+    import re
+
+    text = text if isinstance(text, str) else ""
+    tried = re.findall(r"(https?://\S+?) \((\w+)\)", text)
+    if tried:
+        by_kind: dict[str, list[str]] = {}
+        for url, kind in tried:
+            name = url.rstrip("/").rsplit("file=", 1)[-1].rsplit("/", 1)[-1] + ("/" if url.endswith("/") else "")
+            by_kind.setdefault(_KIND_WORDS.get(kind, kind), [])
+            if name not in by_kind[_KIND_WORDS.get(kind, kind)]:
+                by_kind[_KIND_WORDS.get(kind, kind)].append(name)
+        first = text.split(":", 1)[0].strip() + ": " + "; ".join(f"{k}: {', '.join(v)}" for k, v in by_kind.items())
+    else:
+        first = text.splitlines()[0].split("; ")[0] if text else ""
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def run_analysis(

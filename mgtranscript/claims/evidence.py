@@ -143,7 +143,7 @@ def _context_missing_groups(c: pd.Series, area: pd.DataFrame, contrast: str) -> 
     """One context row per cohort of the claim's area that ran but lacks the contrast's groups."""
     if contrast.startswith("trend:") or ":" not in contrast:
         return []
-    ran = area[area["scenario"] == "primary"]
+    ran = area[(area["scenario"] == "primary") & (area["analysis"] != "context")]
     have = set(ran.loc[ran["contrast"] == contrast, "cohort"])
     rows = []
     for cohort in sorted(set(ran["cohort"]) - have):

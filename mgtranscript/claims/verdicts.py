@@ -201,6 +201,10 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
                                            for r in bulk.itertuples() if np.isfinite(r.estimate)) + ")")
             elif why_not:
                 reason = "; ".join(dict.fromkeys(why_not))
+            elif str(c["contrast"]).startswith("trend:"):
+                by = str(c["contrast"]).split(":", 1)[1].replace("_", " ")
+                reason = (f"no analysed {c['disease']} cohort records {by} with expression "
+                          f"({_unavailable_reason(c, cohorts).split('[', 1)[-1].rstrip(']')})")
             else:
                 reason = _unavailable_reason(c, cohorts)
             if ctx:
