@@ -665,7 +665,9 @@ def fetch(
         if damaged:
             with _locked(rel):
                 _evict(dest)
-            raise OfflineError(_damaged_offline_message(rel, damaged, url), url=url)
+            msg = _damaged_offline_message(rel, damaged, url)
+            logger.warning("%s", msg)  # shown even when the caller goes on to another source
+            raise OfflineError(msg, url=url)
         raise OfflineError(
             f"MGTRANSCRIPT_OFFLINE=1 and {rel} is not in the cache ({root})"
             + (f" nor in the mirror {mdir}" if mdir is not None else "")
@@ -770,7 +772,9 @@ def fetch_read(url: str, reader: Callable[[Path], object], **fetch_kwargs) -> ob
         if Path(path) != dest and Path(path).is_file():
             _evict(Path(path))
     if is_offline() and not (_mirror_dir() is not None and (_mirror_dir() / rel).is_file()):
-        raise OfflineError(_damaged_offline_message(rel, damaged, url), url=url) from first
+        msg = _damaged_offline_message(rel, damaged, url)
+        logger.warning("%s", msg)
+        raise OfflineError(msg, url=url) from first
     path = fetch(url, **fetch_kwargs)
     try:
         return reader(path)

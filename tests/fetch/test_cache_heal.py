@@ -96,13 +96,14 @@ def test_a_source_that_stays_unreadable_is_reported(fault_server, cache):
     assert _hits(fault_server, HALLMARK_URL) == 2  # once more, not in a loop
 
 
-def test_offline_a_damaged_file_is_named_with_the_fix(fault_server, cache, monkeypatch):
+def test_offline_a_damaged_file_is_named_with_the_fix(fault_server, cache, monkeypatch, caplog):
     path = fetch(COUNTS_URL)
     _truncate(path)
     monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
     with pytest.raises(OfflineError) as err:
         fetch(COUNTS_URL)
     msg = str(err.value)
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [msg]  # logged once too
     assert "\n" not in msg
     assert mirror_relpath(COUNTS_URL) in msg and "damaged" in msg and "MGTRANSCRIPT_OFFLINE" in msg
     assert not path.exists()  # evicted: the next online run fetches it
@@ -138,6 +139,15 @@ def test_cli_fetch_heals_a_truncated_cached_file(mirror_dir, cache, monkeypatch,
     assert "57 samples" in out_text and "Traceback" not in err
     assert "fetching it again" in err
     assert_cache_clean(cache)
+    # offline, the damaged file is named with the fix in one warning line, then the error
+    _truncate(counts)
+    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    monkeypatch.delenv("MGTRANSCRIPT_MIRROR")
+    assert main(["fetch", "GSE126848", "--out", str(out), "--no-harmonise"]) == 1
+    err = capsys.readouterr().err
+    damaged = [ln for ln in err.splitlines() if "was damaged" in ln]
+    assert len(damaged) == 1 and counts.name in damaged[0] and "unset MGTRANSCRIPT_OFFLINE" in damaged[0]
+    assert "Traceback" not in err
 
 
 def test_lock_files_do_not_pile_up(fault_server, cache):
