@@ -332,7 +332,8 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
         except Exception as exc:  # noqa: BLE001 - one cohort's bug must not sink the run
             row.update(status="failed", reason=f"{type(exc).__name__}: {exc}",
                        reason_short=_short(f"{type(exc).__name__}: {exc}"))
-            logger.error("%s: analysis failed:\n%s", acc, traceback.format_exc())
+            logger.error("%s: analysis failed: %s: %s (details with -v)", acc, type(exc).__name__, exc)
+            logger.debug("%s: analysis failed:\n%s", acc, traceback.format_exc())
         status_rows.append(row)
     for acc in cat.index:  # catalog cohorts not asked for still explain untestable claims
         if acc not in cohorts:
