@@ -230,6 +230,8 @@ def scores(
         y = pd.to_numeric(df[col], errors="coerce")
         data_lv = [y[(group == lv).to_numpy()].dropna().to_numpy() for lv in levels]
         nonempty = [i for i, d in enumerate(data_lv) if len(d)]
+        if not nonempty:
+            raise InputDataError(f"{col!r} has no numeric value in any group of {groupby!r}.")
         if kind == "box":
             bp = ax.boxplot([data_lv[i] for i in nonempty], positions=nonempty, widths=0.6,
                             showfliers=False, patch_artist=True, zorder=2)
@@ -637,6 +639,8 @@ def trend(
         y = pd.to_numeric(df[f], errors="coerce")
         vals = [y[(stage == lv).to_numpy()].dropna().to_numpy() for lv in levels]
         pos = [i for i, v in enumerate(vals) if len(v)]
+        if not pos:
+            raise InputDataError(f"{f!r} has no numeric value at any stage of {by!r}.")
         cols = ["#7b8a97" if numeric_stage else group_colour(lv) for lv in levels]
         bp = ax.boxplot([vals[i] for i in pos], positions=pos, widths=0.55, showfliers=False, patch_artist=True)
         for i, patch in zip(pos, bp["boxes"]):

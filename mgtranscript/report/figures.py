@@ -297,7 +297,8 @@ class _Drawer:
 
         def fn(save, svg):
             return pl.trend(data, accs, by=by, order=order, units=feature_units(feat, self.params),
-                            stats_text=stats, titles={a: a for a in accs}, title=f"{cid}: {feature_words(feat)} across {by.replace('_', ' ')}",
+                            stats_text=stats, titles={a: a for a in accs},
+                            title=f"{cid}: {feature_words(feat)} across {by.replace('_', ' ')}",
                             save=save, svg=svg)
 
         self.draw(f"claim-{cid}", f"claim_{cid}_trend",
@@ -472,10 +473,12 @@ class _Drawer:
             x, y = str(r["mg_set"]), str(r["mechanism_set"])
             pooled = cp[(cp["cohort"].astype(str) == acc) & (cp["design"].astype(str) == "pooled")
                         & (cp["mg_set"] == x) & (cp["mechanism_set"] == y)]
-            stats = (f"{design_words(r['design'])}: ρ = {fmt_est_ci(r['estimate'], r.get('ci_low'), r.get('ci_high'))}, "
+            rho = fmt_est_ci(r["estimate"], r.get("ci_low"), r.get("ci_high"))
+            stats = (f"{design_words(r['design'])}: ρ = {rho}, "
                      f"{p_eq('q', r.get('qval'))}, n = {r.get('n')}")
             if len(pooled):
-                stats += f"  ·  pooled over all samples (not used for verdicts): ρ = {fmt_num(pooled['estimate'].iloc[0])}"
+                stats += ("  ·  pooled over all samples (not used for verdicts): "
+                          f"ρ = {fmt_num(pooled['estimate'].iloc[0])}")
             group = "condition" if "condition" in df.columns else None
             self.draw("coupling", f"coupling_{acc}",
                       f"**{acc}** — the Mg-mechanism coupling with the smallest within-group q: {set_label(y)} vs "
