@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from report_browser import CHROMIUM, probe
+from report_fixture import make_result
 
 from mgtranscript import pl
 from mgtranscript.errors import InputDataError
 from mgtranscript.report import Report, draw_figures, write_report
 from mgtranscript.report.format import abbreviate, fmt_est_ci, fmt_odds, fmt_p, gene_list
 from mgtranscript.report.sections import SECTION_IDS
-from report_browser import CHROMIUM, probe
-from report_fixture import make_result
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium cannot be installed here (.ci/run installs it)")
 

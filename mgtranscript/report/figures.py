@@ -54,6 +54,9 @@ FigureEntry = tuple[str, Path, str]
 #: The Mg set shown in GSEA and coupling figures when present (the review's efflux claim).
 MAIN_SET = "MG_EFFLUX_EXCHANGE"
 _GROUP_ORDER = list(GROUP_COLOURS)
+#: Forest-plot row labels for evidence roles other than "primary", and their order.
+_ROLE_WORDS = {"adjusted": "adjusted", "pooled (shown beside, not voted)": "pooled over groups"}
+_ROLE_ORDER = {"primary": 0, "adjusted": 1}
 
 
 # --------------------------------------------------------------------------------------
@@ -174,10 +177,8 @@ class _Drawer:
             if per.empty:
                 continue
             multi_feature = per["feature"].astype(str).nunique() > 1
-            role_word = {"adjusted": "adjusted", "pooled (shown beside, not voted)": "pooled over groups"}
-
             def label(r):
-                role = role_word.get(str(r["role"]), "")
+                role = _ROLE_WORDS.get(str(r["role"]), "")
                 if not role and str(r["role"]) not in ("primary", "pooled"):
                     role = str(r["role"])
                 return str(r["cohort"]) + (f", {role}" if role else "")
@@ -188,8 +189,7 @@ class _Drawer:
 
             per["label"] = [label(r) for _, r in per.iterrows()]
             per["feature_words"] = per["feature"].map(feature_header)
-            order = {"primary": 0, "adjusted": 1}
-            per["_o"] = per["role"].map(lambda r: order.get(str(r), 2))
+            per["_o"] = per["role"].map(lambda r: _ROLE_ORDER.get(str(r), 2))
             per = per.sort_values(["feature_words", "_o", "cohort"] if multi_feature else ["_o", "cohort"],
                                   kind="stable")
             if len(pooled):

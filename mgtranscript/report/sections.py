@@ -213,7 +213,8 @@ def _card(r: pd.Series, res: Any) -> str:
     n = r.get("n_samples")
     return (
         f'<div class="card"><div><span class="acc"{f" title={chr(34)}{esc(tip)}{chr(34)}" if tip else ""}>'
-        f'{esc(acc)}</span> <span class="muted">{fmt_int(n) if not is_missing(n) else ""} samples</span></div>'
+        f'{esc(acc)}</span> <span class="st st-analysed">{esc(r.get("status", "analysed"))}</span> '
+        f'<span class="muted">{fmt_int(n) if not is_missing(n) else ""} samples</span></div>'
         + (f'<div class="title" title="{esc(tip)}">{esc(title)}</div>' if title else "")
         + f'<div class="muted">{esc(" · ".join(bits))}</div>'
         + f'<div class="groups">{_groups_html(acc, r, res)}</div></div>'
@@ -362,9 +363,9 @@ def _evidence(rep: Report, res: Any, figures: Sequence[FigureEntry]) -> None:
         if not is_missing(c.get("reason")):
             why.append(("Why this verdict", esc(c.get("reason"))))
         if not is_missing(c.get("effect")):
-            why.append(("Effect voted on", f"{esc(effect_words(c.get('effect_kind')))} "
+            why.append(("Effect voted on", (f"{esc(effect_words(c.get('effect_kind')))} "
                         f"{esc(fmt_est_ci(c.get('effect'), c.get('ci_low'), c.get('ci_high')))}, "
-                        f"{esc(p_eq('p', c.get('pval')))}, {esc(p_eq('q', c.get('qval')))}"))
+                        f"{esc(p_eq('p', c.get('pval')))}, {esc(p_eq('q', c.get('qval')))}")))
         if not is_missing(c.get("cohorts")):
             why.append(("Cohorts", esc(_cohort_words(c.get("cohorts")))))
         if not is_missing(c.get("robustness")):
