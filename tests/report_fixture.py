@@ -570,8 +570,8 @@ def _inputs() -> list[dict]:
          "mirror", 1_912_554),
         ("https://ftp.ncbi.nlm.nih.gov/geo/series/GSE167nnn/GSE167523/suppl/GSE167523_Raw_gene_counts_matrix.txt.gz",
          "cache", 5_120_332),
-        ("https://www.ncbi.nlm.nih.gov/geo/download/?type=rnaseq_counts&acc=GSE77314&format=file&"
-         "file=GSE77314_raw_counts_GRCh38.p13_NCBI.tsv.gz", "mirror", 4_400_812),
+        (("https://www.ncbi.nlm.nih.gov/geo/download/?type=rnaseq_counts&acc=GSE77314&format=file&"
+          "file=GSE77314_raw_counts_GRCh38.p13_NCBI.tsv.gz"), "mirror", 4_400_812),
         ("https://ftp.ncbi.nlm.nih.gov/gene/DATA/GENE_INFO/Mammalia/Homo_sapiens.gene_info.gz", "cache", 14_092_111),
         ("https://data.broadinstitute.org/gsea-msigdb/msigdb/release/7.0/h.all.v7.0.symbols.gmt", "cache", 35_004),
         ("samples/GSE77314_SraRunTable.csv", "sample sheet", 40_950),

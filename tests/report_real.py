@@ -107,7 +107,8 @@ def adapt(res, captured: dict) -> None:
                     ("data_source", lambda a: str(captured[a].uns.get("geo", {}).get("data_source", ""))
                      if a in captured else ""),
                     ("title", lambda a: str(cat.loc[a, "title"]) if a in cat.index and "title" in cat else ""),
-                    ("citation", lambda a: str(cat.loc[a, "citation"]) if a in cat.index and "citation" in cat else "")):
+                    ("citation", lambda a: str(cat.loc[a, "citation"])
+                     if a in cat.index and "citation" in cat else "")):
         if col not in c:
             c[col] = c["accession"].map(fn)
     res.cohorts = c

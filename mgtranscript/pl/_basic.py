@@ -18,14 +18,14 @@ from scipy import stats
 
 from mgtranscript.errors import InputDataError
 from mgtranscript.pl._style import (
-    fmt_signed,
-    suptitle,
     LABEL_COLUMNS,
     feature_label,
+    fmt_signed,
     group_colour,
     group_label,
     set_label,
     styled,
+    suptitle,
     wrap,
 )
 from mgtranscript.pl._utils import (
@@ -230,6 +230,8 @@ def scores(
         y = pd.to_numeric(df[col], errors="coerce")
         data_lv = [y[(group == lv).to_numpy()].dropna().to_numpy() for lv in levels]
         nonempty = [i for i, d in enumerate(data_lv) if len(d)]
+        if not nonempty:
+            raise InputDataError(f"{col!r} has no numeric value in any group of {groupby!r}.")
         if kind == "box":
             bp = ax.boxplot([data_lv[i] for i in nonempty], positions=nonempty, widths=0.6,
                             showfliers=False, patch_artist=True, zorder=2)
@@ -259,7 +261,10 @@ def scores(
             if segs:
                 ax.add_collection(LineCollection(segs, colors="0.45", linewidths=0.6, alpha=0.45, zorder=1))
         pc = [group_colour(v) for v in cgroup[ok]]
-        ax.scatter(x_all[ok], y[ok], s=14, c=pc, edgecolors="white", linewidths=0.3, zorder=3)
+        crowd = max((len(d) for d in data_lv), default=0)  # many samples: smaller, lighter points
+        ax.scatter(x_all[ok], y[ok], s=14 if crowd <= 120 else max(4.0, 14 * 120 / crowd), c=pc,
+                   edgecolors="white", linewidths=0.3 if crowd <= 120 else 0.1, alpha=1.0 if crowd <= 120 else 0.7,
+                   zorder=3)
         ax.set_xticks(range(len(levels)))
         ax.set_xticklabels(ticklabels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
         ax.set_xlim(-0.6, len(levels) - 0.4)
@@ -637,6 +642,8 @@ def trend(
         y = pd.to_numeric(df[f], errors="coerce")
         vals = [y[(stage == lv).to_numpy()].dropna().to_numpy() for lv in levels]
         pos = [i for i, v in enumerate(vals) if len(v)]
+        if not pos:
+            raise InputDataError(f"{f!r} has no numeric value at any stage of {by!r}.")
         cols = ["#7b8a97" if numeric_stage else group_colour(lv) for lv in levels]
         bp = ax.boxplot([vals[i] for i in pos], positions=pos, widths=0.55, showfliers=False, patch_artist=True)
         for i, patch in zip(pos, bp["boxes"]):

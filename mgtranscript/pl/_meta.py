@@ -129,7 +129,7 @@ def forest(
                 rows.append(("pooled", f, prow.iloc[0], None))
         layouts.append(rows)
     nmax = max(len(r) for r in layouts) or 1
-    fig = new_figure(3.8 * len(groups) + 1.4, 1.3 + 0.32 * nmax)
+    fig = new_figure(min(11.5, 3.2 * len(groups) + 1.4), 1.3 + 0.32 * nmax)
     axes = np.atleast_1d(fig.subplots(1, len(groups), squeeze=False)).ravel()
     allx = np.concatenate([pc[list(ci)].to_numpy(float).ravel(), po[["ci_low", "ci_high"]].to_numpy(float).ravel()])
     allx = allx[np.isfinite(allx)]

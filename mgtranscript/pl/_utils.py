@@ -25,7 +25,7 @@ def _compact_png(path: Path) -> None:
         rgb = im.convert("RGB")
     q = rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     tmp = path.with_name(path.name + ".tmp")
-    q.save(tmp, format="PNG", compress_level=9)
+    q.save(tmp, format="PNG", compress_level=6)
     tmp.replace(path)
 
 
@@ -56,10 +56,14 @@ def savefig(fig, save: str | Path | None, *, svg: bool = False, dpi: int = DEFAU
 
 
 def new_figure(width: float, height: float):
-    """A Figure not registered with pyplot (no GUI, no global state, no leak)."""
+    """A Figure not registered with pyplot (no GUI, no global state, no leak), on an Agg canvas
+    (so it can be drawn and measured before saving, e.g. to move labels apart)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    return Figure(figsize=(width, height), layout="constrained")
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def obsm_frame(adata, key: str) -> pd.DataFrame:

@@ -37,7 +37,8 @@ from mgtranscript.report.sections import SECTION_IDS, build
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["write_report", "draw_figures", "build", "Report", "Section", "SECTION_IDS", "TABLES",
+__all__ = ["write_report", "draw_figures", "build", "write_tables", "complete_inputs", "Report", "Section",
+           "SECTION_IDS", "TABLES",
            "sha256sum", "package_versions", "build_report", "PACKAGES"]
 
 #: Tables of an AnalysisResult the report links as ``tables/<name>.tsv``.
@@ -80,6 +81,23 @@ def write_tables(res: Any, out_dir: str | Path, *, overwrite: bool = False) -> l
     return written
 
 
+def complete_inputs(res: Any) -> list[dict]:
+    """``res.inputs`` with ``sha256`` and ``bytes`` filled from the file at ``path`` where missing."""
+    from mgtranscript.report.legacy import sha256sum
+
+    out = []
+    for f in list(getattr(res, "inputs", None) or []):
+        f = dict(f)
+        p = Path(str(f.get("path") or ""))
+        if str(f.get("path") or "") and p.is_file():
+            if not f.get("sha256"):
+                f["sha256"] = sha256sum(p)
+            if f.get("bytes") in (None, "") or (isinstance(f.get("bytes"), float) and f["bytes"] != f["bytes"]):
+                f["bytes"] = p.stat().st_size
+        out.append(f)
+    return out
+
+
 def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bool = False,
                  title: str | None = None) -> Path:
     """Draw the figures, write the linked tables and the report of an ``AnalysisResult``.
@@ -116,7 +134,11 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
             pass
     else:
         figs = [tuple(f) for f in (getattr(res, "figures", None) or [])]
-    write_tables(res, out)
+    try:
+        res.inputs = complete_inputs(res)
+    except AttributeError:  # pragma: no cover
+        pass
+    write_tables(res, out, overwrite=True)
     rep = build(res, figs, title=title, errors=errors)
     path = rep.write(out / "report.html")
     try:

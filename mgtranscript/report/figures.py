@@ -54,6 +54,9 @@ FigureEntry = tuple[str, Path, str]
 #: The Mg set shown in GSEA and coupling figures when present (the review's efflux claim).
 MAIN_SET = "MG_EFFLUX_EXCHANGE"
 _GROUP_ORDER = list(GROUP_COLOURS)
+#: Forest-plot row labels for evidence roles other than "primary", and their order.
+_ROLE_WORDS = {"adjusted": "adjusted", "pooled (shown beside, not voted)": "pooled over groups"}
+_ROLE_ORDER = {"primary": 0, "adjusted": 1}
 
 
 # --------------------------------------------------------------------------------------
@@ -174,10 +177,8 @@ class _Drawer:
             if per.empty:
                 continue
             multi_feature = per["feature"].astype(str).nunique() > 1
-            role_word = {"adjusted": "adjusted", "pooled (shown beside, not voted)": "pooled over groups"}
-
             def label(r):
-                role = role_word.get(str(r["role"]), "")
+                role = _ROLE_WORDS.get(str(r["role"]), "")
                 if not role and str(r["role"]) not in ("primary", "pooled"):
                     role = str(r["role"])
                 return str(r["cohort"]) + (f", {role}" if role else "")
@@ -188,8 +189,7 @@ class _Drawer:
 
             per["label"] = [label(r) for _, r in per.iterrows()]
             per["feature_words"] = per["feature"].map(feature_header)
-            order = {"primary": 0, "adjusted": 1}
-            per["_o"] = per["role"].map(lambda r: order.get(str(r), 2))
+            per["_o"] = per["role"].map(lambda r: _ROLE_ORDER.get(str(r), 2))
             per = per.sort_values(["feature_words", "_o", "cohort"] if multi_feature else ["_o", "cohort"],
                                   kind="stable")
             if len(pooled):
@@ -297,7 +297,8 @@ class _Drawer:
 
         def fn(save, svg):
             return pl.trend(data, accs, by=by, order=order, units=feature_units(feat, self.params),
-                            stats_text=stats, titles={a: a for a in accs}, title=f"{cid}: {feature_words(feat)} across {by.replace('_', ' ')}",
+                            stats_text=stats, titles={a: a for a in accs},
+                            title=f"{cid}: {feature_words(feat)} across {by.replace('_', ' ')}",
                             save=save, svg=svg)
 
         self.draw(f"claim-{cid}", f"claim_{cid}_trend",
@@ -472,10 +473,12 @@ class _Drawer:
             x, y = str(r["mg_set"]), str(r["mechanism_set"])
             pooled = cp[(cp["cohort"].astype(str) == acc) & (cp["design"].astype(str) == "pooled")
                         & (cp["mg_set"] == x) & (cp["mechanism_set"] == y)]
-            stats = (f"{design_words(r['design'])}: ρ = {fmt_est_ci(r['estimate'], r.get('ci_low'), r.get('ci_high'))}, "
+            rho = fmt_est_ci(r["estimate"], r.get("ci_low"), r.get("ci_high"))
+            stats = (f"{design_words(r['design'])}: ρ = {rho}, "
                      f"{p_eq('q', r.get('qval'))}, n = {r.get('n')}")
             if len(pooled):
-                stats += f"  ·  pooled over all samples (not used for verdicts): ρ = {fmt_num(pooled['estimate'].iloc[0])}"
+                stats += ("  ·  pooled over all samples (not used for verdicts): "
+                          f"ρ = {fmt_num(pooled['estimate'].iloc[0])}")
             group = "condition" if "condition" in df.columns else None
             self.draw("coupling", f"coupling_{acc}",
                       f"**{acc}** — the Mg-mechanism coupling with the smallest within-group q: {set_label(y)} vs "

@@ -502,7 +502,8 @@ class Section:
         count = f"{total:,} {_singular(what) if total == 1 else what}"
         if per is not None and len(groups) > 1:
             count += f" in {len(groups)} {'cohorts' if per == 'cohort' else per.replace('_', ' ') + 's'}"
-        head = (f'<span class="title">{esc(title)}</span> ' if title else "") + f'<span class="count">— {count}{link}</span>'
+        head = ((f'<span class="title">{esc(title)}</span> ' if title else "")
+                + f'<span class="count">— {count}{link}</span>')
         body = [f'<p class="note">{inline_md(note)}</p>'] if note else []
         for g, sub in groups:
             shown = sub.iloc[:max_rows] if max_rows else sub

@@ -213,7 +213,8 @@ def _card(r: pd.Series, res: Any) -> str:
     n = r.get("n_samples")
     return (
         f'<div class="card"><div><span class="acc"{f" title={chr(34)}{esc(tip)}{chr(34)}" if tip else ""}>'
-        f'{esc(acc)}</span> <span class="muted">{fmt_int(n) if not is_missing(n) else ""} samples</span></div>'
+        f'{esc(acc)}</span> <span class="st st-analysed">{esc(r.get("status", "analysed"))}</span> '
+        f'<span class="muted">{fmt_int(n) if not is_missing(n) else ""} samples</span></div>'
         + (f'<div class="title" title="{esc(tip)}">{esc(title)}</div>' if title else "")
         + f'<div class="muted">{esc(" · ".join(bits))}</div>'
         + f'<div class="groups">{_groups_html(acc, r, res)}</div></div>'
@@ -285,7 +286,8 @@ def _claims(rep: Report, res: Any) -> None:
         scope = "" if is_missing(r.get("scope")) else str(r.get("scope"))
         meta = " · ".join(x for x in (cite, f"scope: {scope}" if scope and scope != "tissue" else "") if x)
         claim_td = (
-            f'<td class="claim" data-v="{esc(cid.lower())}"><a class="cid" href="#claim-{esc(slug(cid))}">{esc(cid)}</a>'
+            f'<td class="claim" data-v="{esc(cid.lower())}">'
+            f'<a class="cid" href="#claim-{esc(slug(cid))}">{esc(cid)}</a>'
             f'<span class="claim-statement">{esc(r.get("statement", ""))}</span>'
             f'<span class="cite">{esc(meta)}</span> '
             f'<a class="ev-link" href="#claim-{esc(slug(cid))}">evidence →</a></td>'
@@ -361,9 +363,9 @@ def _evidence(rep: Report, res: Any, figures: Sequence[FigureEntry]) -> None:
         if not is_missing(c.get("reason")):
             why.append(("Why this verdict", esc(c.get("reason"))))
         if not is_missing(c.get("effect")):
-            why.append(("Effect voted on", f"{esc(effect_words(c.get('effect_kind')))} "
+            why.append(("Effect voted on", (f"{esc(effect_words(c.get('effect_kind')))} "
                         f"{esc(fmt_est_ci(c.get('effect'), c.get('ci_low'), c.get('ci_high')))}, "
-                        f"{esc(p_eq('p', c.get('pval')))}, {esc(p_eq('q', c.get('qval')))}"))
+                        f"{esc(p_eq('p', c.get('pval')))}, {esc(p_eq('q', c.get('qval')))}")))
         if not is_missing(c.get("cohorts")):
             why.append(("Cohorts", esc(_cohort_words(c.get("cohorts")))))
         if not is_missing(c.get("robustness")):
@@ -501,7 +503,8 @@ def _meta(sec: Section, res: Any) -> None:
         return
     sec.table(meta, columns=[
         _contrast_col(), _feature_col(), col_int("k", "k"), Col("cohorts", lambda r: _cohort_words(r.get("cohorts"))),
-        col_ci("pooled g [95% CI]", "pooled", "ci_low", "ci_high"), col_num("I²", "I2"), col_num("τ²", "tau2", digits=3),
+        col_ci("pooled g [95% CI]", "pooled", "ci_low", "ci_high"), col_num("I²", "I2"),
+        col_num("τ²", "tau2", digits=3),
         col_p("p", "pval"), col_p("q", "qval"), col_int("n", "n_total")],
         title="Random-effects pooled effects", tsv=_tsv("meta"), max_rows=60, what="pooled effects",
         note="Only where at least two cohorts measured the same contrast (k ≥ 2).")
@@ -577,7 +580,8 @@ def _coupling(sec: Section, res: Any, figures) -> None:
              "groups a correlation mostly reflects the group difference. Pooled values are shown beside, labelled.")
     _add_figures(sec, figures, "coupling")
     cp = table(res, "coupling")
-    cols = [Col("Mg set", lambda r: Cell(set_label(r.get("mg_set")), str(r.get("mg_set")).lower(), str(r.get("mg_set")))),
+    cols = [Col("Mg set", lambda r: Cell(set_label(r.get("mg_set")), str(r.get("mg_set")).lower(),
+                                         str(r.get("mg_set")))),
             Col("mechanism set", lambda r: Cell(set_label(r.get("mechanism_set")), str(r.get("mechanism_set")).lower(),
                                                 str(r.get("mechanism_set")))),
             col_text("mechanism", "mechanism", words=lambda v: str(v).replace("_", " ")),
@@ -655,7 +659,7 @@ def _design(sec: Section, res: Any) -> None:
 
         sec.table(d, columns=[
             _contrast_col(), col_text("check", "check"), col_text("test", "test", limit=40),
-            col_text("what differs", "effect", limit=90), col_p("p", "pval"), Col("", flag),
+            col_text("what differs", "effect", limit=90), col_p("p", "pval"), Col("flag", flag),
             col_text("caveat", "caveat", limit=120)], title="Design checks", per="cohort", tsv=_tsv("design"),
             max_rows=None, what="checks", collapsed=len(d) > 24)
     pairs = table(res, "pairs")
