@@ -31,15 +31,14 @@ from typing import Any
 import pandas as pd
 
 from mgtranscript.report.figures import draw_figures, mapping, table
-from mgtranscript.report.legacy import PACKAGES, build_report, package_versions, sha256sum
+from mgtranscript.fetch import sha256sum
 from mgtranscript.report.page import Report, Section
 from mgtranscript.report.sections import SECTION_IDS, build
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["write_report", "draw_figures", "build", "write_tables", "complete_inputs", "Report", "Section",
-           "SECTION_IDS", "TABLES",
-           "sha256sum", "package_versions", "build_report", "PACKAGES"]
+           "SECTION_IDS", "TABLES"]
 
 #: Tables of an AnalysisResult the report links as ``tables/<name>.tsv``.
 TABLES: tuple[str, ...] = ("cohorts", "sample_counts", "coverage", "comparisons", "trends", "gsea", "ora",
@@ -83,8 +82,6 @@ def write_tables(res: Any, out_dir: str | Path, *, overwrite: bool = False) -> l
 
 def complete_inputs(res: Any) -> list[dict]:
     """``res.inputs`` with ``sha256`` and ``bytes`` filled from the file at ``path`` where missing."""
-    from mgtranscript.report.legacy import sha256sum
-
     out = []
     for f in list(getattr(res, "inputs", None) or []):
         f = dict(f)

@@ -194,10 +194,10 @@ class _Drawer:
                                   kind="stable")
             if len(pooled):
                 pooled["label"] = [f"pooled over {len(cohorts)} cohorts" for _, r in pooled.iterrows()]
-            hr = kind.lower().startswith("hr")
+            hr = kind.lower().startswith(("hr", "hazard"))
             feats = feature_words(claim.get("features", ""))
             xlab = f"{effect_words(kind)}, {contrast_words(claim.get('contrast', ''))} (95% CI)"
-            if kind in ("rho", "r"):
+            if kind in ("rho", "r", "spearman_rho", "pearson_r"):
                 xlab = f"{effect_words(kind)}: {feats} (95% CI)"
             title = f"{claim['claim_id']}: {feats}" + (
                 f", {contrast_words(claim.get('contrast'))}" if contrast_parts(claim.get("contrast")) else "")
