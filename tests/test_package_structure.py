@@ -26,11 +26,13 @@ PKG = Path(mg.__file__).parent
 #: Public functions that take a table, a ranking or a gene list rather than an AnnData.
 NOT_ANNDATA = {
     "tl.gsea_prerank", "tl.ora", "tl.meta_analysis", "tl.running_sum", "tl.mechanism_sets", "tl.compare_table",
-    "pl.gsea", "pl.forest", "pl.volcano", "pl.savefig", "pl.survival", "pp.calc_norm_factors",
+    "pl.gsea", "pl.forest", "pl.effect_forest", "pl.volcano", "pl.savefig", "pl.km", "pp.calc_norm_factors",
 }
 #: Functions whose second positional argument is data too (e.g. the gene sets to score).
 TWO_POSITIONAL = {"tl.score", "tl.score_cells", "tl.correlate", "tl.survival", "pl.scores", "pl.heatmap",
-                  "pl.scatter", "get.scores", "get.coverage", "get.params"}
+                  "pl.scatter", "pl.trend", "pl.survival", "get.scores", "get.coverage", "get.params"}
+#: Public helpers that are not analyses of an AnnData (colours and labels of the figures).
+HELPERS = {"pl.group_colour", "pl.group_label", "pl.set_label", "pl.feature_label"}
 #: Functions that write results into the AnnData they are given.
 WRITERS = {"tl.score", "tl.mg_balance", "tl.compare", "tl.trend", "tl.de", "tl.coupling", "tl.score_cells",
            "tl.correlate", "tl.composition", "tl.design_check", "tl.survival",
@@ -46,7 +48,7 @@ def _public(modname: str):
             yield f"{modname}.{name}", obj
 
 
-FUNCS = [f for m in ("tl", "pp", "pl", "get") for f in _public(m)]
+FUNCS = [f for m in ("tl", "pp", "pl", "get") for f in _public(m) if f[0] not in HELPERS]
 
 
 @pytest.mark.parametrize(("name", "func"), FUNCS, ids=[n for n, _ in FUNCS])

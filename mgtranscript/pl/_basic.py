@@ -131,7 +131,7 @@ def _legend_outside(ax_or_fig, handles, title: str | None = None) -> None:
 
 @styled
 def scores(
-    data,
+    adata,
     key: str | None = None,
     *,
     groupby: str = "condition",
@@ -150,7 +150,7 @@ def scores(
 
     Parameters
     ----------
-    data
+    adata
         AnnData with scores in ``obsm[key]`` (samples x sets), or a per-sample DataFrame
         with the label columns and one numeric column per score.
     key
@@ -191,28 +191,28 @@ def scores(
 
     if kind not in {"box", "violin"}:
         raise InputDataError(f"kind must be 'box' or 'violin', got {kind!r}.")
-    if _is_anndata(data):
+    if _is_anndata(adata):
         if key is None:
             raise InputDataError("pass key= (the obsm key of the scores, e.g. 'mg_ssgsea'; see tl.score).")
-        df = obsm_frame(data, key)
-    elif isinstance(data, pd.DataFrame):
-        df = data[_numeric_columns(data)] if sets is None else data
+        df = obsm_frame(adata, key)
+    elif isinstance(adata, pd.DataFrame):
+        df = adata[_numeric_columns(adata)] if sets is None else adata
     else:
-        raise InputDataError(f"data must be an AnnData or a per-sample DataFrame, got {type(data).__name__}.")
+        raise InputDataError(f"adata must be an AnnData or a per-sample DataFrame, got {type(adata).__name__}.")
     cols = select_columns(df, sets)
     if not cols:
         raise InputDataError("no numeric score column to plot.")
     if units is None:
-        units = _score_units(data, key)
-    group = _column(data, groupby, "groupby").reindex(df.index) if not _is_anndata(data) else \
-        obs_column(data, groupby)
+        units = _score_units(adata, key)
+    group = _column(adata, groupby, "groupby").reindex(df.index) if not _is_anndata(adata) else \
+        obs_column(adata, groupby)
     group = pd.Series(np.asarray(group, dtype=object), index=df.index)
     levels = group_levels(group, order)
     if not levels:
         raise InputDataError(f"{groupby!r} has no non-missing groups to plot.")
     colour_col = colour_by or groupby
-    cgroup = pd.Series(np.asarray(_column(data, colour_col, "colour_by"), dtype=object), index=df.index)
-    pairs = (pd.Series(np.asarray(_column(data, paired_by, "paired_by"), dtype=object), index=df.index)
+    cgroup = pd.Series(np.asarray(_column(adata, colour_col, "colour_by"), dtype=object), index=df.index)
+    pairs = (pd.Series(np.asarray(_column(adata, paired_by, "paired_by"), dtype=object), index=df.index)
              if paired_by is not None else None)
     ncols = max(1, min(ncols, len(cols)))
     nrows = math.ceil(len(cols) / ncols)
@@ -301,7 +301,7 @@ def _dense(m) -> np.ndarray:
 
 @styled
 def heatmap(
-    data,
+    adata,
     genes: Sequence[str],
     *,
     groupby: str = "condition",
@@ -319,7 +319,7 @@ def heatmap(
 
     Parameters
     ----------
-    data
+    adata
         Samples x genes AnnData (log-scale expression is expected), or a per-sample
         DataFrame with one column per gene and the ``groupby`` column.
     genes
@@ -355,8 +355,7 @@ def heatmap(
         raise InputDataError(f"standard_scale must be 'var' or None, got {standard_scale!r}.")
     if isinstance(genes, str):
         genes = [genes]
-    if _is_anndata(data):
-        adata = data
+    if _is_anndata(adata):
         if gene_symbols is not None and gene_symbols not in adata.var.columns:
             raise InputDataError(f"gene_symbols={gene_symbols!r} is not a column of adata.var.")
         names = adata.var[gene_symbols].astype(str) if gene_symbols is not None else pd.Series(
@@ -374,14 +373,14 @@ def heatmap(
         mat = adata.layers[layer] if layer is not None else adata.X
         X = _dense(mat[:, first[shown].to_numpy()])
         group = obs_column(adata, groupby)
-    elif isinstance(data, pd.DataFrame):
-        shown = [g for g in dict.fromkeys(genes) if g in data.columns]
+    elif isinstance(adata, pd.DataFrame):
+        shown = [g for g in dict.fromkeys(genes) if g in adata.columns]
         if not shown:
             raise InputDataError(f"none of the genes {list(genes)[:5]} is a column of the table.")
-        X = data[shown].apply(pd.to_numeric, errors="coerce").to_numpy(float)
-        group = _column(data, groupby, "groupby")
+        X = adata[shown].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+        group = _column(adata, groupby, "groupby")
     else:
-        raise InputDataError(f"data must be an AnnData or a per-sample DataFrame, got {type(data).__name__}.")
+        raise InputDataError(f"adata must be an AnnData or a per-sample DataFrame, got {type(adata).__name__}.")
     missing = [g for g in genes if g not in shown]
     if missing:
         logger.warning("%d genes not measured and skipped: %s", len(missing), missing[:10])
@@ -446,7 +445,7 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 @styled
 def scatter(
-    data,
+    adata,
     x_key: str,
     y_key: str,
     *,
@@ -472,11 +471,11 @@ def scatter(
 
     Parameters
     ----------
-    data
+    adata
         AnnData (``x_key``/``y_key`` are ``obsm`` keys and ``x_set``/``y_set`` their
         columns) or a per-sample DataFrame (``x_key``/``y_key`` are its columns).
     x_key, y_key
-        See ``data``.
+        See ``adata``.
     x_set, y_set
         Columns of the ``obsm`` tables (AnnData only).
     groupby
@@ -505,22 +504,22 @@ def scatter(
     """
     from matplotlib.lines import Line2D  # noqa: PLC0415
 
-    if _is_anndata(data):
+    if _is_anndata(adata):
         if x_set is None or y_set is None:
             raise InputDataError("with an AnnData pass x_set= and y_set= (columns of obsm[x_key], obsm[y_key]).")
-        xdf, ydf = obsm_frame(data, x_key), obsm_frame(data, y_key)
+        xdf, ydf = obsm_frame(adata, x_key), obsm_frame(adata, y_key)
         x = xdf[select_columns(xdf, x_set)[0]].to_numpy(float)
         y = ydf[select_columns(ydf, y_set)[0]].to_numpy(float)
         xname, yname = x_set, y_set
-    elif isinstance(data, pd.DataFrame):
+    elif isinstance(adata, pd.DataFrame):
         for c in (x_key, y_key):
-            if c not in data.columns:
+            if c not in adata.columns:
                 raise InputDataError(f"{c!r} is not a column of the table.")
-        x = pd.to_numeric(data[x_key], errors="coerce").to_numpy(float)
-        y = pd.to_numeric(data[y_key], errors="coerce").to_numpy(float)
+        x = pd.to_numeric(adata[x_key], errors="coerce").to_numpy(float)
+        y = pd.to_numeric(adata[y_key], errors="coerce").to_numpy(float)
         xname, yname = x_key, y_key
     else:
-        raise InputDataError(f"data must be an AnnData or a per-sample DataFrame, got {type(data).__name__}.")
+        raise InputDataError(f"adata must be an AnnData or a per-sample DataFrame, got {type(adata).__name__}.")
     ok = np.isfinite(x) & np.isfinite(y)
     if ok.sum() < 3:
         raise InputDataError(f"only {int(ok.sum())} samples have both values; need at least 3.")
@@ -529,7 +528,7 @@ def scatter(
     handles = []
     within = ""
     if groupby is not None:
-        group = np.asarray(_column(data, groupby, "groupby"), dtype=object)
+        group = np.asarray(_column(adata, groupby, "groupby"), dtype=object)
         levels = group_levels(pd.Series(group), order)
         zs, ws = [], []
         for lv in levels:
@@ -574,7 +573,7 @@ def scatter(
 
 @styled
 def trend(
-    data,
+    adata,
     features: Sequence[str] | str,
     *,
     by: str,
@@ -591,7 +590,7 @@ def trend(
 
     Parameters
     ----------
-    data
+    adata
         Per-sample DataFrame (or AnnData with the features in ``obs``).
     features
         Numeric columns to draw, one panel each.
@@ -618,12 +617,12 @@ def trend(
     -------
     matplotlib.figure.Figure
     """
-    df = _labels_frame(data)
+    df = _labels_frame(adata)
     feats = [features] if isinstance(features, str) else list(features)
     missing = [f for f in feats if f not in df.columns]
     if missing:
         raise InputDataError(f"features {missing} are not columns of the table.")
-    stage = _column(data, by, "by")
+    stage = _column(adata, by, "by")
     if order is None:
         num = pd.to_numeric(stage, errors="coerce")
         if num.notna().sum() == stage.notna().sum() and num.notna().any():

@@ -33,10 +33,24 @@ def savefig(fig, save: str | Path | None, *, svg: bool = False, dpi: int = DEFAU
             compact: bool = True) -> list[Path]:
     """Write ``fig`` to ``<save>.png`` (and ``<save>.svg`` with ``svg=True``), parents created.
 
-    A ``.png``/``.svg``/``.pdf`` suffix on ``save`` is treated as part of the stem and
-    replaced. With ``compact`` the PNG is stored with a 256-colour palette (plots have
-    few colours: the file is about 3x smaller and looks the same). Returns the written
-    paths, PNG first (empty when ``save`` is None).
+    Parameters
+    ----------
+    fig
+        A matplotlib figure.
+    save
+        File stem; a ``.png``/``.svg``/``.pdf`` suffix is treated as part of the stem and
+        replaced. ``None`` writes nothing.
+    svg
+        Also write an SVG.
+    dpi
+        Resolution of the PNG.
+    compact
+        Store the PNG with a 256-colour palette (plots have few colours: the file is about
+        3x smaller and looks the same).
+
+    Returns
+    -------
+    The written paths, PNG first (empty when ``save`` is None).
     """
     if save is None:
         return []
