@@ -92,8 +92,10 @@ def test_claims_table_has_the_contract_columns_and_one_verdict_per_claim(run_dir
 def test_coupling_claims_are_decided_within_groups(run_dir):
     ev = _table(run_dir, "claims_evidence")
     coup = ev[ev["claim_id"].str.startswith("R2-") & (ev["scenario"] == "primary")]
-    voted = coup[coup["included"]]
+    voted = coup[coup["included"] & (coup["role"] == "primary")]
     assert len(voted) and voted["design"].str.startswith(("within", "paired")).all()
+    pools = coup[coup["role"] == "pooled"]  # the random-effects pool over cohorts the verdict voted on
+    assert set(pools["claim_id"]) <= set(voted["claim_id"]) and (pools["design"] == "meta-analysis").all()
     pooled = coup[coup["design"] == "pooled"]
     assert len(pooled) and not pooled["included"].any()  # shown beside, never voted
     # the paired HCC cohort is analysed pair-aware (pair and group fixed effects)

@@ -236,6 +236,10 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
         verdict_of[cid] = verdict
         out.append(row)
     verdicts = pd.DataFrame(out, columns=VERDICT_COLUMNS)
+    pooled_rows = [_pooled_row(cid, v, qs.get(cid, np.nan), primary_rows[primary_rows["claim_id"] == cid])
+                   for cid, v in votes.items() if v.pooled and np.isfinite(v.effect)]
+    if pooled_rows:
+        ev = pd.concat([ev, pd.DataFrame(pooled_rows)], ignore_index=True)
 
     sens = _sensitivity(claims, ev, verdict_of, alpha)
     if not sens.empty:
@@ -249,6 +253,16 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
     tested = verdicts["verdict"] != "not testable"
     verdicts.loc[tested & (verdicts["robustness"] == ""), "robustness"] = "no alternative analysis applies"
     return Judgement(verdicts=verdicts, evidence=ev[EVIDENCE_COLUMNS].reset_index(drop=True), sensitivity=sens)
+
+
+def _pooled_row(cid: str, v: Vote, q: float, used: pd.DataFrame) -> dict:
+    """The evidence row of a random-effects pool: what the verdict of a k >= 2 claim voted on."""
+    first = used.iloc[0]
+    return {"claim_id": cid, "scenario": PRIMARY, "cohort": f"pooled ({v.k} cohorts)", "contrast": first["contrast"],
+            "feature": first["feature"], "test": f"random-effects pool (REML) of {', '.join(v.cohorts)}; I² {v.i2:.0f}%",
+            "design": "meta-analysis", "effect_kind": v.effect_kind, "estimate": v.effect, "ci_low": v.ci_low,
+            "ci_high": v.ci_high, "se": np.nan, "pval": v.pval, "qval": q, "n": v.n, "role": "pooled",
+            "included": True, "why": "the effect the verdict voted on (q over the claims)"}
 
 
 def _sensitivity(claims: pd.DataFrame, ev: pd.DataFrame, verdict_of: dict[str, str], alpha: float) -> pd.DataFrame:

@@ -165,6 +165,8 @@ class _Drawer:
     def claim_forest(self, claim: pd.Series, rows: pd.DataFrame) -> None:
         cid = str(claim["claim_id"])
         rows = rows[~rows["role"].astype(str).str.startswith("sensitivity")].copy()
+        est = pd.to_numeric(rows["estimate"], errors="coerce")
+        rows = rows[np.isfinite(est) & (rows["effect_kind"].astype(str).str.strip() != "")]  # "not applicable" rows
         if rows.empty:
             return
         kinds = list(pd.unique(rows["effect_kind"].astype(str)))
