@@ -104,8 +104,9 @@ def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None 
             out += _rows(c, pooled, included=False, role="pooled (shown beside, not voted)",
                          why="pooled across groups: mixes the group difference into the correlation (not voted)")
             groups = sel[sel["design"].str.startswith(("within", "paired")) & (sel["level"] != "combined")]
-            out += _rows(c, groups[groups["scenario"] == "primary"], included=False, role="per group",
-                         why=lambda d: f"within {d['level']} only (not voted)")
+            for lvl, g in groups[groups["scenario"] == "primary"].groupby("level", sort=False):
+                out += _rows(c, g, included=False, role=f"within {lvl} only",
+                             why=f"within {lvl} only (not voted: the verdict uses the combined within-group estimate)")
             per_set = area[(area["analysis"] == "coupling") & area["feature"].str.startswith(mg_set + "~")
                            & ~area["feature"].str.contains("~MECH_", regex=False)
                            & area["feature"].str.upper().isin(

@@ -182,6 +182,9 @@ def set_label(name: object) -> str:
         return f"{src}: {body}"
     if key.startswith("MG_"):
         return "Mg " + key[3:].replace("_", " ").lower()
+    if key.startswith("MECH_"):  # the union of a mechanism's gene sets (mgtranscript.claims)
+        return key[5:].replace("_", " ").lower().replace("er stress", "ER stress").replace(
+            "dna", "DNA").replace("antitumour", "anti-tumour") + " (all its gene sets)"
     return key
 
 
