@@ -57,7 +57,7 @@ _LAZY = {
     "coupling": ("enrich", "coupling"),
     "correlate": ("correlate", "correlate"),
     "composition": ("composition", "composition"),
-    "design_check": ("design", "design_check"),
+    "design_check": ("design.audit", "design_check"),
     "survival": ("survival", "survival"),
 }
 
