@@ -46,7 +46,7 @@ _LAZY = {
     "score_cells": ("cells", "score_cells"),
     "pseudobulk": ("cells", "pseudobulk"),
     "compare": ("compare", "compare"),
-    "trend": ("compare", "trend"),
+    "trend": ("trend", "trend"),
     "compare_table": ("compare", "compare_table"),
     "running_sum": ("enrich", "running_sum"),
     "mechanism_sets": ("enrich", "mechanism_sets"),
