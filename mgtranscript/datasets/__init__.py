@@ -18,9 +18,10 @@ logger = logging.getLogger(__name__)
 
 # Functions named like their submodule are imported eagerly: a lazy attribute would be
 # rebound to the submodule by the import system the first time the submodule loads.
-from .catalog import apply_labels, catalog, cohort_info, condition_order, label_obs  # noqa: E402
+from .catalog import catalog, cohort_info, condition_order  # noqa: E402
 from .gdc import gdc  # noqa: E402
 from .geo import geo  # noqa: E402
+from .labels import apply_labels, label_obs  # noqa: E402
 
 _LAZY = {
     "read_series_matrix": ("seriesmatrix", "read_series_matrix"),

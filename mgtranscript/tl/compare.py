@@ -6,6 +6,10 @@ with a 95% CI, AUROC). :func:`trend` tests for a monotone trend across ordered s
 (Spearman rho and the Jonckheere-Terpstra test). Both write one tidy table to
 ``adata.uns[key_added]`` (read it back with :func:`compare_table`), with BH q-values over
 all rows of the run.
+
+This module holds :func:`compare` and :func:`compare_table`; :func:`trend` lives in
+:mod:`mgtranscript.tl.trend` (importable from here too) and the feature resolution both
+use in :mod:`mgtranscript.tl._features`.
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 
 from ..errors import InputDataError
-from ..get import scores
-from ._stats import auroc, bh_adjust, hedges_g, hedges_g_paired, jonckheere_terpstra
+from ._features import _as_list, _features, _labels, covariate_frame
+from ._stats import auroc, bh_adjust, hedges_g, hedges_g_paired
+from .trend import TREND_COLUMNS, trend
 
 logger = logging.getLogger(__name__)
 
@@ -38,83 +43,12 @@ ADJUSTED_COLUMNS = [
     "adj_diff", "adj_se", "adj_ci_low", "adj_ci_high", "adj_pval", "adj_qval", "adj_df", "adj_n", "adjusted_for",
 ]  # fmt: skip
 
-#: Columns of the :func:`trend` table, in order.
-TREND_COLUMNS = [
-    "feature", "kind", "source", "by", "order", "n", "n_groups", "n_missing",
-    "rho", "pval", "jt_stat", "jt_z", "jt_pval", "qval", "jt_qval", "note",
-]  # fmt: skip
-
 _UNLABELLED = "unlabelled"
 
 
 # ---------------------------------------------------------------------------------------
 # inputs
 # ---------------------------------------------------------------------------------------
-
-
-def _as_list(x) -> list:
-    if x is None:
-        return []
-    if isinstance(x, str):
-        return [x]
-    return list(x)
-
-
-def _features(adata, keys, genes, layer) -> list[tuple[str, str, str, np.ndarray]]:
-    """``(feature, kind, source, values)`` for every score column and gene requested."""
-    keys = _as_list(keys)
-    genes = _as_list(genes)
-    if not keys and not genes:
-        keys = [k for k, v in adata.obsm.items() if isinstance(v, pd.DataFrame)]
-        if not keys:
-            raise InputDataError(
-                "Nothing to compare: pass keys= (obsm score keys written by tl.score, or obs "
-                "columns) and/or genes= (var names)."
-            )
-    out: list[tuple[str, str, str, np.ndarray]] = []
-    for key in keys:
-        if key in adata.obsm:
-            df = scores(adata, key)
-            for col in df.columns:
-                vals = df[col].to_numpy(dtype=float)
-                out.append((str(col), "score", key, vals))
-        elif key in adata.obs.columns:
-            s = adata.obs[key]
-            if not (pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)):
-                raise InputDataError(f"obs[{key!r}] is not numeric; compare needs numeric scores.")
-            out.append((key, "score", "obs", s.to_numpy(dtype=float)))
-        else:
-            num_obs = [c for c in adata.obs.columns if pd.api.types.is_numeric_dtype(adata.obs[c])]
-            raise InputDataError(
-                f"{key!r} is neither an obsm key nor an obs column. obsm keys: {list(adata.obsm.keys())}; "
-                f"numeric obs columns: {num_obs}. Run mgtranscript.tl.score first or fix the key."
-            )
-    if genes:
-        missing = [g for g in genes if g not in adata.var_names]
-        if missing:
-            raise InputDataError(
-                f"Genes not in var_names: {missing[:20]}{' ...' if len(missing) > 20 else ''}; "
-                "pass only measured genes (e.g. [g for g in genes if g in adata.var_names])."
-            )
-        if layer is not None and layer not in adata.layers:
-            raise InputDataError(f"layer {layer!r} not found; available: {list(adata.layers.keys())}.")
-        idx = adata.var_names.get_indexer(genes)
-        mat = adata.X if layer is None else adata.layers[layer]
-        sub = mat[:, idx]
-        if hasattr(sub, "compute"):
-            sub = sub.compute()
-        sub = sub.toarray() if sparse.issparse(sub) else np.asarray(sub, dtype=float)
-        src = "X" if layer is None else f"layers/{layer}"
-        for j, g in enumerate(genes):
-            out.append((str(g), "gene", src, sub[:, j].astype(float)))
-    return out
-
-
-def _labels(adata, column: str) -> pd.Series:
-    if column not in adata.obs.columns:
-        raise InputDataError(f"obs has no column {column!r}; available: {list(adata.obs.columns)}.")
-    s = adata.obs[column]
-    return s.astype("object").map(lambda v: None if pd.isna(v) else str(v))
 
 
 def _default_reference(adata, groupby: str, levels: list[str]) -> str:
@@ -331,8 +265,6 @@ def compare(
     cov_names = _as_list(covariates)
     Zdf = None
     if cov_names:
-        from .correlate import covariate_frame
-
         Zdf, _ = covariate_frame(adata, cov_names, layer=layer)
     for grp in groups:
         if pairs is None:
@@ -482,127 +414,3 @@ def compare_table(adata, key: str = "compare") -> pd.DataFrame:
         return pd.DataFrame(tab)
     except Exception as exc:  # noqa: BLE001
         raise InputDataError(f"adata.uns[{key!r}] is not a comparison table.") from exc
-
-
-# ---------------------------------------------------------------------------------------
-# trend
-# ---------------------------------------------------------------------------------------
-
-
-def trend(
-    adata,
-    *,
-    by: str,
-    order: Sequence | None = None,
-    keys: str | Sequence[str] | None = None,
-    genes: str | Sequence[str] | None = None,
-    layer: str | None = None,
-    key_added: str = "trend",
-    copy: bool = False,
-):
-    """Monotone trend of scores/genes across ordered stages (Spearman and Jonckheere-Terpstra).
-
-    Parameters
-    ----------
-    adata
-        AnnData, samples x genes.
-    by
-        ``obs`` column: categorical stages (give ``order``, e.g.
-        ``["healthy", "obese", "NAFL", "NASH"]``) or a numeric column such as
-        ``fibrosis_stage`` (its sorted distinct values are the stages).
-    order
-        Stage order, lowest first. Samples whose stage is not listed are excluded. Default:
-        ``uns["labels"]["condition_order"]`` for ``by="condition"``, the categories of an
-        ordered categorical, or the sorted values of a numeric column.
-    keys, genes, layer
-        Features, as in :func:`compare`.
-    key_added
-        Table to ``adata.uns[key_added]``.
-    copy
-        Return a modified copy instead of writing into ``adata``.
-
-    Returns
-    -------
-    ``None`` or the copy. The table (:data:`TREND_COLUMNS`) has per feature: ``rho`` and
-    ``pval`` (Spearman correlation of the values with the stage rank), the
-    Jonckheere-Terpstra statistic ``jt_stat`` (pairs increasing with stage), ``jt_z`` and
-    two-sided ``jt_pval`` (normal approximation, exact tie-corrected variance; see
-    :func:`mgtranscript.tl._stats.jonckheere_terpstra`), and BH ``qval`` (Spearman) and
-    ``jt_qval`` over all rows. ``n_missing`` counts samples with a missing/unlisted stage.
-    """
-    if copy:
-        adata = adata.copy()
-    if by not in adata.obs.columns:
-        raise InputDataError(f"obs has no column {by!r}; available: {list(adata.obs.columns)}.")
-    s = adata.obs[by]
-    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-    if order is None:
-        info = adata.uns.get("labels", {})
-        if by == "condition" and isinstance(info, dict) and info.get("condition_order"):
-            order = [str(o) for o in info["condition_order"]]
-        elif isinstance(s.dtype, pd.CategoricalDtype) and s.cat.ordered:
-            order = [str(c) for c in s.cat.categories]
-        elif numeric:
-            order = None
-        else:
-            raise InputDataError(
-                f"obs[{by!r}] is not numeric: pass order= (stages lowest first), available levels: "
-                f"{sorted(set(s.dropna().astype(str)))}."
-            )
-    if order is not None:
-        order = [str(o) for o in order]
-        if len(set(order)) != len(order):
-            raise InputDataError(f"order has duplicates: {order}.")
-        labs = _labels(adata, by)
-        if numeric:  # numeric column with an explicit order of its values
-            labs = s.map(lambda v: None if pd.isna(v) else _num_str(v))
-            order = [_num_str(float(o)) for o in order]
-        present = set(labs.dropna())
-        unknown = [o for o in order if o not in present]
-        if len(unknown) == len(order):
-            raise InputDataError(f"none of order {order} occurs in obs[{by!r}]; available: {sorted(present)}.")
-        if unknown:
-            logger.info("trend: stages %s absent from obs[%r]", unknown, by)
-        code_map = {o: i for i, o in enumerate(order)}
-        codes = labs.map(lambda v: code_map.get(v, np.nan) if v is not None else np.nan).to_numpy(dtype=float)
-        order_txt = " < ".join(order)
-    else:
-        codes = s.to_numpy(dtype=float)
-        order_txt = " < ".join(_num_str(v) for v in np.unique(codes[np.isfinite(codes)]))
-    keep = np.isfinite(codes)
-    n_missing = int((~keep).sum())
-    feats = _features(adata, keys, genes, layer)
-    rows = []
-    for feature, kind, source, vals in feats:
-        ok = keep & np.isfinite(vals)
-        v, c = vals[ok], codes[ok]
-        n_groups = int(np.unique(c).size)
-        row = {
-            "feature": feature, "kind": kind, "source": source, "by": by, "order": order_txt,
-            "n": int(ok.sum()), "n_groups": n_groups, "n_missing": n_missing, "note": "",
-        }  # fmt: skip
-        if n_groups < 2 or v.size < 3:
-            row.update(rho=np.nan, pval=np.nan, jt_stat=np.nan, jt_z=np.nan, jt_pval=np.nan,
-                       note=f"too few stages/samples (stages={n_groups}, n={v.size})")  # fmt: skip
-        elif np.unique(v).size < 2:
-            row.update(rho=np.nan, pval=np.nan, jt_stat=np.nan, jt_z=np.nan, jt_pval=np.nan, note="constant values")
-        else:
-            rho, p = stats.spearmanr(v, c)
-            jt, z, jp, _ = jonckheere_terpstra(v, c)
-            row.update(rho=float(rho), pval=float(p), jt_stat=jt, jt_z=z, jt_pval=jp)
-        rows.append(row)
-    table = pd.DataFrame(rows)
-    table["qval"] = bh_adjust(table["pval"].to_numpy(dtype=float))
-    table["jt_qval"] = bh_adjust(table["jt_pval"].to_numpy(dtype=float))
-    table = table[TREND_COLUMNS]
-    adata.uns[key_added] = table
-    adata.uns[f"{key_added}_params"] = {
-        "by": by, "order": order_txt, "keys": _as_list(keys), "genes": _as_list(genes),
-        "layer": layer or "X", "n_missing": n_missing,
-    }  # fmt: skip
-    return adata if copy else None
-
-
-def _num_str(v: float) -> str:
-    v = float(v)
-    return str(int(v)) if v.is_integer() else repr(v)

@@ -143,7 +143,7 @@ def test_gse135251_real_labels(mirror_dir):
 
 def test_gse77314_sample_sheet_pairs(shared_dir, caplog):
     sheet = pd.read_csv(shared_dir / "samples/GSE77314_SraRunTable.csv").set_index("Sample Name")
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.catalog"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.labels"):
         lab = label_obs(sheet, "GSE77314")
     assert "declared rule" in caplog.text
     assert lab["condition"].value_counts().to_dict() == {"hcc_tumour": 50, "hcc_nontumour": 50}

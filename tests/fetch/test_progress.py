@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from mgtranscript.fetch.cache import _Progress, _progress_enabled
+from mgtranscript.fetch.download import _Progress, _progress_enabled
 
 
 def test_progress_switch(monkeypatch):

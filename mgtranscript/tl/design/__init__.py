@@ -1,0 +1,28 @@
+"""Design audit: is a contrast confounded with how the samples were made?
+
+:func:`design_check` tests whether group membership is associated with library size,
+TMM factor, top-gene read share, genetic and recorded sex, age, technical fields of the
+series matrix and sample-id series, and (with ``paired_by``) checks each declared pair;
+see :mod:`.audit` for the tests and the flag rule.
+
+Modules
+-------
+:mod:`.audit`
+    :func:`design_check` and the columns of its tables.
+:mod:`.sex`
+    :func:`infer_sex` from XIST and the chrY genes :data:`Y_GENES`; recorded sex.
+:mod:`._pairs`
+    Pair checks: sex agreement and leave-one-pair-out identity genes.
+:mod:`._ids`
+    Variables derived from sample ids, titles and dates.
+:mod:`._association`
+    The association tests and the flag rule.
+:mod:`._util`
+    Small shared helpers (dense arrays, labels, number formatting, the sides of a contrast).
+"""
+
+from ._pairs import PAIR_COLUMNS
+from .audit import DESIGN_COLUMNS, SAMPLE_COLUMNS, design_check
+from .sex import Y_GENES, infer_sex
+
+__all__ = ["design_check", "DESIGN_COLUMNS", "PAIR_COLUMNS", "SAMPLE_COLUMNS", "Y_GENES", "infer_sex"]
