@@ -263,7 +263,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
 
     from . import datasets
     from .claims import build_evidence, judge, load_claims
-    from .fetch.cache import _progress_enabled
+    from .fetch.download import _progress_enabled
     from .tl.enrich import mechanism_sets
 
     t0 = time.monotonic()
