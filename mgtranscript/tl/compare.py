@@ -400,6 +400,18 @@ def _complete_pairs(lab, pairs, grp, reference) -> tuple[np.ndarray, np.ndarray,
 def compare_table(adata, key: str = "compare") -> pd.DataFrame:
     """The tidy table written by :func:`compare` or :func:`trend` under ``uns[key]`` (a copy).
 
+    Parameters
+    ----------
+    adata
+        An AnnData on which :func:`compare` or :func:`trend` ran.
+    key
+        Their ``key_added``.
+
+    Returns
+    -------
+    DataFrame, one row per feature and group (columns :data:`COMPARE_COLUMNS` or
+    :data:`~mgtranscript.tl.trend.TREND_COLUMNS`).
+
     Raises
     ------
     InputDataError

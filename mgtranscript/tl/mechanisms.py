@@ -60,6 +60,11 @@ def mechanism_sets(*, version: str = "7.0"):
     Rooney 2015) is added. A name not found in this MSigDB version is reported in a
     warning and skipped.
 
+    Parameters
+    ----------
+    version
+        MSigDB release of the Hallmark and Reactome GMTs (the mirror holds 7.0).
+
     Returns
     -------
     GeneSets
