@@ -27,7 +27,8 @@ How it is measured (see benchmarks/README.md):
 * **Agreement**: the scores of the memory run are compared across tools (max |difference|).
 
 Peers: gseapy (ssgsea, gsva; threads = all CPUs), R GSVA 1.46 via ``Rscript`` if installed
-(ssgsea, gsva, zscore, plage; ``parallel.sz`` = all CPUs), decoupler if installed (gsva;
+(ssgsea, gsva, zscore, plage; ``parallel.sz = 1``, its fastest setting here: BiocParallel's
+start-up made ``parallel.sz = 2`` ~25 s slower per call), decoupler if installed (gsva;
 its ``zscore`` is a different statistic, see the README). ``ours`` is
 ``mgtranscript.tl.score.<method>.<method>_matrix`` on a samples x genes array with
 default options (all CPUs); ``ssgsea@1t`` is ours on one thread.
@@ -60,6 +61,9 @@ PEERS = {
     "R": ("ssgsea", "gsva", "zscore", "plage"),
     "decoupler": ("gsva",),
 }
+#: R GSVA 1.46's parallel.sz. 1 is its fastest setting here: with 2, BiocParallel's
+#: start-up added ~25 s per call at 5,000 x 100 on the 2-core benchmark machine
+R_WORKERS = 1
 #: targets of issue 11, checked at the end
 TARGETS = "ssgsea <= 1.5x floor (50 sets), <= 2x floor (1,000 sets); gsva >= 8x gseapy"
 
@@ -237,7 +241,7 @@ class Child:
         self.timeout = timeout
         if tool == "R":
             cmd = [shutil.which("Rscript"), str(R_SCRIPT), "serve", str(tmp), str(base["genes"]),
-                   str(base["samples"]), str(r_workers or os.cpu_count() or 1)]
+                   str(base["samples"]), str(r_workers or R_WORKERS)]
         else:
             spec = {**base, "tool": tool}
             cmd = [sys.executable, str(Path(__file__).resolve()), "--_serve", json.dumps(spec)]
@@ -417,7 +421,7 @@ def run_case(name: str, base: dict, jobs: list[tuple[str, str]], args, tmp: Path
         if t in res["skipped"]:
             continue
         try:
-            # R: one process (parallel.sz = 1); forked BiocParallel workers would not be
+            # R: one process (parallel.sz = 1): forked BiocParallel workers would not be
             # counted in the main process's resident memory
             c = Child(t, base, case_dir, args.timeout, r_workers=1)
         except Exception as exc:

@@ -135,22 +135,21 @@ def _sd(x):  # pragma: no cover - compiled
 
 
 @numba.njit(nogil=True, cache=True)
-def _gaussian_gene(x, table, out, acc, kbuf):  # pragma: no cover - compiled
+def _gaussian_gene(x, order, table, out, acc, kbuf, xs):  # pragma: no cover - compiled
     """Gaussian step for one gene: ``out[j] = -log((1 - F_j) / F_j)``.
 
     ``F_j = mean_i K(x_j - x_i)`` with ``K(v) = table[trunc(|v / h| / 10 * 10000)]`` (``1 -``
     that for ``v < 0``, 0/1 beyond the table), exactly GSVA's C code. The samples are
-    visited in ascending order, so every difference ``x_j - x_i`` (``j`` after ``i``) is
-    >= 0: no branch, and each pair is computed once (``K(-d) = 1 - K(d)`` holds exactly
-    for the table). The index computation (two divisions, as in C, for identical
+    visited in ascending order (``order``), so every difference ``x_j - x_i`` (``j`` after
+    ``i``) is >= 0: no branch, and each pair is computed once (``K(-d) = 1 - K(d)`` holds
+    exactly for the table). The index computation (two divisions, as in C, for identical
     truncation) runs as a vectorised loop; the table reads follow.
     """
     n = x.shape[0]
     top = float(table.shape[0] - 1)
     bw = _sd(x) / _SIGMA_FACTOR
-    order = np.argsort(x)
-    xs = x[order]
     for j in range(n):
+        xs[j] = x[order[j]]
         acc[j] = 0.0
     for j in range(n):
         xj = xs[j]
@@ -169,24 +168,39 @@ def _gaussian_gene(x, table, out, acc, kbuf):  # pragma: no cover - compiled
         out[order[j]] = -1.0 * math.log((1.0 - f) / f)
 
 
-@numba.njit(parallel=True, cache=True)
-def _gaussian_kernel(Xg, table, out):  # pragma: no cover - compiled
-    """Gaussian step for genes x samples ``Xg`` into ``out`` (same shape), genes in
-    parallel (numba threads)."""
-    n_genes, n = Xg.shape
-    for g in numba.prange(n_genes):
-        _gaussian_gene(Xg[g], table, out[g], np.empty(n), np.empty(n, dtype=np.int32))
-
-
 @numba.njit(nogil=True, cache=True)
-def _gaussian_rows(Xg, table, out):  # pragma: no cover - compiled
-    """:func:`_gaussian_kernel` on the calling thread only (for dask tasks, which bring
-    their own parallelism); identical results."""
-    n_genes, n = Xg.shape
+def _gaussian_block(Xg, order, table, out):  # pragma: no cover - compiled
+    n = Xg.shape[1]
     acc = np.empty(n)
     kbuf = np.empty(n, dtype=np.int32)
-    for g in range(n_genes):
-        _gaussian_gene(Xg[g], table, out[g], acc, kbuf)
+    xs = np.empty(n)
+    for g in range(Xg.shape[0]):
+        _gaussian_gene(Xg[g], order[g], table, out[g], acc, kbuf, xs)
+
+
+@numba.njit(parallel=True, cache=True)
+def _gaussian_parallel(Xg, order, table, out, n_blocks):  # pragma: no cover - compiled
+    n_genes = Xg.shape[0]
+    for b in numba.prange(n_blocks):
+        g0 = b * n_genes // n_blocks
+        g1 = (b + 1) * n_genes // n_blocks
+        _gaussian_block(Xg[g0:g1], order[g0:g1], table, out[g0:g1])
+
+
+def _gaussian_kernel(Xg: np.ndarray, table: np.ndarray, out: np.ndarray, parallel: bool = True) -> None:
+    """Gaussian step for genes x samples ``Xg`` into ``out`` (same shape): genes in
+    parallel on numba's threads, or on the calling thread only (``parallel=False``, for
+    dask tasks, which bring their own parallelism). Same numbers either way."""
+    order = np.argsort(Xg, axis=1)  # NumPy's (SIMD) sort: samples in ascending order per gene
+    if parallel and Xg.shape[0] > 1:
+        _gaussian_parallel(Xg, order, table, out, min(Xg.shape[0], 8 * numba.get_num_threads()))
+    else:
+        _gaussian_block(Xg, order, table, out)
+
+
+def _gaussian_rows(Xg: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """:func:`_gaussian_kernel` on the calling thread only."""
+    _gaussian_kernel(Xg, table, out, parallel=False)
 
 
 _POISSON: dict = {}
