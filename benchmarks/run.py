@@ -52,6 +52,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+# measure the checkout this script belongs to, not whatever mgtranscript is installed
+sys.path.insert(0, str(HERE.parent))
 RESULTS = HERE / "results"
 R_SCRIPT = HERE / "r_gsva.R"
 
@@ -338,7 +340,15 @@ def available(tool: str, args) -> str | None:
 
 
 def versions() -> dict:
-    out = {"python": sys.version.split()[0], "numpy": np.__version__}
+    import mgtranscript
+
+    out = {"mgtranscript": str(Path(mgtranscript.__file__).parent.parent)}
+    git = subprocess.run(["git", "-C", str(HERE.parent), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    if git.returncode == 0:
+        dirty = subprocess.run(["git", "-C", str(HERE.parent), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+        out["mgtranscript"] += f" @ {git.stdout.strip()}{' (modified)' if dirty else ''}"
+    out.update({"python": sys.version.split()[0], "numpy": np.__version__})
     for mod in ("numba", "gseapy", "decoupler"):
         try:
             out[mod] = __import__(mod).__version__
