@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 
 HERE = Path(__file__).resolve().parent
+# measure the checkout this script belongs to, not whatever mgtranscript is installed
+sys.path.insert(0, str(HERE.parent))
 URL = "https://ftp.ncbi.nlm.nih.gov/geo/series/GSE126nnn/GSE126848/suppl/GSE126848_Gene_counts_raw.txt.gz"
 
 

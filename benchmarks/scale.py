@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+# measure the checkout this script belongs to, not whatever mgtranscript is installed
+sys.path.insert(0, str(HERE.parent))
 RESULTS = HERE / "results"
 
 

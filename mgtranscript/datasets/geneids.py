@@ -582,10 +582,10 @@ def harmonise_var(
     mm = m.iloc[rep_rows]
     ids_kept = m["original_id"].to_numpy()[rows]
     collapsed = np.full(n_groups, "", dtype=object)
-    if has_dups:
-        grp = pd.Series(ids_kept).groupby(codes, sort=True).agg("|".join)
-        multi = sizes > 1
-        collapsed[multi] = grp.to_numpy()[multi]
+    if has_dups:  # join the ids of groups with duplicates only (a few of ~20-60k groups)
+        in_multi = (sizes > 1)[codes]
+        grp = pd.Series(ids_kept[in_multi]).groupby(codes[in_multi], sort=True).agg("|".join)
+        collapsed[grp.index.to_numpy()] = grp.to_numpy()
     adata.var["original_id"] = mm["original_id"].to_numpy()
     adata.var["gene_id"] = mm["gene_id"].to_numpy()
     adata.var["ensembl"] = mm["ensembl"].to_numpy()

@@ -19,6 +19,7 @@ lives in :mod:`mgtranscript.tl.coupling` and :data:`MECHANISMS` / :func:`mechani
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -203,6 +204,13 @@ def running_sum(
 # --------------------------------------------------------------------------------------
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def gsea_prerank(
     ranking: pd.Series | pd.DataFrame,
     gene_sets: Any = "magnesium",
@@ -212,7 +220,7 @@ def gsea_prerank(
     min_size: int = 1,
     max_size: int | None = None,
     weight: float = 1.0,
-    threads: int = 1,
+    threads: int | None = None,
     key: str | None = None,
 ) -> pd.DataFrame:
     """GSEA prerank (gseapy 1.3) of gene sets on a ranked gene list.
@@ -232,14 +240,14 @@ def gsea_prerank(
     permutations
         Gene-set permutations for the nominal p-value / FDR.
     seed
-        Random seed (results are reproducible for a given seed and thread count).
+        Random seed (results are reproducible for a given seed, whatever ``threads``).
     min_size, max_size
         Keep sets whose matched size lies in this range. Defaults keep every set with at
         least one ranked gene (gseapy's own default ``min_size=15`` is overridden).
     weight
         GSEA weight ``p`` (1 = classic).
     threads
-        Threads used by gseapy.
+        Threads used by gseapy (default ``None``: all CPUs available to this process).
     key
         Statistic column when ``ranking`` is a DataFrame (default ``"stat"``).
 
@@ -288,7 +296,7 @@ def gsea_prerank(
         ascending=None,
         seed=int(seed),
         outdir=None,
-        threads=int(threads),
+        threads=int(threads) if threads else _cpus(),
         no_plot=True,
         verbose=False,
     )

@@ -346,11 +346,13 @@ def rows_per_task(n_cols: int) -> int:
     return max(1, _BLOCK_ENTRIES // max(1, n_cols))
 
 
-def run_row_tasks(fn: Callable[[int, int, Workspace], None], n_rows: int, n_cols: int, jobs: int) -> None:
-    """Call ``fn(start, stop, workspace)`` over small row blocks on ``jobs`` threads (the
-    compiled kernels and NumPy's sort release the GIL), each thread reusing its own
-    workspace. Results never depend on ``jobs``."""
-    step = rows_per_task(n_cols)
+def run_row_tasks(fn: Callable[[int, int, Workspace], None], n_rows: int, n_cols: int, jobs: int,
+                  step: int | None = None) -> None:
+    """Call ``fn(start, stop, workspace)`` over row blocks (of ``step`` rows; default
+    about 2 MB of keys) on ``jobs`` threads (the compiled kernels and NumPy's sort
+    release the GIL), each thread reusing its own workspace. Results never depend on
+    ``jobs`` or ``step``."""
+    step = step or rows_per_task(n_cols)
     blocks = [(a, min(n_rows, a + step)) for a in range(0, n_rows, step)]
     jobs = max(1, min(jobs, len(blocks)))
     if jobs == 1:

@@ -77,6 +77,9 @@ import numpy as np
 
 from mgtranscript.errors import InputDataError
 
+from . import _ranks
+from .ssgsea import _union, resolve_n_jobs
+
 logger = logging.getLogger(__name__)
 
 #: A sample's GSVA score depends on the other samples (kernel CDF across samples).
@@ -93,6 +96,11 @@ _CONSTANT_SD = 1e-10
 _RANK_BLOCK_BYTES = 16 * 2**20
 
 _TABLE: np.ndarray | None = None
+
+#: from this many samples on, the kernel step runs as dask tasks (``use_dask=None``)
+DASK_MIN_SAMPLES = 2000
+#: "numba" (compiled ranking, default) or "numpy" (the reference implementation)
+ENGINE = "numba"
 
 
 def _cdf_table() -> np.ndarray:
@@ -126,63 +134,112 @@ def _sd(x):  # pragma: no cover - compiled
     return math.sqrt(s / (n - 1))
 
 
-@numba.njit(parallel=True, cache=True)
-def _gaussian_kernel(Xg, table, out):  # pragma: no cover - compiled
-    """Gaussian step for genes x samples ``Xg`` into ``out`` (same shape).
+@numba.njit(nogil=True, cache=True)
+def _gaussian_gene(x, order, table, out, acc, kbuf, xs):  # pragma: no cover - compiled
+    """Gaussian step for one gene: ``out[j] = -log((1 - F_j) / F_j)``.
 
-    ``K(x_j - x_i) = table[trunc(|v| / 10 * 10000)]`` (``1 -`` that for ``v < 0``), with
-    ``v = (x_j - x_i) / h``; pairs are visited once as ``K(-d) = 1 - K(d)`` exactly.
+    ``F_j = mean_i K(x_j - x_i)`` with ``K(v) = table[trunc(|v / h| / 10 * 10000)]`` (``1 -``
+    that for ``v < 0``, 0/1 beyond the table), exactly GSVA's C code. The samples are
+    visited in ascending order (``order``), so every difference ``x_j - x_i`` (``j`` after
+    ``i``) is >= 0: no branch, and each pair is computed once (``K(-d) = 1 - K(d)`` holds
+    exactly for the table). The index computation (two divisions, as in C, for identical
+    truncation) runs as a vectorised loop; the table reads follow.
     """
-    n_genes, n = Xg.shape
-    top = table.shape[0] - 1
-    for g in numba.prange(n_genes):
-        x = Xg[g]
-        bw = _sd(x) / 4.0
-        acc = np.zeros(n)
-        for j in range(n):
-            acc[j] += 0.5  # K(0) = table[0]
-            for i in range(j + 1, n):
-                v = (x[j] - x[i]) / bw
-                q = abs(v) / 10.0 * 10000.0
-                if q > top:
-                    q = top
-                c = table[int(q)]
-                if v < 0:
-                    c = 1.0 - c
-                acc[j] += c
-                acc[i] += 1.0 - c
-        for j in range(n):
-            f = acc[j] / n
-            out[g, j] = -1.0 * math.log((1.0 - f) / f)
+    n = x.shape[0]
+    top = float(table.shape[0] - 1)
+    bw = _sd(x) / _SIGMA_FACTOR
+    for j in range(n):
+        xs[j] = x[order[j]]
+        acc[j] = 0.0
+    for j in range(n):
+        xj = xs[j]
+        for i in range(j):  # vectorised: table index of every pair (i, j), i before j
+            q = (xj - xs[i]) / bw / _MAX_PRECOMPUTE * _RESOLUTION
+            q = q if q < top else top
+            kbuf[i] = np.int32(q)
+        s = 0.5  # K(0) = table[0] for the sample itself
+        for i in range(j):
+            c = table[kbuf[i]]
+            s += c
+            acc[i] += 1.0 - c
+        acc[j] += s
+    for j in range(n):
+        f = acc[j] / n
+        out[order[j]] = -1.0 * math.log((1.0 - f) / f)
 
 
-_POISSON: list = []
+@numba.njit(nogil=True, cache=True)
+def _gaussian_block(Xg, order, table, out):  # pragma: no cover - compiled
+    n = Xg.shape[1]
+    acc = np.empty(n)
+    kbuf = np.empty(n, dtype=np.int32)
+    xs = np.empty(n)
+    for g in range(Xg.shape[0]):
+        _gaussian_gene(Xg[g], order[g], table, out[g], acc, kbuf, xs)
 
 
-def _poisson_kernel():
+@numba.njit(parallel=True, cache=True)
+def _gaussian_parallel(Xg, order, table, out, n_blocks):  # pragma: no cover - compiled
+    n_genes = Xg.shape[0]
+    for b in numba.prange(n_blocks):
+        g0 = b * n_genes // n_blocks
+        g1 = (b + 1) * n_genes // n_blocks
+        _gaussian_block(Xg[g0:g1], order[g0:g1], table, out[g0:g1])
+
+
+def _gaussian_kernel(Xg: np.ndarray, table: np.ndarray, out: np.ndarray, parallel: bool = True) -> None:
+    """Gaussian step for genes x samples ``Xg`` into ``out`` (same shape): genes in
+    parallel on numba's threads, or on the calling thread only (``parallel=False``, for
+    dask tasks, which bring their own parallelism). Same numbers either way."""
+    order = np.argsort(Xg, axis=1)  # NumPy's (SIMD) sort: samples in ascending order per gene
+    if parallel and Xg.shape[0] > 1:
+        _gaussian_parallel(Xg, order, table, out, min(Xg.shape[0], 8 * numba.get_num_threads()))
+    else:
+        _gaussian_block(Xg, order, table, out)
+
+
+def _gaussian_rows(Xg: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
+    """:func:`_gaussian_kernel` on the calling thread only."""
+    _gaussian_kernel(Xg, table, out, parallel=False)
+
+
+_POISSON: dict = {}
+
+
+def _poisson_kernel(parallel: bool = True):
     """Compile (once per process) the Poisson step; it calls scipy's ``pdtr`` (Poisson
-    CDF) through its C entry point, which numba cannot cache on disk."""
-    if _POISSON:
-        return _POISSON[0]
+    CDF) through its C entry point, which numba cannot cache on disk. ``parallel=False``:
+    on the calling thread only (for dask tasks)."""
+    if parallel in _POISSON:
+        return _POISSON[parallel]
     from numba.extending import get_cython_function_address
 
     addr = get_cython_function_address("scipy.special.cython_special", "pdtr")
     pdtr_c = ctypes.CFUNCTYPE(ctypes.c_double, ctypes.c_double, ctypes.c_double, ctypes.c_int)(addr)
 
-    @numba.njit(parallel=True)
-    def poisson(Xg, out):  # pragma: no cover - compiled
-        n_genes, n = Xg.shape
-        for g in numba.prange(n_genes):
-            x = Xg[g]
-            for j in range(n):
-                k = math.floor(x[j] + 1e-7)  # R's ppois floors its x with this fuzz
-                f = 0.0
-                for i in range(n):  # same order as R's C loop
-                    f += pdtr_c(k, x[i] + 0.5, 0)
-                f = f / n
-                out[g, j] = -1.0 * math.log((1.0 - f) / f)
+    @numba.njit(nogil=True)
+    def gene(x, out):  # pragma: no cover - compiled
+        n = x.shape[0]
+        for j in range(n):
+            k = math.floor(x[j] + 1e-7)  # R's ppois floors its x with this fuzz
+            f = 0.0
+            for i in range(n):  # same order as R's C loop
+                f += pdtr_c(k, x[i] + 0.5, 0)
+            f = f / n
+            out[j] = -1.0 * math.log((1.0 - f) / f)
 
-    _POISSON.append(poisson)
+    if parallel:
+        @numba.njit(parallel=True)
+        def poisson(Xg, out):  # pragma: no cover - compiled
+            for g in numba.prange(Xg.shape[0]):
+                gene(Xg[g], out[g])
+    else:
+        @numba.njit(nogil=True)
+        def poisson(Xg, out):  # pragma: no cover - compiled
+            for g in range(Xg.shape[0]):
+                gene(Xg[g], out[g])
+
+    _POISSON[parallel] = poisson
     return poisson
 
 
@@ -211,27 +268,52 @@ def _ecdf_density(Xg: np.ndarray) -> np.ndarray:
         return np.log(f / (1.0 - f))
 
 
-def _density(X: np.ndarray, cols: np.ndarray, kcdf: str, chunk_genes: int, progress=None) -> np.ndarray:
+def _density_block(Xg: np.ndarray, kcdf: str, parallel: bool = True) -> np.ndarray:
+    """Transformed kernel CDF of genes x samples ``Xg`` (same shape). ``parallel=False``
+    runs on the calling thread (dask tasks); the numbers are the same either way."""
+    Xg = np.ascontiguousarray(Xg, dtype=np.float64)
+    if kcdf == "gaussian":
+        Dg = np.empty_like(Xg)
+        (_gaussian_kernel if parallel else _gaussian_rows)(Xg, _cdf_table(), Dg)
+        return Dg
+    if kcdf == "poisson":
+        Dg = np.empty_like(Xg)
+        _poisson_kernel(parallel)(Xg, Dg)
+        return Dg
+    return _ecdf_density(Xg)
+
+
+def _density_task(block: np.ndarray, kcdf: str) -> np.ndarray:
+    """dask task: samples x genes block -> its transformed kernel CDF (samples x genes)."""
+    return _density_block(block.T, kcdf, parallel=False).T
+
+
+def _density(X: np.ndarray, cols: np.ndarray, kcdf: str, chunk_genes: int, progress=None,
+             use_dask: bool = False) -> np.ndarray:
     """Transformed kernel CDF of the genes ``cols`` of ``X``, samples x len(cols),
-    computed in gene chunks (no copy of ``X``)."""
+    computed in gene chunks (no copy of ``X``); ``use_dask``: the chunks are dask tasks
+    run by the active scheduler (a ``distributed`` cluster if a client is active)."""
+    if use_dask:
+        return _density_dask(X, cols, kcdf, chunk_genes)
     n_samples = X.shape[0]
     n_genes = cols.size
     out = np.empty((n_samples, n_genes), dtype=np.float64)
     for g0 in range(0, n_genes, chunk_genes):
         g1 = min(g0 + chunk_genes, n_genes)
-        Xg = np.ascontiguousarray(X[:, cols[g0:g1]].T)
-        if kcdf == "gaussian":
-            Dg = np.empty_like(Xg)
-            _gaussian_kernel(Xg, _cdf_table(), Dg)
-        elif kcdf == "poisson":
-            Dg = np.empty_like(Xg)
-            _poisson_kernel()(Xg, Dg)
-        else:
-            Dg = _ecdf_density(Xg)
-        out[:, g0:g1] = Dg.T
+        out[:, g0:g1] = _density_block(X[:, cols[g0:g1]].T, kcdf).T
         if progress is not None:
             progress(g1 - g0)
     return out
+
+
+def _density_dask(X: np.ndarray, cols: np.ndarray, kcdf: str, chunk_genes: int) -> np.ndarray:
+    import dask.array as da
+
+    sub = X if cols.size == X.shape[1] else X[:, cols]
+    arr = da.from_array(sub, chunks=(X.shape[0], chunk_genes), name=False)
+    D = arr.map_blocks(_density_task, kcdf, dtype=np.float64, meta=np.empty((0, 0)))
+    logger.info("GSVA: kernel step as %d dask task(s) of %d genes", D.numblocks[1], chunk_genes)
+    return np.ascontiguousarray(D.compute())
 
 
 # --------------------------------------------------------------------------- walk
@@ -316,6 +398,7 @@ def gsva_matrix(
     abs_ranking: bool = False,
     tau: float = 1.0,
     chunk_genes: int | None = None,
+    use_dask: bool | None = None,
 ) -> np.ndarray:
     """GSVA enrichment scores, as R ``GSVA::gsva(method="gsva")`` 1.46 computes them.
 
@@ -343,6 +426,11 @@ def gsva_matrix(
         Genes per block of the kernel step (memory granularity: two blocks of
         ``chunk_genes x n_samples`` doubles). ``None``: 1/16 of the genes, clipped to
         64..1,024.
+    use_dask
+        Run the kernel step (``O(genes x samples**2)``) as one dask task per gene chunk,
+        on the active dask scheduler: a ``dask.distributed`` cluster when a ``Client`` is
+        active, else dask's local threads. ``None`` (default): when there are at least
+        :data:`DASK_MIN_SAMPLES` (2,000) samples. Results are identical either way.
 
     Returns
     -------
@@ -435,25 +523,46 @@ def gsva_matrix(
     if chunk_genes is None:  # 64..1024 genes, at most ~1/16 of the matrix per chunk
         chunk_genes = max(64, min(1024, -(-n_genes // 16)))
     chunk_genes = int(min(chunk_genes, n_genes))
-    D = _density(X, cols, kcdf, chunk_genes)  # samples x kept genes
+    if use_dask is None:
+        use_dask = n_samples >= DASK_MIN_SAMPLES
+    D = _density(X, cols, kcdf, chunk_genes, use_dask=bool(use_dask))  # samples x kept genes
     del X
 
-    out = np.full((n_samples, len(clean)), np.nan, dtype=np.float64)
-    # rank blocks of samples: each block's scratch stays below 1/8 of D and 16 MiB
-    block = max(1, min(-(-n_samples // 8), _RANK_BLOCK_BYTES // (8 * n_genes)))
-    arange = np.arange(n_genes, dtype=np.int32)
+    return _rank_and_walk(D, clean, mx_diff=mx_diff, abs_ranking=abs_ranking, tau=float(tau), engine=ENGINE)
+
+
+def _rank_and_walk(D: np.ndarray, sets: dict[str, np.ndarray], *, mx_diff: bool, abs_ranking: bool,
+                   tau: float, engine: str) -> np.ndarray:
+    """Steps 2 and 3: rank the genes of each sample by decreasing ``D`` (ties in input
+    order) and walk every set. ``engine="numba"`` ranks by one sort of (value, gene) keys
+    (:mod:`~mgtranscript.tl.score._ranks`), ``"numpy"`` by a stable argsort of the whole
+    row (the reference); both give the same positions."""
+    n_samples, n_genes = D.shape
+    out = np.full((n_samples, len(sets)), np.nan, dtype=np.float64)
+    union, local = _union(sets, n_genes)
+    if union.size == 0:
+        return out
     half = n_genes / 2.0
-    for s0 in range(0, n_samples, block):
-        s1 = min(s0 + block, n_samples)
-        order = np.argsort(-D[s0:s1], axis=1, kind="stable")  # decreasing, ties in input order
-        pos = np.empty(order.shape, dtype=np.int32)
-        np.put_along_axis(pos, order, np.broadcast_to(arange, order.shape), axis=1)
-        del order
+
+    def work(s0: int, s1: int, ws=None) -> None:
+        if engine == "numpy":
+            order = np.argsort(-D[s0:s1], axis=1, kind="stable")  # decreasing, ties in input order
+            pos = np.empty(order.shape, dtype=np.int32)
+            np.put_along_axis(pos, order, np.broadcast_to(np.arange(n_genes, dtype=np.int32), order.shape), axis=1)
+            pos = pos[:, union]
+        else:
+            pos = _ranks.row_ranks_numba(D[s0:s1], union, descending=True, want_pos=True)[2]
         rscore = np.abs((n_genes - pos) - half)  # R: abs(seq(n, 1) - n/2) at sorted positions
-        for c, (name, idx) in enumerate(clean.items()):
-            if idx.size == 0:
-                continue
-            out[s0:s1, c] = _walk_scores(
-                pos, rscore, idx, n_genes, mx_diff=mx_diff, abs_ranking=abs_ranking, tau=float(tau)
-            )
+        for c, idx in enumerate(local.values()):
+            if idx.size:
+                out[s0:s1, c] = _walk_scores(pos, rscore, idx, n_genes, mx_diff=mx_diff,
+                                             abs_ranking=abs_ranking, tau=tau)
+
+    # blocks of samples: each block's scratch stays below 1/8 of D and 16 MiB
+    block = max(1, min(-(-n_samples // 8), _RANK_BLOCK_BYTES // (8 * n_genes)))
+    if engine == "numpy":
+        for s0 in range(0, n_samples, block):
+            work(s0, min(s0 + block, n_samples))
+    else:
+        _ranks.run_row_tasks(work, n_samples, n_genes, resolve_n_jobs(None), step=block)
     return out

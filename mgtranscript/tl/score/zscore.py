@@ -75,10 +75,18 @@ def zscore_matrix(X: np.ndarray, sets: Mapping[str, np.ndarray]) -> np.ndarray:
     -------
     Samples x sets array, columns in the order of ``sets``.
     """
-    Z, ok = standardise(X)
-    kept = _drop_constant(sets, ok, "zscore")
+    X = np.asarray(X, dtype=np.float64)
+    union, local = _union(sets, X.shape[1])
+    Z, ok = standardise(X[:, union])  # per gene: only the set genes are needed
+    kept = _drop_constant(local, ok, "zscore")
     es = np.full((Z.shape[0], len(kept)), np.nan)
     for j, idx in enumerate(kept.values()):
         if idx.size:
             es[:, j] = Z[:, idx].sum(axis=1) / np.sqrt(idx.size)
     return es
+
+
+def _union(sets: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    from .ssgsea import _union as union
+
+    return union(sets, n)
