@@ -40,7 +40,7 @@ import pandas as pd
 
 from ._provenance import bundled_inputs, file_input, inputs_of, write_provenance
 from .errors import MgTranscriptError, UsageError
-from .plan import KEY_GENES, analyse_cohort
+from .plan import KEY_GENES, analyse_cohort, cell_effects
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +190,8 @@ def run_analysis(
     progress: bool | None = None,
     alpha: float = 0.05,
     claims: pd.DataFrame | None = None,
+    cells: dict | None = None,
+    cell_type_key: str = "cell_type",
     manifest: dict | None = None,
 ) -> AnalysisResult:
     """Run the default analysis plan end to end and write tables, figures and the report.
@@ -220,6 +222,13 @@ def run_analysis(
     claims
         A claims table (default: the bundled ``seeds/claims.tsv``; see
         :func:`mgtranscript.claims.load_claims`).
+    cells
+        Per-cell data for claims about a mechanism inside one cell type (``scope = cell``,
+        e.g. L6): name -> AnnData of cells with log-normalised ``X`` and cell types in
+        ``obs[cell_type_key]``. Without it such claims are not testable (bulk samples mix
+        cell types).
+    cell_type_key
+        The ``obs`` column of ``cells`` holding the cell types.
     manifest
         Extra fields for ``manifest.json`` (e.g. the command line that ran).
 
@@ -243,7 +252,8 @@ def run_analysis(
                 "cohorts": cohorts, "permutations": permutations, "seed": seed, "alpha": alpha}
     with transactional_output(out, manifest=manifest) as tmp:
         res = _run(tmp, cohorts=cohorts, samples=samples, method=method, permutations=permutations, seed=seed,
-                   plots=plots, report=report, svg=svg, progress=progress, alpha=alpha, claims=claims)
+                   plots=plots, report=report, svg=svg, progress=progress, alpha=alpha, claims=claims,
+                   cells=cells, cell_type_key=cell_type_key)
         analysed = int((res.cohorts["status"] == "analysed").sum()) if not res.cohorts.empty else 0
         if not analysed:  # a run without results must not replace an earlier output
             why = "; ".join(f"{r.accession}: {r.reason_short or r.status}" for r in res.cohorts.itertuples()
@@ -258,7 +268,7 @@ def run_analysis(
 
 
 def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, report, svg, progress,
-         alpha, claims) -> AnalysisResult:
+         alpha, claims, cells=None, cell_type_key="cell_type") -> AnalysisResult:
     from tqdm.auto import tqdm
 
     from . import datasets
@@ -343,6 +353,14 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                                 "sample_sheet": "", "title": c["title"], "citation": c["citation"],
                                 "design": c["design"], "data_source": c["data_source"],
                                 "technology": c["technology"], "groups": ""})
+    for name, cdata in (cells or {}).items():  # per-cell data for cell-level claims
+        res.append("effects", pd.DataFrame(cell_effects({name: cdata}, claims, cell_type_key=cell_type_key,
+                                                        result=res)))
+        status_rows.append({"accession": name, "disease_area": "any", "status": "analysed", "reason": "",
+                            "reason_short": "", "n_samples": int(cdata.n_obs), "sample_sheet": "",
+                            "title": f"per-cell data ({cdata.n_obs} cells; cell types in obs[{cell_type_key!r}])",
+                            "citation": "", "design": "per-cell", "data_source": "user AnnData of cells",
+                            "technology": "single cell", "groups": ""})
     res.cohorts = pd.DataFrame(status_rows)
     res.sample_counts = pd.DataFrame(count_rows, columns=["accession", "condition", "n", "analysed"])
     _adjust(res)

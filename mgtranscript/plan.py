@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import MgTranscriptError
+from .errors import MgTranscriptError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import AnalysisResult
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 #: Conditions that are not a stage of the cohort's main contrast (kept out of contrasts and trends).
 _NOT_A_STAGE = ("hcc_recurrent",)
 
-__all__ = ["analyse_cohort", "KEY_GENES", "ALT_METHODS", "ALT_NORMS", "COUPLING_MG_SETS", "ETIOLOGIES"]
+__all__ = ["analyse_cohort", "cell_effects", "KEY_GENES", "ALT_METHODS", "ALT_NORMS", "COUPLING_MG_SETS", "ETIOLOGIES"]
 
 #: Single Mg genes compared gene by gene in every cohort.
 #: Single Mg genes compared gene by gene in every cohort.
@@ -422,6 +422,42 @@ def _correlations(adata, accession, area, claims, composition, result) -> list[d
             t = t.assign(cohort=accession, feature_x=x, feature_y=y)
             result.append("correlations", t)
             eff += correlation_effects(t, cohort=accession, area=area, analysis="correlation")
+    return eff
+
+
+def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cell_type",
+                 result: AnalysisResult) -> list[dict]:
+    """Per-cell evidence for ``scope = cell`` claims: the correlation named by the claim inside
+    the cell types its ``cell_types`` patterns match, within each cell type (Fisher z combined).
+
+    ``cells`` maps a name to an AnnData of cells (log-normalised ``X``, cell types in
+    ``obs[cell_type_key]``). Rows get ``design = "cells:..."``; they count for any disease area.
+    """
+    import re
+
+    from .claims.effects import correlation_effects
+
+    eff: list[dict] = []
+    cell_claims = claims[(claims["scope"] == "cell") & (claims["feature_kind"] == "correlation")]
+    for name, cdata in cells.items():
+        if cell_type_key not in cdata.obs:
+            raise UsageError(f"cells {name!r}: no obs[{cell_type_key!r}] with cell types; pass cell_type_key= "
+                             f"(obs columns: {', '.join(map(str, cdata.obs.columns[:10]))})")
+        labels = cdata.obs[cell_type_key].astype(str)
+        for c in cell_claims.itertuples():
+            x, _, y = c.features.partition("~")
+            pats = [q for q in str(c.cell_types or "").split(";") if q.strip()]
+            mask = labels.map(lambda v: any(re.search(q, v, re.I) for q in pats)) if pats else labels != ""
+            if x not in cdata.var_names or y not in cdata.var_names or int(mask.sum()) < 10:
+                logger.warning("cells %s: claim %s not testable (genes %s/%s present: %s/%s; %d matching cells)",
+                               name, c.claim_id, x, y, x in cdata.var_names, y in cdata.var_names, int(mask.sum()))
+                continue
+            sub = cdata[mask.to_numpy()].copy()
+            t = _correlate(sub, [x], [y], within=cell_type_key)
+            t["design"] = "cells:" + t["design"].astype(str)
+            t = t.assign(cohort=name, feature_x=x, feature_y=y)
+            result.append("correlations", t)
+            eff += correlation_effects(t, cohort=name, area="any", analysis="correlation")
     return eff
 
 

@@ -193,3 +193,35 @@ def test_not_testable_reason_names_unavailable_cohorts():
                              "reason": "not in the mirror", "reason_short": "not in the mirror"}])
     v = evaluate_claims(cohorts=cohorts).set_index("claim_id")
     assert "GSE142530" in v.loc["L3", "reason"] and "ALD" in v.loc["L3", "reason"]
+
+
+def _cells(seed=0, rho=0.6, n=150):
+    """Synthetic per-cell data: MAGT1 and KLRK1 co-vary inside NK and CD8 T cells; B cells are noise."""
+    import anndata as ad
+
+    rng = np.random.default_rng(seed)
+    types = np.repeat(["CD56+ NK", "CD8+ cytotoxic T", "B cell"], n)
+    z = rng.normal(size=types.size)
+    magt1 = z + rng.normal(size=types.size)
+    klrk1 = np.where(types == "B cell", rng.normal(size=types.size), rho * z + rng.normal(size=types.size))
+    X = np.column_stack([magt1, klrk1, rng.normal(size=types.size)])
+    return ad.AnnData(X, obs=pd.DataFrame({"cell_type": types}, index=[f"c{i}" for i in range(types.size)]),
+                      var=pd.DataFrame(index=["MAGT1", "KLRK1", "ALB"]))
+
+
+def test_cell_claim_uses_per_cell_data_inside_the_named_cell_types():
+    from mgtranscript.pipeline import AnalysisResult
+    from mgtranscript.plan import cell_effects
+
+    res = AnalysisResult()
+    rows = cell_effects({"synthetic_cells": _cells()}, load_claims(), result=res)
+    eff = pd.DataFrame(rows, columns=EFFECT_COLUMNS)
+    used = eff[eff["level"] == "combined"]
+    assert len(used) == 1 and used["design"].iloc[0].startswith("cells:")
+    assert used["n"].iloc[0] == 300  # NK and CD8 T cells only; the B cells are left out
+    v = judge(build_evidence(eff)).verdicts.set_index("claim_id")
+    assert v.loc["L6", "verdict"] == "supported" and v.loc["L6", "cohorts"] == "synthetic_cells"
+    # no association inside the cells: inconclusive, not supported
+    null = pd.DataFrame(cell_effects({"null": _cells(seed=1, rho=0.0)}, load_claims(), result=AnalysisResult()),
+                        columns=EFFECT_COLUMNS)
+    assert judge(build_evidence(null)).verdicts.set_index("claim_id").loc["L6", "verdict"] == "inconclusive"

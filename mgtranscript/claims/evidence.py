@@ -37,7 +37,8 @@ def mechanism_feature(mg_set: str, mechanism: str) -> str:
 
 
 def _area_ok(claim: pd.Series, area: str) -> bool:
-    return claim["disease"] == "any" or str(area).upper() == str(claim["disease"]).upper()
+    # "any": evidence the user supplied for any claim (per-cell data)
+    return claim["disease"] == "any" or str(area).lower() == "any" or str(area).upper() == str(claim["disease"]).upper()
 
 
 def _rows(claim: pd.Series, eff: pd.DataFrame, *, included, role: str, why: str) -> list[dict]:
@@ -119,7 +120,8 @@ def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None 
             if c["scope"] == "cell":
                 cells = sel[sel["design"].str.startswith("cells")]
                 out += _rows(c, cells[cells["level"] == "combined"], included=_finite, role="primary", why="")
-                bulk = sel[~sel["design"].str.startswith("cells") & (sel["scenario"] == "primary")]
+                bulk = sel[~sel["design"].str.startswith("cells") & (sel["scenario"] == "primary")
+                           & sel["level"].isin(("combined", "pooled"))]
                 out += _rows(c, bulk, included=False, role="bulk (not voted)", why=BULK_CELL_REASON)
             else:
                 voted = sel["design"].str.startswith(("within", "paired")) & (sel["level"] == "combined")

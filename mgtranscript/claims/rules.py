@@ -177,7 +177,8 @@ def grade(verdict: str, expected: str, v: Vote, *, risk_of_bias: Sequence[str] =
     # verdict's direction for both "supported" and "contradicted"
     n_agree = len(set(v.agreeing)) if verdict in ("supported", "contradicted") else 0
     level = 0 if n_agree >= 2 else 1 if n_agree == 1 else 2
-    why = [f"{n_agree} cohort(s) agree on their own"]
+    why = [{0: "no cohort is significant on its own", 1: "one cohort is significant on its own"}.get(
+        n_agree, f"{n_agree} independent cohorts agree, each significant on its own")]
     if risk_of_bias:
         level += 1
         why.append("risk of bias: " + "; ".join(dict.fromkeys(risk_of_bias)))

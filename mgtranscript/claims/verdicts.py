@@ -66,6 +66,16 @@ def _effect_text(v: Vote) -> str:
     return f"{label} {v.effect:+.2f}{ci}, p {_fmt_p(v.pval)}; {where}; n = {v.n}"
 
 
+def _design_words(design: str, test: str) -> str:
+    design = str(design)
+    words = "pooled across groups" if design == "pooled" else (
+        "within condition and pairs" if "within" in design and "paired" in design else
+        "within condition" if design.startswith("within") else design)
+    if "adjusted for" in str(test):
+        words += ", " + str(test)[str(test).index("adjusted for"):].replace("composition_", "").replace(";", ", ")
+    return words
+
+
 def _unavailable_reason(claim: pd.Series, cohorts: pd.DataFrame | None) -> str:
     disease = claim["disease"]
     if cohorts is None or cohorts.empty:
@@ -100,13 +110,18 @@ def _design_caveats(design: pd.DataFrame | None, rows: pd.DataFrame) -> tuple[li
     for cohort, contrast in rows[["cohort", "contrast"]].drop_duplicates().itertuples(index=False):
         hit = flagged[(flagged["cohort"] == cohort)
                       & ((flagged["contrast"] == contrast) | (flagged["contrast"].isin(("", "pairs", "*"))))]
+        flagged_bias = False
         for r in hit.itertuples():
             caveat = "" if pd.isna(r.caveat) else str(r.caveat).strip()
             text = f"{cohort}: {caveat}" if caveat else ""
             if str(r.check) in BIAS_CHECKS:
-                bias.append(text or f"{cohort}: {r.check} differs between the groups")
+                flagged_bias = True
+                if text:  # a flag without text repeats another one (e.g. inferred and recorded sex)
+                    bias.append(text)
             elif text:
                 other.append(text)
+        if flagged_bias and not any(b.startswith(f"{cohort}:") for b in bias):
+            bias.append(f"{cohort}: the groups differ in how their samples were collected (design audit)")
     return list(dict.fromkeys(bias)), list(dict.fromkeys(other))
 
 
@@ -196,11 +211,15 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
                 reason = f"a cell-level claim{where}: {BULK_CELL_REASON}"
                 bulk = context[context["role"].astype(str).str.startswith("bulk")]
                 if not bulk.empty:
-                    reason += ("; bulk correlations are listed in the evidence for context ("
-                               + ", ".join(f"{r.cohort} {r.design}: rho {r.estimate:+.2f}"
+                    reason += ("; the bulk correlations are in the evidence for context ("
+                               + "; ".join(f"{r.cohort}, {_design_words(r.design, r.test)}: rho {r.estimate:+.2f}"
                                            for r in bulk.itertuples() if np.isfinite(r.estimate)) + ")")
             elif why_not:
                 reason = "; ".join(dict.fromkeys(why_not))
+            elif c["feature_kind"] == "survival":
+                reason = ("needs overall-survival follow-up, which no analysed "
+                          f"{c['disease']} cohort records ("
+                          f"{_unavailable_reason(c, cohorts).split('[', 1)[-1].rstrip(']')})")
             elif str(c["contrast"]).startswith("trend:"):
                 by = str(c["contrast"]).split(":", 1)[1].replace("_", " ")
                 reason = (f"no analysed {c['disease']} cohort records {by} with expression "

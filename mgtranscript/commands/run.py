@@ -11,7 +11,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import check_cohorts, check_method, check_samples, parse_samples, progress_flag
+from ..errors import UsageError
+from ._common import (
+    check_cohorts,
+    check_input_file,
+    check_method,
+    check_samples,
+    parse_samples,
+    progress_flag,
+    read_h5ad,
+)
 
 NAME = "run"
 HELP = "run the default analysis over the catalog's cohorts and write report, tables and plots"
@@ -42,6 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-plots", action="store_true", help="skip figures")
     p.add_argument("--svg", action="store_true", help="also write every figure as SVG (PNG always)")
+    p.add_argument("--cells", action="append", metavar="NAME=H5AD",
+                   help="per-cell data (an .h5ad of cells, log-normalised X) for claims about a mechanism inside "
+                        "one cell type (repeatable); without it those claims are not testable on bulk samples")
+    p.add_argument("--cell-type-key", default="cell_type", metavar="COLUMN",
+                   help="obs column of --cells holding the cell types (default: cell_type)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -59,8 +73,14 @@ def validate(args: argparse.Namespace) -> dict:
     out = check_output_path(args.out)
     cohorts = check_cohorts(args.cohorts)
     samples = check_samples(parse_samples(args.samples), cohorts)
+    cells = {}
+    for spec in args.cells or []:
+        name, sep, path = spec.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise UsageError(f"--cells expects NAME=H5AD (e.g. --cells liver_sc=cells.h5ad), got {spec!r}")
+        cells[name.strip()] = check_input_file(path.strip(), f"--cells {name.strip()}=", ".h5ad file")
     return {"out": out, "cohorts": cohorts, "samples": {k: str(v) for k, v in samples.items()},
-            "method": method}
+            "method": method, "cells": cells}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import run_analysis
 
     out: Path = checked["out"]
+    cells = {name: read_h5ad(path, option=f"--cells {name}=") for name, path in checked["cells"].items()}
     res = run_analysis(out, cohorts=checked["cohorts"], samples=checked["samples"], method=checked["method"],
+                       cells=cells or None, cell_type_key=args.cell_type_key,
                        permutations=args.permutations, seed=args.seed, plots=not args.no_plots, svg=args.svg,
                        progress=progress_flag(args.no_progress),
                        manifest={"command": "mgtranscript run", "samples": checked["samples"]})
