@@ -259,3 +259,16 @@ def test_without_counts_sex_from_log_expression_and_skipped_checks_are_said():
     t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
     lib = t[t["check"] == "library_size"].iloc[0]
     assert not lib["flagged"] and "all samples" in lib["effect"]
+
+
+def test_design_audit_results_write_to_h5ad(tmp_path):
+    """The audit's uns entry (samples, pairs, table) survives write_h5ad, with or without a
+    recorded sex (no None objects)."""
+    a = cohort(confounded=True)
+    b = a.copy()
+    b.obs = b.obs.drop(columns=["gender"])
+    for x in (a, b):
+        mg.tl.design_check(x, groupby="condition", group="case", reference="control")
+        x.write_h5ad(tmp_path / "x.h5ad")
+        back = ad.read_h5ad(tmp_path / "x.h5ad")
+        assert list(back.uns["design_check"]["table"]["check"]) == list(x.uns["design_check"]["table"]["check"])

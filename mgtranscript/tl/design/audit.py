@@ -225,7 +225,9 @@ def design_check(
     else:
         skipped.append("sex_inferred (no chrY genes / XIST measured)")
     rec_col, recorded = _recorded_sex(adata.obs)
-    samples["recorded_sex"] = recorded if recorded is not None else None
+    # h5ad-writable: "" where the sex is not recorded (never None objects)
+    samples["recorded_sex"] = (pd.Series(recorded, index=samples.index, dtype=object).fillna("").astype(str)
+                               if recorded is not None else "")
     if recorded is not None:
         r = _categorical_row("sex_recorded", rec_col, recorded, sides, f"recorded sex ({rec_col})")
         if r is not None:
