@@ -16,9 +16,11 @@ Build a page by hand with :class:`Report` and :class:`Section`::
     sec.figure(fig, caption="MG_LIVER_CORE by group")
     rep.write("report.html")
 
-Modules: :mod:`~mgtranscript.report.page` (Report/Section, CSS, inline JS for sortable
-tables), :mod:`~mgtranscript.report.format` (numbers and names for people),
-:mod:`~mgtranscript.report.sections` (the standard layout), :mod:`~mgtranscript.report.figures`.
+Modules: :mod:`~mgtranscript.report.page` (Report/Section; their CSS and inline JS for sortable
+tables in ``_assets.py``), :mod:`~mgtranscript.report.format` (numbers and names for people),
+:mod:`~mgtranscript.report.sections` (the standard layout: :mod:`~mgtranscript.report.top`,
+:mod:`~mgtranscript.report.evidence`, :mod:`~mgtranscript.report.details`),
+:mod:`~mgtranscript.report.figures`.
 """
 
 from __future__ import annotations
