@@ -32,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from mgtranscript.report.figures import draw_figures, mapping, table
 from mgtranscript.fetch import sha256sum
+from mgtranscript.report.figures import draw_figures, mapping, table
 from mgtranscript.report.page import Report, Section
 from mgtranscript.report.sections import SECTION_IDS, build
 
