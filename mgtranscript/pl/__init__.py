@@ -22,10 +22,12 @@ per-sample DataFrame (label columns + numeric feature columns, as
 
 from __future__ import annotations
 
-from mgtranscript.pl._basic import heatmap, scatter, scores, trend
 from mgtranscript.pl._de import volcano
 from mgtranscript.pl._enrich import gsea
+from mgtranscript.pl._heatmap import heatmap
 from mgtranscript.pl._meta import effect_forest, forest
+from mgtranscript.pl._scatter import scatter
+from mgtranscript.pl._scores import scores
 from mgtranscript.pl._style import (
     GROUP_COLOURS,
     feature_label,
@@ -34,6 +36,7 @@ from mgtranscript.pl._style import (
     set_label,
 )
 from mgtranscript.pl._survival import km, survival
+from mgtranscript.pl._trend import trend
 from mgtranscript.pl._utils import savefig
 
 __all__ = ["scores", "heatmap", "volcano", "gsea", "forest", "effect_forest", "scatter", "trend", "km", "survival",

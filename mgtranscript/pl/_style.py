@@ -7,6 +7,8 @@
   (``MG_EFFLUX_EXCHANGE``, ``hcc_nontumour``, ``HALLMARK_TNFA_SIGNALING_VIA_NFKB``) into words.
 - :data:`RC` are the matplotlib settings every ``pl`` function draws under (text readable
   at 100% zoom when the PNG is shown at 2/3 of its pixel size, as the report does).
+- ``_tick_labels`` (group and n, rotated when they would not fit) and ``_legend_outside``
+  place the labels of the sample-level plots.
 """
 
 from __future__ import annotations
@@ -278,3 +280,25 @@ def fmt_p(p: float, *, floor: float | None = None) -> str:
     if f >= 0.995:
         return "1"
     return f"{f:.2g}" if f < 0.1 else f"{f:.2f}"
+
+
+def _tick_labels(levels, counts, width_in: float | None = None) -> tuple[list[str], bool]:
+    """Tick labels "group (n=..)" and whether they must be rotated to fit ``width_in`` inches."""
+    labels = [f"{group_label(lv)}\n(n={c})" for lv, c in zip(levels, counts)]
+    longest = max((len(group_label(lv)) for lv in levels), default=0)
+    if width_in is None:
+        rotate = len(levels) > 4 or longest > 11
+    else:  # 9 pt text: about 0.068 in per character, plus a gap
+        rotate = len(levels) * (longest * 0.068 + 0.1) > width_in * 0.9
+    return labels, rotate
+
+
+def _legend_outside(ax_or_fig, handles, title: str | None = None) -> None:
+    if not handles:
+        return
+    target = ax_or_fig
+    if hasattr(target, "legend") and hasattr(target, "transAxes"):
+        target.legend(handles=handles, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                      frameon=False, borderaxespad=0.0)
+    else:
+        target.legend(handles=handles, title=title, loc="outside right center", frameon=False)

@@ -1,11 +1,12 @@
-"""Shared plotting helpers: saving, score tables, group order, colours."""
+"""Shared plotting helpers: saving, score tables, group order, colours, AnnData-or-table access."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
@@ -124,3 +125,34 @@ def select_columns(df: pd.DataFrame, sets: Sequence[str] | str | None) -> list[s
     if missing:
         raise InputDataError(f"sets {missing} are not scored here (available: {list(df.columns)}).")
     return list(sets)
+
+
+# the sample-level plots (scores, heatmap, scatter, trend) take an AnnData or a per-sample table
+
+
+def _is_anndata(data) -> bool:
+    return hasattr(data, "obs") and hasattr(data, "obsm") and hasattr(data, "var_names")
+
+
+def _labels_frame(data) -> pd.DataFrame:
+    return data.obs if _is_anndata(data) else data
+
+
+def _column(data, col: str, what: str) -> pd.Series:
+    if _is_anndata(data):
+        return obs_column(data, col, what)
+    if col not in data.columns:
+        raise InputDataError(f"{what}={col!r} is not a column of the table (columns: {list(data.columns)[:20]}).")
+    return data[col]
+
+
+def _unit_of(units, col: str) -> str:
+    if isinstance(units, Mapping):
+        return str(units.get(col, ""))
+    return "" if units is None else str(units)
+
+
+def _jitter(index: pd.Index, width: float = 0.16) -> pd.Series:
+    """A fixed horizontal offset per sample (identical figures on every run)."""
+    rng = np.random.default_rng(0)
+    return pd.Series(rng.uniform(-width, width, size=len(index)), index=index)

@@ -16,9 +16,11 @@ Build a page by hand with :class:`Report` and :class:`Section`::
     sec.figure(fig, caption="MG_LIVER_CORE by group")
     rep.write("report.html")
 
-Modules: :mod:`~mgtranscript.report.page` (Report/Section, CSS, inline JS for sortable
-tables), :mod:`~mgtranscript.report.format` (numbers and names for people),
-:mod:`~mgtranscript.report.sections` (the standard layout), :mod:`~mgtranscript.report.figures`.
+Modules: :mod:`~mgtranscript.report.page` (Report/Section; their CSS and inline JS for sortable
+tables in ``_assets.py``), :mod:`~mgtranscript.report.format` (numbers and names for people),
+:mod:`~mgtranscript.report.sections` (the standard layout: :mod:`~mgtranscript.report.top`,
+:mod:`~mgtranscript.report.evidence`, :mod:`~mgtranscript.report.details`),
+:mod:`~mgtranscript.report.figures`.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from typing import Any
 
 import pandas as pd
 
-from mgtranscript.report.figures import draw_figures, mapping, table
 from mgtranscript.fetch import sha256sum
+from mgtranscript.report.figures import draw_figures, mapping, table
 from mgtranscript.report.page import Report, Section
 from mgtranscript.report.sections import SECTION_IDS, build
 

@@ -1,0 +1,70 @@
+"""Reading an ``AnalysisResult`` for the report: its tables and mappings, group order, feature columns."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pandas as pd
+
+from mgtranscript.pl._style import (
+    GROUP_COLOURS,
+    LABEL_COLUMNS,
+    feature_kind,
+    feature_units,
+)
+from mgtranscript.report.format import is_missing
+
+_GROUP_ORDER = list(GROUP_COLOURS)
+
+
+def table(res: Any, name: str) -> pd.DataFrame:
+    """``res.<name>`` as a DataFrame (empty when absent or not a table)."""
+    v = getattr(res, name, None)
+    return v if isinstance(v, pd.DataFrame) else pd.DataFrame()
+
+
+def mapping(res: Any, name: str) -> dict:
+    v = getattr(res, name, None)
+    return dict(v) if isinstance(v, dict) else {}
+
+
+def params_of(res: Any) -> dict:
+    return dict(getattr(res, "params", None) or {})
+
+
+def stage_order(values) -> list:
+    """Groups in the palette's stage order (healthy < obese < NAFL < NASH ...), unknown ones last."""
+    present = [v for v in pd.unique(pd.Series(list(values)).dropna()) if str(v) not in ("nan", "unlabelled")]
+    known = [g for g in _GROUP_ORDER if g in present]
+    return known + sorted((g for g in present if g not in known), key=str)
+
+
+def mg_sets_in(df: pd.DataFrame) -> list[str]:
+    cols = [c for c in df.columns if str(c).startswith("MG_") and pd.api.types.is_numeric_dtype(df[c])]
+    return cols + (["mg_balance"] if "mg_balance" in df.columns else [])
+
+
+def gene_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c not in LABEL_COLUMNS and feature_kind(c) == "gene"
+            and pd.api.types.is_numeric_dtype(df[c])]
+
+
+def units_for(cols, params: dict) -> dict:
+    return {c: feature_units(c, params) for c in cols}
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text)).strip("_")
+
+
+def design_words(design: Any) -> str:
+    d = "" if is_missing(design) else str(design)
+    if d.startswith("within:"):
+        return f"within {d.split(':', 1)[1].replace('_', ' ')}"
+    if d.startswith("paired:"):
+        return f"within pairs ({d.split(':', 1)[1]})"
+    if d == "pooled":
+        return "pooled over all samples (ignores groups)"
+    return d.replace("_", " ")
+
