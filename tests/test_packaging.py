@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 
 #: import name -> distribution name, where they differ
-DIST_OF = {"yaml": "PyYAML", "sklearn": "scikit-learn"}
+DIST_OF = {"yaml": "PyYAML", "sklearn": "scikit-learn", "PIL": "pillow", "adjusttext": "adjustText"}
 #: imported only inside ``try/except ImportError`` (optional; must be an extra)
 OPTIONAL = {"dask"}
 
