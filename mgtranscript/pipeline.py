@@ -375,12 +375,21 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     if report:
         from .report import write_report
 
-        res.report = write_report(res, out, figures=plots, svg=svg)
+        res.report = write_report(res, out, figures=plots, svg=svg, n_jobs=_n_jobs())
     elif plots:
         from .report import draw_figures
 
-        res.figures = draw_figures(res, out / "figures", svg=svg)
+        res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=_n_jobs())
     return res
+
+
+def _n_jobs() -> int:
+    """Processes for the figures: the CPUs this process may use (at most 8)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 8))
 
 
 def _adjust(res: AnalysisResult) -> None:

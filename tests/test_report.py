@@ -365,3 +365,11 @@ def test_real_run_report_in_chromium(mirror_env, shared_dir, tmp_path, monkeypat
     assert r["first_statement_top"] < 2000
     assert r["images"] >= 15 and r["bad_images"] == []
     assert r["errors"] == [] and r["console"] == [] and r["resources"] == []
+
+
+def test_figures_drawn_in_parallel_are_the_same_figures(result, tmp_path):
+    """n_jobs > 1 draws in forked processes: same files, same order, same failures said."""
+    one = draw_figures(result, tmp_path / "one", n_jobs=1)
+    two = draw_figures(result, tmp_path / "two", n_jobs=2)
+    assert [(s, p.name, c) for s, p, c in one] == [(s, p.name, c) for s, p, c in two]
+    assert all(p.is_file() and p.stat().st_size > 1000 for _, p, _ in two)

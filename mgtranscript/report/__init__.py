@@ -98,7 +98,7 @@ def complete_inputs(res: Any) -> list[dict]:
 
 
 def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bool = False,
-                 title: str | None = None) -> Path:
+                 title: str | None = None, n_jobs: int = 1) -> Path:
     """Draw the figures, write the linked tables and the report of an ``AnalysisResult``.
 
     Parameters
@@ -115,6 +115,8 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
         Also write every figure as SVG (the report embeds the PNGs).
     title
         Page title.
+    n_jobs
+        Processes drawing the figures (see :func:`draw_figures`).
 
     Returns
     -------
@@ -126,7 +128,7 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
     out.mkdir(parents=True, exist_ok=True)
     errors: list[tuple[str, str]] = []
     if figures:
-        figs = draw_figures(res, out / "figures", svg=svg, errors=errors)
+        figs = draw_figures(res, out / "figures", svg=svg, errors=errors, n_jobs=n_jobs)
         try:
             res.figures = figs
         except AttributeError:  # pragma: no cover - a frozen result

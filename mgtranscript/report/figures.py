@@ -58,27 +58,71 @@ class _Drawer(_ClaimFigures, _CohortFigures):
         self.on_error = on_error
         self.out: list[FigureEntry] = []
         self.errors: list[tuple[str, str]] = []
+        self.jobs: list[tuple[str, str, str, Callable[..., Any]]] = []
         self.params = params_of(res)
         self.features = {str(k): v for k, v in mapping(res, "features").items() if isinstance(v, pd.DataFrame)}
 
     def draw(self, section: str, stem: str, caption: str, fn: Callable[..., Any]) -> None:
-        path = self.dir / f"{safe_name(stem)}.png"
+        self.jobs.append((section, stem, caption, fn))
+
+    def run_one(self, i: int) -> str | None:
+        """Draw job ``i``; the error message when it cannot be drawn (``on_error="warn"``)."""
+        section, stem, caption, fn = self.jobs[i]
         try:
             fig = fn(save=self.dir / safe_name(stem), svg=self.svg)
         except (MgTranscriptError, ValueError, KeyError, IndexError, TypeError) as exc:
             if self.on_error == "raise":
                 raise
-            msg = f"{stem}: {type(exc).__name__}: {exc}"
-            logger.warning("figure not drawn: %s", msg)
-            self.errors.append((section, msg))
-            return
+            return f"{stem}: {type(exc).__name__}: {exc}"
         if fig is not None:
             fig.clear()
-        self.out.append((section, path, caption))
+        return None
+
+    def run(self, n_jobs: int) -> None:
+        """Draw every job, in ``n_jobs`` forked processes when more than one (figures are
+        independent; each process writes its own files), keeping the jobs' order."""
+        msgs = _run_parallel(self, n_jobs) if n_jobs > 1 and len(self.jobs) > 2 else None
+        if msgs is None:
+            msgs = [self.run_one(i) for i in range(len(self.jobs))]
+        for (section, stem, caption, _fn), msg in zip(self.jobs, msgs):
+            if msg is None:
+                self.out.append((section, self.dir / f"{safe_name(stem)}.png", caption))
+            else:
+                logger.warning("figure not drawn: %s", msg)
+                self.errors.append((section, msg))
+
+
+_ACTIVE: _Drawer | None = None
+
+
+def _child(i: int) -> tuple[str | None, str | None]:
+    try:
+        return _ACTIVE.run_one(i), None
+    except Exception as exc:  # noqa: BLE001 - handed back to the parent (on_error="raise")
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def _run_parallel(drawer: _Drawer, n_jobs: int) -> list[str | None] | None:
+    """Run the drawer's jobs in forked workers; None where forking is not available."""
+    import multiprocessing as mp
+
+    global _ACTIVE
+    if "fork" not in mp.get_all_start_methods():
+        return None
+    _ACTIVE = drawer
+    try:
+        with mp.get_context("fork").Pool(min(n_jobs, len(drawer.jobs))) as pool:
+            got = pool.map(_child, range(len(drawer.jobs)), chunksize=1)
+    finally:
+        _ACTIVE = None
+    failed = [err for _, err in got if err is not None]
+    if failed:
+        raise MgTranscriptError(f"a figure could not be drawn: {failed[0]}")
+    return [msg for msg, _ in got]
 
 
 def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_error: str = "warn",
-                 errors: list | None = None) -> list[FigureEntry]:
+                 errors: list | None = None, n_jobs: int = 1) -> list[FigureEntry]:
     """Draw every figure of the report from an ``AnalysisResult``.
 
     Parameters
@@ -94,6 +138,9 @@ def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_err
         report says so); ``"raise"``: the error propagates.
     errors
         A list that receives ``(section, message)`` for every figure not drawn.
+    n_jobs
+        Processes drawing figures at once (forked; 1 draws in this process). The files and
+        the returned list do not depend on it.
 
     Returns
     -------
@@ -107,6 +154,7 @@ def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_err
     d.dir.mkdir(parents=True, exist_ok=True)
     d.claims()
     d.cohorts()
+    d.run(n_jobs)
     if errors is not None:
         errors.extend(d.errors)
     return d.out
