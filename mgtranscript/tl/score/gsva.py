@@ -56,13 +56,24 @@ Differences from other implementations
 
 Performance and memory
 ----------------------
-The kernel sum is ``O(n_genes * n_samples**2)``; it runs in a compiled (numba) loop over
-genes, in parallel, in chunks of ``chunk_genes`` genes, using the symmetry
-``K(d) + K(-d) = 1`` of the Gaussian table to halve the work (20,000 x 424: ~4-6 s on
-2 cores, vs ~28 s for R GSVA 1.46 and ~35-75 s for gseapy 1.3.1 on the same machine). Extra memory is one
-``float64`` matrix the size of the input (the transformed densities) plus
-``chunk``-sized buffers; ranking is done in blocks of samples. Nothing of size
-``n_genes x n_samples x n_samples`` is ever allocated.
+The kernel sum is ``O(n_genes * n_samples**2)``. Per gene, the samples are taken in
+ascending order, so each pair is visited once with a non-negative difference
+(``K(d) + K(-d) = 1`` holds exactly for the table); the table index is one
+multiplication in a vectorised loop (recomputed with GSVA's two divisions where the
+product lies within 1e-9 of an integer, so the indices are GSVA's exactly), and blocks of
+genes run on all CPUs (compiled with numba; blocks are handed out as threads free up).
+Ranking the genes within each sample costs about one sort of the matrix
+(:mod:`~mgtranscript.tl.score._ranks`). ``python3 benchmarks/run.py`` compares this with
+gseapy and R GSVA 1.46 on the same machine (numbers in ``benchmarks/README.md``).
+
+From :data:`DASK_MIN_SAMPLES` (2,000) samples on, or with ``use_dask=True``, the kernel
+step runs as one dask task per block of ``chunk_genes`` genes on the active dask
+scheduler, so a ``dask.distributed`` cluster spreads it over its workers
+(``benchmarks/gsva_scale.py``); the scores are identical to the in-process path.
+
+Extra memory is one ``float64`` matrix the size of the input (the transformed
+densities) plus ``chunk``-sized buffers; ranking is done in blocks of samples. Nothing of
+size ``n_genes x n_samples x n_samples`` is ever allocated.
 """
 
 from __future__ import annotations
@@ -351,13 +362,41 @@ def _density(X: np.ndarray, cols: np.ndarray, kcdf: str, chunk_genes: int, progr
 
 
 def _density_dask(X: np.ndarray, cols: np.ndarray, kcdf: str, chunk_genes: int) -> np.ndarray:
-    import dask.array as da
+    """The kernel step as one dask task per block of genes. With an active
+    ``dask.distributed`` client each block is scattered to one worker (the matrix travels
+    once, block by block); otherwise the tasks run on dask's configured local scheduler."""
+    import dask
 
-    sub = X if cols.size == X.shape[1] else X[:, cols]
-    arr = da.from_array(sub, chunks=(X.shape[0], chunk_genes), name=False)
-    D = arr.map_blocks(_density_task, kcdf, dtype=np.float64, meta=np.empty((0, 0)))
-    logger.info("GSVA: kernel step as %d dask task(s) of %d genes", D.numblocks[1], chunk_genes)
-    return np.ascontiguousarray(D.compute())
+    n_samples, n_genes = X.shape[0], cols.size
+    starts = list(range(0, n_genes, chunk_genes))
+    blocks = [np.ascontiguousarray(X[:, cols[g0:g0 + chunk_genes]]) for g0 in starts]
+    client = _distributed_client()
+    logger.info("GSVA: kernel step as %d dask task(s) of up to %d genes%s", len(blocks), chunk_genes,
+                " on the distributed cluster" if client is not None else "")
+    if client is not None:
+        futures = client.map(_density_task, client.scatter(blocks), kcdf=kcdf, pure=False)
+        parts = client.gather(futures)
+    else:
+        parts = dask.compute(*[dask.delayed(_density_task, pure=False)(b, kcdf) for b in blocks])
+    out = np.empty((n_samples, n_genes), dtype=np.float64)
+    for g0, part in zip(starts, parts):
+        out[:, g0:g0 + part.shape[1]] = part
+    return out
+
+
+def _distributed_client():
+    """The active ``dask.distributed`` client, if dask is set to use one."""
+    try:
+        import dask
+        from distributed import default_client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        return None
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return None  # the user chose another scheduler explicitly
+    try:
+        return default_client()
+    except ValueError:  # no client
+        return None
 
 
 # --------------------------------------------------------------------------- walk
