@@ -97,6 +97,26 @@ def _column(k, low, sign):  # pragma: no cover - compiled
     return np.int64(k & low)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _put(r, u, lo, hi, pos, mode, wtab, C, WP):  # pragma: no cover - compiled
+    """Store what ``mode`` asks for about selected column ``u`` of row ``r`` (see
+    :func:`_rank_pass`)."""
+    if mode == MODE_AVERAGE:
+        r2 = lo + hi + 1  # twice the average rank
+        WP[r, u, 0] = wtab[r2 - 2]
+        WP[r, u, 1] = 0.5 * r2
+    elif mode == MODE_MIN:
+        WP[r, u, 1] = lo + 1.0
+    elif mode == MODE_GSVA:
+        r2 = lo + hi + 1
+        WP[r, u, 0] = wtab[(r2 // 2) * 2 - 2]  # GSVA 1.46 truncates the average rank
+        WP[r, u, 1] = hi - (pos - lo)  # tied genes walked in input order
+    else:
+        C[r, u, 0] = lo
+        C[r, u, 1] = hi
+        C[r, u, 2] = pos
+
+
 @numba.njit(nogil=True, cache=True)
 def _rank_pass(Ku, X, bits, descending, lookup, mode, wtab, C, WP):  # pragma: no cover - compiled
     """One pass over each row's sorted keys ``Ku``: ``lo``/``hi``/``pos`` of every selected
@@ -106,20 +126,19 @@ def _rank_pass(Ku, X, bits, descending, lookup, mode, wtab, C, WP):  # pragma: n
     weight ``wtab[2 p - 2]`` and walk rank ``p``, the average rank; MODE_GSVA: the weight
     of GSVA 1.46's truncated average rank and the rank of the gene's place in its walk
     (tied genes in input order); MODE_MIN: ``p`` the minimum rank (``w`` left unset).
+
+    ``C``/``WP`` have one spare column at the end: columns not selected are written there
+    (no branch), and it is dropped by the caller.
     """
     rows, n = Ku.shape
-    n_sel = C.shape[1] if mode == MODE_COLS else WP.shape[1]
+    cols_mode = mode == MODE_COLS
+    spare = (C.shape[1] if cols_mode else WP.shape[1]) - 1
     low = np.uint64((1 << bits) - 1)
     high = ~low
     sign = np.uint64(1) << np.uint64(63)
     gidx = np.empty(n, dtype=np.int64)
     gval = np.empty(n, dtype=np.float64)
-    su = np.empty(n_sel + 1, dtype=np.int64)  # the selected columns of a row, ascending
-    slo = np.empty(n_sel + 1, dtype=np.int64)  # (+1: room for the unselected last write)
-    shi = np.empty(n_sel + 1, dtype=np.int64)
-    spos = np.empty(n_sel + 1, dtype=np.int64)
     for r in range(rows):
-        j = 0
         t = 0
         while t < n:
             k = Ku[r, t]
@@ -127,13 +146,16 @@ def _rank_pass(Ku, X, bits, descending, lookup, mode, wtab, C, WP):  # pragma: n
             e = t + 1
             while e < n and (Ku[r, e] & high) == hb:
                 e += 1
-            if e == t + 1:  # a value of its own; stored unconditionally (no branch to
-                u = lookup[_column(k, low, sign)]  # mispredict), kept if selected
-                su[j] = u
-                slo[j] = t
-                shi[j] = e
-                spos[j] = t
-                j += u >= 0
+            if e == t + 1:  # a value of its own: lo = pos = t, hi = t + 1
+                u = lookup[_column(k, low, sign)]
+                u = u if u >= 0 else spare
+                if cols_mode:
+                    C[r, u, 0] = t
+                    C[r, u, 1] = e
+                    C[r, u, 2] = t
+                else:  # the same in every weight mode for an untied value
+                    WP[r, u, 0] = wtab[2 * t]
+                    WP[r, u, 1] = t + 1.0
                 t = e
                 continue
             # a run of equal keys, in column order: sort it stably by the true values
@@ -166,35 +188,9 @@ def _rank_pass(Ku, X, bits, descending, lookup, mode, wtab, C, WP):  # pragma: n
                     f += 1
                 for q in range(s, f):
                     u = lookup[gidx[q]]
-                    if u >= 0:
-                        su[j] = u
-                        slo[j] = t + s
-                        shi[j] = t + f
-                        spos[j] = t + q
-                        j += 1
+                    _put(r, u if u >= 0 else spare, t + s, t + f, t + q, mode, wtab, C, WP)
                 s = f
             t = e
-        if mode == MODE_COLS:
-            for q in range(j):
-                u = su[q]
-                C[r, u, 0] = slo[q]
-                C[r, u, 1] = shi[q]
-                C[r, u, 2] = spos[q]
-        elif mode == MODE_MIN:
-            for q in range(j):
-                WP[r, su[q], 1] = slo[q] + 1.0
-        elif mode == MODE_GSVA:
-            for q in range(j):
-                u = su[q]
-                r2 = slo[q] + shi[q] + 1  # twice the average rank
-                WP[r, u, 0] = wtab[(r2 // 2) * 2 - 2]  # GSVA 1.46 truncates the average rank
-                WP[r, u, 1] = shi[q] - (spos[q] - slo[q])  # tied genes walked in input order
-        else:
-            for q in range(j):
-                u = su[q]
-                r2 = slo[q] + shi[q] + 1
-                WP[r, u, 0] = wtab[r2 - 2]
-                WP[r, u, 1] = 0.5 * r2
 
 
 @numba.njit(nogil=True, cache=True)
@@ -253,21 +249,25 @@ def _run_pass(X: np.ndarray, cols: np.ndarray, mode: int, *, descending: bool = 
               wtab: np.ndarray | None = None, lookup: np.ndarray | None = None,
               ws: Workspace | None = None) -> np.ndarray:
     """Sort the rows of ``X`` (as keys) and run :func:`_rank_pass`; returns ``C`` (rows x
-    cols x 3 int32: lo, hi, pos) for MODE_COLS, else ``WP`` (rows x cols x 2: w, p)."""
+    (cols + 1) x 3 int32: lo, hi, pos) for MODE_COLS, else ``WP`` (rows x (cols + 1) x 2:
+    w, p); the last column is scratch."""
     ws = ws or Workspace()
     X = np.ascontiguousarray(X, dtype=np.float64)
     rows, n = X.shape
     cols = np.asarray(cols, dtype=np.intp)
     if lookup is None:
         lookup = lookup_table(n, cols)
+    # one spare column at the end: where the pass writes columns that are not selected
     if mode == MODE_COLS:
-        C = out = ws.get("C", (rows, cols.size, 3), np.int32)
+        C = out = ws.get("C", (rows, cols.size + 1, 3), np.int32)
         WP = _NO_FLOAT
     else:
         C = _NO_INT
-        WP = out = ws.get("WP", (rows, cols.size, 2), np.float64)
-    if wtab is None:
-        wtab = _NO_WTAB
+        WP = out = ws.get("WP", (rows, cols.size + 1, 2), np.float64)
+    if wtab is None:  # MODE_MIN/MODE_COLS: no weights, but the pass reads the table for every mode
+        wtab = ws.get("wtab", (2 * max(n, 1),), np.float64)
+    elif wtab.size < 2 * n - 1:
+        raise ValueError("wtab needs 2 n - 1 entries (ranks 1, 1.5, ..., n)")
     if rows and n and cols.size:
         bits = _index_bits(n)
         K = ws.get("K", (rows, n), np.float64)
@@ -279,7 +279,6 @@ def _run_pass(X: np.ndarray, cols: np.ndarray, mode: int, *, descending: bool = 
 
 _NO_INT = np.empty((0, 0, 3), dtype=np.int32)
 _NO_FLOAT = np.empty((0, 0, 2), dtype=np.float64)
-_NO_WTAB = np.zeros(1)
 
 
 def row_ranks_numba(X: np.ndarray, cols: np.ndarray, *, descending: bool = False,
@@ -287,7 +286,7 @@ def row_ranks_numba(X: np.ndarray, cols: np.ndarray, *, descending: bool = False
     """``lo``, ``hi``, ``pos`` (rows x ``cols.size``, int32) of the columns ``cols``
     (unique) within each row of ``X``; ``descending=True`` ranks ``-X`` (largest first,
     ties still in column order). Compiled path; see the module docstring."""
-    C = _run_pass(X, cols, MODE_COLS, descending=descending)
+    C = _run_pass(X, cols, MODE_COLS, descending=descending)[:, : np.asarray(cols).size]
     return C[:, :, 0].copy(), C[:, :, 1].copy(), (C[:, :, 2].copy() if want_pos else None)
 
 

@@ -56,13 +56,24 @@ Differences from other implementations
 
 Performance and memory
 ----------------------
-The kernel sum is ``O(n_genes * n_samples**2)``; it runs in a compiled (numba) loop over
-genes, in parallel, in chunks of ``chunk_genes`` genes, using the symmetry
-``K(d) + K(-d) = 1`` of the Gaussian table to halve the work (20,000 x 424: ~4-6 s on
-2 cores, vs ~28 s for R GSVA 1.46 and ~35-75 s for gseapy 1.3.1 on the same machine). Extra memory is one
-``float64`` matrix the size of the input (the transformed densities) plus
-``chunk``-sized buffers; ranking is done in blocks of samples. Nothing of size
-``n_genes x n_samples x n_samples`` is ever allocated.
+The kernel sum is ``O(n_genes * n_samples**2)``. Per gene, the samples are taken in
+ascending order, so each pair is visited once with a non-negative difference
+(``K(d) + K(-d) = 1`` holds exactly for the table); the table index is one
+multiplication in a vectorised loop (recomputed with GSVA's two divisions where the
+product lies within 1e-9 of an integer, so the indices are GSVA's exactly), and blocks of
+genes run on all CPUs (compiled with numba; blocks are handed out as threads free up).
+Ranking the genes within each sample costs about one sort of the matrix
+(:mod:`~mgtranscript.tl.score._ranks`). ``python3 benchmarks/run.py`` compares this with
+gseapy and R GSVA 1.46 on the same machine (numbers in ``benchmarks/README.md``).
+
+From :data:`DASK_MIN_SAMPLES` (2,000) samples on, or with ``use_dask=True``, the kernel
+step runs as one dask task per block of ``chunk_genes`` genes on the active dask
+scheduler, so a ``dask.distributed`` cluster spreads it over its workers
+(``benchmarks/gsva_scale.py``); the scores are identical to the in-process path.
+
+Extra memory is one ``float64`` matrix the size of the input (the transformed
+densities) plus ``chunk``-sized buffers; ranking is done in blocks of samples. Nothing of
+size ``n_genes x n_samples x n_samples`` is ever allocated.
 """
 
 from __future__ import annotations
@@ -134,6 +145,19 @@ def _sd(x):  # pragma: no cover - compiled
     return math.sqrt(s / (n - 1))
 
 
+#: a product ``d * (1000 / h)`` this close to an integer may truncate differently from
+#: GSVA's two divisions (they differ by < 1e-11 at most): such a pair is recomputed exactly
+_NEAR_INTEGER = 1e-9
+
+
+@numba.njit(nogil=True, cache=True)
+def _exact_index(d, bw, top):  # pragma: no cover - compiled
+    """GSVA's table index for a difference ``d >= 0``: ``trunc(d / h / 10 * 10000)``."""
+    q = d / bw / _MAX_PRECOMPUTE * _RESOLUTION
+    q = q if q < top else top
+    return np.int32(q)
+
+
 @numba.njit(nogil=True, cache=True)
 def _gaussian_gene(x, order, table, out, acc, kbuf, xs):  # pragma: no cover - compiled
     """Gaussian step for one gene: ``out[j] = -log((1 - F_j) / F_j)``.
@@ -142,27 +166,58 @@ def _gaussian_gene(x, order, table, out, acc, kbuf, xs):  # pragma: no cover - c
     that for ``v < 0``, 0/1 beyond the table), exactly GSVA's C code. The samples are
     visited in ascending order (``order``), so every difference ``x_j - x_i`` (``j`` after
     ``i``) is >= 0: no branch, and each pair is computed once (``K(-d) = 1 - K(d)`` holds
-    exactly for the table). The index computation (two divisions, as in C, for identical
-    truncation) runs as a vectorised loop; the table reads follow.
+    exactly for the table). The table index is computed with one multiplication in a
+    vectorised loop; where the product lies within 1e-9 of an integer (where it could
+    truncate differently from GSVA's two divisions) that sample's row of indices is
+    recomputed with the divisions, so the indices are GSVA's exactly. The table reads
+    are summed in four interleaved partial sums.
     """
     n = x.shape[0]
     top = float(table.shape[0] - 1)
+    top_half = top + 0.5
     bw = _sd(x) / _SIGMA_FACTOR
+    scale = (_RESOLUTION / _MAX_PRECOMPUTE) / bw
     for j in range(n):
         xs[j] = x[order[j]]
         acc[j] = 0.0
     for j in range(n):
         xj = xs[j]
+        near = 0
         for i in range(j):  # vectorised: table index of every pair (i, j), i before j
-            q = (xj - xs[i]) / bw / _MAX_PRECOMPUTE * _RESOLUTION
-            q = q if q < top else top
-            kbuf[i] = np.int32(q)
-        s = 0.5  # K(0) = table[0] for the sample itself
-        for i in range(j):
-            c = table[kbuf[i]]
-            s += c
-            acc[i] += 1.0 - c
-        acc[j] += s
+            a = (xj - xs[i]) * scale
+            a = a if a < top_half else top_half
+            k = np.int32(a)
+            kbuf[i] = k
+            f = a - k
+            near += np.int32(f < _NEAR_INTEGER) * np.int32(a > 0.0) + np.int32(f > 1.0 - _NEAR_INTEGER)
+        if near:
+            for i in range(j):
+                kbuf[i] = _exact_index(xj - xs[i], bw, top)
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        i = 0
+        while i + 4 <= j:
+            t0 = table[kbuf[i]]
+            t1 = table[kbuf[i + 1]]
+            t2 = table[kbuf[i + 2]]
+            t3 = table[kbuf[i + 3]]
+            s0 += t0
+            s1 += t1
+            s2 += t2
+            s3 += t3
+            acc[i] += 1.0 - t0
+            acc[i + 1] += 1.0 - t1
+            acc[i + 2] += 1.0 - t2
+            acc[i + 3] += 1.0 - t3
+            i += 4
+        while i < j:
+            t0 = table[kbuf[i]]
+            s0 += t0
+            acc[i] += 1.0 - t0
+            i += 1
+        acc[j] += 0.5 + ((s0 + s1) + (s2 + s3))  # 0.5 = K(0) for the sample itself
     for j in range(n):
         f = acc[j] / n
         out[order[j]] = -1.0 * math.log((1.0 - f) / f)
@@ -178,24 +233,24 @@ def _gaussian_block(Xg, order, table, out):  # pragma: no cover - compiled
         _gaussian_gene(Xg[g], order[g], table, out[g], acc, kbuf, xs)
 
 
-@numba.njit(parallel=True, cache=True)
-def _gaussian_parallel(Xg, order, table, out, n_blocks):  # pragma: no cover - compiled
-    n_genes = Xg.shape[0]
-    for b in numba.prange(n_blocks):
-        g0 = b * n_genes // n_blocks
-        g1 = (b + 1) * n_genes // n_blocks
-        _gaussian_block(Xg[g0:g1], order[g0:g1], table, out[g0:g1])
+#: genes per thread task of the Gaussian step (tasks are handed out as threads free up)
+_GENES_PER_TASK = 64
 
 
 def _gaussian_kernel(Xg: np.ndarray, table: np.ndarray, out: np.ndarray, parallel: bool = True) -> None:
-    """Gaussian step for genes x samples ``Xg`` into ``out`` (same shape): genes in
-    parallel on numba's threads, or on the calling thread only (``parallel=False``, for
-    dask tasks, which bring their own parallelism). Same numbers either way."""
-    order = np.argsort(Xg, axis=1)  # NumPy's (SIMD) sort: samples in ascending order per gene
-    if parallel and Xg.shape[0] > 1:
-        _gaussian_parallel(Xg, order, table, out, min(Xg.shape[0], 8 * numba.get_num_threads()))
-    else:
-        _gaussian_block(Xg, order, table, out)
+    """Gaussian step for genes x samples ``Xg`` into ``out`` (same shape): blocks of genes
+    on all CPUs (threads; the compiled code releases the GIL, and blocks are handed out as
+    threads free up, so a core busy with other work slows only its share), or on the
+    calling thread only (``parallel=False``, for dask tasks, which bring their own
+    parallelism). The numbers are the same either way."""
+    Xg = np.ascontiguousarray(Xg, dtype=np.float64)
+
+    def work(g0: int, g1: int, _ws=None) -> None:
+        order = np.argsort(Xg[g0:g1], axis=1)  # NumPy's (SIMD) sort: samples ascending per gene
+        _gaussian_block(Xg[g0:g1], order, table, out[g0:g1])
+
+    jobs = resolve_n_jobs(None) if parallel else 1
+    _ranks.run_row_tasks(work, Xg.shape[0], Xg.shape[1], jobs, step=_GENES_PER_TASK)
 
 
 def _gaussian_rows(Xg: np.ndarray, table: np.ndarray, out: np.ndarray) -> None:
@@ -307,13 +362,41 @@ def _density(X: np.ndarray, cols: np.ndarray, kcdf: str, chunk_genes: int, progr
 
 
 def _density_dask(X: np.ndarray, cols: np.ndarray, kcdf: str, chunk_genes: int) -> np.ndarray:
-    import dask.array as da
+    """The kernel step as one dask task per block of genes. With an active
+    ``dask.distributed`` client each block is scattered to one worker (the matrix travels
+    once, block by block); otherwise the tasks run on dask's configured local scheduler."""
+    import dask
 
-    sub = X if cols.size == X.shape[1] else X[:, cols]
-    arr = da.from_array(sub, chunks=(X.shape[0], chunk_genes), name=False)
-    D = arr.map_blocks(_density_task, kcdf, dtype=np.float64, meta=np.empty((0, 0)))
-    logger.info("GSVA: kernel step as %d dask task(s) of %d genes", D.numblocks[1], chunk_genes)
-    return np.ascontiguousarray(D.compute())
+    n_samples, n_genes = X.shape[0], cols.size
+    starts = list(range(0, n_genes, chunk_genes))
+    blocks = [np.ascontiguousarray(X[:, cols[g0:g0 + chunk_genes]]) for g0 in starts]
+    client = _distributed_client()
+    logger.info("GSVA: kernel step as %d dask task(s) of up to %d genes%s", len(blocks), chunk_genes,
+                " on the distributed cluster" if client is not None else "")
+    if client is not None:
+        futures = client.map(_density_task, client.scatter(blocks), kcdf=kcdf, pure=False)
+        parts = client.gather(futures)
+    else:
+        parts = dask.compute(*[dask.delayed(_density_task, pure=False)(b, kcdf) for b in blocks])
+    out = np.empty((n_samples, n_genes), dtype=np.float64)
+    for g0, part in zip(starts, parts):
+        out[:, g0:g0 + part.shape[1]] = part
+    return out
+
+
+def _distributed_client():
+    """The active ``dask.distributed`` client, if dask is set to use one."""
+    try:
+        import dask
+        from distributed import default_client
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        return None
+    if dask.config.get("scheduler", None) not in (None, "dask.distributed", "distributed"):
+        return None  # the user chose another scheduler explicitly
+    try:
+        return default_client()
+    except ValueError:  # no client
+        return None
 
 
 # --------------------------------------------------------------------------- walk
