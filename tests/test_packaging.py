@@ -26,7 +26,7 @@ PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 #: import name -> distribution name, where they differ
 DIST_OF = {"yaml": "PyYAML", "sklearn": "scikit-learn", "PIL": "pillow", "adjusttext": "adjustText"}
 #: imported only inside ``try/except ImportError`` (optional; must be an extra)
-OPTIONAL = {"dask"}
+OPTIONAL = {"dask", "distributed"}
 
 
 def _req_name(req: str) -> str:

@@ -224,7 +224,7 @@ def test_gsva_dask_path_gives_identical_scores(kcdf, caplog):
         X = np.log2(X + 1)
     sets = {"a": np.arange(20), "b": np.arange(100, 160), "c": np.array([5, 250, 299])}
     local = gsva.gsva_matrix(X, sets, kcdf=kcdf, use_dask=False)
-    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score.gsva"):
+    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score._gsva_kernels"):
         via_dask = gsva.gsva_matrix(X, sets, kcdf=kcdf, use_dask=True, chunk_genes=64)
     assert "dask task" in caplog.text
     np.testing.assert_array_equal(via_dask, local)
@@ -235,11 +235,11 @@ def test_gsva_uses_dask_from_the_sample_threshold_on(monkeypatch, caplog):
     X = rng.normal(6, 1, size=(30, 120))
     sets = {"a": np.arange(15)}
     monkeypatch.setattr(gsva, "DASK_MIN_SAMPLES", 30)
-    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score.gsva"):
+    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score._gsva_kernels"):
         gsva.gsva_matrix(X, sets)
     assert "dask task" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score.gsva"):
+    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score._gsva_kernels"):
         gsva.gsva_matrix(X[:29], sets)
     assert "dask task" not in caplog.text
 
