@@ -39,7 +39,14 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ..errors import DataFormatError, FetchError, HostUnreachable, InputDataError
+from ..errors import (
+    AccessionNotFound,
+    DataFormatError,
+    FetchError,
+    HostUnreachable,
+    InputDataError,
+    OfflineError,
+)
 from ..fetch import fetch_read, list_remote_dir, read_meta, urls
 from . import platform as gpl_mod
 from .geo_counts import _counts_adata, _load_counts, match_columns, read_count_table
@@ -74,6 +81,22 @@ class _Ctx:
             return None
         first = self.errors[0]
         return HostUnreachable(f"{self.acc}: none of its files could be obtained: {first}", url=first.url)
+
+    def nothing_found_error(self) -> FetchError | None:
+        """One short error when not a single file of the series exists where we looked (404 on
+        GEO, or absent from the mirror/cache when working offline), else None."""
+        if not self.errors or self.files or not all(isinstance(e, (AccessionNotFound, OfflineError))
+                                                    for e in self.errors):
+            return None
+        if all(isinstance(e, AccessionNotFound) for e in self.errors):
+            where = "GEO has none of its files (HTTP 404)"
+        else:
+            where = "none of its files is in the mirror or the cache (working offline)"
+        return AccessionNotFound(
+            f"{self.acc}: no such series found: {where}; tried its series matrix, SOFT file, "
+            "NCBI-generated counts and supplementary folder. Check the accession (GEO series ids "
+            "look like GSE126848; `mgtranscript datasets` lists the cohorts this toolkit knows), "
+            "or the mirror (MGTRANSCRIPT_MIRROR).", url=self.errors[0].url)
 
     def get(self, url: str, role: str, reader):
         """``reader(path)`` of the cached file of ``url`` (evicted and fetched again if damaged)."""
@@ -322,15 +345,13 @@ def geo(
     missing_metadata = None
     if rec is None:
         if metadata_only or source == "matrix":
-            raise ctx.unreachable_error() or FetchError(
+            raise ctx.unreachable_error() or ctx.nothing_found_error() or FetchError(
                 f"{acc}: the series matrix could not be obtained (tried {'; '.join(ctx.tried)}); check "
                 "the accession and the network, or pass samples= with a sample sheet and drop "
                 "metadata_only.", url=urls.geo_series_matrix_url(acc))
         missing_metadata = (f"{acc}: neither the series matrix nor the SOFT file could be obtained "
                             f"(tried {'; '.join(ctx.tried)}); sample metadata (titles, characteristics) "
                             "is missing")
-        if sheet is None and not all(isinstance(e, HostUnreachable) for e in ctx.errors):
-            ctx.warn(missing_metadata + ", pass samples= with a sample sheet for labels.")
     platforms = rec.platform_ids if rec is not None else []
 
     # 2. expression
@@ -351,7 +372,7 @@ def geo(
     else:
         got = _load_counts(ctx, rec, source, sheet, samples_key)
         if got is None:
-            raise ctx.unreachable_error() or FetchError(
+            raise ctx.unreachable_error() or ctx.nothing_found_error() or FetchError(
                 f"{acc}: no expression data could be loaded; the series matrix has no values and "
                 f"these files could not be obtained: {'; '.join(ctx.tried)}"
                 f"{'; ' + '; '.join(ctx.warnings[-1:]) if ctx.warnings else ''}. Download one of them "
@@ -360,6 +381,8 @@ def geo(
                 url=urls.ncbi_counts_url(acc),
             )
         counts_df, creport, mapping, colrep, data_source = got
+        if missing_metadata and sheet is None:  # counts without labels: say so (once data exists)
+            ctx.warn(missing_metadata + ", pass samples= with a sample sheet for labels.")
         counts_df = counts_df[list(mapping)]
         counts_df.columns = [mapping[c] for c in counts_df.columns]
         if rec is not None:

@@ -89,3 +89,25 @@ def test_gse135251_missing_counts_and_metadata_only(mirror_env):
     assert set(m.obs["fibrosis_stage"].dropna()) <= {0, 1, 2, 3, 4}
     assert m.obs["nas_score"].max() <= 8
     assert "control" in set(m.obs["group_in_paper"])
+
+
+def test_unknown_accession_is_one_clear_error(fault_server):
+    """A series GEO does not have: one AccessionNotFound naming the accession and the fix,
+    not a list of every file tried; no retries (404 is final)."""
+    from mgtranscript.errors import AccessionNotFound
+
+    with pytest.raises(AccessionNotFound) as err:
+        geo("GSE999999999")
+    msg = str(err.value)
+    assert msg.startswith("GSE999999999: no such series found")
+    assert "HTTP 404" in msg and "Check the accession" in msg
+    assert len(fault_server.log) <= 5  # one request per candidate file, none repeated
+
+
+def test_unknown_accession_offline_says_where_it_looked(cache, monkeypatch):
+    from mgtranscript.errors import AccessionNotFound
+
+    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    monkeypatch.delenv("MGTRANSCRIPT_MIRROR", raising=False)
+    with pytest.raises(AccessionNotFound, match="GSE999999999: no such series found: none of its files is in"):
+        geo("GSE999999999")
