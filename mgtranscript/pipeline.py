@@ -318,7 +318,8 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
             except Exception:  # noqa: BLE001 - reported, never fatal
                 row.update(status="unavailable", reason=msg)
             row["reason_short"] = _short(msg)
-            logger.warning("%s: %s", acc, _short(msg, 300))
+            short = _short(msg, 300)
+            logger.warning("%s", short if short.startswith(f"{acc}:") else f"{acc}: {short}")
             status_rows.append(row)
             continue
         res.inputs += [dict(f, cohort=acc) for f in inputs_of(adata)]

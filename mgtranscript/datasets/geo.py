@@ -83,20 +83,22 @@ class _Ctx:
         return HostUnreachable(f"{self.acc}: none of its files could be obtained: {first}", url=first.url)
 
     def nothing_found_error(self) -> FetchError | None:
-        """One short error when not a single file of the series exists where we looked (404 on
-        GEO, or absent from the mirror/cache when working offline), else None."""
+        """One short error when not a single file of the series exists where we looked: 404 on
+        GEO (the accession does not exist), or absent from the mirror/cache when working
+        offline (it may exist); else None."""
         if not self.errors or self.files or not all(isinstance(e, (AccessionNotFound, OfflineError))
                                                     for e in self.errors):
             return None
-        if all(isinstance(e, AccessionNotFound) for e in self.errors):
-            where = "GEO has none of its files (HTTP 404)"
-        else:
-            where = "none of its files is in the mirror or the cache (working offline)"
+        if not all(isinstance(e, AccessionNotFound) for e in self.errors):
+            return OfflineError(
+                f"{self.acc}: not available offline: none of its files is in the mirror or the cache "
+                f"(tried {'; '.join(self.tried)}). Fetch it once with network access, or point "
+                "MGTRANSCRIPT_MIRROR at a copy that has it.", url=self.errors[0].url)
         return AccessionNotFound(
-            f"{self.acc}: no such series found: {where}; tried its series matrix, SOFT file, "
-            "NCBI-generated counts and supplementary folder. Check the accession (GEO series ids "
-            "look like GSE126848; `mgtranscript datasets` lists the cohorts this toolkit knows), "
-            "or the mirror (MGTRANSCRIPT_MIRROR).", url=self.errors[0].url)
+            f"{self.acc}: no such series found: GEO has none of its files (HTTP 404); tried its "
+            "series matrix, SOFT file, NCBI-generated counts and supplementary folder. Check the "
+            "accession (GEO series ids look like GSE126848; `mgtranscript datasets` lists the "
+            "cohorts this toolkit knows).", url=self.errors[0].url)
 
     def get(self, url: str, role: str, reader):
         """``reader(path)`` of the cached file of ``url`` (evicted and fetched again if damaged)."""

@@ -105,9 +105,10 @@ def test_unknown_accession_is_one_clear_error(fault_server):
 
 
 def test_unknown_accession_offline_says_where_it_looked(cache, monkeypatch):
-    from mgtranscript.errors import AccessionNotFound
+    from mgtranscript.errors import OfflineError
 
     monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
     monkeypatch.delenv("MGTRANSCRIPT_MIRROR", raising=False)
-    with pytest.raises(AccessionNotFound, match="GSE999999999: no such series found: none of its files is in"):
+    with pytest.raises(OfflineError, match="GSE999999999: not available offline: none of its files is in") as err:
         geo("GSE999999999")
+    assert "no such series" not in str(err.value)  # offline we cannot know it does not exist
