@@ -177,6 +177,27 @@ def test_forest_pools_only_with_two_cohorts(result, tmp_path, monkeypatch):
     assert calls["L8"][1] is None  # survival: one cohort
 
 
+def test_caveats_in_the_claims_table_are_headlines_with_the_full_text_kept(result, tmp_path):
+    """A verdict row names each caveat in one line; the numbers behind it (library sizes,
+    sample ids) stay in the tooltip, the claim's evidence section and the TSV."""
+    from mgtranscript.report.top import caveat_headline
+
+    full = ("GSE126848: recorded sex (gender) is unevenly distributed between groups (Cramér's V 0.42): "
+            "MASLD: female 10/31, male 21/31; control: male 26/26")
+    assert caveat_headline(full) == "GSE126848: recorded sex is unevenly distributed between groups"
+    assert caveat_headline("TCGA-LIHC: library sizes differ: median 60 M vs 40 M") == "TCGA-LIHC: library sizes differ"
+    assert caveat_headline("single cohort") == "single cohort"
+    i = result.claims.index[result.claims["claim_id"] == "R1-MASLD"][0]
+    result.claims.loc[i, "caveats"] = full + " | single cohort"
+    result.out_dir = tmp_path / "out"
+    html = write_report(result, result.out_dir, figures=False).read_text(encoding="utf-8")
+    row = re.search(r'<tr id="row-R1-MASLD">(.*?)</tr>', _section(html, "claims"), re.S).group(1)
+    assert "GSE126848: recorded sex is unevenly distributed between groups</li>" in row
+    assert f'title="{_html.escape(full, quote=True)}"' in row
+    assert "female 10/31" not in _visible_text(row)
+    assert "female 10/31" in _visible_text(_section(html, "evidence"))
+
+
 def test_everything_else_grouped_collapsed_and_truncation_said(built):
     res, out, html = built
     coupling = _section(html, "coupling")

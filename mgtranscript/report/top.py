@@ -8,6 +8,8 @@ evidence (:mod:`mgtranscript.report.evidence`).
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +123,25 @@ def _effect_cell(r: pd.Series) -> str:
             f'{esc(est)}<span class="q">{esc(q_txt)}</span></td>')
 
 
+_PARENS = re.compile(r"\s*\([^()]*\)")
+
+
+def caveat_headline(text: str, limit: int = 100) -> str:
+    """The gist of a caveat for the claims table: cohort prefix kept, parentheses (numbers,
+    sample ids) and everything after the first ": " dropped; the full text stays in the
+    tooltip, the claim's evidence section and ``tables/claims.tsv``."""
+    prefix, rest = "", text.strip()
+    head = re.match(r"^([A-Z][A-Z0-9_-]+: )(.*)$", rest)  # a cohort id: GSE126848, TCGA-LIHC
+    if head:
+        prefix, rest = head.group(1), head.group(2)
+    prev = None
+    while prev != rest:  # innermost parentheses first, so nested ones go too
+        prev, rest = rest, _PARENS.sub("", rest)
+    rest = rest.split(": ", 1)[0].strip().rstrip(";,")
+    out = prefix + rest
+    return out if len(out) <= limit else out[: limit - 1].rstrip() + "…"
+
+
 def _caveats_cell(r: pd.Series) -> str:
     parts = []
     verdict = str(r.get("verdict", ""))
@@ -130,7 +151,11 @@ def _caveats_cell(r: pd.Series) -> str:
         reason = "" if is_missing(r.get("reason")) else str(r.get("reason"))
         parts.append(f"<div>{esc(reason)}</div>")
     if items:
-        parts.append("<ul>" + "".join(f"<li>{esc(c)}</li>" for c in items) + "</ul>")
+        lis = []
+        for c in items:
+            short = caveat_headline(c)
+            lis.append(f'<li title="{esc(c)}">{esc(short)}</li>' if short != c else f"<li>{esc(c)}</li>")
+        parts.append("<ul>" + "".join(lis) + "</ul>")
     rob = r.get("robustness")
     if not is_missing(rob):
         parts.append(f'<div class="muted">robustness: {esc(rob)}</div>')
