@@ -149,7 +149,12 @@ def _caveats_cell(r: pd.Series) -> str:
     items = [c.strip() for c in cav.split(" | ") if c.strip()]  # claims.CAVEAT_SEP
     if verdict == "not testable":
         reason = "" if is_missing(r.get("reason")) else str(r.get("reason"))
-        parts.append(f"<div>{esc(reason)}</div>")
+        if len(reason) > 240:  # the whole reason is in the evidence section and the tooltip
+            cut = reason[:240].rsplit(" ", 1)[0].rstrip(";,: ")
+            parts.append(f'<div title="{esc(reason)}">{esc(cut)} … <a href="#claim-{esc(slug(str(r.get("claim_id"))))}">'
+                         "why, in full</a></div>")
+        else:
+            parts.append(f"<div>{esc(reason)}</div>")
     if items:
         lis = []
         for c in items:
