@@ -235,8 +235,9 @@ def scores(
         shown_pairs = pairs[group.isin(levels)].dropna()
         n_pairs = int((shown_pairs.value_counts() >= 2).sum())
         if n_pairs:
-            fig.text(0.01, 0.005, f"grey lines join the {n_pairs} pairs ({paired_by})", fontsize=8,
-                     color="0.35", ha="left", va="bottom")
+            # as the figure's x-label, so the constrained layout keeps room for it below the axes
+            fig.supxlabel(f"grey lines join the {n_pairs} pairs ({paired_by})", fontsize=8,
+                          color="0.35", x=0.01, ha="left")
     if title:
         suptitle(fig, title)
     savefig(fig, save, svg=svg)

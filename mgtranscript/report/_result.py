@@ -63,7 +63,7 @@ def design_words(design: Any) -> str:
     if d.startswith("within:"):
         return f"within {d.split(':', 1)[1].replace('_', ' ')}"
     if d.startswith("paired:"):
-        return f"within pairs ({d.split(':', 1)[1]})"
+        return f"within pairs ({d.split(':', 1)[1].strip()})"
     if d == "pooled":
         return "pooled over all samples (ignores groups)"
     return d.replace("_", " ")
