@@ -62,7 +62,10 @@ def savefig(fig, save: str | Path | None, *, svg: bool = False, dpi: int = DEFAU
     out = []
     for ext in ("png", "svg") if svg else ("png",):
         path = stem.parent / f"{stem.name}.{ext}"
-        fig.savefig(path, format=ext, dpi=dpi)
+        if ext == "png" and compact:  # stored uncompressed first: it is re-encoded just below
+            fig.savefig(path, format=ext, dpi=dpi, pil_kwargs={"compress_level": 0})
+        else:
+            fig.savefig(path, format=ext, dpi=dpi)
         if ext == "png" and compact:
             _compact_png(path)
         out.append(path)
