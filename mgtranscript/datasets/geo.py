@@ -48,6 +48,7 @@ from ..errors import (
     OfflineError,
 )
 from ..fetch import fetch_read, list_remote_dir, read_meta, urls
+from ..fetch.cache import mirror_base
 from . import platform as gpl_mod
 from .geo_counts import _counts_adata, _load_counts, match_columns, read_count_table
 from .samplesheet import join_sample_sheet, read_sample_sheet
@@ -94,11 +95,14 @@ class _Ctx:
                 f"{self.acc}: not available offline: none of its files is in the mirror or the cache "
                 f"(tried {'; '.join(self.tried)}). Fetch it once with network access, or point "
                 "MGTRANSCRIPT_MIRROR at a copy that has it.", url=self.errors[0].url)
+        mirror = mirror_base()
+        where = f"the mirror {mirror} has" if mirror else "GEO has"
         return AccessionNotFound(
-            f"{self.acc}: no such series found: GEO has none of its files (HTTP 404); tried its "
-            "series matrix, SOFT file, NCBI-generated counts and supplementary folder. Check the "
-            "accession (GEO series ids look like GSE126848; `mgtranscript datasets` lists the "
-            "cohorts this toolkit knows).", url=self.errors[0].url)
+            f"{self.acc}: no such series found: {where} none of its files (HTTP 404; tried "
+            f"{'; '.join(self.tried)}). Check the accession (GEO series ids look like GSE126848; "
+            "`mgtranscript datasets` lists the cohorts this toolkit knows)"
+            + (", or add the series to the mirror (MGTRANSCRIPT_MIRROR), or unset MGTRANSCRIPT_MIRROR "
+               "to fetch it from GEO." if mirror else "."), url=self.errors[0].url)
 
     def get(self, url: str, role: str, reader):
         """``reader(path)`` of the cached file of ``url`` (evicted and fetched again if damaged)."""

@@ -99,8 +99,9 @@ def test_unknown_accession_is_one_clear_error(fault_server):
     with pytest.raises(AccessionNotFound) as err:
         geo("GSE999999999")
     msg = str(err.value)
-    assert msg.startswith("GSE999999999: no such series found")
+    assert msg.startswith(f"GSE999999999: no such series found: the mirror {fault_server.url} has none")
     assert "HTTP 404" in msg and "Check the accession" in msg
+    assert "GSE999999999_series_matrix.txt.gz" in msg  # what was tried
     assert len(fault_server.log) <= 5  # one request per candidate file, none repeated
 
 
