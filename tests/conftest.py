@@ -99,3 +99,17 @@ def gdc_server(cache, monkeypatch):
     monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def _pbmc():
+    """scanpy's bundled pbmc68k_reduced (ships with scanpy, no download), loaded once."""
+    import scanpy as sc
+
+    return sc.datasets.pbmc68k_reduced()
+
+
+@pytest.fixture
+def pbmc(_pbmc):
+    """A private copy of pbmc68k_reduced per test (tests write scores into it)."""
+    return _pbmc.copy()

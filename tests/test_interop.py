@@ -32,16 +32,6 @@ def _private_cache(cache):
     return cache
 
 
-@pytest.fixture(scope="module")
-def _pbmc():
-    return sc.datasets.pbmc68k_reduced()
-
-
-@pytest.fixture
-def pbmc(_pbmc):
-    return _pbmc.copy()
-
-
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield

@@ -75,7 +75,7 @@ def _level_order(adata, groupby: str, levels: list[str]) -> list[str]:
     else:
         info = adata.uns.get("labels", {})
         order = info.get("condition_order") if isinstance(info, dict) and groupby == "condition" else None
-        first = [str(o) for o in (order or []) if str(o) in levels]
+        first = [str(o) for o in (order if order is not None else []) if str(o) in levels]  # may be an array (h5ad)
     return first + [lv for lv in levels if lv not in first]
 
 

@@ -31,16 +31,6 @@ def _private_cache(cache):
     return cache
 
 
-@pytest.fixture(scope="module")
-def _pbmc():
-    return sc.datasets.pbmc68k_reduced()
-
-
-@pytest.fixture
-def pbmc(_pbmc):
-    return _pbmc.copy()
-
-
 def _present(adata, genes):
     names = adata.raw.var_names
     return [g for g in names if g in set(genes)]  # data order, as genesets.match returns

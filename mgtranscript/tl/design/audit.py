@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputDataError
+from ..compare import _level_order
 from ._association import _categorical_row, _continuous_row
 from ._ids import _day, _id_rows
 from ._pairs import _pair_table
@@ -147,7 +148,7 @@ def design_check(
         adata = adata.copy()
     lab = _labels(adata, groupby)
     levels_all = [lv for lv in dict.fromkeys(v for v in lab if v is not None)]
-    levels_all = [lv for lv in _ordered(adata, groupby, levels_all) if lv != "unlabelled"]
+    levels_all = [lv for lv in _level_order(adata, groupby, levels_all) if lv != "unlabelled"]
     if group is not None:
         group = str(group)
         if group not in levels_all:
@@ -346,17 +347,6 @@ def design_check(
     adata.uns[key_added] = entry
     logger.info("design_check %s: %d checks, %d flagged", sides.describe(), len(table), int(table["flagged"].sum()))
     return adata if copy else table
-
-
-def _ordered(adata, groupby: str, levels: list[str]) -> list[str]:
-    s = adata.obs[groupby]
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        first = [str(c) for c in s.cat.categories if str(c) in levels]
-    else:
-        info = adata.uns.get("labels", {})
-        order = info.get("condition_order") if isinstance(info, dict) and groupby == "condition" else None
-        first = [str(o) for o in (order if order is not None else []) if str(o) in levels]
-    return first + [lv for lv in levels if lv not in first]
 
 
 def _default_reference(adata, groupby: str, levels: list[str], group: str) -> str:
