@@ -217,9 +217,22 @@ def test_gse126848_series_and_depth_confound(mirror_server, session_cache, share
     t4 = mg.tl.design_check(a, groupby="condition", key_added="all").set_index("check")
     assert "(healthy, obese)" in t4.loc["library_size", "effect"].replace("(obese, healthy)", "(healthy, obese)")
     assert t4.loc["sex_recorded", "flagged"]  # controls are all male
-    # the same series holds NAFL and NASH: that contrast is clean
+    # the same series holds NAFL and NASH: that contrast is clean, but for one library far below
+    # its group's depth (GSM3615322: 1.7 M reads among ~13 M)
     t2 = mg.tl.design_check(a, groupby="condition", group="NASH", reference="NAFL", key_added="nn")
-    assert not t2["flagged"].any()
+    assert list(t2.loc[t2["flagged"], "check"]) == ["library_outlier"]
+    out = t2[t2["check"] == "library_outlier"].iloc[0]
+    assert out["statistic"] == 1 and "GSM3615322 (NASH) 1.7 M" in out["caveat"]
+    assert "batch_aliased" not in set(t2["check"])  # one series: nothing aliased
+    # NASH vs healthy: aliased with the series, and the series dominates the biology inside it
+    batch = t.loc["batch_aliased"]
+    assert batch["flagged"] and "sample-id series (description)" in batch["variable"]
+    import re
+
+    m = re.search(r"([\d,]+) of ([\d,]+) expressed genes \((\d+)%\) differ across the boundary", batch["caveat"])
+    assert m and int(m.group(3)) >= 30, batch["caveat"]
+    assert "NASH vs NAFL" in batch["caveat"] and "obese vs healthy" in batch["caveat"]
+    assert batch["risk_of_bias"].startswith("confounding by a batch that dominates")
 
 
 @pytest.mark.network
@@ -244,6 +257,13 @@ def test_gse77314_pair_checks(mirror_server, session_cache, shared_dir):
     # tumour vs non-tumour RNA composition (albumin-heavy normals) is reported, with that reading
     nf = t[t["check"] == "norm_factor"].iloc[0]
     assert nf["flagged"] and "normalisation" in nf["caveat"]
+    assert nf["risk_of_bias"].startswith("RNA composition shift")
+    # the pairing is declared by GSM order (no patient id in the metadata): a risk of bias,
+    # naming the pairs the checks do not support
+    dec = t[t["check"] == "pairing_declared"].iloc[0]
+    assert dec["flagged"] and "sample order" in dec["caveat"] and "GSE77314_P45" in dec["caveat"]
+    assert dec["risk_of_bias"].startswith("pairing declared, not recorded")
+    assert row["risk_of_bias"] == ""  # the pairs row itself is a caveat (counted once, above)
 
 
 def test_without_counts_sex_from_log_expression_and_skipped_checks_are_said():

@@ -34,15 +34,28 @@ chi-square test (otherwise; 9,999 permutations, fixed seed), effect Cramér's V.
 A row is **flagged** when the association is both significant and large:
 
 * continuous: ``p < 0.01`` and ``|AUC - 0.5| >= 0.25`` (a randomly chosen sample of one
-  side exceeds one of the other with probability >= 0.75 or <= 0.25);
+  side exceeds one of the other with probability >= 0.75 or <= 0.25); for **age**, a
+  covariate the analysis can adjust for, already at ``|AUC - 0.5| >= 0.15``;
 * categorical: ``p < 0.01`` and Cramér's ``V >= 0.3``, or **perfect separation** (no
   level of the variable holds samples of both sides; at least 2 samples per side);
 * sex mismatch: at least one sample whose recorded sex contradicts XIST/chrY
   expression;
-* pairs: at least one flagged pair.
+* ``library_outlier``: a library of at most 0.2 x the median library size of its group
+  (:mod:`._risk`);
+* ``batch_aliased``: the groups are completely aliased with a technical factor (recorded
+  run / batch / date field, sample-id series, depth regime) that dominates the biology inside
+  it (:mod:`._batch`: >= 20% of the expressed genes differ across the boundary and >= 10 x
+  the share of the largest contrast inside a batch); the row carries the numbers either way;
+* pairs: at least one flagged pair; ``pairing_declared``: the pairs are declared by sample
+  order, not recorded as a patient id.
 
 A flagged row carries a ``caveat`` in plain words, ready to quote in a verdict; all
-caveats joined are in ``uns[key]["caveat"]``.
+caveats joined are in ``uns[key]["caveat"]``. Flags that lower the certainty of a verdict
+(GRADE risk of bias) also carry a ``risk_of_bias`` reason (:func:`._risk.risk_of_bias`):
+confounding by collection (library size, sample-id series, technical fields, a dominating
+batch), an RNA-composition shift (TMM factor), pairing declared but not recorded, and a sex
+or age imbalance (which an analysis that adjusts for it clears, see
+:func:`mark_adjusted`).
 """
 
 from __future__ import annotations
@@ -55,9 +68,11 @@ import pandas as pd
 
 from ...errors import InputDataError
 from ..compare import _level_order
-from ._association import _categorical_row, _continuous_row
+from ._association import COVARIATE_AUC_LARGE, _categorical_row, _continuous_row
+from ._batch import aliased_factors, batch_row, batch_strength
 from ._ids import _day, _id_rows
 from ._pairs import _pair_table
+from ._risk import outlier_row, pairing_row, risk_of_bias
 from ._util import _dense, _labels, _Sides
 from .sex import _SEX, _recorded_sex, infer_sex
 
@@ -66,7 +81,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["design_check", "DESIGN_COLUMNS", "SAMPLE_COLUMNS"]
 
 #: Columns of the :func:`design_check` table, in order.
-DESIGN_COLUMNS = ["check", "variable", "test", "statistic", "effect", "pval", "n", "flagged", "caveat"]
+DESIGN_COLUMNS = ["check", "variable", "test", "statistic", "effect", "pval", "n", "flagged", "caveat", "risk_of_bias"]
 
 #: Columns of ``uns[key]["samples"]``.
 SAMPLE_COLUMNS = ["group", "lib_size", "norm_factor", "top_share", "chrY", "XIST", "inferred_sex",
@@ -99,6 +114,8 @@ def design_check(
     paired_by: str | None = None,
     counts_layer: str | None = "counts",
     top_n: int = 20,
+    labels_key: str | None = None,
+    batch_strength_check: bool = True,
     key_added: str = "design_check",
     copy: bool = False,
 ):
@@ -123,6 +140,16 @@ def design_check(
         Layer with raw counts (``None``: skip count-based checks).
     top_n
         Number of top genes for the read-share check (scater's ``pct_counts_in_top_20``).
+    labels_key
+        ``obs`` column of the biological groups compared *inside* each batch when the
+        contrast is aliased with a technical factor (default ``"condition"`` when present,
+        else ``groupby``), e.g. NASH vs NAFL inside one series, obese vs healthy inside the
+        other.
+    batch_strength_check
+        For a contrast completely aliased with a technical factor, measure how strongly the
+        factor dominates the biology inside it (differential expression across the boundary
+        vs inside each batch; composition scores): the ``batch_aliased`` row. Needs
+        ``group`` and ``reference``.
     key_added
         ``uns[key_added]`` = ``{"params", "table", "samples", "pairs" (paired), "caveat"}``.
     copy
@@ -133,11 +160,14 @@ def design_check(
     pandas.DataFrame
         One row per check (:data:`DESIGN_COLUMNS`): ``check`` (``library_size``,
         ``norm_factor``, ``top_share``, ``sex_inferred``, ``sex_recorded``,
-        ``sex_mismatch``, ``age``, ``technical``, ``sample_ids``, ``pairs``),
+        ``sex_mismatch``, ``age``, ``technical``, ``sample_ids``, ``batch_aliased``,
+        ``library_outlier``, ``pairs``, ``pairing_declared``),
         ``variable`` (the ``obs`` column or derived variable), ``test``, ``statistic``,
         ``effect`` (human-readable, e.g. "library size median 26.1 M (healthy) vs
         13.0 M (NASH)"), ``pval``, ``n``, ``flagged`` and ``caveat`` (plain words, empty
-        unless flagged). With ``copy=True`` the modified copy instead.
+        unless flagged) and ``risk_of_bias`` (for flagged rows that lower the certainty of a
+        verdict in GRADE: the domain and the reason, e.g. "sex imbalance left unadjusted: ...";
+        empty for caveats only). With ``copy=True`` the modified copy instead.
 
     Raises
     ------
@@ -186,6 +216,7 @@ def design_check(
         if row["flagged"]:
             row["caveat"] = row["caveat"].replace("library size differs between groups", "library sizes differ")
         rows.append(row)
+        rows.append(outlier_row(lib, sides, adata.obs_names))
     if C is not None:
         from ...pp import calc_norm_factors
 
@@ -255,7 +286,7 @@ def design_check(
         if _AGE.match(str(c)):
             age = pd.to_numeric(adata.obs[c], errors="coerce").to_numpy(dtype=float)
             if np.isfinite(age).sum() >= 4:
-                rows.append(_continuous_row("age", str(c), age, sides, "", "age"))
+                rows.append(_continuous_row("age", str(c), age, sides, "", "age", auc_large=COVARIATE_AUC_LARGE))
             break
 
     # --- technical fields and sample-id series -----------------------------------------
@@ -290,6 +321,22 @@ def design_check(
                 r["caveat"] = f"groups differ in {c}: " + r["caveat"].split(": ", 1)[-1]
             rows.append(r)
 
+    # --- batch aliasing: a technical factor that splits the groups completely --------------
+    if batch_strength_check and sides.two:
+        factors = aliased_factors(adata, sides, lib, tech=_TECH, ident=_ID, exclude=exclude)
+        if factors:
+            lk = labels_key or ("condition" if "condition" in adata.obs.columns else groupby)
+            if lk not in adata.obs.columns:
+                raise InputDataError(f"labels_key {lk!r} is not an obs column; available: {list(adata.obs.columns)}.")
+            try:
+                strength = batch_strength(adata, sides, factors[0]["batch"], groupby=groupby, labels_key=lk,
+                                          counts_layer=counts_layer,
+                                          order=lambda lv: _level_order(adata, lk, list(lv)))
+            except InputDataError as exc:  # e.g. too few samples for a DE inside a batch
+                logger.info("design_check: batch strength not measured (%s)", exc)
+                strength = None
+            rows.append(batch_row(factors, strength, sides))
+
     # --- pairs ------------------------------------------------------------------------
     pairs_tab = None
     if paired_by is not None:
@@ -322,8 +369,11 @@ def design_check(
                 "caveat": (f"{n_flag} of {len(pairs_tab)} declared pairs may not be from the same individual "
                            f"({', '.join(pairs_tab.loc[pairs_tab['flagged'], 'pair'])})") if n_flag else "",
             })  # fmt: skip
+            info = adata.uns.get("labels", {})
+            rule = str(info.get("pairing", "") or "") if isinstance(info, dict) else ""
+            rows.append(pairing_row(adata, paired_by, rule, pairs_tab))
 
-    table = pd.DataFrame(rows, columns=DESIGN_COLUMNS)
+    table = pd.DataFrame(rows, columns=DESIGN_COLUMNS[:-1])
     table["flagged"] = table["flagged"].astype(bool)
     table["n"] = table["n"].astype(int)
     # the inferred-sex caveat repeats the recorded-sex one when the two agree everywhere
@@ -331,13 +381,17 @@ def design_check(
     if {"sex_inferred", "sex_recorded", "sex_mismatch"} <= set(chk.index) and chk.loc["sex_recorded", "flagged"] \
             and not chk.loc["sex_mismatch", "flagged"]:
         table.loc[table["check"] == "sex_inferred", "caveat"] = ""
+    table["risk_of_bias"] = [risk_of_bias(r.check, r.flagged, r.caveat) for r in table.itertuples()]
     caveat = "; ".join(dict.fromkeys(c for c in table.loc[table["flagged"], "caveat"] if c))
     entry = {
         "params": {"groupby": groupby, "group": group or "", "reference": reference or "",
                    "contrast": sides.describe(), "paired_by": paired_by or "", "counts_layer": counts_layer or "",
                    "top_n": int(top_n), "skipped": skipped,
-                   "rule": "flag: continuous p < 0.01 and |AUC - 0.5| >= 0.25; categorical p < 0.01 and "
-                           "Cramér's V >= 0.3, or perfect separation; any sex mismatch; any flagged pair"},
+                   "rule": "flag: continuous p < 0.01 and |AUC - 0.5| >= 0.25 (age: >= 0.15); categorical p < 0.01 "
+                           "and Cramér's V >= 0.3, or perfect separation; any sex mismatch; any flagged pair; a "
+                           "library <= 0.2 x its group's median; pairs declared by sample order; a completely "
+                           "aliased technical factor that dominates (>= 20% of expressed genes across the boundary "
+                           "and >= 10 x the share inside a batch)"},
         "table": table,
         "samples": samples[[c for c in SAMPLE_COLUMNS if c in samples.columns]],
         "caveat": caveat,
