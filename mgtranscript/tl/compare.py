@@ -23,7 +23,7 @@ from scipy import stats
 
 from ..errors import InputDataError
 from ._features import _as_list, _features, _labels, covariate_frame
-from ._stats import auroc, bh_adjust, hedges_g, hedges_g_paired
+from ._stats import _hedges_j, auroc, bh_adjust, hedges_g, hedges_g_av, hedges_g_paired
 from .trend import TREND_COLUMNS, trend
 
 logger = logging.getLogger(__name__)
@@ -34,14 +34,18 @@ __all__ = ["compare", "trend", "compare_table", "COMPARE_COLUMNS", "ADJUSTED_COL
 COMPARE_COLUMNS = [
     "feature", "kind", "source", "groupby", "group", "reference", "contrast", "paired",
     "n_group", "n_ref", "n", "n_missing", "mean_group", "mean_ref", "diff",
-    "hedges_g", "g_se", "g_ci_low", "g_ci_high", "auroc", "t_stat", "t_pval", "u_pval",
-    "test", "qval", "u_qval", "note",
+    "hedges_g", "g_se", "g_ci_low", "g_ci_high", "g_kind", "g_av", "g_av_se", "g_av_ci_low", "g_av_ci_high",
+    "auroc", "t_stat", "t_pval", "u_pval", "test", "qval", "u_qval", "note",
 ]  # fmt: skip
 
 #: Columns added to the :func:`compare` table when ``covariates`` are given, in order.
 ADJUSTED_COLUMNS = [
     "adj_diff", "adj_se", "adj_ci_low", "adj_ci_high", "adj_pval", "adj_qval", "adj_df", "adj_n", "adjusted_for",
+    "adj_g", "adj_g_se", "adj_g_ci_low", "adj_g_ci_high",
 ]  # fmt: skip
+
+_G_NAN = ("hedges_g", "g_se", "g_ci_low", "g_ci_high", "g_av", "g_av_se", "g_av_ci_low", "g_av_ci_high", "auroc",
+          "t_stat", "t_pval", "u_pval")
 
 _UNLABELLED = "unlabelled"
 
@@ -90,15 +94,19 @@ def _unpaired_row(x: np.ndarray, y: np.ndarray) -> dict:
     row = {
         "n_group": x.size, "n_ref": y.size, "n": x.size + y.size,
         "mean_group": x.mean() if x.size else np.nan, "mean_ref": y.mean() if y.size else np.nan,
-        "test": "Welch t / Mann-Whitney U", "note": "",
+        "test": "Welch t / Mann-Whitney U", "note": "", "g_kind": "g",
     }  # fmt: skip
     row["diff"] = row["mean_group"] - row["mean_ref"]
-    nan = {k: np.nan for k in ("hedges_g", "g_se", "g_ci_low", "g_ci_high", "auroc", "t_stat", "t_pval", "u_pval")}
+    nan = dict.fromkeys(_G_NAN, np.nan)
+    row["_sd"] = np.nan
     if x.size < 2 or y.size < 2:
         row.update(nan, note=f"too few samples (n_group={x.size}, n_ref={y.size}; need >= 2 each)")
         return row
     g, se, lo, hi = hedges_g(x, y)
-    row.update(hedges_g=g, g_se=se, g_ci_low=lo, g_ci_high=hi, auroc=auroc(x, y))
+    row.update(hedges_g=g, g_se=se, g_ci_low=lo, g_ci_high=hi, g_av=g, g_av_se=se, g_av_ci_low=lo, g_av_ci_high=hi,
+               auroc=auroc(x, y))
+    row["_sd"] = np.sqrt(((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2))
+    row["_j"] = _hedges_j(x.size + y.size - 2)
     if x.var() == 0 and y.var() == 0:
         row.update(t_stat=np.nan, t_pval=np.nan, note="constant values in both groups")
     else:
@@ -119,14 +127,19 @@ def _paired_row(x: np.ndarray, y: np.ndarray) -> dict:
     row = {
         "n_group": n, "n_ref": n, "n": n,
         "mean_group": x.mean() if n else np.nan, "mean_ref": y.mean() if n else np.nan,
-        "diff": d.mean() if n else np.nan, "test": "paired t / Wilcoxon signed-rank", "note": "",
+        "diff": d.mean() if n else np.nan, "test": "paired t / Wilcoxon signed-rank", "note": "", "g_kind": "g_z",
     }  # fmt: skip
-    nan = {k: np.nan for k in ("hedges_g", "g_se", "g_ci_low", "g_ci_high", "auroc", "t_stat", "t_pval", "u_pval")}
+    nan = dict.fromkeys(_G_NAN, np.nan)
+    row["_sd"] = np.nan
     if n < 2:
         row.update(nan, note=f"too few complete pairs (n={n}; need >= 2)")
         return row
     g, se, lo, hi = hedges_g_paired(d)
-    row.update(hedges_g=g, g_se=se, g_ci_low=lo, g_ci_high=hi, auroc=auroc(x, y))
+    ga, sea, loa, hia = hedges_g_av(x, y)
+    row.update(hedges_g=g, g_se=se, g_ci_low=lo, g_ci_high=hi, g_av=ga, g_av_se=sea, g_av_ci_low=loa,
+               g_av_ci_high=hia, auroc=auroc(x, y))
+    row["_sd"] = np.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2.0)
+    row["_j"] = _hedges_j(n - 1)
     if d.var() == 0:
         row.update(t_stat=np.nan, t_pval=np.nan, u_pval=np.nan, note="identical within-pair differences")
         return row
@@ -170,6 +183,15 @@ def compare(
     ``g_z = J * mean(d) / sd(d)`` with ``J = 1 - 3/(4(n-1)-1)`` and variance
     ``1/n + g_z^2/(2n)`` (n = pairs), tests are the paired t and the Wilcoxon signed-rank
     test; ``auroc`` is still the unpaired ``P(group > ref)`` over the paired samples.
+    ``g_kind`` says which standardised difference ``hedges_g`` is (``"g"`` unpaired, ``"g_z"``
+    paired). Beside it, ``g_av`` (with ``g_av_se``, ``g_av_ci_low``, ``g_av_ci_high``) is the
+    **average-SD standardised** difference, comparable with an unpaired g: for paired rows
+    ``J * mean(d) / sqrt((sd_group^2 + sd_ref^2) / 2)`` with ``J`` on ``n - 1`` df
+    (:func:`~mgtranscript.tl._stats.hedges_g_av`); for unpaired rows it equals ``hedges_g``.
+    ``g_z`` is ``g_av`` divided by ``sqrt(2 (1 - r))`` (r: the correlation of the pairs), so
+    with strongly correlated pairs it is much larger, and with weakly correlated ones smaller,
+    than the g of the same difference measured in two independent groups: compare and pool
+    paired with unpaired cohorts on ``g_av``.
 
     Parameters
     ----------
@@ -216,7 +238,13 @@ def compare(
         table, ``adj_n`` the samples (pairs) used, ``adjusted_for`` the covariate columns
         that entered (``;`` joined). A group indicator collinear with the covariates
         (e.g. all cases male, all controls female with sex as covariate) gives NaN and a
-        note. Without ``covariates`` the table is exactly as before.
+        note. ``adj_g`` (``adj_g_se``, ``adj_g_ci_low``, ``adj_g_ci_high``) is the
+        **regression-adjusted standardised difference**: ``J * adj_diff / s`` with the
+        unadjusted standardiser ``s`` and ``J`` of the row's g (pooled SD for unpaired rows,
+        the average SD of ``g_av`` for paired ones), so that it is on the scale of
+        ``hedges_g`` / ``g_av`` and moves only with the adjusted mean difference; its CI is
+        ``adj_g +/- t(adj_df) * J * adj_se / s``, its p-value ``adj_pval``. Without
+        ``covariates`` the table is exactly as before.
     key_added
         Where the table goes: ``adata.uns[key_added]``; parameters in
         ``adata.uns[f"{key_added}_params"]``.
@@ -282,6 +310,7 @@ def compare(
             if Zdf is not None:
                 adj = _adjusted(vals, Zdf, ig, ir, paired=pairs is not None)
                 row.update({k: v for k, v in adj.items() if k != "note"})
+                row.update(_adjusted_g(adj, row.get("_sd", np.nan), row.get("_j", np.nan)))
                 if adj["note"]:
                     row["note"] = "; ".join(n for n in (row["note"], adj["note"]) if n)
             notes = [n for n in (row["note"], extra_note) if n]
@@ -291,7 +320,7 @@ def compare(
                 note="; ".join(notes),
             )  # fmt: skip
             rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows).drop(columns=["_sd", "_j"], errors="ignore")
     table["qval"] = bh_adjust(table["t_pval"].to_numpy(dtype=float))
     table["u_qval"] = bh_adjust(table["u_pval"].to_numpy(dtype=float))
     if Zdf is not None:
@@ -375,6 +404,18 @@ def _adjusted(vals: np.ndarray, Zdf: pd.DataFrame, ig: np.ndarray, ir: np.ndarra
     out["adjusted_for"] = ";".join(str(names[used][j - first]) for j in cols if j >= first)
     tq = float(stats.t.ppf(0.975, df))
     out.update(adj_diff=est, adj_se=se, adj_ci_low=est - tq * se, adj_ci_high=est + tq * se, adj_pval=p, adj_df=df)
+    return out
+
+
+def _adjusted_g(adj: dict, sd: float, j: float) -> dict:
+    """The adjusted difference standardised like the row's g: ``J * adj_diff / sd``."""
+    out = dict.fromkeys(("adj_g", "adj_g_se", "adj_g_ci_low", "adj_g_ci_high"), np.nan)
+    est, se, df = adj.get("adj_diff", np.nan), adj.get("adj_se", np.nan), adj.get("adj_df", np.nan)
+    if not (np.isfinite(est) and np.isfinite(sd) and sd > 0 and np.isfinite(j) and np.isfinite(df)):
+        return out
+    g, g_se = j * est / sd, j * se / sd
+    tq = float(stats.t.ppf(0.975, df))
+    out.update(adj_g=g, adj_g_se=g_se, adj_g_ci_low=g - tq * g_se, adj_g_ci_high=g + tq * g_se)
     return out
 
 
