@@ -192,6 +192,7 @@ def run_analysis(
     claims: pd.DataFrame | None = None,
     cells: dict | None = None,
     cell_type_key: str = "cell_type",
+    donor_key: str | None = None,
     manifest: dict | None = None,
 ) -> AnalysisResult:
     """Run the default analysis plan end to end and write tables, figures and the report.
@@ -229,6 +230,11 @@ def run_analysis(
         cell types).
     cell_type_key
         The ``obs`` column of ``cells`` holding the cell types.
+    donor_key
+        The ``obs`` column of ``cells`` naming each cell's donor (default: the first of
+        ``donor``, ``donor_id``, ``individual``, ``patient``). Correlations are computed inside
+        each cell type and donor and combined with donors as the unit; without a donor column
+        the evidence says the donors are unknown (cells counted as samples).
     manifest
         Extra fields for ``manifest.json`` (e.g. the command line that ran).
 
@@ -246,6 +252,11 @@ def run_analysis(
     from ._output import check_output_path, transactional_output
 
     cohorts = check_arguments(cohorts=cohorts, samples=samples, method=method, permutations=permutations)
+    for name, cdata in (cells or {}).items() if donor_key is not None else ():
+        if donor_key not in cdata.obs.columns:
+            raise UsageError(f"donor_key {donor_key!r} is not an obs column of cells {name!r} (columns: "
+                             f"{', '.join(map(str, cdata.obs.columns[:15]))}); pass the column naming each cell's "
+                             "donor, or none to look for donor, donor_id, individual, patient")
     out = Path(out)
     check_output_path(out)
     manifest = {"command": "mgtranscript.pipeline.run_analysis", **(manifest or {}), "method": method,
@@ -253,7 +264,7 @@ def run_analysis(
     with transactional_output(out, manifest=manifest) as tmp:
         res = _run(tmp, cohorts=cohorts, samples=samples, method=method, permutations=permutations, seed=seed,
                    plots=plots, report=report, svg=svg, progress=progress, alpha=alpha, claims=claims,
-                   cells=cells, cell_type_key=cell_type_key)
+                   cells=cells, cell_type_key=cell_type_key, donor_key=donor_key)
         analysed = int((res.cohorts["status"] == "analysed").sum()) if not res.cohorts.empty else 0
         if not analysed:  # a run without results must not replace an earlier output
             why = "; ".join(f"{r.accession}: {r.reason_short or r.status}" for r in res.cohorts.itertuples()
@@ -268,7 +279,7 @@ def run_analysis(
 
 
 def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, report, svg, progress,
-         alpha, claims, cells=None, cell_type_key="cell_type") -> AnalysisResult:
+         alpha, claims, cells=None, cell_type_key="cell_type", donor_key=None) -> AnalysisResult:
     from tqdm.auto import tqdm
 
     from . import datasets
@@ -356,7 +367,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                                 "technology": c["technology"], "groups": ""})
     for name, cdata in (cells or {}).items():  # per-cell data for cell-level claims
         res.append("effects", pd.DataFrame(cell_effects({name: cdata}, claims, cell_type_key=cell_type_key,
-                                                        result=res)))
+                                                        donor_key=donor_key, result=res)))
         status_rows.append({"accession": name, "disease_area": "any", "status": "analysed", "reason": "",
                             "reason_short": "", "n_samples": int(cdata.n_obs), "sample_sheet": "",
                             "title": f"per-cell data ({cdata.n_obs} cells; cell types in obs[{cell_type_key!r}])",
@@ -365,7 +376,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.cohorts = pd.DataFrame(status_rows)
     res.sample_counts = pd.DataFrame(count_rows, columns=["accession", "condition", "n", "analysed"])
     _adjust(res)
-    ev = build_evidence(res.effects, claims=claims, cohorts=res.cohorts)
+    ev = build_evidence(res.effects, claims=claims, cohorts=res.cohorts, design=res.design)
     j = judge(ev, claims=claims, design=res.design, cohorts=res.cohorts, alpha=alpha)
     res.claims, res.claims_evidence, res.sensitivity = j.verdicts, j.evidence, j.sensitivity
     res.meta = _meta(res.effects)

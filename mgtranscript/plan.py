@@ -3,8 +3,9 @@
 :mod:`mgtranscript.pipeline` runs these steps over the cohorts it can obtain and hands the
 results to :mod:`mgtranscript.claims` and :mod:`mgtranscript.report`. One labelled cohort goes
 through: scoring (Mg, mechanism and composition sets, by the chosen method and the alternatives
-of the sensitivity analysis; alternative normalisations), the design audit of each contrast,
-group comparisons, DE + GSEA + ORA of the main contrast, trends, HCC by etiology, within-group
+of the sensitivity analysis; alternative normalisations), the design audit of each contrast
+(:mod:`mgtranscript.plan_design`: a sex or age imbalance it flags is adjusted for in the primary
+estimates, the unadjusted ones are the scenario ``"unadjusted for sex/age"``), group comparisons, DE + GSEA + ORA of the main contrast, trends, HCC by etiology, within-group
 couplings and correlations, survival; every estimate a claim can use becomes a row of the
 run's ``effects`` table (:mod:`mgtranscript.claims.effects`).
 """
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import MgTranscriptError, UsageError
+from .errors import MgTranscriptError
+from .plan_cells import cell_effects
+from .plan_design import UNADJUSTED, audit_contrasts, covariate_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import AnalysisResult
@@ -29,7 +32,6 @@ _NOT_A_STAGE = ("hcc_recurrent",)
 
 __all__ = ["analyse_cohort", "cell_effects", "KEY_GENES", "ALT_METHODS", "ALT_NORMS", "COUPLING_MG_SETS", "ETIOLOGIES"]
 
-#: Single Mg genes compared gene by gene in every cohort.
 #: Single Mg genes compared gene by gene in every cohort.
 KEY_GENES = ("CNNM4", "CNNM2", "CNNM3", "TRPM7", "SLC41A1", "SLC41A3", "MAGT1", "MRS2",
              "PTP4A1", "PTP4A2", "PTP4A3", "ARL15", "KLRK1")
@@ -167,31 +169,30 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
     contrasts = _contrasts(adata, accession, claims)
     eff: list[dict] = []
 
-    # design audit, per contrast
-    for k in contrasts:
-        tab = tl.design_check(adata, groupby=k["groupby"], group=k["group"], reference=k["reference"],
-                              paired_by=k["paired_by"], key_added="design_check")
-        tab = pd.DataFrame(tab if tab is not None else adata.uns["design_check"]["table"])
-        result.append("design", tab.assign(cohort=accession, contrast=k["tag"]))
-        pairs = adata.uns["design_check"].get("pairs") if k["paired_by"] else None
-        if pairs is not None and len(pairs):
-            result.append("pairs", pd.DataFrame(pairs).assign(cohort=accession))
+    # design audit, per contrast; covariates the primary estimates are adjusted for (sex/age imbalance)
+    adjust = audit_contrasts(adata, accession, contrasts, result)
 
     # group comparisons: primary and alternatives
     for k in contrasts:
         base = dict(groupby=k["groupby"], reference=k["reference"], groups=[k["group"]])
-        table = _compare(adata, keys=[mg_key, "mg_balance"], genes=genes, paired_by=k["paired_by"], **base)
+        adj = adjust.get(k["tag"], [])
+        cw = dict(covariates=adj or None)
+        ew = dict(cohort=accession, area=area, covariates=covariate_words(adj))
+        table = _compare(adata, keys=[mg_key, "mg_balance"], genes=genes, paired_by=k["paired_by"], **cw, **base)
         result.append("comparisons", table.assign(cohort=accession))
-        eff += E.compare_effects(table, cohort=accession, area=area)
+        eff += E.compare_effects(table, **ew)
+        if adj:
+            t = _compare(adata, keys=[mg_key, "mg_balance"], genes=genes, paired_by=k["paired_by"], **base)
+            eff += E.compare_effects(t, cohort=accession, area=area, scenario=UNADJUSTED)
         for alt in ALT_METHODS:
             if alt != method:
-                t = _compare(adata, keys=[f"mg_{alt}"], paired_by=k["paired_by"], **base)
-                eff += E.compare_effects(t, cohort=accession, area=area, scenario=f"scoring: {alt}")
+                t = _compare(adata, keys=[f"mg_{alt}"], paired_by=k["paired_by"], **cw, **base)
+                eff += E.compare_effects(t, scenario=f"scoring: {alt}", **ew)
         for scen, norm in prep["alt_layers"].items():
             t = _compare(adata, keys=[f"mg_balance_{norm}"], genes=genes, layer=f"logcpm_{norm}",
-                         paired_by=k["paired_by"], **base)
+                         paired_by=k["paired_by"], **cw, **base)
             t["feature"] = t["feature"].replace({f"mg_balance_{norm}": "mg_balance"})
-            eff += E.compare_effects(t, cohort=accession, area=area, scenario=scen)
+            eff += E.compare_effects(t, scenario=scen, **ew)
         if k["paired_by"]:
             t = _compare(adata, keys=[mg_key, "mg_balance"], genes=genes, paired_by=None, **base)
             eff += E.compare_effects(t, cohort=accession, area=area, scenario="unpaired")
@@ -201,11 +202,11 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
             if ctrl.nunique() > 1 and (ctrl == ref_cond).sum() >= 3:
                 keep = ~((adata.obs["disease"].astype(str) == "control")
                          & (adata.obs["condition"].astype(str) != ref_cond))
-                t = _compare(adata[keep.to_numpy()].copy(), keys=[mg_key, "mg_balance"], genes=genes, **base)
-                eff += E.compare_effects(t, cohort=accession, area=area, scenario="controls: reference condition only")
+                t = _compare(adata[keep.to_numpy()].copy(), keys=[mg_key, "mg_balance"], genes=genes, **cw, **base)
+                eff += E.compare_effects(t, scenario="controls: reference condition only", **ew)
         if prep["composition"]:
             t = _compare(adata, keys=[mg_key, "mg_balance"], genes=genes, paired_by=k["paired_by"],
-                         covariates=prep["composition"], **base)
+                         covariates=adj + prep["composition"], **base)
             if "adj_diff" in t:
                 eff += E.compare_effects(t, cohort=accession, area=area, scenario="adjusted: composition")
 
@@ -216,12 +217,13 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
         is_main = main is not None and k["tag"] == main["tag"]
         if not is_main and k["tag"] not in gene_claim_contrasts:
             continue
-        de_tables = _de(adata, k)
-        for scen, (de, text) in de_tables.items():
+        adj = adjust.get(k["tag"], [])
+        de_tables = _de(adata, k, adj)
+        for scen, (de, text, unadj) in de_tables.items():
             eff += E.de_effects(de, genes, cohort=accession, area=area, contrast=k["tag"], scenario=scen,
-                                method_text=text)
+                                method_text=text, unadjusted=unadj)
         if is_main:
-            de, text = de_tables["DE: voom"] if "DE: voom" in de_tables else de_tables["DE: limma-trend"]
+            de, text, _ = de_tables["DE: voom"] if "DE: voom" in de_tables else de_tables["DE: limma-trend"]
             _enrich(result, adata, accession, k, de, text, prep["mg"], mechanisms, permutations, seed)
 
     eff += _etiology(adata, accession, mg_key, genes, result)
@@ -244,22 +246,30 @@ def _compare(adata, *, keys=None, genes=None, layer=None, paired_by=None, covari
     return table
 
 
-def _de(adata, k: dict) -> dict[str, tuple[pd.DataFrame, str]]:
-    """voom (counts) and limma-trend (log-CPM) for one contrast, on genes passing filterByExpr."""
+def _de(adata, k: dict, covariates=()) -> dict[str, tuple[pd.DataFrame, str, pd.DataFrame | None]]:
+    """voom (counts) and limma-trend (log-CPM) for one contrast, on genes passing filterByExpr; with
+    ``covariates`` in the design (and the unadjusted table beside)."""
     from . import pp, tl
 
     sub = adata[adata.obs[k["groupby"]].astype(str).isin((k["group"], k["reference"])).to_numpy()]
     out = {}
     base = dict(groupby=k["groupby"], group=k["group"], reference=k["reference"], paired_by=k["paired_by"])
+    extra = f", adjusted for {covariate_words(covariates)}" if covariates else ""
+
+    def run(data, **kw):
+        tab = pd.DataFrame(tl.de(data, key_added="_de", covariates=list(covariates) or None, **base, **kw))
+        unadj = pd.DataFrame(tl.de(data, key_added="_de", **base, **kw)) if covariates else None
+        return tab, unadj
+
     if "counts" in adata.layers:
         keep = pp.expressed_genes(sub, group=k["groupby"])
         sub = sub[:, keep].copy()
-        out["DE: voom"] = (tl.de(sub, method="voom", key_added="_de", **base), "voom + limma (TMM, filterByExpr)")
+        out["DE: voom"] = (*run(sub, method="voom"), "voom + limma (TMM, filterByExpr)" + extra)
     else:
         sub = sub.copy()
-    trend = tl.de(sub, method="limma", trend=True, key_added="_de", **base)
-    out["DE: limma-trend"] = (trend, "limma-trend on log2-CPM" if "counts" in adata.layers else "limma-trend")
-    return {s: (pd.DataFrame(d), t) for s, (d, t) in out.items()}
+    text = ("limma-trend on log2-CPM" if "counts" in adata.layers else "limma-trend") + extra
+    out["DE: limma-trend"] = (*run(sub, method="limma", trend=True), text)
+    return {s: (d, t, u) for s, (d, u, t) in out.items()}
 
 
 def _enrich(result, adata, accession, k, de, text, mg, mechanisms, permutations, seed) -> None:
@@ -422,42 +432,6 @@ def _correlations(adata, accession, area, claims, composition, result) -> list[d
             t = t.assign(cohort=accession, feature_x=x, feature_y=y)
             result.append("correlations", t)
             eff += correlation_effects(t, cohort=accession, area=area, analysis="correlation")
-    return eff
-
-
-def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cell_type",
-                 result: AnalysisResult) -> list[dict]:
-    """Per-cell evidence for ``scope = cell`` claims: the correlation named by the claim inside
-    the cell types its ``cell_types`` patterns match, within each cell type (Fisher z combined).
-
-    ``cells`` maps a name to an AnnData of cells (log-normalised ``X``, cell types in
-    ``obs[cell_type_key]``). Rows get ``design = "cells:..."``; they count for any disease area.
-    """
-    import re
-
-    from .claims.effects import correlation_effects
-
-    eff: list[dict] = []
-    cell_claims = claims[(claims["scope"] == "cell") & (claims["feature_kind"] == "correlation")]
-    for name, cdata in cells.items():
-        if cell_type_key not in cdata.obs:
-            raise UsageError(f"cells {name!r}: no obs[{cell_type_key!r}] with cell types; pass cell_type_key= "
-                             f"(obs columns: {', '.join(map(str, cdata.obs.columns[:10]))})")
-        labels = cdata.obs[cell_type_key].astype(str)
-        for c in cell_claims.itertuples():
-            x, _, y = c.features.partition("~")
-            pats = [q for q in str(c.cell_types or "").split(";") if q.strip()]
-            mask = labels.map(lambda v: any(re.search(q, v, re.I) for q in pats)) if pats else labels != ""
-            if x not in cdata.var_names or y not in cdata.var_names or int(mask.sum()) < 10:
-                logger.warning("cells %s: claim %s not testable (genes %s/%s present: %s/%s; %d matching cells)",
-                               name, c.claim_id, x, y, x in cdata.var_names, y in cdata.var_names, int(mask.sum()))
-                continue
-            sub = cdata[mask.to_numpy()].copy()
-            t = _correlate(sub, [x], [y], within=cell_type_key)
-            t["design"] = "cells:" + t["design"].astype(str)
-            t = t.assign(cohort=name, feature_x=x, feature_y=y)
-            result.append("correlations", t)
-            eff += correlation_effects(t, cohort=name, area="any", analysis="correlation")
     return eff
 
 

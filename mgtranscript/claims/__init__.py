@@ -88,7 +88,8 @@ def evaluate_claims(effects: pd.DataFrame | None = None, *, design: pd.DataFrame
     effects
         The run's estimates (``tables/effects.tsv``; columns :data:`EFFECT_COLUMNS`).
     design
-        The design audit (``tables/design.tsv``): flagged checks become caveats.
+        The design audit (``tables/design.tsv``): flagged checks become caveats; a contrast
+        aliased with a dominating batch does not vote.
     cohorts
         The cohort status table (``tables/cohorts.tsv``), to say why a claim is not testable.
     claims
@@ -101,5 +102,5 @@ def evaluate_claims(effects: pd.DataFrame | None = None, *, design: pd.DataFrame
     DataFrame with one row per claim and the columns of :data:`VERDICT_COLUMNS`.
     """
     claims = load_claims() if claims is None else claims
-    evidence = build_evidence(effects, claims=claims, cohorts=cohorts)
+    evidence = build_evidence(effects, claims=claims, cohorts=cohorts, design=design)
     return judge(evidence, claims=claims, design=design, cohorts=cohorts, alpha=alpha).verdicts

@@ -40,6 +40,8 @@ SCENARIOS = {
     "controls: reference condition only": "the control group restricted to the catalog's reference "
                                             "condition (e.g. healthy without obese)",
     "adjusted: composition": "difference adjusted for liver cell-type composition scores (OLS)",
+    "unadjusted for sex/age": "the primary estimate without the adjustment for the sex / age imbalance the design "
+                              "audit flagged",
 }
 
 Z95 = 1.959963984540054
@@ -59,26 +61,48 @@ def _row(**kw) -> dict:
     return out
 
 
-def compare_effects(table: pd.DataFrame, *, cohort: str, area: str, scenario: str = "primary") -> list[dict]:
-    """Effect rows from a :func:`mgtranscript.tl.compare` table (Hedges' g, or the
-    covariate-adjusted difference when the table has ``adj_diff``)."""
+def compare_effects(table: pd.DataFrame, *, cohort: str, area: str, scenario: str = "primary",
+                    covariates: str = "") -> list[dict]:
+    """Effect rows from a :func:`mgtranscript.tl.compare` table.
+
+    The estimate is Hedges' g for unpaired rows and, for paired rows, ``g_av`` (the
+    average-SD standardised difference, comparable with an unpaired g; the change-score
+    ``g_z`` is named beside it in ``test``), both of kind ``hedges_g``. With ``covariates``
+    (words, e.g. ``"sex, age"``) the estimate is the regression-adjusted standardised
+    difference ``adj_g`` (same kind; the unadjusted g is in ``note``); an ``"adjusted: ..."``
+    scenario uses the raw adjusted difference (kind ``adjusted_diff``).
+    """
     rows = []
     adjusted = scenario.startswith("adjusted") and "adj_diff" in table
     for r in table.to_dict("records"):
         paired = bool(r.get("paired"))
+        g, lo, hi = r["hedges_g"], r["g_ci_low"], r["g_ci_high"]
+        note = str(r.get("note", "") or "")
+        if paired and "g_av" in r:
+            g_z = f"g_z {g:+.2f} [{lo:+.2f}, {hi:+.2f}]" if np.isfinite(g) else "g_z NA"
+            g, lo, hi = r["g_av"], r["g_av_ci_low"], r["g_av_ci_high"]
+            test = f"Hedges' g_av (average-SD standardised, comparable with an unpaired g; {g_z} beside), paired t"
+        else:
+            test = "Hedges' g, paired t" if paired else "Hedges' g, Welch t"
+        est, p, kind = g, r["t_pval"], "hedges_g"
         if adjusted:
             est, lo, hi, p = r["adj_diff"], r["adj_ci_low"], r["adj_ci_high"], r["adj_pval"]
             kind, test = "adjusted_diff", f"OLS difference adjusted for {r.get('adjusted_for', 'composition')}"
-        else:
-            est, lo, hi, p = r["hedges_g"], r["g_ci_low"], r["g_ci_high"], r["t_pval"]
-            kind, test = "hedges_g", "Hedges' g, paired t" if paired else "Hedges' g, Welch t"
+        elif covariates and "adj_g" in r:
+            if np.isfinite(r["adj_g"]):
+                unadj = f"unadjusted g {g:+.2f} [{lo:+.2f}, {hi:+.2f}], p {r['t_pval']:.2g}" if np.isfinite(g) else ""
+                est, lo, hi, p = r["adj_g"], r["adj_g_ci_low"], r["adj_g_ci_high"], r["adj_pval"]
+                test = f"Hedges' g adjusted for {covariates} (OLS, standardised by the unadjusted SD)"
+                note = "; ".join(x for x in (unadj, note) if x)
+            else:
+                note = "; ".join(x for x in (f"adjustment for {covariates} not estimable: unadjusted", note) if x)
         se = (hi - lo) / (2 * Z95) if np.isfinite(lo) and np.isfinite(hi) else np.nan
         n = r["n_group"] if paired else r["n_group"] + r["n_ref"]
         rows.append(_row(cohort=cohort, disease_area=area, scenario=scenario, analysis="compare",
                          contrast=r["contrast"], feature=r["feature"], effect_kind=kind, estimate=est,
                          ci_low=lo, ci_high=hi, se=se, pval=p, qval=r.get("qval", np.nan), n=n, test=test,
                          design=("paired" if paired else "unpaired") + f": {r['group']} vs {r['reference']}",
-                         note=str(r.get("note", "") or "")))
+                         note=note))
     return rows
 
 
@@ -124,17 +148,24 @@ def correlation_effects(table: pd.DataFrame, *, cohort: str, area: str, analysis
 
 
 def de_effects(de: pd.DataFrame, genes: Sequence[str], *, cohort: str, area: str, contrast: str,
-               scenario: str, method_text: str) -> list[dict]:
-    """Effect rows (log2 fold change) for ``genes`` from a :func:`mgtranscript.tl.de` table."""
+               scenario: str, method_text: str, unadjusted: pd.DataFrame | None = None) -> list[dict]:
+    """Effect rows (log2 fold change) for ``genes`` from a :func:`mgtranscript.tl.de` table
+    (``unadjusted``: the same DE without the covariates, quoted in ``note``)."""
     rows = []
     sub = de[de["gene"].isin(list(genes))]
+    un = unadjusted.set_index("gene") if unadjusted is not None else None
     for r in sub.to_dict("records"):
         t = float(r["stat"])
         se = abs(r["log2fc"] / t) if t else np.nan
+        note = ""
+        if un is not None and r["gene"] in un.index:
+            u = un.loc[r["gene"]]
+            note = f"unadjusted: log2FC {u['log2fc']:+.2f}, adj. p {u['padj']:.2g}"
         rows.append(_row(cohort=cohort, disease_area=area, scenario=scenario, analysis="de", contrast=contrast,
                          feature=r["gene"], effect_kind="log2fc", estimate=r["log2fc"],
                          ci_low=r["log2fc"] - Z95 * se, ci_high=r["log2fc"] + Z95 * se, se=se, pval=r["pval"],
-                         qval=r.get("padj", np.nan), n=r.get("n", np.nan), test=method_text, design=contrast))
+                         qval=r.get("padj", np.nan), n=r.get("n", np.nan), test=method_text, design=contrast,
+                         note=note))
     return rows
 
 

@@ -14,7 +14,8 @@ import pandas as pd
 
 from ._table import EVIDENCE_COLUMNS, load_claims
 
-__all__ = ["EFFECT_COLUMNS", "build_evidence", "mechanism_feature", "BULK_CELL_REASON"]
+__all__ = ["EFFECT_COLUMNS", "build_evidence", "exclude_batch_aliased", "mechanism_feature", "BULK_CELL_REASON",
+           "ALIASED_ROLE"]
 
 #: Columns of the run's ``effects`` table.
 EFFECT_COLUMNS = [
@@ -60,8 +61,31 @@ def _finite(d: dict) -> bool:
     return bool(np.isfinite(d["estimate"]) and np.isfinite(d["pval"]))
 
 
+#: ``role`` of an evidence row left out because its contrast is aliased with a dominating batch.
+ALIASED_ROLE = "not used: batch-aliased contrast"
+
+
+def exclude_batch_aliased(evidence: pd.DataFrame, design: pd.DataFrame | None) -> pd.DataFrame:
+    """Evidence whose cohort and contrast the design audit found completely aliased with a
+    technical factor that dominates the biology (a flagged ``batch_aliased`` row of
+    ``tables/design.tsv``) does not vote, in any scenario: ``included = False``, role
+    :data:`ALIASED_ROLE` and ``why`` = the audit's caveat, with its numbers."""
+    if design is None or design.empty or evidence.empty or "check" not in design:
+        return evidence
+    d = design[(design["check"] == "batch_aliased") & design["flagged"].astype(str).str.lower().isin(("true", "1"))]
+    if d.empty:
+        return evidence
+    ev = evidence.copy()
+    for r in d.itertuples():
+        m = (ev["cohort"] == r.cohort) & (ev["contrast"] == r.contrast)
+        ev.loc[m, "included"] = False
+        ev.loc[m, "role"] = ALIASED_ROLE
+        ev.loc[m, "why"] = f"{r.cohort}: {r.caveat}"
+    return ev
+
+
 def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None = None,
-                   cohorts: pd.DataFrame | None = None) -> pd.DataFrame:
+                   cohorts: pd.DataFrame | None = None, design: pd.DataFrame | None = None) -> pd.DataFrame:
     """Evidence rows (:data:`EVIDENCE_COLUMNS`) for every claim from a run's ``effects`` table.
 
     Rules (the verdict uses ``included`` rows; at most one per claim, cohort and scenario):
@@ -74,7 +98,9 @@ def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None 
       are kept as context;
     * ``scope = cell`` claims use only per-cell evidence (``design`` starting ``cells``); bulk
       correlations are context, with the reason;
-    * survival claims use the Cox model per SD of the feature in tumours, one sample per patient.
+    * survival claims use the Cox model per SD of the feature in tumours, one sample per patient;
+    * with ``design`` (the design audit), a contrast whose groups are aliased with a batch that
+      dominates the biology does not vote (:func:`exclude_batch_aliased`).
     """
     claims = load_claims() if claims is None else claims
     out: list[dict] = []
@@ -139,7 +165,7 @@ def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None 
                          why=lambda d: (d["note"] or d["test"]) + " (context, not voted)")
     ev = pd.DataFrame(out, columns=EVIDENCE_COLUMNS)
     ev.loc[ev["scenario"] != "primary", "role"] = "sensitivity"
-    return ev
+    return exclude_batch_aliased(ev, design)
 
 
 def _context_missing_groups(c: pd.Series, area: pd.DataFrame, contrast: str) -> list[dict]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ._table import EVIDENCE_COLUMNS, SENSITIVITY_COLUMNS, TRANSCRIPT_NOTE, VERDICT_COLUMNS, load_claims
-from .evidence import BULK_CELL_REASON
+from .evidence import ALIASED_ROLE, BULK_CELL_REASON
 from .rules import Vote, decide, grade, vote
 
 __all__ = ["Judgement", "judge", "PRIMARY", "CAVEAT_SEP", "BIAS_CHECKS", "contrast_label"]
@@ -95,9 +95,11 @@ def _unavailable_reason(claim: pd.Series, cohorts: pd.DataFrame | None) -> str:
 
 
 #: Design-audit checks that signal confounding of the contrast by how samples were collected
-#: (risk of bias: the certainty drops a level). Other flagged checks (TMM factor and top-gene
-#: share, which the normalisation alternatives address; sex mismatches of single samples;
-#: suspicious pairs) become caveats only.
+#: (risk of bias: the certainty drops a level), for design tables without a ``risk_of_bias``
+#: column; newer tables name the risk-of-bias flags themselves (``risk_of_bias`` non-empty:
+#: confounding by collection, an RNA-composition shift, pairing declared but not recorded, a
+#: sex/age imbalance left unadjusted, unknown donors of per-cell data). Other flagged checks
+#: become caveats only.
 BIAS_CHECKS = ("library_size", "sample_ids", "technical", "sex_inferred", "sex_recorded", "age")
 
 
@@ -106,15 +108,19 @@ def _design_caveats(design: pd.DataFrame | None, rows: pd.DataFrame) -> tuple[li
     if design is None or design.empty or rows.empty:
         return [], []
     flagged = design[design["flagged"].astype(str).str.lower().isin(("true", "1"))]
+    # the audit names the flags that are a risk of bias (an adjusted sex/age imbalance is not);
+    # older design tables without that column: the checks of BIAS_CHECKS
+    rob = (flagged["risk_of_bias"].fillna("").astype(str).str.strip() != "" if "risk_of_bias" in flagged
+           else flagged["check"].astype(str).isin(BIAS_CHECKS))
     bias, other = [], []
     for cohort, contrast in rows[["cohort", "contrast"]].drop_duplicates().itertuples(index=False):
         hit = flagged[(flagged["cohort"] == cohort)
                       & ((flagged["contrast"] == contrast) | (flagged["contrast"].isin(("", "pairs", "*"))))]
         flagged_bias = False
-        for r in hit.itertuples():
+        for i, r in zip(hit.index, hit.itertuples()):
             caveat = "" if pd.isna(r.caveat) else str(r.caveat).strip()
             text = f"{cohort}: {caveat}" if caveat else ""
-            if str(r.check) in BIAS_CHECKS:
+            if rob[i]:
                 flagged_bias = True
                 if text:  # a flag without text repeats another one (e.g. inferred and recorded sex)
                     bias.append(text)
@@ -228,11 +234,14 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
                 reason = _unavailable_reason(c, cohorts)
             if ctx:
                 reason += ". Context only: " + "; ".join(dict.fromkeys(ctx))
-            certainty, _ = grade("not testable", c["expected_direction"], Vote())
-            row.update(verdict="not testable", certainty=certainty, effect_kind="", effect=np.nan,
+            verdict = "not testable"
+            if (context["role"].astype(str) == ALIASED_ROLE).any():  # measured, but only on a batch-aliased contrast
+                verdict, reason = "inconclusive", "no usable evidence: " + reason
+            certainty, _ = grade(verdict, c["expected_direction"], Vote())
+            row.update(verdict=verdict, certainty=certainty, effect_kind="", effect=np.nan,
                        ci_low=np.nan, ci_high=np.nan, pval=np.nan, qval=np.nan, n_cohorts=0, cohorts="",
                        robustness="", caveats=TRANSCRIPT_NOTE, reason=reason)
-            verdict_of[cid] = "not testable"
+            verdict_of[cid] = verdict
             out.append(row)
             continue
         q = qs.get(cid, np.nan)
@@ -289,7 +298,7 @@ def _sensitivity(claims: pd.DataFrame, ev: pd.DataFrame, verdict_of: dict[str, s
     scenarios = [s for s in dict.fromkeys(ev["scenario"]) if s != PRIMARY]
     expected = dict(zip(claims["claim_id"], claims["expected_direction"]))
     for scen in scenarios:
-        applies = set(ev.loc[ev["scenario"] == scen, "claim_id"])
+        applies = set(ev.loc[(ev["scenario"] == scen) & ev["included"], "claim_id"])
         srows = _scenario_rows(ev, scen)
         votes, qs = _votes(claims, srows, alpha)
         for cid in claims["claim_id"]:

@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "one cell type (repeatable); without it those claims are not testable on bulk samples")
     p.add_argument("--cell-type-key", default="cell_type", metavar="COLUMN",
                    help="obs column of --cells holding the cell types (default: cell_type)")
+    p.add_argument("--donor-key", default=None, metavar="COLUMN",
+                   help="obs column of --cells naming each cell's donor; correlations are combined with donors as "
+                        "the unit (default: the first of donor, donor_id, individual, patient; none: donors unknown)")
     p.add_argument("--no-progress", action="store_true")
 
 
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     out: Path = checked["out"]
     cells = {name: read_h5ad(path, option=f"--cells {name}=") for name, path in checked["cells"].items()}
     res = run_analysis(out, cohorts=checked["cohorts"], samples=checked["samples"], method=checked["method"],
-                       cells=cells or None, cell_type_key=args.cell_type_key,
+                       cells=cells or None, cell_type_key=args.cell_type_key, donor_key=args.donor_key,
                        permutations=args.permutations, seed=args.seed, plots=not args.no_plots, svg=args.svg,
                        progress=progress_flag(args.no_progress),
                        manifest={"command": "mgtranscript run", "samples": checked["samples"]})
