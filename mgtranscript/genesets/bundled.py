@@ -185,7 +185,7 @@ def _celltypes_cached(path: str, mtime_ns: int) -> GeneSets:
 
 
 def _load_liver_celltypes(names: str, spec: str) -> GeneSets:
-    """``"liver_celltypes"`` (all seven sets) or ``"liver_celltypes:hepatocyte,t_nk"``."""
+    """``"liver_celltypes"`` (all eight sets) or ``"liver_celltypes:hepatocyte,t_nk"``."""
     p = (gene_sets_dir() / _CT_GMT).resolve()
     if not p.is_file():
         raise GeneSetError(f"{p} is missing; the bundled gene_sets folder is incomplete.")

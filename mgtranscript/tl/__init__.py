@@ -23,8 +23,13 @@ Evidence a reviewer asks for
 :func:`correlate`
     Correlation pooled, within groups (Fisher-z combined or residualised) or within
     pairs (repeated-measures), optionally partial on covariates.
+:func:`correlate_cells`
+    Per-cell data: correlation inside each cell type and donor, combined with donors as the
+    unit (cells of one donor are not independent samples).
 :func:`composition`
     Relative liver cell-type marker scores per sample (covariates, not proportions).
+:func:`marker_coherence`
+    How well each marker of a set tracks the rest of its set, within strata.
 :func:`design_check`
     Is a contrast confounded with library size, TMM factor, sex, age or the sample
     series? One row per check, with plain-words caveats; pair checks for paired designs.
@@ -56,7 +61,9 @@ _LAZY = {
     "ora": ("enrich", "ora"),
     "coupling": ("coupling", "coupling"),
     "correlate": ("correlate", "correlate"),
+    "correlate_cells": ("donors", "correlate_cells"),
     "composition": ("composition", "composition"),
+    "marker_coherence": ("composition", "marker_coherence"),
     "design_check": ("design.audit", "design_check"),
     "survival": ("survival", "survival"),
 }
