@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scanpy as sc
-from scipy import sparse
+from scipy import sparse, stats
 
 import mgtranscript as mg
 from mgtranscript.errors import GeneSetError, InputDataError
@@ -212,3 +212,63 @@ def test_pseudobulk_dense_input_matches_sparse(pbmc):
     assert sparse.issparse(cells.layers["counts"])
     np.testing.assert_allclose(a.X, b.X)
     pd.testing.assert_frame_equal(a.obs, b.obs)
+
+
+# --------------------------------------------------------------------------- donors as the unit
+def _donor_cells(donor_rho, n_cells=120, seed=0, donor_col="donor"):
+    """Per-cell data of several donors: inside donor d, MAGT1 and KLRK1 correlate with
+    ``donor_rho[d]`` in NK and CD8 T cells; donors also differ in their mean levels."""
+    import anndata as ad
+
+    rng = np.random.default_rng(seed)
+    rows, obs = [], []
+    for d, rho in enumerate(donor_rho):
+        shift = rng.normal(0, 2, 2)
+        for ct in ("CD56+ NK", "CD8+ cytotoxic T"):
+            z = rng.normal(size=n_cells)
+            x = z
+            y = rho * z + np.sqrt(1 - rho**2) * rng.normal(size=n_cells)
+            rows.append(np.c_[x + shift[0], y + shift[1]])
+            obs += [{"cell_type": ct, donor_col: f"D{d}"}] * n_cells
+    obs = pd.DataFrame(obs, index=[f"c{i}" for i in range(len(obs))])
+    return ad.AnnData(np.vstack(rows), obs=obs, var=pd.DataFrame(index=["MAGT1", "KLRK1"]))
+
+
+def test_correlate_cells_counts_donors_not_cells():
+    """Six donors whose within-donor correlations disagree (0.6, 0.6, 0.5, -0.3, -0.4, 0.0):
+    1,440 cells make any pooled correlation 'significant'; with donors as the unit the
+    estimate is their mean on the Fisher scale, on 5 df, and not significant."""
+    rhos = [0.6, 0.6, 0.5, -0.3, -0.4, 0.0]
+    a = _donor_cells(rhos)
+    t = mg.tl.correlate_cells(a, "MAGT1", "KLRK1")
+    comb = t.iloc[0]
+    assert comb["level"] == "combined" and comb["n"] == 6 and comb["df"] == 5
+    assert comb["design"] == "cells: within cell type and donor; donors as the unit"
+    per_donor = t[t["level"].str.startswith("donor ")].set_index("level")["estimate"]
+    zd = np.arctanh(per_donor.to_numpy())
+    assert comb["estimate"] == pytest.approx(np.tanh(zd.mean()))
+    assert comb["pval"] == pytest.approx(stats.ttest_1samp(zd, 0).pvalue)
+    assert comb["pval"] > 0.05 and comb["ci_low"] < 0 < comb["ci_high"]
+    assert len(t[t["level"].str.contains(r" \| ")]) == 12  # cell type x donor
+    # the same cells with the donors unknown: cells are the unit, and the rows say so
+    b = a.copy()
+    del b.obs["donor"]
+    u = mg.tl.correlate_cells(b, "MAGT1", "KLRK1")
+    assert u.iloc[0]["n"] == 1440 and u.iloc[0]["pval"] < 1e-6
+    assert "donors unknown" in u.iloc[0]["design"] and "donors unknown" in u.iloc[0]["note"]
+
+
+def test_correlate_cells_agreeing_donors_and_options():
+    a = _donor_cells([0.5, 0.45, 0.55, 0.5], donor_col="donor_id")
+    t = mg.tl.correlate_cells(a, "MAGT1", "KLRK1")  # donor_id found by default
+    comb = t.iloc[0]
+    assert comb["n"] == 4 and comb["pval"] < 0.01 and comb["ci_low"] > 0.3
+    assert a.uns["correlate_cells"]["params"]["donor_key"] == "donor_id"
+    few = mg.tl.correlate_cells(a[a.obs["donor_id"].isin(["D0", "D1"])].copy(), "MAGT1", "KLRK1")
+    assert np.isnan(few.iloc[0]["estimate"]) and "fewer than 3 donors" in few.iloc[0]["note"]
+    small = mg.tl.correlate_cells(a, "MAGT1", "KLRK1", min_cells=200)
+    assert np.isnan(small.iloc[0]["estimate"]) and "fewer than 200 cells skipped" in small.iloc[0]["note"]
+    with pytest.raises(InputDataError, match="donor_key 'patient_id' is not an obs column"):
+        mg.tl.correlate_cells(a, "MAGT1", "KLRK1", donor_key="patient_id")
+    with pytest.raises(InputDataError, match="cell types"):
+        mg.tl.correlate_cells(a, "MAGT1", "KLRK1", cell_type_key="celltype")
