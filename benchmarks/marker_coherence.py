@@ -49,7 +49,7 @@ def _load(acc: str, samples: Path | None):
 def table(sets, data) -> pd.DataFrame:
     rows = []
     for acc, a in data.items():
-        rows.append(mg.tl.marker_coherence(a, sets, within="condition").assign(stratum=lambda d, acc=acc: acc + ":"
+        rows.append(mg.tl.marker_coherence(a, gene_sets=sets, within="condition").assign(stratum=lambda d, acc=acc: acc + ":"
                                                                                 + d["level"]))
     t = pd.concat(rows)
     g = t.groupby(["cell_type", "gene"], sort=False)["rho"]

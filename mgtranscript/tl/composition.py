@@ -137,8 +137,8 @@ def composition(
 
 def marker_coherence(
     adata,
-    gene_sets: Any = "liver_celltypes",
     *,
+    gene_sets: Any = "liver_celltypes",
     within: str | None = None,
     layer: str | None = None,
     min_n: int = 5,

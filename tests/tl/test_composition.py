@@ -167,13 +167,13 @@ def test_marker_coherence_finds_the_marker_that_does_not_track_its_set():
     X = np.c_[X, rng.normal(size=n)]  # M5: regulated on its own
     obs = pd.DataFrame({"condition": np.repeat(["a", "b"], n // 2)}, index=[f"s{i}" for i in range(n)])
     a = ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"M{i}" for i in range(6)]))
-    t = mg.tl.marker_coherence(a, {"pop": [f"M{i}" for i in range(6)]}, within="condition")
+    t = mg.tl.marker_coherence(a, gene_sets={"pop": [f"M{i}" for i in range(6)]}, within="condition")
     assert list(t.columns) == ["cell_type", "gene", "level", "n", "rho"]
     assert set(t["level"]) == {"a", "b"} and (t["n"] == 30).all()
     rho = t.groupby("gene")["rho"].min()
     assert (rho.drop("M5") > 0.6).all() and abs(t.loc[t["gene"] == "M5", "rho"]).max() < 0.45
     with pytest.raises(mg.errors.InputDataError, match="obs has no column"):
-        mg.tl.marker_coherence(a, {"pop": ["M0", "M1", "M2"]}, within="stage")
+        mg.tl.marker_coherence(a, gene_sets={"pop": ["M0", "M1", "M2"]}, within="stage")
 
 
 #: The condition strata of the mirror cohorts the bundled sets were checked in (gene_sets/README.md).
@@ -193,7 +193,7 @@ def test_bundled_markers_cohere_in_the_mirror_cohorts(mirror_server, session_cac
     for acc in _STRATA:
         a = _real_cohorts.load(acc, mirror_server, session_cache, shared_dir)
         new.append(mg.tl.marker_coherence(a, within="condition").assign(cohort=acc))
-        was.append(mg.tl.marker_coherence(a, old, within="condition").assign(cohort=acc))
+        was.append(mg.tl.marker_coherence(a, gene_sets=old, within="condition").assign(cohort=acc))
     new, was = pd.concat(new), pd.concat(was)
     assert new.groupby(["cohort", "level"]).ngroups == 8
     fails = (new["rho"] < 0.3).groupby([new["cell_type"], new["gene"]]).sum()
