@@ -102,12 +102,44 @@ def test_coupling_claims_are_decided_within_groups(run_dir):
     assert voted.loc[voted["cohort"] == "GSE77314", "design"].str.contains("paired").all()
 
 
-def test_masld_verdicts_from_gse126848_carry_the_series_and_depth_caveat(run_dir):
+def test_masld_vs_control_from_gse126848_does_not_vote_its_series_dominates(run_dir):
+    """GSE126848's controls and MASLD biopsies come from two sample-id series that differ in
+    more than half of the expressed genes: those contrasts do not vote, with the numbers."""
     v = _table(run_dir, "claims").set_index("claim_id")
-    for cid in ("R3-MASLD", "L1", "R1-MASLD"):
-        cav = v.loc[cid, "caveats"]
-        assert "GSE126848" in cav and "library size" in cav and "series" in cav, cav
-        assert "risk of bias" in v.loc[cid, "reason"]
+    ev = _table(run_dir, "claims_evidence")
+    for cid in ("R1-MASLD", "R1-BAL-MASLD", "R3-MASLD", "L1", "L10"):
+        assert v.loc[cid, "verdict"] == "inconclusive", cid
+        assert v.loc[cid, "reason"].startswith("no usable evidence: GSE126848: the groups are completely aliased")
+        assert "expressed genes" in v.loc[cid, "reason"] and "NASH vs NAFL" in v.loc[cid, "reason"]
+        rows = ev[(ev["claim_id"] == cid) & (ev["cohort"] == "GSE126848")]
+        assert len(rows) and not rows["included"].any() and rows["why"].str.contains("dominates").all()
+    design = _table(run_dir, "design")
+    batch = design[(design["cohort"] == "GSE126848") & (design["check"] == "batch_aliased")]
+    assert set(batch.loc[batch["flagged"], "contrast"]) == {"disease:MASLD|control", "condition:NASH|healthy",
+                                                            "condition:NAFL|healthy"}
+    # the contrasts inside one series still vote
+    prog = ev[(ev["claim_id"] == "L1-PROG") & (ev["cohort"] == "GSE126848") & (ev["scenario"] == "primary")]
+    assert prog["included"].all()
+    # a library far below its group's depth is named
+    out = design[(design["check"] == "library_outlier") & design["flagged"]]
+    assert out["caveat"].str.contains("GSM3615322").any()
+
+
+def test_gse167523_nash_vs_nafl_is_adjusted_for_sex_and_age_with_the_unadjusted_beside(run_dir):
+    eff = _table(run_dir, "effects")
+    e = eff[(eff["cohort"] == "GSE167523") & (eff["contrast"] == "condition:NASH|NAFL")
+            & (eff["feature"] == "SLC41A1")].set_index(["scenario", "analysis"])
+    prim = e.loc[("primary", "compare")]
+    assert prim["test"].startswith("Hedges' g adjusted for sex, age") and prim["note"].startswith("unadjusted g")
+    assert e.loc[("unadjusted for sex/age", "compare"), "estimate"] > prim["estimate"] + 0.2
+    voom = e.loc[("DE: voom", "de")]
+    assert voom["test"].endswith("adjusted for sex, age") and "unadjusted: log2FC +0.33" in voom["note"]
+    sens = _table(run_dir, "sensitivity")
+    assert ((sens["claim_id"] == "L1-PROG") & (sens["alternative"] == "unadjusted for sex/age")).any()
+    design = _table(run_dir, "design")
+    d = design[(design["cohort"] == "GSE167523") & design["check"].isin(["sex_recorded", "age"])]
+    assert d["flagged"].all() and d["risk_of_bias"].isna().all()  # adjusted: no longer a risk of bias
+    assert d["caveat"].str.contains("adjusted for in the primary estimates").all()
 
 
 def test_cell_level_mechanism_is_not_decided_by_bulk_correlation(run_dir):
@@ -153,7 +185,8 @@ def test_hcc_comparison_is_paired_and_tcga_etiology_is_context_only(run_dir):
 
 def test_verdict_numbers_match_an_independent_r_computation(run_dir, repo_root):
     """tests/r/make_reference_verdicts.R recomputes the gene-level verdicts from the mirror files
-    with edgeR (TMM log-CPM) and metafor (escalc SMD/SMCC, rma REML)."""
+    with edgeR (TMM log-CPM), lm (GSE167523 adjusted for sex and age) and metafor (escalc SMD,
+    g_av by hand, rma REML)."""
     ref = pd.read_csv(repo_root / "tests" / "data" / "verdicts" / "reference.tsv", sep="\t")
     ev = _table(run_dir, "claims_evidence")
     v = _table(run_dir, "claims").set_index("claim_id")
@@ -162,9 +195,13 @@ def test_verdict_numbers_match_an_independent_r_computation(run_dir, repo_root):
             got = v.loc[r.claim_id, ["effect", "ci_low", "ci_high", "pval"]].to_numpy(float)
         else:
             row = ev[(ev.claim_id == r.claim_id) & (ev.cohort == r.cohort) & (ev.scenario == "primary")
-                     & ev.included]
+                     & ev.role.isin(["primary", "not used: batch-aliased contrast"])]
             assert len(row) == 1, (r.claim_id, r.cohort)
+            # GSE126848's MASLD-vs-control estimates are computed, shown and not voted
+            assert row["included"].iloc[0] == (r.cohort != "GSE126848" or r.contrast == "condition:NASH|NAFL")
             got = row[["estimate", "ci_low", "ci_high", "pval"]].to_numpy(float)[0]
+            if r.cohort == "GSE77314":  # paired: g_av votes, g_z is named beside
+                assert f"g_z {r.g_z:+.2f}" in row["test"].iloc[0]
         want = np.array([r.estimate, r.ci_low, r.ci_high, r.pval])
         # g: metafor's exact small-sample correction vs Hedges' approximation (~1e-4 at n >= 30)
         np.testing.assert_allclose(got[:3], want[:3], atol=2e-3, err_msg=f"{r.claim_id} {r.cohort}")

@@ -11,8 +11,15 @@
 # Method, as the pipeline's (but implemented with edgeR and metafor):
 #   log2-CPM: edgeR calcNormFactors(TMM) + cpm(log = TRUE, prior.count = 2) on every gene row;
 #   unpaired contrasts: Hedges' g by metafor::escalc("SMD") (exact small-sample correction),
-#     Welch t-test p; paired contrasts: metafor::escalc("SMCC") on within-pair differences
-#     (change-score standardised), paired t-test p;
+#     Welch t-test p; paired contrasts: g_av, the mean within-pair difference over the average
+#     SD sqrt((sd1^2 + sd2^2) / 2), J = 1 - 3 / (4 (n - 1) - 1), variance by the delta method
+#     J^2 (sd(d)^2 / (n s_av^2) + d_av^2 (1 + r^2) / (4 (n - 1))) (metafor 3.8 has no
+#     average-SD measure), paired t-test p; the change-score g_z of metafor::escalc("SMCC")
+#     is written beside (column g_z);
+#   GSE167523 NASH vs NAFL, whose groups differ in sex and age: the regression-adjusted
+#     standardised difference, lm(y ~ group + sex + age) coefficient over the unadjusted pooled
+#     SD (times Hedges' J), p of the coefficient; its se on the normal scale is
+#     qt(0.975, df) * se / qnorm(0.975) (the evidence table derives se from the t-based CI);
 #   two cohorts: metafor::rma(method = "REML") of the per-cohort g.
 # Differences by design: mgtranscript harmonises gene ids to current symbols before TMM (rows
 # of retired or duplicated ids are merged or dropped), and uses Hedges' approximate
@@ -50,9 +57,25 @@ unpaired <- function(x, y) {
 
 paired <- function(x, y) {
   d <- x - y
-  es <- escalc("SMCC", m1i = mean(x), m2i = mean(y), sd1i = sd(x), sd2i = sd(y), ni = length(d),
-               ri = cor(x, y))
-  c(estimate = es$yi[1], se = sqrt(es$vi[1]), pval = t.test(x, y, paired = TRUE)$p.value, n = length(d))
+  n <- length(d)
+  es <- escalc("SMCC", m1i = mean(x), m2i = mean(y), sd1i = sd(x), sd2i = sd(y), ni = n, ri = cor(x, y))
+  s_av <- sqrt((var(x) + var(y)) / 2)
+  J <- 1 - 3 / (4 * (n - 1) - 1)
+  d_av <- mean(d) / s_av
+  r <- cor(x, y)
+  v <- J^2 * (var(d) / (n * s_av^2) + d_av^2 * (1 + r^2) / (4 * (n - 1)))
+  c(estimate = J * d_av, se = sqrt(v), pval = t.test(x, y, paired = TRUE)$p.value, n = n, g_z = es$yi[1])
+}
+
+adjusted <- function(v, grp, covs) {
+  n1 <- sum(grp); n2 <- sum(!grp)
+  s <- sqrt(((n1 - 1) * var(v[grp]) + (n2 - 1) * var(v[!grp])) / (n1 + n2 - 2))
+  J <- 1 - 3 / (4 * (n1 + n2 - 2) - 1)
+  fit <- lm(v ~ grp + ., data = covs)
+  co <- summary(fit)$coefficients["grpTRUE", ]
+  se <- J * co[["Std. Error"]] / s
+  c(estimate = J * co[["Estimate"]] / s, se = qt(0.975, fit$df.residual) * se / qnorm(0.975),
+    pval = co[["Pr(>|t|)"]], n = n1 + n2)
 }
 
 rows <- list()
@@ -60,7 +83,7 @@ add <- function(claim, cohort, contrast, feature, r) {
   rows[[length(rows) + 1]] <<- data.frame(
     claim_id = claim, cohort = cohort, contrast = contrast, feature = feature, estimate = r[["estimate"]],
     ci_low = r[["estimate"]] - qnorm(0.975) * r[["se"]], ci_high = r[["estimate"]] + qnorm(0.975) * r[["se"]],
-    se = r[["se"]], pval = r[["pval"]], n = r[["n"]])
+    se = r[["se"]], pval = r[["pval"]], n = r[["n"]], g_z = if ("g_z" %in% names(r)) r[["g_z"]] else NA)
 }
 
 # ---- GSE126848: author counts (Ensembl ids, zero-padded !Sample_description columns)
@@ -91,8 +114,10 @@ sub <- series_field(m167, "Sample_characteristics_ch1", "disease subtype: ")
 tab <- read.delim(gzfile(file.path(d, "suppl/GSE167523_Raw_gene_counts_matrix.txt.gz")), check.names = FALSE)
 tab <- rowsum(as.matrix(tab[, -1]), tab[[1]])  # two symbols occur twice: summed, as mgtranscript does
 tab <- tab[, desc]
+age <- as.numeric(series_field(m167, "Sample_characteristics_ch1", "age: "))
+sex <- factor(series_field(m167, "Sample_characteristics_ch1", "gender: "), levels = c("F", "M"))
 v <- logcpm(tab)["CNNM4", ]
-prog$GSE167523 <- unpaired(v[sub == "NASH"], v[sub == "NAFL"])
+prog$GSE167523 <- adjusted(v, sub == "NASH", data.frame(sex = sex, age = age))
 for (co in names(prog)) add("L1-PROG", co, "condition:NASH|NAFL", "CNNM4", prog[[co]])
 fit <- rma(yi = sapply(prog, `[[`, "estimate"), sei = sapply(prog, `[[`, "se"), method = "REML")
 add("L1-PROG", "pooled", "condition:NASH|NAFL", "CNNM4",
