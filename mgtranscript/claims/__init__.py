@@ -13,8 +13,16 @@ How a claim is judged
    combined, pair-aware in paired cohorts), never across pooled disease and control samples
    (a pooled correlation mostly reflects the group difference: Simpson's paradox; it is shown
    beside, not voted); a claim about a mechanism inside one cell type (``scope = cell``) is
-   not testable on bulk samples; survival claims use a Cox model per SD in tumours, one
-   sample per patient.
+   not testable on bulk samples (per-cell data: correlations within cell type and donor,
+   donors as the unit; without a donor column the row's ``design`` says the donors are
+   unknown); survival claims use a Cox model per SD in tumours, one sample per patient.
+   Paired contrasts vote on ``g_av`` (average-SD standardised, comparable with an unpaired
+   g; the change-score ``g_z`` is named in ``test``); a contrast the design audit flags for a
+   sex or age imbalance votes on the covariate-adjusted estimate (the unadjusted one is the
+   alternative ``unadjusted for sex/age``). A contrast aliased with a batch that dominates the
+   biology inside it (a flagged ``batch_aliased`` row of the design audit) does not vote in
+   any scenario (:func:`~.evidence.exclude_batch_aliased`): ``included = False`` and the
+   audit's numbers in ``why``; a claim left without other evidence is ``inconclusive``.
 2. **One effect per claim** (:func:`~.rules.vote`): a single cohort gives its own estimate,
    CI and p ("single cohort"); two or more cohorts are pooled by random effects (REML) on the
    effect's pooling scale (g as is, correlations by Fisher z, hazard ratios on the log scale).
@@ -47,11 +55,12 @@ How a claim is judged
 6. **Caveats**: flags of the design audit (:func:`mgtranscript.tl.design_check`) of every
    cohort and contrast the verdict uses, in plain words, plus "single cohort" and the
    transcript-level note. Flags that mean the contrast is confounded with how the samples
-   were collected -- library size, sample-id series, technical fields (submission dates,
-   instrument), genetic or recorded sex, age -- are a risk of bias and lower the certainty
-   (:data:`~.verdicts.BIAS_CHECKS`); flags the sensitivity analysis addresses (TMM factor,
-   read share of the top genes) and sample-level ones (a recorded sex that contradicts
-   XIST/chrY, a declared pair whose members do not look like one person) are caveats only.
+   were collected are a risk of bias and lower the certainty: the audit names them in its
+   ``risk_of_bias`` column (confounding by collection, an RNA-composition shift, pairing
+   declared but not recorded, a sex/age imbalance left unadjusted, unknown donors); design
+   tables without that column fall back on :data:`~.verdicts.BIAS_CHECKS`. Other flags
+   (single libraries, a recorded sex that contradicts XIST/chrY, a declared pair whose
+   members do not look like one person) are caveats only.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@
 #     J^2 (sd(d)^2 / (n s_av^2) + d_av^2 (1 + r^2) / (4 (n - 1))) (metafor 3.8 has no
 #     average-SD measure), paired t-test p; the change-score g_z of metafor::escalc("SMCC")
 #     is written beside (column g_z);
-#   GSE167523 NASH vs NAFL, whose groups differ in sex and age: the regression-adjusted
+#   GSE126848 MASLD vs control (sex) and GSE167523 NASH vs NAFL (sex, age), the contrasts whose
+#     groups differ in a covariate the design audit flags: the regression-adjusted
 #     standardised difference, lm(y ~ group + sex + age) coefficient over the unadjusted pooled
 #     SD (times Hedges' J), p of the coefficient; its se on the normal scale is
 #     qt(0.975, df) * se / qnorm(0.975) (the evidence table derives se from the t-based CI);
@@ -97,9 +98,10 @@ tab <- as.matrix(tab[, match(desc, as.integer(colnames(tab)))])
 x126 <- logcpm(tab)
 ens <- c(CNNM4 = "ENSG00000158158", MRS2 = "ENSG00000124532")
 masld <- cond %in% c("NAFL", "NASH")
+sex126 <- factor(series_field(m126, "Sample_characteristics_ch1", "gender: "), levels = c("Female", "Male"))
 for (g in names(ens)) {
   v <- x126[ens[[g]], ]
-  r <- unpaired(v[masld], v[!masld])
+  r <- adjusted(v, masld, data.frame(sex = sex126))  # MASLD 10/31 women, controls 0/26: adjusted for sex
   add(if (g == "CNNM4") "R3-MASLD" else "L10", "GSE126848", "disease:MASLD|control", g, r)
 }
 v <- x126[ens[["CNNM4"]], ]
