@@ -7,8 +7,8 @@ difference and the batch difference are the same number: no model can separate t
 can be measured is how strong the boundary is **against the biology inside each batch**:
 
 * the share of expressed genes (edgeR ``filterByExpr`` on the samples of both batches) that
-  differ across the boundary (voom + limma on counts, limma on log expression; BH-adjusted
-  p < 0.05), against the share that differ between the biological groups *inside* each batch
+  differ across the boundary (voom + limma on counts with TMM factors, limma on log
+  expression; BH-adjusted p < 0.05), against the share that differ between the biological groups *inside* each batch
   (every pair of levels of ``labels_key`` with at least 3 samples each, e.g. NASH vs NAFL in
   one series and obese vs healthy in the other);
 * composition marker scores (``obs["composition_*"]``) that jump at the boundary (|Hedges' g|
@@ -157,6 +157,11 @@ def batch_strength(adata, sides: _Sides, batch: np.ndarray, *, groupby: str, lab
     M = _dense(X[idx])
     obs = pd.DataFrame({"_side": sides.lab[idx], "_lab": lab[idx], "_batch": batch[idx]},
                        index=adata.obs_names[idx].astype(str))
+    if use_counts:  # effective library sizes with TMM factors of all genes, as edgeR's voom on a DGEList
+        from ...pp import calc_norm_factors
+
+        obs["lib_size"] = M.sum(axis=1)
+        obs["norm_factor"] = calc_norm_factors(M, method="TMM")
     sub = ad.AnnData(M, obs=obs, var=pd.DataFrame(index=adata.var_names.astype(str)))
     if use_counts:
         sub.layers[counts_layer] = M
