@@ -150,3 +150,20 @@ def test_cell_evidence_without_donors_says_so_and_is_a_risk_of_bias():
     row = eff[eff["level"] == "combined"].iloc[0]
     assert row["n"] == 5 and row["design"] == "cells: within cell type and donor; donors as the unit"
     assert not res.design.iloc[0]["flagged"] and "5 donors" in res.design.iloc[0]["effect"]
+
+
+def test_run_refuses_a_donor_key_the_cells_do_not_have_before_any_work(tmp_path, capsys):
+    from mgtranscript.cli import main
+
+    rng = np.random.default_rng(1)
+    cells = ad.AnnData(rng.normal(size=(30, 2)), var=pd.DataFrame(index=["MAGT1", "KLRK1"]),
+                       obs=pd.DataFrame({"cell_type": ["CD56+ NK"] * 30, "donor_id": ["D1"] * 30},
+                                        index=[f"c{i}" for i in range(30)]))
+    path = tmp_path / "cells.h5ad"
+    cells.write_h5ad(path)
+    out = tmp_path / "out"
+    code = main(["run", "--out", str(out), "--cohorts", "GSE126848", "--cells", f"liver={path}",
+                 "--donor-key", "patient_id", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and "donor_key 'patient_id' is not an obs column of cells 'liver'" in err and "donor_id" in err
+    assert not out.exists()
