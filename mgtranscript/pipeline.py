@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from ._provenance import bundled_inputs, file_input, inputs_of, write_provenance
-from .errors import MgTranscriptError, UsageError
+from .datasets.label_checks import format_counts
+from .errors import LabelsMissing, MgTranscriptError, UsageError
 from .plan import KEY_GENES, analyse_cohort, cell_effects
 
 logger = logging.getLogger(__name__)
@@ -123,28 +124,37 @@ def find_sample_sheet(accession: str, search: list[Path] | None = None) -> Path 
     return None
 
 
-def check_arguments(*, cohorts=None, samples=None, method: str = "ssgsea", permutations: int = 1000) -> list[str]:
+def check_arguments(*, cohorts=None, samples=None, method: str = "ssgsea", permutations: int = 1000,
+                    catalog=None) -> list[str]:
     """Validate the arguments of :func:`run_analysis` before any work; returns the cohorts.
 
     Raises
     ------
     UsageError
         Unknown scoring method or cohort, a sample sheet that does not exist, cannot be read or
-        names a cohort that is not analysed, a negative number of permutations (one line each,
-        naming the argument and the fix).
+        names a cohort that is not analysed, a negative number of permutations, a user catalog
+        that does not exist or breaks the schema (one line each, naming the argument and the fix).
     """
-    from ._checks import check_cohorts, check_method, check_samples
+    from ._checks import check_catalog, check_cohorts, check_method, check_samples
+    from .datasets.catalog import use_catalog
 
     check_method(method, option="method=")
     if not isinstance(permutations, (int, np.integer)) or isinstance(permutations, bool) or permutations < 0:
         raise UsageError(f"permutations= must be a non-negative integer, got {permutations!r}")
-    chosen = check_cohorts(list(cohorts), option="cohorts=") if cohorts else list(DEFAULT_COHORTS)
-    check_samples({str(k).upper(): Path(v).expanduser() for k, v in (samples or {}).items()}, chosen,
-                  option="samples=")
+    if catalog is not None and not isinstance(catalog, dict):
+        check_catalog(catalog, option="catalog=")
+    with use_catalog(catalog):
+        chosen = check_cohorts(list(cohorts), option="cohorts=") if cohorts else list(DEFAULT_COHORTS)
+        check_samples({str(k).upper(): Path(v).expanduser() for k, v in (samples or {}).items()}, chosen,
+                      option="samples=")
     return chosen
 
 
 # --------------------------------------------------------------------------- the run
+
+
+def _labels_disagree(adata) -> bool:
+    return (adata.uns.get("labels", {}).get("check") or {}).get("status") == "labels disagree"
 
 
 def _label_counts(adata) -> dict[str, int]:
@@ -193,6 +203,7 @@ def run_analysis(
     cells: dict | None = None,
     cell_type_key: str = "cell_type",
     manifest: dict | None = None,
+    catalog=None,
 ) -> AnalysisResult:
     """Run the default analysis plan end to end and write tables, figures and the report.
 
@@ -231,6 +242,11 @@ def run_analysis(
         The ``obs`` column of ``cells`` holding the cell types.
     manifest
         Extra fields for ``manifest.json`` (e.g. the command line that ran).
+    catalog
+        A user cohort catalog (TOML path or mapping, the schema of the bundled
+        ``cohorts.toml``) merged over the bundled one: its cohorts can be named in ``cohorts``.
+        A cohort whose labels disagree with its entry's expected counts gets the status
+        ``labels disagree`` (both counts in the reason) and is not analysed.
 
     Returns
     -------
@@ -245,15 +261,22 @@ def run_analysis(
     """
     from ._output import check_output_path, transactional_output
 
-    cohorts = check_arguments(cohorts=cohorts, samples=samples, method=method, permutations=permutations)
+    from .datasets.catalog import use_catalog
+
+    cohorts = check_arguments(cohorts=cohorts, samples=samples, method=method, permutations=permutations,
+                              catalog=catalog)
     out = Path(out)
     check_output_path(out)
     manifest = {"command": "mgtranscript.pipeline.run_analysis", **(manifest or {}), "method": method,
                 "cohorts": cohorts, "permutations": permutations, "seed": seed, "alpha": alpha}
-    with transactional_output(out, manifest=manifest) as tmp:
+    if catalog is not None:
+        manifest["catalog"] = str(catalog) if not isinstance(catalog, dict) else "catalog= (mapping)"
+    with transactional_output(out, manifest=manifest) as tmp, use_catalog(catalog):
         res = _run(tmp, cohorts=cohorts, samples=samples, method=method, permutations=permutations, seed=seed,
                    plots=plots, report=report, svg=svg, progress=progress, alpha=alpha, claims=claims,
                    cells=cells, cell_type_key=cell_type_key)
+        if catalog is not None and not isinstance(catalog, dict):
+            res.inputs.append(file_input(Path(catalog), source="user catalog"))
         analysed = int((res.cohorts["status"] == "analysed").sum()) if not res.cohorts.empty else 0
         if not analysed:  # a run without results must not replace an earlier output
             why = "; ".join(f"{r.accession}: {r.reason_short or r.status}" for r in res.cohorts.itertuples()
@@ -307,6 +330,11 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                "design": c["design"], "data_source": c["data_source"], "technology": c["technology"], "groups": ""}
         try:
             adata = datasets.load_cohort(acc, samples=sheet)
+        except LabelsMissing as exc:  # e.g. GSE77314 without its sample sheet: say what is missing
+            row.update(status="no labels", reason=str(exc), reason_short=_short(str(exc)))
+            logger.warning("%s", _short(str(exc), 300))
+            status_rows.append(row)
+            continue
         except MgTranscriptError as exc:
             msg = str(exc)
             try:  # metadata may still be available (e.g. a series matrix without counts)
@@ -315,6 +343,10 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                 counts = _label_counts(meta_only)
                 count_rows += [{"accession": acc, "condition": k, "n": v, "analysed": False} for k, v in counts.items()]
                 row["groups"] = " · ".join(f"{k} {v}" for k, v in counts.items())
+                if _labels_disagree(meta_only):
+                    check = meta_only.uns["labels"]["check"]
+                    msg = f"{acc}: labels disagree: {check['reason']} (and {_short(msg, 200)})"
+                    row.update(status="labels disagree", reason=msg)
             except Exception:  # noqa: BLE001 - reported, never fatal
                 row.update(status="unavailable", reason=msg)
             row["reason_short"] = _short(msg)
@@ -332,6 +364,21 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                        reason_short="no sample matched a label rule; pass a sample sheet")
             status_rows.append(row)
             continue
+        if _labels_disagree(adata):  # a wrong rule mislabels quietly: such a cohort is not analysed
+            check = adata.uns["labels"]["check"]
+            msg = f"{acc}: labels disagree: {check['reason']}"
+            row.update(status="labels disagree", reason=msg,
+                       reason_short=_short(f"expected {format_counts(check['expected'])}; labelled "
+                                           f"{format_counts(check['observed'])}", 160))
+            count_rows += [{"accession": acc, "condition": k, "n": v, "analysed": False} for k, v in counts.items()]
+            logger.warning("%s", _short(msg, 300))
+            status_rows.append(row)
+            continue
+        n_un = counts.get("unlabelled", 0)
+        if n_un:  # counted and reported, never silently dropped
+            row.update(reason=f"{n_un} of {adata.n_obs} samples match no label rule: kept as 'unlabelled', "
+                              "counted in sample_counts.tsv and left out of the group comparisons",
+                       reason_short=f"{n_un} samples unlabelled (counted, not compared)")
         count_rows += [{"accession": acc, "condition": k, "n": v, "analysed": True} for k, v in counts.items()]
         try:
             analyse_cohort(adata, acc, method=method, mechanisms=mechanisms, permutations=permutations, seed=seed,

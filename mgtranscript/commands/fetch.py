@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default="auto", choices=["auto", "matrix", "soft", "ncbi", "suppl"],
                    help="where the values come from (default: auto)")
     p.add_argument("--no-harmonise", action="store_true", help="keep the original gene ids")
+    from ._common import add_catalog_option
+
+    add_catalog_option(p)
 
 
 def h5ad_safe(adata) -> None:
@@ -65,13 +68,14 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import datasets
     from .._output import atomic_file, check_output_file
-    from ._common import check_input_file
+    from ._common import check_catalog, check_input_file
 
     out = check_output_file(args.out)  # before any download
     if args.samples:
         check_input_file(args.samples, "--samples", "sample sheet")
+    catalog = check_catalog(getattr(args, "catalog", None))
     kwargs = dict(samples=args.samples, samples_key=args.samples_key,
-                  metadata_only=args.metadata_only)
+                  metadata_only=args.metadata_only, catalog=catalog)
     extra = dict(platform=args.platform, source=args.source, harmonise=not args.no_harmonise)
     if args.accession.strip().upper().startswith("TCGA-"):  # GDC loader: no GEO options
         extra = {}
@@ -85,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
             from ..datasets.geo import geo
 
             logger.info("mgtranscript.datasets.load_cohort/catalog unavailable; loading with geo()")
+            kwargs.pop("catalog")
             adata = geo(args.accession, **kwargs, **extra)
     h5ad_safe(adata)
     with atomic_file(out) as tmp:
@@ -106,5 +111,8 @@ def run(args: argparse.Namespace) -> int:
         if col in adata.obs and adata.obs[col].notna().any():
             counts = adata.obs[col].astype(str).value_counts()
             print(f"{col}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    check = (adata.uns.get("labels") or {}).get("check") or {}
+    if check:
+        print(f"labels: {check.get('status')}" + (f" ({check.get('reason')})" if check.get("reason") else ""))
     print(f"wrote {out}")
     return 0
