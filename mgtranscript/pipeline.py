@@ -48,8 +48,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["run_analysis", "analyse_cohort", "AnalysisResult", "find_sample_sheet", "check_arguments",
            "DEFAULT_COHORTS", "KEY_GENES"]
 
-#: Cohorts the default plan tries, in order (all catalog cohorts; TCGA needs the GDC).
-DEFAULT_COHORTS = ("GSE126848", "GSE167523", "GSE135251", "GSE77314", "GSE142530", "GSE28619", "TCGA-LIHC")
+#: Cohorts the default plan tries, in order (all bundled catalog cohorts; TCGA needs the GDC). The array
+#: cohorts GSE48452 ... GSE36376 are not in the offline mirror: there they are "unavailable" in a moment.
+DEFAULT_COHORTS = ("GSE126848", "GSE167523", "GSE135251", "GSE77314", "GSE142530", "GSE28619", "GSE48452",
+                   "GSE89632", "GSE14520", "GSE76427", "GSE36376", "TCGA-LIHC")
 
 
 
@@ -369,7 +371,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
             msg = f"{acc}: labels disagree: {check['reason']}"
             row.update(status="labels disagree", reason=msg,
                        reason_short=_short(f"expected {format_counts(check['expected'])}; labelled "
-                                           f"{format_counts(check['observed'])}", 160))
+                                           f"{format_counts(check['observed'])}", 120))
             count_rows += [{"accession": acc, "condition": k, "n": v, "analysed": False} for k, v in counts.items()]
             logger.warning("%s", _short(msg, 300))
             status_rows.append(row)
