@@ -276,9 +276,8 @@ def run_analysis(
     with transactional_output(out, manifest=manifest) as tmp, use_catalog(catalog):
         res = _run(tmp, cohorts=cohorts, samples=samples, method=method, permutations=permutations, seed=seed,
                    plots=plots, report=report, svg=svg, progress=progress, alpha=alpha, claims=claims,
-                   cells=cells, cell_type_key=cell_type_key)
-        if catalog is not None and not isinstance(catalog, dict):
-            res.inputs.append(file_input(Path(catalog), source="user catalog"))
+                   cells=cells, cell_type_key=cell_type_key,
+                   catalog_file=None if catalog is None or isinstance(catalog, dict) else Path(catalog))
         analysed = int((res.cohorts["status"] == "analysed").sum()) if not res.cohorts.empty else 0
         if not analysed:  # a run without results must not replace an earlier output
             why = "; ".join(f"{r.accession}: {r.reason_short or r.status}" for r in res.cohorts.itertuples()
@@ -293,7 +292,7 @@ def run_analysis(
 
 
 def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, report, svg, progress,
-         alpha, claims, cells=None, cell_type_key="cell_type") -> AnalysisResult:
+         alpha, claims, cells=None, cell_type_key="cell_type", catalog_file: Path | None = None) -> AnalysisResult:
     from tqdm.auto import tqdm
 
     from . import datasets
@@ -373,8 +372,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                        reason_short=_short(f"expected {format_counts(check['expected'])}; labelled "
                                            f"{format_counts(check['observed'])}", 120))
             count_rows += [{"accession": acc, "condition": k, "n": v, "analysed": False} for k, v in counts.items()]
-            logger.warning("%s", _short(msg, 300))
-            status_rows.append(row)
+            status_rows.append(row)  # load_cohort has warned with the full reason
             continue
         n_un = counts.get("unlabelled", 0)
         if n_un:  # counted and reported, never silently dropped
@@ -419,6 +417,8 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.claims, res.claims_evidence, res.sensitivity = j.verdicts, j.evidence, j.sensitivity
     res.meta = _meta(res.effects)
     res.inputs += bundled_inputs()
+    if catalog_file is not None:
+        res.inputs.append(file_input(catalog_file, source="user catalog"))
     _write_tables(res, out)
     res.params["seconds"] = round(time.monotonic() - t0, 1)
     write_provenance(res, out)

@@ -337,7 +337,8 @@ def _apply_labels(adata, accession, *, copy: bool, warn: bool):
         msg = f"{acc}: {check['status']}: {check['reason']}"
         if warn:
             warnings.warn(msg, LabelWarning, stacklevel=3)
-        logger.warning("%s", msg)
+        else:
+            logger.warning("%s", msg)
     adata.uns["labels"] = {
         "cohort": acc,
         "n_samples": int(len(labels)),
