@@ -82,7 +82,7 @@ CONDITIONS: tuple[str, ...] = (
     "hcc_recurrent",
     "dili",
 )
-UNLABELLED = "unlabelled"
+UNLABELLED = catalog_schema.UNLABELLED
 
 #: Columns apply_labels() writes; a pre-existing column of that name is kept as "<name>_source".
 OUTPUT_COLUMNS = ("cohort", "disease", "condition", "subgroup", "fibrosis_stage", "nas", "pair_id")

@@ -16,7 +16,10 @@ import re
 
 from ..errors import CatalogError
 
-__all__ = ["validate", "ENTRY_KEYS", "RULE_KEYS", "EXPECTED_META_KEYS"]
+__all__ = ["validate", "ENTRY_KEYS", "RULE_KEYS", "EXPECTED_META_KEYS", "UNLABELLED"]
+
+#: the label of samples no rule covers
+UNLABELLED = "unlabelled"
 
 #: every key a cohort table may hold (required ones in REQUIRED_KEYS)
 ENTRY_KEYS = frozenset({

@@ -21,8 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .catalog import UNLABELLED
-from .catalog_schema import EXPECTED_META_KEYS
+from .catalog_schema import EXPECTED_META_KEYS, UNLABELLED
 
 __all__ = ["check_labels", "missing_information", "format_counts", "STATUS_OK", "STATUS_DISAGREE"]
 
@@ -127,8 +126,11 @@ def check_labels(labels: pd.DataFrame, info: dict, *, problems: list[str] | None
 
 
 def missing_information(obs: pd.DataFrame, labels: pd.DataFrame, info: dict, acc: str,
-                        *, found_columns: list[str]) -> str | None:
-    """What is missing for labels or pairing, and how to give it; ``None`` when nothing is."""
+                        *, found_columns: list[str], pairing_present: bool = True) -> str | None:
+    """What is missing for labels or pairing, and how to give it; ``None`` when nothing is.
+
+    ``pairing_present``: whether a column the entry's pairing rule reads holds any value.
+    """
     n = len(labels)
     conditions = " / ".join(info["condition_order"])
     if n and (labels["condition"].astype(object) == UNLABELLED).all():
@@ -145,17 +147,12 @@ def missing_information(obs: pd.DataFrame, labels: pd.DataFrame, info: dict, acc
     pairing = info.get("pairing")
     if info.get("design") == "paired" and pairing is not None and "pair_id" in labels:
         method = pairing["method"]
-        if method in ("regex", "column"):
-            from .labels import _find_column
-
+        if method in ("regex", "column") and not pairing_present:
             cols = pairing.get("columns", [pairing.get("column", "")])
-            present = [c for c in cols if _find_column(obs, c) is not None]
-            if not present or all(obs[_find_column(obs, c)].isna().all() for c in present
-                                  if _find_column(obs, c) != "obs_names"):
-                return (f"{acc}: its design is paired (tumour and non-tumour of one patient), but the pairing "
-                        f"information is missing: no column {cols} in the sample metadata. Give a sample sheet "
-                        f"with a {cols[0]!r} column (one patient id per row; samples=, --samples {acc}=SHEET), "
-                        "or declare the series unpaired in a catalog (--catalog FILE).")
+            return (f"{acc}: its design is paired (tumour and non-tumour of one patient), but the pairing "
+                    f"information is missing: no column {cols} in the sample metadata. Give a sample sheet "
+                    f"with a {cols[0]!r} column (one patient id per row; samples=, --samples {acc}=SHEET), "
+                    "or declare the series unpaired in a catalog (--catalog FILE).")
         if method in ("gsm_offset", "order") and not obs.index.astype(str).str.fullmatch(r"GSM\d+").any():
             return (f"{acc}: its design is paired by GSM order ({pairing.get('rule', method)}), but the samples "
                     f"are not named by GSM ids (e.g. {obs.index[0]!r}); load them from GEO (load_cohort) or "

@@ -249,7 +249,12 @@ def _label_obs(obs: pd.DataFrame, accession: str, *, warn: bool) -> pd.DataFrame
             "%s: pair_id assigned by the catalog's declared rule (%s: %s); %d complete pairs.",
             acc, pairing["method"], pairing.get("rule", ""), n_pairs,
         )
-    out.attrs["missing"] = missing_information(obs, out, info, acc, found_columns=used)
+    pairing_present = True
+    if pairing is not None and pairing["method"] in ("regex", "column"):
+        found = [_find_column(obs, c) for c in pairing.get("columns", [pairing.get("column", "")])]
+        pairing_present = any(c == "obs_names" or (c is not None and obs[c].notna().any()) for c in found)
+    out.attrs["missing"] = missing_information(obs, out, info, acc, found_columns=used,
+                                               pairing_present=pairing_present)
     out.attrs["label_check"] = check_labels(out, info, problems=rule_problems(hits, info["labels"], obs.index))
     return out
 
