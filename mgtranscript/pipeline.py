@@ -145,8 +145,11 @@ def check_arguments(*, cohorts=None, samples=None, method: str = "ssgsea", permu
         raise UsageError(f"permutations= must be a non-negative integer, got {permutations!r}")
     if catalog is not None and not isinstance(catalog, dict):
         check_catalog(catalog, option="catalog=")
-    with use_catalog(catalog):
-        chosen = check_cohorts(list(cohorts), option="cohorts=") if cohorts else list(DEFAULT_COHORTS)
+    with use_catalog(catalog) as entries:
+        # without cohorts=: the default plan plus every cohort a user catalog adds
+        default = list(DEFAULT_COHORTS) + [a for a, e in entries.items()
+                                           if e.get("catalog_file", "bundled") != "bundled" and a not in DEFAULT_COHORTS]
+        chosen = check_cohorts(list(cohorts), option="cohorts=") if cohorts else default
         check_samples({str(k).upper(): Path(v).expanduser() for k, v in (samples or {}).items()}, chosen,
                       option="samples=")
     return chosen
@@ -217,7 +220,7 @@ def run_analysis(
         run works in a temporary folder beside ``out`` and replaces ``out`` only when complete,
         so a failed or interrupted run leaves an earlier output as it was.
     cohorts
-        Accessions to try (default :data:`DEFAULT_COHORTS`).
+        Accessions to try (default :data:`DEFAULT_COHORTS` and the cohorts of ``catalog``).
     samples
         Accession -> user sample sheet; otherwise :func:`find_sample_sheet` looks for one.
     method

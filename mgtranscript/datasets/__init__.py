@@ -3,7 +3,9 @@
 ``geo``            a GEO series (series matrix, NCBI-generated or author counts, SOFT)
 ``gdc``            TCGA projects from the GDC (STAR counts + clinical risk factors)
 ``load_cohort``    a catalog cohort: the loader above plus harmonised labels
-``catalog``        the cohort catalog (a data file shipped with the package)
+``catalog``        the cohort catalog (a data file shipped with the package; ``catalog=`` / ``use_catalog``
+                   merge a user catalog over it)
+``infer_labels``   propose a catalog entry from a series' own metadata or a sample table
 ``apply_labels``   harmonised ``disease`` / ``condition`` / ``fibrosis_stage`` / ``nas``
 ``harmonise_var``  gene ids to current symbols through NCBI gene_info
 """
