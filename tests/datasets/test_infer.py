@@ -129,3 +129,19 @@ def test_cli_draft_prints_a_loadable_entry_for_gse126848(mirror_env, tmp_path, c
 def test_draft_of_something_that_is_neither_accession_nor_file(capsys):
     assert main(["datasets", "--draft", "no_such_table.csv"]) == 1
     assert "neither a GEO series accession" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("values, expected", [
+    (["Normal", "Alcoholic Hepatitis", "Alcohol-related Cirrhosis"], ["normal", "alcoholic_hepatitis", "alcohol_cirrhosis"]),
+    (["Liver Tumor Tissue", "Liver Non-Tumor Tissue", "Liver Tumor Tissue"], ["hcc_tumour", "hcc_nontumour", "hcc_tumour"]),
+    (["primary hepatocellular carcinoma tumor", "adjacent non-tumor liver tissue", "adjacent non-tumor liver tissue"],
+     ["hcc_tumour", "hcc_nontumour", "hcc_nontumour"]),
+    (["Control", "Healthy obese", "Steatosis", "Nash"], ["healthy", "obese", "NAFL", "NASH"]),
+    (["HC", "SS", "NASH"], ["healthy", "NAFL", "NASH"]),
+    (["healthy", "acetaminophen-induced liver injury"], ["healthy", "dili"]),
+])
+def test_liver_vocabulary_in_the_layouts_of_the_catalog_series(values, expected):
+    df = pd.DataFrame({"geo_accession": [f"GSM5{i}" for i in range(len(values))],
+                       "source_name_ch1": ["liver"] * len(values), "group:ch1": values})
+    draft = infer_labels(df, accession="GSE1")
+    assert draft.labels["condition"].tolist() == expected
