@@ -162,7 +162,11 @@ def test_nash_vs_nafl_is_pooled_over_two_cohorts_and_meta_has_only_k_ge_2(run_di
     assert set(v.loc["L1-PROG", "cohorts"].split(";")) == {"GSE126848", "GSE167523"}
     meta = _table(run_dir, "meta")
     assert (meta["k"] >= 2).all()
-    assert ((meta["contrast"] == "condition:NASH|NAFL") & (meta["feature"] == "CNNM4")).any()
+    cnnm4 = meta[(meta["contrast"] == "condition:NASH|NAFL") & (meta["feature"] == "CNNM4")].iloc[0]
+    # tables/meta.tsv and the verdict pool by the same rule (Hartung-Knapp, k - 1 df)
+    np.testing.assert_allclose(cnnm4[["pooled", "ci_low", "ci_high", "pval"]].to_numpy(float),
+                               v.loc["L1-PROG", ["effect", "ci_low", "ci_high", "pval"]].to_numpy(float), rtol=1e-12)
+    assert cnnm4["df"] == 1 and np.isnan(cnnm4["pi_low"])
     single = v[v["n_cohorts"] == 1]
     assert single["caveats"].str.contains("single cohort").all()
 
