@@ -330,7 +330,7 @@ def _level(cert: str) -> int:
 
 def test_a_single_cohort_is_never_above_low_without_a_dose_response():
     rng = np.random.default_rng(3)
-    for i in range(40):  # clean, large, precise, direct single-cohort evidence at best reaches "low"
+    for _ in range(12):  # clean, large, precise, direct single-cohort evidence at best reaches "low"
         g, n = float(rng.choice([-1, 1]) * rng.uniform(0.3, 2.0)), int(rng.integers(20, 2000))
         v = _verdicts([_eff("A", "condition:hcc_tumour|hcc_nontumour", "SLC41A1", g, 10 ** -rng.uniform(0, 12),
                             area="HCC", n=n, se=float(rng.uniform(0.02, 0.5)))])
