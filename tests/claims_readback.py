@@ -43,6 +43,7 @@ def check_sentences(verdicts: pd.DataFrame, evidence: pd.DataFrame, *, alpha: fl
         assert sorted(voted["cohort"]) == sorted(cohorts), (v.claim_id, list(voted["cohort"]), cohorts)
         # the certainty: its start names the cohorts, each step moves one level, the end is the level
         steps = cr.split("; ")
+        assert all(s.startswith(("start ", "-1 ", "+1 ", "no +1 ", "= ")) for s in steps), (v.claim_id, steps)
         k = len(cohorts)
         start = {1: "start low: 1 cohort", 2: "start moderate: 2 independent cohorts"}.get(
             k, f"start high: {k} independent cohorts")

@@ -208,7 +208,8 @@ def grade(verdict: str, expected: str, v: Vote, *, bias: Sequence[Bias] = (), in
             steps.append(f"no +1 for the gradient ({up}): {'risk of bias' if bias else 'inconsistency'}")
     level = min(max(level, 0), 3)
     steps.append(f"= {LEVELS[level]}")
-    return LEVELS[level], steps
+    # steps are joined with "; " in certainty_reasons: none may contain one
+    return LEVELS[level], [s.replace("; ", ", ") for s in steps]
 
 
 def _dose_response(verdict: str, v: Vote, rows: pd.DataFrame | None, alpha: float) -> str:

@@ -277,8 +277,9 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
         bias, other = risk_of_bias(design, used)
         certainty, steps = grade(verdict, c["expected_direction"], v, bias=bias, indirect=_indirectness(c, v, areas),
                                  dose_response=context[context["role"] == DOSE_RESPONSE_ROLE], alpha=alpha)
-        caveats = [*dict.fromkeys(f"{b.cohort}: {b.caveat}" if b.caveat else f"{b.cohort}: {b.label}" for b in bias),
-                   *other]
+        worded = {(b.cohort, b.label) for b in bias if b.caveat}  # a flag without words repeats a worded one
+        caveats = [*dict.fromkeys(f"{b.cohort}: {b.caveat}" if b.caveat else f"{b.cohort}: {b.label}" for b in bias
+                                  if b.caveat or (b.cohort, b.label) not in worded), *other]
         if not v.pooled:
             caveats.append("single cohort")
         caveats.append(TRANSCRIPT_NOTE)
