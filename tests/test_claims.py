@@ -86,7 +86,8 @@ def test_mechanism_claims_per_disease_area_with_their_gene_sets():
     assert v.loc["R2-IMMUNITY-HCC", "verdict"] == "not testable"
     bad = c.copy()
     bad.loc[bad["claim_id"] == "R2-OXSTRESS-MASLD", "features"] = (
-        "MG_EFFLUX_EXCHANGE~oxidative_stress (HALLMARK_REACTIVE_OXYGEN_SPECIES_PATHWAY, HALLMARK_XENOBIOTIC_METABOLISM)")
+        "MG_EFFLUX_EXCHANGE~oxidative_stress "
+        "(HALLMARK_REACTIVE_OXYGEN_SPECIES_PATHWAY, HALLMARK_XENOBIOTIC_METABOLISM)")
     with pytest.raises(DataFormatError, match="oxidative_stress mechanism is scored on"):
         build_evidence(pd.DataFrame(rows, columns=EFFECT_COLUMNS), claims=bad)
 

@@ -25,8 +25,8 @@ from .evidence import EFFECT_COLUMNS, mechanism_feature
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SCENARIOS", "DIFFERENCE", "compare_effects", "difference_effects", "trend_effects", "correlation_effects", "de_effects",
-           "survival_effects", "mechanism_union", "contrast_parts"]
+__all__ = ["SCENARIOS", "DIFFERENCE", "compare_effects", "difference_effects", "trend_effects", "correlation_effects",
+           "de_effects", "survival_effects", "mechanism_union", "contrast_parts"]
 
 #: Alternative analyses a verdict is re-derived under (name -> what changes).
 SCENARIOS = {

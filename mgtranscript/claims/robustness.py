@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._table import SENSITIVITY_COLUMNS
-from .rules import decide, vote
+from .rules import decide
 
 __all__ = ["MEDIATOR_ALTERNATIVES", "sensitivity", "robustness_text", "scenario_rows"]
 

@@ -213,8 +213,9 @@ def _indirectness(c: pd.Series, v: Vote, areas: dict[str, str]) -> list[str]:
 
 
 def _stage_context(rows: pd.DataFrame) -> str:
-    parts = [f"{r.feature} {contrast_label(r.contrast)} {cohort_estimate(r.effect_kind, r.cohort, r.estimate, r.ci_low, r.ci_high)}"
-             f", q {fmt_num(r.qval)} ({r.q_family} family)" for r in rows.itertuples() if np.isfinite(r.estimate)]
+    parts = [f"{r.feature} {contrast_label(r.contrast)} "
+             f"{cohort_estimate(r.effect_kind, r.cohort, r.estimate, r.ci_low, r.ci_high)}, q {fmt_num(r.qval)} "
+             f"({r.q_family} family)" for r in rows.itertuples() if np.isfinite(r.estimate)]
     return ("Disease-stage context (not voted): " + "; ".join(parts) + ".") if parts else ""
 
 
