@@ -209,13 +209,14 @@ def test_small_k_pools_match_metafor_knha_and_prediction_intervals():
 
 
 def test_two_cohort_knha_interval_is_the_t1_interval_around_the_pool():
-    # by hand: with k = 2 Hartung-Knapp's se is |y1 - y2| w1 w2 / (w1 + w2)^(3/2) (with RE weights), the
-    # critical value t(0.975, 1) = 12.71: an honest "two cohorts pin down very little"
+    # by hand: with k = 2 Hartung-Knapp's se is |y1 - y2| sqrt(w1 w2) / (w1 + w2) (with the pool's weights)
+    # and the critical value t(0.975, 1) = 12.71: an honest "two cohorts pin down very little"
     y, se = np.array([0.0125, 0.4218]), np.array([0.3594, 0.2044])
     res = pool(y, se, method="FE")
     w = 1 / se**2
     mu = (w * y).sum() / w.sum()
-    se_hk = np.sqrt((w * (y - mu) ** 2).sum() / w.sum())
+    se_hk = abs(y[0] - y[1]) * np.sqrt(w[0] * w[1]) / w.sum()
+    assert res["se"] == pytest.approx(se_hk)
     assert res["pooled"] == pytest.approx(mu)
     assert res["ci_high"] - res["ci_low"] == pytest.approx(2 * stats.t.ppf(0.975, 1) * se_hk)
     assert res["df"] == 1 and np.isnan(res["pi_low"])
