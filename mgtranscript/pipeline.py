@@ -309,7 +309,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.params = {"method": method, "permutations": permutations, "seed": seed, "alpha": alpha,
                   "gene_sets": "magnesium (bundled)", "mechanisms": "MSigDB Hallmark 7.0 + Reactome 7.0",
                   "de": "voom + limma on TMM (counts; genes passing filterByExpr), limma (arrays)",
-                  "meta": "random effects (REML), only where k >= 2",
+                  "meta": "random effects (REML) with Hartung-Knapp t intervals (k - 1 df), only where k >= 2",
                   "correlations": "Spearman within condition (Fisher z), pair-aware; pooled shown beside",
                   "score_units": {"ssgsea": "ssGSEA score (unnormalised)", "gsva": "GSVA score",
                                   "zscore": "GSVA-style z-score", "plage": "PLAGE score",
@@ -463,10 +463,11 @@ def _adjust(res: AnalysisResult) -> None:
 
 
 def _meta(effects: pd.DataFrame) -> pd.DataFrame:
-    """Random-effects pools of primary per-cohort effects per contrast and feature, only where k >= 2."""
-    from .claims.rules import from_scale, to_scale
+    """Random-effects pools of primary per-cohort effects per contrast and feature, only where k >= 2,
+    by the claims' own pooling rule (:func:`mgtranscript.claims.rules.pool_effects`: REML,
+    Hartung-Knapp t CI with k - 1 df, prediction interval for k >= 3)."""
+    from .claims.rules import pool_effects
     from .tl._stats import bh_adjust
-    from .tl.meta import pool
 
     if effects.empty:
         return pd.DataFrame()
@@ -476,11 +477,12 @@ def _meta(effects: pd.DataFrame) -> pd.DataFrame:
         g = g[np.isfinite(g["estimate"].astype(float)) & np.isfinite(g["se"].astype(float))]
         if g["cohort"].nunique() < 2:
             continue
-        r = pool(to_scale(kind, g["estimate"].to_numpy(float)), g["se"].to_numpy(float), method="REML")
+        r = pool_effects(kind, g["estimate"].to_numpy(float), g["se"].to_numpy(float))
         rows.append({"contrast": contrast, "feature": feature, "effect_kind": kind, "k": r["k"],
-                     "pooled": float(from_scale(kind, r["pooled"])), "ci_low": float(from_scale(kind, r["ci_low"])),
-                     "ci_high": float(from_scale(kind, r["ci_high"])), "pval": r["pval"], "tau2": r["tau2"],
-                     "I2": r["I2"], "cohorts": ";".join(g["cohort"]), "n_total": int(g["n"].sum())})
+                     "pooled": r["pooled"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "pval": r["pval"],
+                     "df": r["df"], "pi_low": r["pi_low"], "pi_high": r["pi_high"], "tau2": r["tau2"],
+                     "I2": r["I2"], "Q_pval": r["Q_pval"], "test": "Hartung-Knapp (REML)",
+                     "cohorts": ";".join(g["cohort"]), "n_total": int(g["n"].sum())})
     meta = pd.DataFrame(rows)
     if not meta.empty:
         meta["qval"] = bh_adjust(meta["pval"].to_numpy(float))
