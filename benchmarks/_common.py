@@ -200,8 +200,22 @@ def reset_peak() -> bool:
         return False
 
 
+def _pss_kib(pid: int) -> int:
+    """Proportional set size of one process (KiB): its resident pages, each page shared with
+    other processes (e.g. forked workers) counted in proportion; VmRSS where unavailable."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return status_kib("VmRSS", pid)
+
+
 def tree_rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its descendants (KiB), from /proc."""
+    """Memory of a process and all its descendants (KiB), from /proc: the sum of their
+    proportional set sizes, so pages that forked workers share are not counted twice."""
     children: dict[int, list[int]] = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -215,7 +229,7 @@ def tree_rss_kib(pid: int) -> int:
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
-        total += status_kib("VmRSS", p)
+        total += _pss_kib(p)
         todo += children.get(p, [])
     return total
 

@@ -26,8 +26,9 @@ What it does:
    from ``wait4``), the largest resident size of any one of those processes (``ru_maxrss``)
    and the load average before and after. Reported: medians [min-max] and the ratio
    this checkout / ref of the medians (the issue's target: wall <= 0.5x).
-   ``--memory`` adds one more run per side, separately, sampling the resident memory of
-   the whole process tree (workers included) every 0.2 s.
+   ``--memory`` adds one more run per side, separately, sampling the memory of the whole
+   process tree (workers included) every 0.2 s: the sum of the processes' proportional set
+   sizes (PSS), so pages forked workers share with their parent count once.
 4. **Same results**: the last run's ``tables/*.tsv`` of both sides are compared byte for
    byte after replacing each side's own paths (cache, output, code folders) by
    placeholders; a file that still differs is compared again without timing columns
@@ -356,8 +357,8 @@ def main(argv=None) -> int:
             for side, tag in ((head, "head"), (ref, "ref")):
                 r = side.run(outs / f"{tag}-mem", tmp / f"{tag}-mem.log", sample_memory=True)
                 mem[side.label] = r
-                print(f"memory run: {side.label}: peak RSS of the process tree {r['tree_peak_rss_kib'] / 1024:.0f} MiB "
-                      f"(sampled every 0.2 s), largest single process {r['maxrss_kib'] / 1024:.0f} MiB")
+                print(f"memory run: {side.label}: peak memory of the process tree {r['tree_peak_rss_kib'] / 1024:.0f} MiB "
+                      f"(sum of PSS, sampled every 0.2 s), largest single process {r['maxrss_kib'] / 1024:.0f} MiB")
         info["load_end"] = load()
 
         # ------------------------------------------------------------- summary
