@@ -502,10 +502,11 @@ def report(res: dict, input_bytes: int, log, prefix: str = "") -> dict:
     methods = [m for m in OURS if f"ours:{m}" in T or any(k.endswith(":" + m) for k in T)]
     peers = [t for t in PEERS if any(k.startswith(t + ":") for k in T)]
     log(f"\nratios ({res['title']}; medians of this run; in brackets: per CPU second)")
-    hdr = f"  {'method':10} {'ours/floor':>10}" + "".join(f" {PEER_LABEL[t] + '/ours':>24}" for t in peers)
-    log(hdr)
+    floor = bool(res["floor_pairs"])
+    log(f"  {'method':10}" + (f" {'ours/floor':>10}" if floor else "")
+        + "".join(f" {PEER_LABEL[t] + '/ours':>24}" for t in peers))
     for m in methods:
-        row = f"  {m:10} {fmt_x(R.get(f'{prefix}{m}: ours/floor')):>10}"
+        row = f"  {m:10}" + (f" {fmt_x(R.get(f'{prefix}{m}: ours/floor')):>10}" if floor else "")
         for t in peers:
             w, c = R.get(f"{prefix}{m}: {t}/ours"), R.get(f"{prefix}{m}: {t}/ours CPU")
             row += f" {(fmt_x(w, 1) + ' [' + fmt_x(c, 1) + ']') if w else '-':>24}"
@@ -528,6 +529,12 @@ def report(res: dict, input_bytes: int, log, prefix: str = "") -> dict:
     for k, v in res["skipped"].items():
         log(f"  skipped {k}: {v}")
     log("  load after each round: " + ", ".join(f"{x[0]:.2f}" for x in res["load"]))
+    if res["threads"] == 1:
+        share = [median(C[k]) / median(T[k]) for k in C if k in T and median(T[k]) > 0]
+        if share and median(share) < 0.9:
+            log(f"  WARNING: the one-thread calls got {median(share):.0%} of their CPU (median CPU/wall): the "
+                "pinned CPU was shared with other work, so wall times are inflated; rerun on a quiet machine "
+                "(or --cpu another CPU) and meanwhile read the per-CPU-second ratios")
     return R
 
 
@@ -541,6 +548,9 @@ def summarize(paths: list[str]) -> int:
     for _, d in runs:
         keys += [k for k in d.get("ratios", {}) if k not in keys]
     print(f"# medians over {len(runs)} run(s): " + ", ".join(n for n, _ in runs))
+    sizes = {json.dumps(d.get("cases", {}).get("main", {}).get("config")) for _, d in runs}
+    if len(sizes) > 1:
+        print(f"# WARNING: these runs measured different sizes ({'; '.join(sorted(sizes))}): their medians mix them")
     for n, d in runs:
         info = d.get("info", {})
         m = info.get("machine", {})
