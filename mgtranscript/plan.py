@@ -469,30 +469,10 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
 
 
 def _survival(adata, accession, area, claims, result) -> list[dict]:
-    from . import tl
-    from .claims.effects import survival_effects
+    """Survival claims: Cox models with their PH checks (:mod:`mgtranscript._plan_survival`)."""
+    from ._plan_survival import survival_rows
 
-    if "os_days" not in adata.obs or "os_event" not in adata.obs:
-        return []
-    eff = []
-    for feat in claims.loc[claims["feature_kind"] == "survival", "features"]:
-        if feat not in adata.var_names:
-            continue
-        covs = [c for c in ("ajcc_pathologic_stage", "age_at_diagnosis", "etiology") if c in adata.obs]
-        try:
-            summ = tl.survival(adata, feat, covariates=covs or None, key_added="_surv")
-        except MgTranscriptError as exc:
-            logger.warning("%s: survival model for %s failed: %s", accession, feat, exc)
-            continue
-        summ = pd.DataFrame(summ if summ is not None else adata.uns["_surv"]["summary"]).assign(cohort=accession)
-        km = adata.uns.get("_surv", {}).get("km")
-        if km is not None:  # tidy KM steps for the report: group, time, survival, at_risk
-            km = pd.DataFrame(km).rename(columns={"timeline": "time"})
-            result.km[accession] = km if accession not in result.km else pd.concat([result.km[accession], km])
-        adata.uns.pop("_surv", None)
-        result.append("survival", summ)
-        eff += survival_effects(summ, cohort=accession, area=area)
-    return eff
+    return survival_rows(adata, accession, area, claims, result)
 
 
 def _features(adata, mg_key: str, mech_key, genes: list[str], prep: dict) -> pd.DataFrame:

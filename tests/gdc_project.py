@@ -347,7 +347,7 @@ def _special_cases(project: dict) -> None:
 
 
 def copy_project(built: dict) -> dict:
-    """A copy a server may change (cases and truth deep-copied, files shallow)."""
+    """A copy a server (or a test) may change: cases and truth deep-copied, each file's record copied."""
     out = {k: (copy.deepcopy(v) if k in ("cases", "truth") else v) for k, v in built.items()}
-    out["files"] = dict(built["files"])
+    out["files"] = {fid: dict(f) for fid, f in built["files"].items()}  # the bytes themselves are shared
     return out

@@ -45,6 +45,8 @@ RISK_OF_BIAS: dict[str, tuple[str, str]] = {
     # pairing
     "pairing_declared": ("pairing declared by sample order, not recorded", ""),
     "pairs": ("declared pairs that may not be one person", ""),
+    # model assumptions (statistical analysis, as in QUIPS): the voted Cox model violates PH
+    "proportional_hazards": ("the voted Cox model violates proportional hazards", ""),
 }
 
 #: Effect the optimal information size is powered for (80% power, two-sided alpha 0.05): a

@@ -62,7 +62,7 @@ def load_cohort(accession: str, *, samples=None, samples_key: str | None = None,
     samples_key
         Column of the sheet to join on (auto-detected when omitted).
     metadata_only
-        Load sample metadata only (no expression).
+        Load sample metadata only (no expression; for a TCGA project: samples and clinical data).
     labels
         Apply the catalog's label rules (``obs["disease"]``, ``obs["condition"]``,
         ``obs["fibrosis_stage"]``, ``obs["nas"]``, ``obs["pair_id"]``). Accessions not in the
@@ -102,7 +102,12 @@ def _load_cohort(accession, *, samples, samples_key, metadata_only, labels, **kw
     known = {a.upper(): a for a in catalog()["accession"]}
     entry = cohort_info(known[acc.upper()]) if acc.upper() in known else {}
     if acc.upper().startswith("TCGA-"):
-        adata = gdc(acc.upper(), **kwargs)
+        if samples is not None or samples_key:
+            from ..errors import UsageError
+
+            raise UsageError(f"{acc.upper()} is a TCGA project from the GDC: its samples come with their barcodes "
+                             "and the GDC's clinical records; a sample sheet applies to GEO series only.")
+        adata = gdc(acc.upper(), metadata_only=metadata_only, **kwargs)
     else:
         kwargs = {**entry.get("load", {}), **kwargs}
         adata = geo(acc, samples=samples, samples_key=samples_key,

@@ -84,7 +84,6 @@ from .gdc_api import (
     CONDITION_BY_CODE,
     GDC_URL_ENV,
     PAGE_SIZE,
-    SAMPLE_TYPE_CODES,
     UNLABELLED,
     _endpoint,
     data_release,
@@ -92,16 +91,15 @@ from .gdc_api import (
     query_files,
     sample_type_code,
 )
-from .gdc_download import MAX_BATCH_BYTES, download_files
 from .gdc_clinical import (
-    CLINICAL_COLUMNS,
     CLINICAL_EXPAND,
-    ETIOLOGY_FLAGS,
     GDCClinicalWarning,
     clinical_table,
     risk_factor_table,
     survival_counts,
 )
+from .gdc_download import MAX_BATCH_BYTES, download_files
+from .gdc_samples import add_clinical, code_mismatches, duplicates, manifest, obs_names, query_uns
 
 logger = logging.getLogger(__name__)
 
@@ -235,53 +233,6 @@ def _text(values) -> list:
     return [v if isinstance(v, str) and v else None for v in values]
 
 
-def _duplicates(files: pd.DataFrame) -> list[dict]:
-    """Samples with more than one file (aliquot): barcode, aliquots, file ids."""
-    out = []
-    for barcode, grp in files[files["barcode"].notna()].groupby("barcode", sort=True):
-        if len(grp) > 1:
-            out.append({"barcode": str(barcode), "aliquots": [str(a) for a in grp["aliquot_barcode"]],
-                        "file_ids": [str(f) for f in grp["file_id"]]})
-    return out
-
-
-def _obs_names(files: pd.DataFrame, dups: list[dict]) -> pd.Index:
-    """Sample barcode; the aliquot barcode for samples with several files; else the file id."""
-    dup = {d["barcode"] for d in dups}
-    names = pd.Series([a if b in dup and isinstance(a, str) and a else (b if isinstance(b, str) and b else f)
-                       for b, a, f in zip(files["barcode"], files["aliquot_barcode"], files["file_id"])])
-    same = names.duplicated(keep=False)  # no aliquot barcode to tell them apart: add the file id
-    names[same] = [f"{n}|{f}" for n, f in zip(names[same], files["file_id"][same])]
-    return pd.Index(names.to_numpy(dtype=str))
-
-
-def _code_mismatches(files: pd.DataFrame) -> list[str]:
-    """Samples whose barcode code disagrees with the GDC's ``sample_type`` text."""
-    out = []
-    for b, t, c in zip(files["barcode"], files["sample_type"], files["sample_type_code"]):
-        want = SAMPLE_TYPE_CODES.get(str(t).strip().lower()) if isinstance(t, str) else None
-        if want is not None and c is not None and want != c:
-            out.append(f"{b} ({t})")
-    return out
-
-
-def _add_clinical(obs: pd.DataFrame, table: pd.DataFrame) -> None:
-    """Copy the per-patient clinical columns onto the samples (by ``patient_id``)."""
-    if len(table) and "case_id" in table:
-        # the UUID from /files wins; /cases fills gaps
-        table = table.rename(columns={"case_id": "_case_uuid"})
-    for col in CLINICAL_COLUMNS:
-        if col == "case_id":
-            continue
-        values = table[col].reindex(obs["patient_id"].to_numpy()) if col in table else pd.Series(
-            [None] * len(obs))
-        obs[col] = values.array if col in (*ETIOLOGY_FLAGS, "os_event") else values.to_numpy()
-    if "_case_uuid" in table:
-        fill = table["_case_uuid"].reindex(obs["patient_id"].to_numpy()).to_numpy()
-        obs["case_id"] = [a if a else b for a, b in zip(obs["case_id"], fill)]
-    obs["etiology"] = obs["etiology"].fillna("unknown")
-
-
 def gdc(
     project: str = "TCGA-LIHC",
     *,
@@ -392,15 +343,15 @@ def gdc(
         "condition": condition,
     })
     obs.loc[obs["condition"] == UNLABELLED, "disease"] = UNLABELLED
-    dups = _duplicates(files)
-    obs.index = _obs_names(files, dups)
+    dups = duplicates(files)
+    obs.index = obs_names(files, dups)
     if dups:
         msg = (f"{project}: {len(dups)} sample(s) have several expression files (aliquots), all kept "
                f"and named by aliquot barcode: " + "; ".join(f"{d['barcode']} x{len(d['aliquots'])}"
                                                             for d in dups[:5]))
         logger.warning(msg)
         notes.append(msg)
-    mismatch = _code_mismatches(files)
+    mismatch = code_mismatches(files)
     if mismatch:
         msg = (f"{project}: {len(mismatch)} sample(s) whose barcode's sample type disagrees with the GDC's "
                f"sample_type (the barcode is used): {', '.join(mismatch[:5])}")
@@ -429,7 +380,7 @@ def gdc(
         n_rf = int(table["etiology"].ne("unknown").sum()) if len(table) else 0
         if len(table) and n_rf == 0:
             notes.append(f"{project}: no patient has a recorded risk factor; every etiology is unknown")
-        _add_clinical(obs, table)
+        add_clinical(obs, table)
         missing = sorted(set(ids) - set(table.index))
         if missing:
             msg = f"{project}: no GDC clinical record for {len(missing)} patients (e.g. {missing[:3]})"
@@ -462,8 +413,8 @@ def gdc(
         "n_files_available": int(n_all), "n_files_loaded": len(files), "metadata_only": bool(metadata_only),
         "base_url": _endpoint("")[0].rstrip("/"), "sort": dict(_SORT),
         "release": release,
-        "queries": {f"{q['endpoint']}_{i}": _query_uns(q) for i, q in enumerate(queries)},
-        "manifest": _manifest(files, paths),
+        "queries": {f"{q['endpoint']}_{i}": query_uns(q) for i, q in enumerate(queries)},
+        "manifest": manifest(files, paths),
         "api_warnings": api_warnings,
         "download": {k: (float(v) if isinstance(v, float) else int(v)) for k, v in dl_report.items()},
         "duplicates": {d["barcode"]: d["aliquots"] for d in dups},
@@ -479,26 +430,3 @@ def gdc(
         "warnings": notes,
     }
     return adata
-
-
-def _query_uns(q: dict) -> dict:
-    """One recorded query, h5ad-writable (the answers as parallel lists)."""
-    return {"endpoint": q["endpoint"], "url": q["url"], "query": q["query"], "n_hits": q["n_hits"],
-            "warnings": list(q["warnings"]),
-            "answers": {a["relpath"].rsplit("/", 1)[-1]: {"url": a["url"], "relpath": a["relpath"],
-                                                           "sha256": a["sha256"], "fetched": a["fetched"],
-                                                           "query": q["query"]} for a in q["answers"]}}
-
-
-def _manifest(files: pd.DataFrame, paths: dict) -> pd.DataFrame:
-    """file_id, file_name, md5sum, file_size, url (public), sha256 (of the cached file)."""
-    from ..fetch import read_meta, urls
-
-    sha = [read_meta(paths[f]).get("sha256", "") if f in paths else "" for f in files["file_id"]]
-    return pd.DataFrame({
-        "file_id": files["file_id"].astype(str).to_numpy(), "file_name": files["file_name"].astype(str).to_numpy(),
-        "aliquot_barcode": files["aliquot_barcode"].fillna("").astype(str).to_numpy(),
-        "md5sum": files["md5sum"].fillna("").astype(str).to_numpy(),
-        "file_size": pd.to_numeric(files["file_size"], errors="coerce").fillna(-1).astype(np.int64).to_numpy(),
-        "url": [f"{urls.gdc_endpoint('data')}/{f}" for f in files["file_id"]], "sha256": sha,
-    })
