@@ -53,7 +53,7 @@ def test_a_ph_violation_of_the_voted_model_is_a_caveat_and_lowers_certainty(tmp_
     assert v["verdict"] == plain["verdict"] == "supported"  # the direction stands ...
     assert "TCGA-PH: survival by SLC41A3: proportional hazards violated" in v["caveats"]  # ... with a caveat
     assert CERTAINTY_LEVELS.index(v["certainty"]) == CERTAINTY_LEVELS.index(plain["certainty"]) + 1
-    assert "proportional hazards violated" in v["reason"]  # the reason for the lower certainty
+    assert "risk of bias: the voted Cox model violates proportional hazards (TCGA-PH)" in v["reason"]
 
 
 def test_no_caveat_when_the_voted_model_satisfies_ph(tmp_path):
