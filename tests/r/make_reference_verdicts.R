@@ -21,7 +21,10 @@
 #     standardised difference, lm(y ~ group + sex + age) coefficient over the unadjusted pooled
 #     SD (times Hedges' J), p of the coefficient; its se on the normal scale is
 #     qt(0.975, df) * se / qnorm(0.975) (the evidence table derives se from the t-based CI);
-#   two cohorts: metafor::rma(method = "REML") of the per-cohort g.
+#   two cohorts: metafor::rma(method = "REML", test = "knha") of the per-cohort g (Hartung-Knapp
+#     t interval and p with k - 1 df, as the verdicts pool);
+#   L10 ("MRS2 not more than 1.15-fold lower"): the mean log2 difference, in GSE126848 (MASLD vs
+#     control) adjusted for sex: the lm coefficient, its standard error, t CI and p.
 # Differences by design: mgtranscript harmonises gene ids to current symbols before TMM (rows
 # of retired or duplicated ids are merged or dropped), and uses Hedges' approximate
 # correction J = 1 - 3 / (4 df - 1); both move g by ~1e-3, which the test allows.
@@ -79,11 +82,25 @@ adjusted <- function(v, grp, covs) {
     pval = co[["Pr(>|t|)"]], n = n1 + n2)
 }
 
+adjusted_difference <- function(v, grp, covs) {
+  fit <- lm(v ~ grp + ., data = covs)
+  co <- summary(fit)$coefficients["grpTRUE", ]
+  c(estimate = co[["Estimate"]], se = co[["Std. Error"]], pval = co[["Pr(>|t|)"]], n = length(v),
+    crit = qt(0.975, fit$df.residual))
+}
+
 rows <- list()
+log2_difference <- function(x, y) {
+  se <- sqrt(var(x) / length(x) + var(y) / length(y))
+  c(estimate = mean(x) - mean(y), se = se, pval = t.test(x, y)$p.value, n = length(x) + length(y),
+    crit = qt(0.975, length(x) + length(y) - 2))
+}
+
 add <- function(claim, cohort, contrast, feature, r) {
+  crit <- if ("crit" %in% names(r)) r[["crit"]] else qnorm(0.975)
   rows[[length(rows) + 1]] <<- data.frame(
     claim_id = claim, cohort = cohort, contrast = contrast, feature = feature, estimate = r[["estimate"]],
-    ci_low = r[["estimate"]] - qnorm(0.975) * r[["se"]], ci_high = r[["estimate"]] + qnorm(0.975) * r[["se"]],
+    ci_low = r[["estimate"]] - crit * r[["se"]], ci_high = r[["estimate"]] + crit * r[["se"]],
     se = r[["se"]], pval = r[["pval"]], n = r[["n"]], g_z = if ("g_z" %in% names(r)) r[["g_z"]] else NA)
 }
 
@@ -99,11 +116,11 @@ x126 <- logcpm(tab)
 ens <- c(CNNM4 = "ENSG00000158158", MRS2 = "ENSG00000124532")
 masld <- cond %in% c("NAFL", "NASH")
 sex126 <- factor(series_field(m126, "Sample_characteristics_ch1", "gender: "), levels = c("Female", "Male"))
-for (g in names(ens)) {
-  v <- x126[ens[[g]], ]
-  r <- adjusted(v, masld, data.frame(sex = sex126))  # MASLD 10/31 women, controls 0/26: adjusted for sex
-  add(if (g == "CNNM4") "R3-MASLD" else "L10", "GSE126848", "disease:MASLD|control", g, r)
-}
+covs126 <- data.frame(sex = sex126)  # MASLD 10/31 women, controls 0/26: the audit flags it, the plan adjusts
+v <- x126[ens[["CNNM4"]], ]
+add("R3-MASLD", "GSE126848", "disease:MASLD|control", "CNNM4", adjusted(v, masld, covs126))
+v <- x126[ens[["MRS2"]], ]
+add("L10", "GSE126848", "disease:MASLD|control", "MRS2", adjusted_difference(v, masld, covs126))
 v <- x126[ens[["CNNM4"]], ]
 add("L1", "GSE126848", "condition:NASH|healthy", "CNNM4", unpaired(v[cond == "NASH"], v[cond == "healthy"]))
 prog <- list(GSE126848 = unpaired(v[cond == "NASH"], v[cond == "NAFL"]))
@@ -121,9 +138,10 @@ sex <- factor(series_field(m167, "Sample_characteristics_ch1", "gender: "), leve
 v <- logcpm(tab)["CNNM4", ]
 prog$GSE167523 <- adjusted(v, sub == "NASH", data.frame(sex = sex, age = age))
 for (co in names(prog)) add("L1-PROG", co, "condition:NASH|NAFL", "CNNM4", prog[[co]])
-fit <- rma(yi = sapply(prog, `[[`, "estimate"), sei = sapply(prog, `[[`, "se"), method = "REML")
+fit <- rma(yi = sapply(prog, `[[`, "estimate"), sei = sapply(prog, `[[`, "se"), method = "REML", test = "knha")
 add("L1-PROG", "pooled", "condition:NASH|NAFL", "CNNM4",
-    c(estimate = fit$b[1], se = fit$se, pval = fit$pval, n = sum(sapply(prog, `[[`, "n"))))
+    c(estimate = fit$b[1], se = fit$se, pval = fit$pval, n = sum(sapply(prog, `[[`, "n")),
+      crit = qt(0.975, fit$k - 1)))
 
 # ---- GSE77314: NCBI-generated counts (GeneID rows), labels from the SRA Run Selector sheet,
 # pairs declared by the catalog: normal GSM2049057+k with tumour GSM2049107+k
