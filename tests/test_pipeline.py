@@ -117,14 +117,15 @@ def test_masld_vs_control_from_gse126848_does_not_vote_its_series_dominates(run_
         assert v.loc[cid, "reason"].startswith("no usable evidence: GSE126848: the groups are completely aliased")
         assert "expressed genes" in v.loc[cid, "reason"] and "NASH vs NAFL" in v.loc[cid, "reason"]
         rows = ev[(ev["claim_id"] == cid) & (ev["cohort"] == "GSE126848")]
-        assert len(rows) and not rows["included"].any() and rows["why"].str.contains("dominates").all()
+        aliased = rows[rows["role"] == "not used: batch-aliased contrast"]
+        assert len(aliased) and aliased["why"].str.contains("dominates").all() and not rows["included"].any()
     design = _table(run_dir, "design")
     batch = design[(design["cohort"] == "GSE126848") & (design["check"] == "batch_aliased")]
     assert set(batch.loc[batch["flagged"], "contrast"]) == {"disease:MASLD|control", "condition:NASH|healthy",
                                                             "condition:NAFL|healthy"}
     # the contrasts inside one series still vote
-    prog = ev[(ev["claim_id"] == "L1-PROG") & (ev["cohort"] == "GSE126848") & (ev["scenario"] == "primary")]
-    assert prog["included"].all()
+    prog = ev[(ev["claim_id"] == "L1-PROG") & (ev["cohort"] == "GSE126848") & (ev["role"] == "primary")]
+    assert len(prog) == 1 and prog["included"].all()
     # a library far below its group's depth is named
     out = design[(design["check"] == "library_outlier") & design["flagged"]]
     assert out["caveat"].str.contains("GSM3615322").any()
@@ -174,12 +175,15 @@ def test_robustness_counts_only_alternatives_that_re_derived_the_estimate(run_di
     for cid in ("R1-PROG", "L1-PROG"):
         s = sens[sens["claim_id"] == cid]
         counted = s[s["counted"]]
-        assert (counted["rederived"] == "GSE126848;GSE167523").all() and (counted["n_cohorts"] == 2).all()
+        both = counted[counted["alternative"] != "unadjusted for sex/age"]
+        assert (both["rederived"] == "GSE126848;GSE167523").all() and (counted["n_cohorts"] == 2).all()
+        # only GSE167523's estimate is adjusted for sex and age: the unadjusted alternative re-derives it alone
+        assert counted.loc[counted["alternative"] == "unadjusted for sex/age", "rederived"].tolist() == ["GSE167523"]
         assert v.loc[cid, "robustness"].startswith(f"{int(counted['agrees'].sum())}/{len(counted)} alternatives agree")
         assert "mediator adjustment, not counted: adjusted: composition" in v.loc[cid, "robustness"]
-    # R1-PROG: only the two scoring alternatives re-derive a score contrast
+    # R1-PROG: the two scoring alternatives re-derive a score contrast, and the unadjusted one GSE167523's
     assert set(sens.loc[(sens.claim_id == "R1-PROG") & sens["counted"], "alternative"]) == {
-        "scoring: gsva", "scoring: zscore"}
+        "scoring: gsva", "scoring: zscore", "unadjusted for sex/age"}
 
 
 def test_cell_level_mechanism_is_not_decided_by_bulk_correlation(run_dir):

@@ -109,8 +109,9 @@ def exclude_batch_aliased(evidence: pd.DataFrame, design: pd.DataFrame | None) -
     if d.empty:
         return evidence
     ev = evidence.copy()
-    for r in d.itertuples():
-        m = (ev["cohort"] == r.cohort) & (ev["contrast"] == r.contrast)
+    for r in d.itertuples():  # the rows that would have voted (context rows keep their role)
+        m = (ev["cohort"] == r.cohort) & (ev["contrast"] == r.contrast) & ev["included"].astype(str).str.lower().isin(
+            ("true", "1"))
         ev.loc[m, "included"] = False
         ev.loc[m, "role"] = ALIASED_ROLE
         ev.loc[m, "why"] = f"{r.cohort}: {r.caveat}"
