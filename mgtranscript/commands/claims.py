@@ -19,8 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="from_dir", metavar="DIR",
                    help="use the tables of an earlier `mgtranscript run --out DIR` instead of re-running")
     p.add_argument("--out", default="claims.tsv", help="verdict table to write (TSV)")
-    p.add_argument("--cohorts", nargs="+", metavar="ACC")
-    p.add_argument("--samples", action="append", metavar="ACC=SHEET")
+    p.add_argument("--cohorts", nargs="+", metavar="ACC",
+                   help="cohorts to analyse (default: every catalog cohort; `mgtranscript datasets` lists them)")
+    p.add_argument("--samples", action="append", metavar="ACC=SHEET",
+                   help="a user sample sheet for a cohort (repeatable); otherwise sheets named <ACC>*.csv are "
+                        "looked up in $MGTRANSCRIPT_SAMPLES and beside a directory mirror")
     p.add_argument("--claims", help="a claims TSV (default: the bundled claims of the review)")
 
 

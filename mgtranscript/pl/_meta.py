@@ -209,7 +209,7 @@ def effect_forest(
     ----------
     table
         One row per estimate with the ``label``, ``estimate`` and ``ci`` columns (optional
-        ``n``, ``qval``, ``included``).
+        ``n``, ``qval``, ``included``); ``n`` may hold text (e.g. "50 pairs").
     pooled
         Pooled estimates with the same columns (optional ``k``, ``I2``).
     label, estimate, ci, n, qval, included
@@ -289,8 +289,10 @@ def effect_forest(
             qv = float(r[qval])
             tx.text(0.64, y, fmt_p(qv), va="center", ha="left", fontsize=9,
                     color=colour)
-        if n and n in r.index and pd.notna(r[n]):
-            tx.text(0.86, y, f"{int(r[n]):,}", va="center", ha="left", fontsize=9, color=colour)
+        if n and n in r.index and pd.notna(r[n]) and str(r[n]) != "":
+            nv = r[n]
+            ntxt = str(nv) if isinstance(nv, str) else f"{int(nv):,}"
+            tx.text(0.86, y, ntxt, va="center", ha="left", fontsize=9, color=colour)
     tx.text(0.02, 0.75, "estimate [95% CI]", va="bottom", ha="left", fontsize=9, fontweight="bold")
     tx.text(0.64, 0.75, "q", va="bottom", ha="left", fontsize=9, fontweight="bold")
     tx.text(0.86, 0.75, "n", va="bottom", ha="left", fontsize=9, fontweight="bold")

@@ -30,7 +30,25 @@ def mapping(res: Any, name: str) -> dict:
 
 
 def params_of(res: Any) -> dict:
-    return dict(getattr(res, "params", None) or {})
+    """The run's parameters, with units that name only the data at hand: an expression unit
+    given for counts AND arrays ("log2 CPM (TMM) for counts; log2 intensity for arrays") is
+    narrowed to the one that applies when every analysed cohort is RNA-seq (or every one an array)."""
+    params = dict(getattr(res, "params", None) or {})
+    units = params.get("expression_units")
+    if isinstance(units, str) and "; " in units and " for " in units:
+        parts = {}
+        for part in units.split("; "):
+            what, _, kind = part.rpartition(" for ")
+            parts[kind.strip()] = what.strip()
+        techs = set()
+        cohorts = table(res, "cohorts")
+        if {"status", "technology"} <= set(cohorts.columns):
+            techs = set(cohorts.loc[cohorts["status"].astype(str) == "analysed", "technology"].astype(str))
+        if techs == {"rnaseq"} and "counts" in parts:
+            params["expression_units"] = parts["counts"]
+        elif techs == {"array"} and "arrays" in parts:
+            params["expression_units"] = parts["arrays"]
+    return params
 
 
 def stage_order(values) -> list:
