@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import check_cohorts, check_input_file, check_samples, parse_samples
+from ._common import check_cohorts, check_input_file, check_samples, gseapy_logs_as_ours, parse_samples
 
 NAME = "claims"
 HELP = "evaluate every claim in seeds/claims.tsv on the cohorts available (transcript level)"
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
         from ..pipeline import run_analysis
 
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, gseapy_logs_as_ours():
             res = run_analysis(Path(tmp) / "run", cohorts=checked["cohorts"], samples=checked["samples"],
                                plots=False, report=False, claims=claims)
         verdicts = res.claims

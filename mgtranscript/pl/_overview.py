@@ -94,9 +94,15 @@ def _col_labels(cols, flagged, disq, width: int = 15) -> list[str]:
     return out
 
 
-def _set_col_labels(ax, cols, flagged, disq) -> None:
+def _col_width(n: int, fixed: float) -> float:
+    """Inches per column: 1.0, narrower when that would make the figure wider than the report's column."""
+    return min(1.0, max(0.55, (11.4 - fixed) / max(n, 1)))
+
+
+def _set_col_labels(ax, cols, flagged, disq, width_in: float = 1.0) -> None:
     ax.set_xticks(range(len(cols)))
-    ax.set_xticklabels(_col_labels(cols, flagged, disq), fontsize=8.5, linespacing=1.15)
+    ax.set_xticklabels(_col_labels(cols, flagged, disq, width=max(8, int(width_in * 15))), fontsize=8.5,
+                       linespacing=1.15)
     ax.xaxis.tick_top()
 
 
@@ -227,7 +233,8 @@ def contrast_heatmap(
                 M[i, j], Q[i, j] = vals[k], qvals[k]
     lim = vmax if vmax is not None else min(3.0, max(0.5, float(np.nanmax(np.abs(M))) if np.isfinite(M).any()
                                                      else 1.0))
-    fig = new_figure(max(5.5, 3.4 + 1.0 * len(cols)), 2.3 + 0.27 * len(features))
+    cw = _col_width(len(cols), 3.4)
+    fig = new_figure(max(5.5, 3.4 + cw * len(cols)), 2.3 + 0.27 * len(features))
     ax = fig.add_subplot()
     cmap = _cmap()
     im = ax.imshow(np.ma.masked_invalid(M), aspect="auto", cmap=cmap, vmin=-lim, vmax=lim,
@@ -236,7 +243,7 @@ def contrast_heatmap(
     ii, jj = np.nonzero(sig)
     ax.scatter(jj, ii, s=9, c="black", marker="o", linewidths=0, zorder=3)
     _mark_columns(ax, cols, flagged, disq, len(features))
-    _set_col_labels(ax, cols, flagged, disq)
+    _set_col_labels(ax, cols, flagged, disq, cw)
     ax.set_yticks(range(len(features)))
     ax.set_yticklabels([_row_label(f) for f in features])
     n_sets = sum(1 for f in features if f.startswith(("MG_", "mg_")))
@@ -348,14 +355,15 @@ def enrichment_dotplot(
                 qv.append(float(r[q]))
     nes_a, q_a = np.array(nes), np.array(qv)
     lim = vmax if vmax is not None else min(3.0, max(1.0, float(np.nanmax(np.abs(nes_a))) if len(nes_a) else 1.0))
-    fig = new_figure(max(6.0, 5.0 + 1.0 * len(cols)), 2.3 + 0.26 * len(sets))
+    cw = _col_width(len(cols), 5.0)
+    fig = new_figure(max(6.0, 5.0 + cw * len(cols)), 2.3 + 0.26 * len(sets))
     ax = fig.add_subplot()
     sc = ax.scatter(xs, ys, s=_q_size(q_a), c=nes_a, cmap=_cmap(), vmin=-lim, vmax=lim, edgecolors="#555",
                     linewidths=0.4, zorder=3)
     _mark_columns(ax, cols, flagged, disq, len(sets))
     ax.set_xlim(-0.6, len(cols) - 0.4)
     ax.set_ylim(len(sets) - 0.5, -0.5)
-    _set_col_labels(ax, cols, flagged, disq)
+    _set_col_labels(ax, cols, flagged, disq, cw)
     ax.set_yticks(range(len(sets)))
     ax.set_yticklabels([set_label(s) for s in sets], fontsize=8.5)
     n_mg = sum(1 for s in sets if s.startswith("MG_"))
