@@ -472,6 +472,10 @@ def test_run_prints_the_time_of_the_whole_run_and_phases_at_v(tmp_path, monkeypa
     def slow(out, **kwargs):
         res = _fake_run([])(out, **kwargs)
         res.timings.update({"cohorts": 0.2, "claims": 0.0, "tables": 0.0, "figures and report": 0.1})
+        res.cohorts = pd.concat([res.cohorts, pd.DataFrame([{
+            "accession": "GSE142530", "status": "unavailable", "n_samples": 0,
+            "reason": "GSE142530: not in the mirror (offline): GSE142530_series_matrix.txt.gz",
+            "reason_short": "GSE142530: not in the mirror (offline): GSE142530_series_matrix.txt.gz"}])])
         time.sleep(0.3)
         return res
 
@@ -483,3 +487,5 @@ def test_run_prints_the_time_of_the_whole_run_and_phases_at_v(tmp_path, monkeypa
     phases = [ln for ln in err.splitlines() if ln.startswith("time: ")]
     assert len(phases) == 1 and "cohorts 0.2 s" in phases[0] and "figures and report 0.1 s" in phases[0]
     assert "total" in phases[0]
+    line = next(ln for ln in out.splitlines() if "GSE142530" in ln)
+    assert line.count("GSE142530") == 2 and "n=0    not in the mirror (offline)" in line  # the id once, then the file

@@ -151,6 +151,8 @@ def test_bottom_line_says_per_disease_area_which_claims_hold(built):
         decisive = sub[sub["verdict"].isin(["supported", "contradicted"])]
         for coh in {c for cs in decisive["cohorts"] for c in cs.split(";") if c}:
             assert coh in sentence
+        if any("GSE126848" in c for c in decisive["cohorts"]):  # flagged in the fixture's design audit
+            assert "GSE126848, which has design flags" in sentence or "design flags: GSE126848)" in sentence
         order = ["very low", "low", "moderate", "high"]
         levels = sorted(set(sub.loc[sub["verdict"] != "not testable", "certainty"]), key=order.index)
         assert sentence.endswith(f"Certainty {levels[0]}" + (f" to {levels[-1]}." if len(levels) > 1 else "."))
@@ -174,6 +176,8 @@ def test_area_sentence_from_verdicts():
                                                      "analysed (GSE142530 unavailable).")
     assert area_sentence(claims.assign(disease="ALD"), "ALD", cohorts, named=False).startswith(
         "2 of 5 claims supported and 1 contradicted, all in one cohort (GSE77314); 2 not testable.")
+    assert "all in one cohort (GSE77314, which has design flags)" in area_sentence(claims, "HCC", cohorts,
+                                                                                   flagged=["GSE77314"])
 
 
 def test_one_compact_line_per_claim_grouped_by_area(built):
@@ -257,6 +261,21 @@ def test_evidence_per_testable_claim(built):
     assert "diamond: pooled over 2 cohorts" in ev[ev.index('id="claim-R1-HCC"'):ev.index('id="claim-R1-BAL-MASLD"')]
     assert "no pooled estimate (fewer than two cohorts)" in ev[ev.index('id="claim-R1-MASLD"'):
                                                                 ev.index('id="claim-R1-HCC"')]
+
+
+def test_identical_forest_rows_are_merged():
+    """A mechanism with one gene set: its union IS that set; the set's rows repeat the union's and go,
+    and the header says what they equal."""
+    from mgtranscript.report._figures_claims import merge_identical
+
+    per = pd.DataFrame({"cohort": ["A", "B", "A", "B", "A"],
+                        "feature": ["MG~MECH_ER_STRESS"] * 2 + ["MG~HALLMARK_UNFOLDED_PROTEIN_RESPONSE"] * 2
+                        + ["MG~HALLMARK_DNA_REPAIR"],
+                        "estimate": [0.28, 0.01, 0.28, 0.01, 0.5], "ci_low": [-0.02, -0.19, -0.02, -0.19, 0.1],
+                        "ci_high": [0.53, 0.21, 0.53, 0.21, 0.8]})
+    kept, same = merge_identical(per)
+    assert list(kept["feature"]) == ["MG~MECH_ER_STRESS"] * 2 + ["MG~HALLMARK_DNA_REPAIR"]
+    assert same == {"MG~MECH_ER_STRESS": "Hallmark: unfolded protein response"}
 
 
 def test_forest_pools_only_with_two_cohorts(result, tmp_path, monkeypatch):

@@ -103,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
     print("cohorts:")
     for r in res.cohorts.itertuples():
         why = _short(r.reason_short or r.reason, 110) if isinstance(r.reason, str) and r.reason else ""
+        why = why[len(r.accession) + 2:] if why.startswith(f"{r.accession}: ") else why  # said once
         print(f"  {r.accession:<10} {r.status:<14} n={r.n_samples:<4} {why}")
     if not res.claims.empty:
         counts = res.claims["verdict"].value_counts().to_dict()

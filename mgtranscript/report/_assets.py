@@ -51,7 +51,7 @@ table.data td.num { text-align:right; font-variant-numeric:tabular-nums; white-s
 table.data td.mono, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:12px; }
 table.data td.genes { font-size:12px; }
 td.abbr, span.abbr { text-decoration: underline dotted #aab7b8; text-underline-offset:3px; }
-.figs { display:flex; flex-wrap:wrap; gap:14px 22px; align-items:flex-start; }
+.figs { display:flex; flex-wrap:wrap; gap:14px 16px; align-items:flex-start; }
 figure { margin:10px 0; max-width:100%; }
 figure img { max-width:100%; height:auto; display:block; border:1px solid var(--line); }
 figcaption { font-size:13px; color:var(--muted); max-width:100%; }

@@ -112,7 +112,7 @@ class _ClaimFigures:
             if per.empty:
                 continue
             per, same = merge_identical(per)
-            multi_feature = per["feature"].astype(str).nunique() > 1
+            multi_feature = per["feature"].astype(str).nunique() > 1 or bool(same)  # a header says what merged
 
             def feature_header(f):
                 f = str(f)
@@ -125,7 +125,9 @@ class _ClaimFigures:
                 pooled["n_txt"] = [n_short(r) for _, r in pooled.iterrows()]
             per["feature_words"] = per["feature"].map(feature_header)
             per["_o"] = per["role"].map(lambda r: _ROLE_ORDER.get(str(r), 2))
-            per = per.sort_values(["feature_words", "_o", "cohort"] if multi_feature else ["_o", "cohort"],
+            counted = set(per.loc[per["role"].astype(str) == "primary", "feature_words"])
+            per["_g"] = (~per["feature_words"].isin(counted)).astype(int)  # the feature voted on first
+            per = per.sort_values(["_g", "feature_words", "_o", "cohort"] if multi_feature else ["_o", "cohort"],
                                   kind="stable")
             if len(pooled):
                 pooled["label"] = [f"pooled over {len(cohorts)} cohorts" for _, r in pooled.iterrows()]
@@ -144,9 +146,13 @@ class _ClaimFigures:
                       "; no pooled estimate (fewer than two cohorts)")
                    + ("; hollow grey rows are shown beside the verdict but not counted" if hollow else "") + ".")
 
-            def fn(save, svg, per=per, pooled=pooled, hr=hr, xlab=xlab, title=title, multi=multi_feature):
+            narrow = not multi_feature and per["label"].astype(str).str.len().max() <= 24
+
+            def fn(save, svg, per=per, pooled=pooled, hr=hr, xlab=xlab, title=title, multi=multi_feature,
+                   narrow=narrow):
                 return pl.effect_forest(per, pooled=pooled if len(pooled) else None, null=1.0 if hr else 0.0,
                                         log=hr, effect_label=xlab, title=title, n="n_txt",
+                                        width=6.3 if narrow else None,
                                         group="feature_words" if multi else None, save=save, svg=svg)
 
             self.draw(f"claim-{cid}", stem, cap, fn)
@@ -265,7 +271,7 @@ class _ClaimFigures:
         sym = {"spearman_rho": "ρ", "rho": "ρ", "pearson_r": "r", "r": "r"}.get(str(r.get("effect_kind", "rho")),
                                                                               "ρ")
         how = design_words(r.get("design")) if not is_missing(r.get("design")) else ""
-        stats = (f"{'Spearman ' if sym == 'ρ' else 'Pearson '}{sym}{', ' + how if how else ''} = "
+        stats = (f"{'Spearman ' if sym == 'ρ' else 'Pearson '}{sym}{' ' + how if how else ''} = "
                  f"{fmt_est_ci(est, r.get('ci_low'), r.get('ci_high'))}, {p_eq('q', r.get('qval'))}, "
                  f"n = {fmt_int(r.get('n'))}" if not is_missing(est) else None)
         others = len(cand) - 1

@@ -34,16 +34,19 @@ def params_of(res: Any) -> dict:
     given for counts AND arrays ("log2 CPM (TMM) for counts; log2 intensity for arrays") is
     narrowed to the one that applies when every analysed cohort is RNA-seq (or every one an array)."""
     params = dict(getattr(res, "params", None) or {})
+    techs = set()
+    cohorts = table(res, "cohorts")
+    if {"status", "technology"} <= set(cohorts.columns):
+        techs = set(cohorts.loc[cohorts["status"].astype(str) == "analysed", "technology"].astype(str))
+    de = params.get("de")
+    if techs == {"rnaseq"} and isinstance(de, str):
+        params["de"] = re.sub(r",\s*limma \(arrays\)\s*$", "", de)
     units = params.get("expression_units")
     if isinstance(units, str) and "; " in units and " for " in units:
         parts = {}
         for part in units.split("; "):
             what, _, kind = part.rpartition(" for ")
             parts[kind.strip()] = what.strip()
-        techs = set()
-        cohorts = table(res, "cohorts")
-        if {"status", "technology"} <= set(cohorts.columns):
-            techs = set(cohorts.loc[cohorts["status"].astype(str) == "analysed", "technology"].astype(str))
         if techs == {"rnaseq"} and "counts" in parts:
             params["expression_units"] = parts["counts"]
         elif techs == {"array"} and "arrays" in parts:

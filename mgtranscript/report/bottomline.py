@@ -83,13 +83,15 @@ def _certainty_range(levels: Iterable[str]) -> str:
 
 
 def area_sentence(claims: pd.DataFrame, area: str, cohorts: pd.DataFrame | None = None, *,
-                  named: bool = True) -> str:
+                  named: bool = True, flagged: Iterable[str] = ()) -> str:
     """One plain sentence about an area, written from its claims' verdicts.
 
     It counts the verdicts, names the cohorts behind the supported and contradicted ones (and
-    says when each rests on a single cohort), the certainty range of the testable claims, and,
-    when nothing was testable, which of the area's cohorts could not be analysed.
+    says when each rests on a single cohort, and which of them has design flags: ``flagged``),
+    the certainty range of the testable claims, and, when nothing was testable, which of the
+    area's cohorts could not be analysed. ``named``: start with the area's name.
     """
+    flagged = set(flagged)
     sub = claims_of(claims, area)
     n = len(sub)
     verdicts = sub["verdict"].astype(str)
@@ -120,12 +122,12 @@ def area_sentence(claims: pd.DataFrame, area: str, cohorts: pd.DataFrame | None 
         coh = _cohort_list(dec["cohorts"])
         single = all(len(_cohort_list([c])) == 1 for c in dec["cohorts"])
         where = ""
+        fl = [c for c in coh if c in flagged]
         if coh and single and len(coh) == 1:
-            where = f", all in one cohort ({coh[0]})"
-        elif coh and single:
-            where = f", each in a single cohort ({', '.join(coh)})"
+            where = f", all in one cohort ({coh[0]}{', which has design flags' if fl else ''})"
         elif coh:
-            where = f" ({', '.join(coh)})"
+            where = (f", each in a single cohort ({', '.join(coh)}" if single else f" ({', '.join(coh)}") + (
+                f"; design flags: {', '.join(fl)})" if fl else ")")
         segs.append(_join(words) + where)
     words = []
     for v in ("inconclusive", "not testable"):
@@ -166,13 +168,16 @@ def legend_html() -> str:
     return f'<p class="bl-legend">{items} <span class="muted">certainty (GRADE-style): {esc(cert)}</span></p>'
 
 
-def bottom_line_html(claims: pd.DataFrame, cohorts: pd.DataFrame | None = None) -> str:
-    """The bottom-line table: one row per disease area with its sentence and its claims' chips."""
+def bottom_line_html(claims: pd.DataFrame, cohorts: pd.DataFrame | None = None,
+                     flagged: Iterable[str] = ()) -> str:
+    """The bottom-line table: one row per disease area with its sentence and its claims' chips
+    (``flagged``: the cohorts with design flags, named in the sentences)."""
+    flagged = list(flagged)
     rows = []
     for area in areas_of(claims):
         sub = claims_of(claims, area)
         chips = "".join(chip(r) for _, r in sub.iterrows())
         rows.append(f'<tr class="bl-area" data-area="{esc(area)}"><th>{esc(area_words(area))}</th>'
-                    f'<td><div class="bl-sentence">{esc(area_sentence(claims, area, cohorts, named=False))}</div>'
+                    f'<td><div class="bl-sentence">{esc(area_sentence(claims, area, cohorts, named=False, flagged=flagged))}</div>'
                     f'<div class="chips">{chips}</div></td></tr>')
     return legend_html() + '<table class="bl">' + "".join(rows) + "</table>"

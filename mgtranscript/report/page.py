@@ -365,7 +365,8 @@ class Section:
         link = f' · full table: <a href="{esc(tsv_single)}">{esc(tsv_single)}</a>' if tsv_single else ""
         count = f"{total:,} {_singular(what) if total == 1 else what}"
         if per is not None and len(groups) > 1:
-            count += f" in {len(groups)} {'cohorts' if per == 'cohort' else per.replace('_', ' ') + 's'}"
+            noun = {"cohort": "cohorts", "claim_id": "claims"}.get(per, per.replace("_", " ") + "s")
+            count += f" in {len(groups)} {noun}"
         head = ((f'<span class="title">{esc(title)}</span> ' if title else "")
                 + f'<span class="count">— {count}{link}</span>')
         body = [f'<p class="note">{inline_md(note)}</p>'] if note else []

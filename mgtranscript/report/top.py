@@ -288,7 +288,9 @@ def _bottom_line(rep: Report, res: Any) -> None:
     if claims.empty:
         sec.text("No claim was evaluated.")
         return
-    sec.html(bottom_line_html(claims, table(res, "cohorts")))
+    from mgtranscript.report.flags import cohort_flags
+
+    sec.html(bottom_line_html(claims, table(res, "cohorts"), flagged=cohort_flags(res)))
 
 
 def _claims(rep: Report, res: Any) -> None:
