@@ -67,10 +67,16 @@ def contrast_marks(design: pd.DataFrame | None = None, evidence: pd.DataFrame | 
 
 
 def _contrast_words(contrast: str) -> str:
+    """``condition:NASH|NAFL`` -> ``NASH vs NAFL``; a shared first word said once:
+    ``HCC tumour`` vs ``HCC non-tumour`` -> ``HCC: tumour vs non-tumour``."""
     m = re.match(r"^([^:]+):([^|]+)\|(.+)$", str(contrast))
-    if m:
-        return f"{group_label(m.group(2))} vs {group_label(m.group(3))}"
-    return str(contrast).replace("_", " ")
+    if not m:
+        return str(contrast).replace("_", " ")
+    a, b = group_label(m.group(2)), group_label(m.group(3))
+    wa, wb = a.split(" ", 1), b.split(" ", 1)
+    if len(wa) == 2 and len(wb) == 2 and wa[0] == wb[0]:
+        return f"{wa[0]}: {wa[1]} vs {wb[1]}"
+    return f"{a} vs {b}"
 
 
 def _columns(df: pd.DataFrame, contrasts: Sequence[str] | None) -> list[tuple[str, str]]:
@@ -129,7 +135,7 @@ def _legend_text(flagged, disq, cols) -> str:
         parts.append("⚑ dashed frame: design flags (see the design audit)")
     if any(c in disq for c in cols):
         parts.append("✕ hatched: disqualified (complete confound)")
-    return "   ".join(parts)
+    return " · ".join(parts)
 
 
 def _finish(fig, ax, *, show: bool | None, save, svg: bool):
@@ -255,9 +261,9 @@ def contrast_heatmap(
     cb = fig.colorbar(im, ax=ax, shrink=0.6, pad=0.02)
     cb.set_label(two_lines(f"{'Hedges’ g' if effect == 'hedges_g' else effect.replace('_', ' ')}, "
                           "group vs reference", 22))
-    note = f"● q < {alpha:g}   grey: not measured"
+    note = f"● q < {alpha:g} · grey: not measured"
     marks = _legend_text(flagged, disq, cols)
-    ax.set_xlabel(two_lines(note + ("   " + marks if marks else ""), 90), fontsize=8.5, color="#444")
+    ax.set_xlabel(two_lines(note + (" · " + marks if marks else ""), 90), fontsize=8.5, color="#444")
     if title:
         ax.set_title(two_lines(title, 70))
     return _finish(fig, ax, show=show, save=save, svg=svg)

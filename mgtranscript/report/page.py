@@ -378,7 +378,8 @@ class Section:
                 if len(shown) < len(sub):
                     msg = f"<b>{esc(g)}</b>: showing {len(shown):,} of {len(sub):,} {esc(what)}{g_link}"
                 else:
-                    msg = f"<b>{esc(g)}</b>: {len(sub):,} {esc(what)}" + (g_link if isinstance(tsv, Mapping) else "")
+                    msg = (f"<b>{esc(g)}</b>: {len(sub):,} {esc(_singular(what) if len(sub) == 1 else what)}"
+                           + (g_link if isinstance(tsv, Mapping) else ""))
                 gid = f' id="{esc(group_id(g))}"' if group_id else ""
                 body.append(f'<p class="note grp"{gid}>{msg}</p>')
             elif len(shown) < len(sub):
