@@ -242,10 +242,9 @@ def _details_html(r: pd.Series, common: list[str], ev: pd.DataFrame) -> str:
             f"{p_eq('p', r.get('pval'))}, {p_eq('q', r.get('qval'))}" + (f"; n = {n}" if n else ""))))
     if not is_missing(r.get("cohorts")):
         items.append(("Cohorts", esc(_cohort_words(r.get("cohorts")))))
-    if verdict != "not testable" and certainty_level(r.get("certainty")):
-        cr = r.get("certainty_reasons")
-        items.append(("Certainty", esc(certainty_level(r.get("certainty")))
-                      + (f": {esc(cr)}" if not is_missing(cr) else "")))
+    cr = r.get("certainty_reasons")
+    if verdict != "not testable" and certainty_level(r.get("certainty")) and not is_missing(cr):
+        items.append(("Certainty", f"{esc(certainty_level(r.get('certainty')))}: {esc(cr)}"))  # the level is on the line
     own = [c for c in caveat_items(r) if c not in common]
     if own:
         items.append(("Caveats", "<ul>" + "".join(f"<li>{esc(c)}</li>" for c in own) + "</ul>"))
