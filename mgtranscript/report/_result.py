@@ -12,6 +12,7 @@ from mgtranscript.pl._style import (
     LABEL_COLUMNS,
     feature_kind,
     feature_units,
+    group_label,
 )
 from mgtranscript.report.format import is_missing
 
@@ -80,12 +81,20 @@ def safe_name(text: str) -> str:
 
 
 def design_words(design: Any) -> str:
+    """A test's design in words: ``within:condition+paired:pair_id`` -> ``within condition and pairs``,
+    ``paired: hcc_tumour vs hcc_nontumour`` -> ``within pairs (HCC tumour vs HCC non-tumour)``."""
     d = "" if is_missing(design) else str(design)
+    if "+" in d:
+        return " and ".join(design_words(p) for p in d.split("+")).replace(" and within ", " and ")
     if d.startswith("within:"):
         return f"within {d.split(':', 1)[1].replace('_', ' ')}"
-    if d.startswith("paired:"):
-        return f"within pairs ({d.split(':', 1)[1].strip()})"
+    if d.startswith(("paired:", "unpaired:")):
+        kind, rest = d.split(":", 1)
+        rest = rest.strip()
+        if rest in ("pair_id", ""):
+            return "within pairs" if kind == "paired" else "unpaired"
+        groups = " vs ".join(group_label(g.strip()) for g in rest.split(" vs "))
+        return f"within pairs ({groups})" if kind == "paired" else f"unpaired ({groups})"
     if d == "pooled":
         return "pooled over all samples (ignores groups)"
     return d.replace("_", " ")
-

@@ -65,7 +65,7 @@ def evidence_columns(floor: float | None = None) -> list[Col]:
         col_p("q", "qval"),
         _n_col(),
         Col("role", role),
-        col_text("why", "why", limit=80, optional=True),
+        col_text("why", "why", limit=80, optional=True, width="14%"),
     ]
 
 
