@@ -7,7 +7,8 @@
 #   DIR/r_<method>.bin (see Outputs below).
 # Server (run.py): Rscript r_gsva.R serve DIR N_GENES N_SAMPLES PARALLEL_SZ
 #   reads commands from stdin, one per line, and answers one line each:
-#     time M   -> "TIME M <seconds>"   elapsed time of one gsva(method = M) call
+#     time M   -> "TIME M <seconds> <cpu>"   elapsed time of one gsva(method = M) call and
+#                 its CPU seconds (user + system, this process and its children)
 #     save M   -> "SAVED M"            scores written to DIR/r_M.bin
 #     mem M    -> "MEM M <rise_kib> <peak_kib> <seconds>"  peak resident memory during one
 #                 call (VmHWM after resetting it through /proc/self/clear_refs) minus the
@@ -65,8 +66,9 @@ if (!serve) {
     cmd <- strsplit(line, " ")[[1]]
     m <- cmd[2]
     if (cmd[1] == "time") {
-      t <- system.time(es <- run(m, psz = psz))[["elapsed"]]
-      cat("TIME", m, t, "\n")
+      st <- system.time(es <- run(m, psz = psz))
+      cpu <- sum(st[c("user.self", "sys.self", "user.child", "sys.child")], na.rm = TRUE)
+      cat("TIME", m, st[["elapsed"]], cpu, "\n")
     } else if (cmd[1] == "save") {
       save_scores(run(m, psz = psz), m)
       cat("SAVED", m, "\n")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import MgTranscriptError, UsageError
 
-__all__ = ["check_method", "check_cohorts", "check_samples", "check_input_file", "known_cohorts"]
+__all__ = ["check_method", "check_cohorts", "check_samples", "check_input_file", "known_cohorts", "check_catalog"]
 
 
 def _suggest(value: str, choices) -> str:
@@ -58,6 +58,20 @@ def check_cohorts(cohorts: list[str] | None, *, option: str = "--cohorts") -> li
         if acc not in out:
             out.append(acc)
     return out
+
+
+def check_catalog(path: str | os.PathLike | None, *, option: str = "--catalog") -> Path | None:
+    """A user cohort catalog exists and passes the schema (unknown keys, rules, expected counts)."""
+    if path is None:
+        return None
+    from .datasets.catalog import load_catalog
+
+    p = check_input_file(path, option, "catalog TOML file")
+    try:
+        load_catalog(p)
+    except MgTranscriptError as exc:
+        raise UsageError(f"{option} {str(exc).splitlines()[0]}") from exc
+    return p
 
 
 def check_input_file(path: str | os.PathLike, option: str, what: str = "file") -> Path:

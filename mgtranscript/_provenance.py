@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import AnalysisResult
 
@@ -37,36 +39,64 @@ def bundled_inputs() -> list[dict]:
     return [file_input(p, source=s) for p, s in files if p.is_file()]
 
 
+#: Keys of a recorded input kept besides url and sha256 (the GDC's query and data release).
+_EXTRA_KEYS = ("query", "data_release", "tag", "md5sum", "file_id")
+
+
 def inputs_of(adata) -> list[dict]:
-    """Input files recorded by the loaders in ``uns`` (public URL + sha256), with their size."""
+    """Input files recorded by the loaders in ``uns`` (public URL + sha256), with their size.
+
+    Found in any dict of ``uns`` holding ``sha256`` and ``url`` (or ``path``) and in any
+    DataFrame of ``uns`` with ``url`` and ``sha256`` columns (e.g. the GDC file manifest).
+    ``relpath`` (the cache path, for API answers whose URL names no file), ``query`` (the
+    API query answered), ``data_release`` and ``tag`` (the GDC release and API version)
+    are kept.
+    """
     from .fetch import cache_dir
     from .fetch.urls import mirror_relpath
 
     found = []
 
+    def take(x):
+        if x.get("relpath") and not x.get("sha256"):  # an API answer that was not read (e.g. no /status)
+            return
+        f = {"url": str(x.get("url", x.get("path"))), "sha256": str(x["sha256"])}
+        if x.get("relpath"):
+            f["relpath"] = str(x["relpath"])
+        f.update({k: str(x[k]) for k in _EXTRA_KEYS if k in x and str(x[k]) not in ("", "nan", "None")})
+        found.append(f)
+
     def walk(x):
         if isinstance(x, dict):
             if "sha256" in x and ("url" in x or "path" in x):
-                found.append({"url": str(x.get("url", x.get("path"))), "sha256": str(x["sha256"])})
+                take(x)
             for v in x.values():
                 walk(v)
         elif isinstance(x, (list, tuple)):
             for v in x:
                 walk(v)
+        elif isinstance(x, pd.DataFrame) and {"url", "sha256"} <= set(x.columns):
+            for rec in x.to_dict("records"):
+                if rec["sha256"]:  # a file listed but not read (e.g. metadata only) is no input
+                    take(rec)
 
     walk(dict(adata.uns))
     seen, out = set(), []
     for f in found:
-        if f["url"] in seen:
+        key = (f["url"], f["sha256"])
+        if key in seen:
             continue
-        seen.add(f["url"])
+        seen.add(key)
         try:
-            p = cache_dir() / mirror_relpath(f["url"])
+            p = cache_dir() / (f.pop("relpath", None) or mirror_relpath(f["url"]))
             f["bytes"] = p.stat().st_size if p.is_file() else None
-            f["path"] = str(p)
+            f["path"] = str(p) if p.is_file() else ""
         except Exception:  # noqa: BLE001 - a URL the cache does not hold (e.g. an API query)
             f["bytes"], f["path"] = None, ""
-        f["source"] = "mirror" if os.environ.get("MGTRANSCRIPT_MIRROR") else "download (cache)"
+        if f["url"].startswith("https://api.gdc.cancer.gov/"):
+            f["source"] = "GDC API (cache)"  # never a file mirror
+        else:
+            f["source"] = "mirror" if os.environ.get("MGTRANSCRIPT_MIRROR") else "download (cache)"
         out.append(f)
     return out
 
@@ -96,6 +126,7 @@ def write_provenance(res: AnalysisResult, out: Path) -> None:
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cohorts": res.cohorts.to_dict("records"),
         "inputs": res.inputs,
+        "data_releases": {str(f.get("cohort", "")): f["data_release"] for f in res.inputs if f.get("data_release")},
         "versions": versions(),
         "params": res.params,
         "mirror": os.environ.get("MGTRANSCRIPT_MIRROR", ""),

@@ -17,7 +17,9 @@ __all__ = [
     "HostNotAllowed",
     "UnsafeArchiveError",
     "DataFormatError",
+    "CatalogError",
     "InputDataError",
+    "LabelsMissing",
     "GeneSetError",
     "UsageError",
     "OutputPathError",
@@ -68,8 +70,18 @@ class DataFormatError(MgTranscriptError):
     """A downloaded or user-supplied file is malformed (series matrix, count table, GMT, ...)."""
 
 
+class CatalogError(DataFormatError):
+    """A cohort catalog (bundled or ``--catalog FILE``) breaks the schema: unknown key, bad rule,
+    expected counts that do not add up."""
+
+
 class InputDataError(MgTranscriptError, ValueError):
     """Data handed to a function is unusable (NaN, negative counts, duplicates, no overlap)."""
+
+
+class LabelsMissing(InputDataError):
+    """A cohort's labels (or its pairing) come from information that was not given, e.g. the
+    sample sheet of GSE77314; the message says what is missing and how to give it."""
 
 
 class GeneSetError(MgTranscriptError, ValueError):

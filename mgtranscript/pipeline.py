@@ -39,7 +39,8 @@ import numpy as np
 import pandas as pd
 
 from ._provenance import bundled_inputs, file_input, inputs_of, write_provenance
-from .errors import MgTranscriptError, UsageError
+from .datasets.label_checks import format_counts
+from .errors import LabelsMissing, MgTranscriptError, UsageError
 from .plan import KEY_GENES, analyse_cohort, cell_effects
 
 logger = logging.getLogger(__name__)
@@ -47,8 +48,10 @@ logger = logging.getLogger(__name__)
 __all__ = ["run_analysis", "analyse_cohort", "AnalysisResult", "find_sample_sheet", "check_arguments",
            "DEFAULT_COHORTS", "KEY_GENES"]
 
-#: Cohorts the default plan tries, in order (all catalog cohorts; TCGA needs the GDC).
-DEFAULT_COHORTS = ("GSE126848", "GSE167523", "GSE135251", "GSE77314", "GSE142530", "GSE28619", "TCGA-LIHC")
+#: Cohorts the default plan tries, in order (all bundled catalog cohorts; TCGA needs the GDC). The array
+#: cohorts GSE48452 ... GSE36376 are not in the offline mirror: there they are "unavailable" in a moment.
+DEFAULT_COHORTS = ("GSE126848", "GSE167523", "GSE135251", "GSE77314", "GSE142530", "GSE28619", "GSE48452",
+                   "GSE89632", "GSE14520", "GSE76427", "GSE36376", "TCGA-LIHC")
 
 
 
@@ -124,28 +127,40 @@ def find_sample_sheet(accession: str, search: list[Path] | None = None) -> Path 
     return None
 
 
-def check_arguments(*, cohorts=None, samples=None, method: str = "ssgsea", permutations: int = 1000) -> list[str]:
+def check_arguments(*, cohorts=None, samples=None, method: str = "ssgsea", permutations: int = 1000,
+                    catalog=None) -> list[str]:
     """Validate the arguments of :func:`run_analysis` before any work; returns the cohorts.
 
     Raises
     ------
     UsageError
         Unknown scoring method or cohort, a sample sheet that does not exist, cannot be read or
-        names a cohort that is not analysed, a negative number of permutations (one line each,
-        naming the argument and the fix).
+        names a cohort that is not analysed, a negative number of permutations, a user catalog
+        that does not exist or breaks the schema (one line each, naming the argument and the fix).
     """
-    from ._checks import check_cohorts, check_method, check_samples
+    from ._checks import check_catalog, check_cohorts, check_method, check_samples
+    from .datasets.catalog import use_catalog
 
     check_method(method, option="method=")
     if not isinstance(permutations, (int, np.integer)) or isinstance(permutations, bool) or permutations < 0:
         raise UsageError(f"permutations= must be a non-negative integer, got {permutations!r}")
-    chosen = check_cohorts(list(cohorts), option="cohorts=") if cohorts else list(DEFAULT_COHORTS)
-    check_samples({str(k).upper(): Path(v).expanduser() for k, v in (samples or {}).items()}, chosen,
-                  option="samples=")
+    if catalog is not None and not isinstance(catalog, dict):
+        check_catalog(catalog, option="catalog=")
+    with use_catalog(catalog) as entries:
+        # without cohorts=: the default plan plus every cohort a user catalog adds
+        default = list(DEFAULT_COHORTS) + [a for a, e in entries.items()
+                                           if e.get("catalog_file", "bundled") != "bundled" and a not in DEFAULT_COHORTS]
+        chosen = check_cohorts(list(cohorts), option="cohorts=") if cohorts else default
+        check_samples({str(k).upper(): Path(v).expanduser() for k, v in (samples or {}).items()}, chosen,
+                      option="samples=")
     return chosen
 
 
 # --------------------------------------------------------------------------- the run
+
+
+def _labels_disagree(adata) -> bool:
+    return (adata.uns.get("labels", {}).get("check") or {}).get("status") == "labels disagree"
 
 
 def _label_counts(adata) -> dict[str, int]:
@@ -194,6 +209,7 @@ def run_analysis(
     cells: dict | None = None,
     cell_type_key: str = "cell_type",
     manifest: dict | None = None,
+    catalog=None,
 ) -> AnalysisResult:
     """Run the default analysis plan end to end and write tables, figures and the report.
 
@@ -205,7 +221,7 @@ def run_analysis(
         run works in a temporary folder beside ``out`` and replaces ``out`` only when complete,
         so a failed or interrupted run leaves an earlier output as it was.
     cohorts
-        Accessions to try (default :data:`DEFAULT_COHORTS`).
+        Accessions to try (default :data:`DEFAULT_COHORTS` and the cohorts of ``catalog``).
     samples
         Accession -> user sample sheet; otherwise :func:`find_sample_sheet` looks for one.
     method
@@ -232,6 +248,11 @@ def run_analysis(
         The ``obs`` column of ``cells`` holding the cell types.
     manifest
         Extra fields for ``manifest.json`` (e.g. the command line that ran).
+    catalog
+        A user cohort catalog (TOML path or mapping, the schema of the bundled
+        ``cohorts.toml``) merged over the bundled one: its cohorts can be named in ``cohorts``.
+        A cohort whose labels disagree with its entry's expected counts gets the status
+        ``labels disagree`` (both counts in the reason) and is not analysed.
 
     Returns
     -------
@@ -247,15 +268,21 @@ def run_analysis(
     from ._output import check_output_path, transactional_output
 
     t_start = time.monotonic()
-    cohorts = check_arguments(cohorts=cohorts, samples=samples, method=method, permutations=permutations)
+    from .datasets.catalog import use_catalog
+
+    cohorts = check_arguments(cohorts=cohorts, samples=samples, method=method, permutations=permutations,
+                              catalog=catalog)
     out = Path(out)
     check_output_path(out)
     manifest = {"command": "mgtranscript.pipeline.run_analysis", **(manifest or {}), "method": method,
                 "cohorts": cohorts, "permutations": permutations, "seed": seed, "alpha": alpha}
-    with transactional_output(out, manifest=manifest) as tmp:
+    if catalog is not None:
+        manifest["catalog"] = str(catalog) if not isinstance(catalog, dict) else "catalog= (mapping)"
+    with transactional_output(out, manifest=manifest) as tmp, use_catalog(catalog):
         res = _run(tmp, cohorts=cohorts, samples=samples, method=method, permutations=permutations, seed=seed,
                    plots=plots, report=report, svg=svg, progress=progress, alpha=alpha, claims=claims,
-                   cells=cells, cell_type_key=cell_type_key)
+                   cells=cells, cell_type_key=cell_type_key,
+                   catalog_file=None if catalog is None or isinstance(catalog, dict) else Path(catalog))
         analysed = int((res.cohorts["status"] == "analysed").sum()) if not res.cohorts.empty else 0
         if not analysed:  # a run without results must not replace an earlier output
             why = "; ".join(f"{r.accession}: {r.reason_short or r.status}" for r in res.cohorts.itertuples()
@@ -272,7 +299,7 @@ def run_analysis(
 
 
 def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, report, svg, progress,
-         alpha, claims, cells=None, cell_type_key="cell_type") -> AnalysisResult:
+         alpha, claims, cells=None, cell_type_key="cell_type", catalog_file: Path | None = None) -> AnalysisResult:
     from tqdm.auto import tqdm
 
     from . import datasets
@@ -286,7 +313,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.params = {"method": method, "permutations": permutations, "seed": seed, "alpha": alpha,
                   "gene_sets": "magnesium (bundled)", "mechanisms": "MSigDB Hallmark 7.0 + Reactome 7.0",
                   "de": "voom + limma on TMM (counts; genes passing filterByExpr), limma (arrays)",
-                  "meta": "random effects (REML), only where k >= 2",
+                  "meta": "random effects (REML) with Hartung-Knapp t intervals (k - 1 df), only where k >= 2",
                   "correlations": "Spearman within condition (Fisher z), pair-aware; pooled shown beside",
                   "score_units": {"ssgsea": "ssGSEA score (unnormalised)", "gsva": "GSVA score",
                                   "zscore": "GSVA-style z-score", "plage": "PLAGE score",
@@ -311,6 +338,11 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                "design": c["design"], "data_source": c["data_source"], "technology": c["technology"], "groups": ""}
         try:
             adata = datasets.load_cohort(acc, samples=sheet)
+        except LabelsMissing as exc:  # e.g. GSE77314 without its sample sheet: say what is missing
+            row.update(status="no labels", reason=str(exc), reason_short=_short(str(exc)))
+            logger.warning("%s", _short(str(exc), 300))
+            status_rows.append(row)
+            continue
         except MgTranscriptError as exc:
             msg = str(exc)
             try:  # metadata may still be available (e.g. a series matrix without counts)
@@ -319,6 +351,10 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                 counts = _label_counts(meta_only)
                 count_rows += [{"accession": acc, "condition": k, "n": v, "analysed": False} for k, v in counts.items()]
                 row["groups"] = " · ".join(f"{k} {v}" for k, v in counts.items())
+                if _labels_disagree(meta_only):
+                    check = meta_only.uns["labels"]["check"]
+                    msg = f"{acc}: labels disagree: {check['reason']} (and {_short(msg, 200)})"
+                    row.update(status="labels disagree", reason=msg)
             except Exception:  # noqa: BLE001 - reported, never fatal
                 row.update(status="unavailable", reason=msg)
             row["reason_short"] = _short(msg)
@@ -336,6 +372,20 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                        reason_short="no sample matched a label rule; pass a sample sheet")
             status_rows.append(row)
             continue
+        if _labels_disagree(adata):  # a wrong rule mislabels quietly: such a cohort is not analysed
+            check = adata.uns["labels"]["check"]
+            msg = f"{acc}: labels disagree: {check['reason']}"
+            row.update(status="labels disagree", reason=msg,
+                       reason_short=_short(f"expected {format_counts(check['expected'])}; labelled "
+                                           f"{format_counts(check['observed'])}", 120))
+            count_rows += [{"accession": acc, "condition": k, "n": v, "analysed": False} for k, v in counts.items()]
+            status_rows.append(row)  # load_cohort has warned with the full reason
+            continue
+        n_un = counts.get("unlabelled", 0)
+        if n_un:  # counted and reported, never silently dropped
+            row.update(reason=f"{n_un} of {adata.n_obs} samples match no label rule: kept as 'unlabelled', "
+                              "counted in sample_counts.tsv and left out of the group comparisons",
+                       reason_short=f"{n_un} samples unlabelled (counted, not compared)")
         count_rows += [{"accession": acc, "condition": k, "n": v, "analysed": True} for k, v in counts.items()]
         try:
             analyse_cohort(adata, acc, method=method, mechanisms=mechanisms, permutations=permutations, seed=seed,
@@ -378,6 +428,8 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.timings["claims"] = round(time.monotonic() - t_claims, 1)
     t_tables = time.monotonic()
     res.inputs += bundled_inputs()
+    if catalog_file is not None:
+        res.inputs.append(file_input(catalog_file, source="user catalog"))
     _write_tables(res, out)
     res.params["seconds"] = round(time.monotonic() - t0, 1)
     res.timings["tables"] = round(time.monotonic() - t_tables, 1)
@@ -423,10 +475,11 @@ def _adjust(res: AnalysisResult) -> None:
 
 
 def _meta(effects: pd.DataFrame) -> pd.DataFrame:
-    """Random-effects pools of primary per-cohort effects per contrast and feature, only where k >= 2."""
-    from .claims.rules import from_scale, to_scale
+    """Random-effects pools of primary per-cohort effects per contrast and feature, only where k >= 2,
+    by the claims' own pooling rule (:func:`mgtranscript.claims.rules.pool_effects`: REML,
+    Hartung-Knapp t CI with k - 1 df, prediction interval for k >= 3)."""
+    from .claims.rules import pool_effects
     from .tl._stats import bh_adjust
-    from .tl.meta import pool
 
     if effects.empty:
         return pd.DataFrame()
@@ -436,11 +489,12 @@ def _meta(effects: pd.DataFrame) -> pd.DataFrame:
         g = g[np.isfinite(g["estimate"].astype(float)) & np.isfinite(g["se"].astype(float))]
         if g["cohort"].nunique() < 2:
             continue
-        r = pool(to_scale(kind, g["estimate"].to_numpy(float)), g["se"].to_numpy(float), method="REML")
+        r = pool_effects(kind, g["estimate"].to_numpy(float), g["se"].to_numpy(float))
         rows.append({"contrast": contrast, "feature": feature, "effect_kind": kind, "k": r["k"],
-                     "pooled": float(from_scale(kind, r["pooled"])), "ci_low": float(from_scale(kind, r["ci_low"])),
-                     "ci_high": float(from_scale(kind, r["ci_high"])), "pval": r["pval"], "tau2": r["tau2"],
-                     "I2": r["I2"], "cohorts": ";".join(g["cohort"]), "n_total": int(g["n"].sum())})
+                     "pooled": r["pooled"], "ci_low": r["ci_low"], "ci_high": r["ci_high"], "pval": r["pval"],
+                     "df": r["df"], "pi_low": r["pi_low"], "pi_high": r["pi_high"], "tau2": r["tau2"],
+                     "I2": r["I2"], "Q_pval": r["Q_pval"], "test": "Hartung-Knapp (REML)",
+                     "cohorts": ";".join(g["cohort"]), "n_total": int(g["n"].sum())})
     meta = pd.DataFrame(rows)
     if not meta.empty:
         meta["qval"] = bh_adjust(meta["pval"].to_numpy(float))

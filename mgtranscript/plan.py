@@ -166,6 +166,8 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
     genes = [g for g in KEY_GENES if g in adata.var_names]
     contrasts = _contrasts(adata, accession, claims)
     eff: list[dict] = []
+    # genes of claims with a fold-change margin ("not down", L10) also get their mean log2 difference
+    fold = set(claims.loc[claims["expected_direction"] == "not down", "features"])
 
     # design audit, per contrast
     for k in contrasts:
@@ -183,6 +185,7 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
         table = _compare(adata, keys=[mg_key, "mg_balance"], genes=genes, paired_by=k["paired_by"], **base)
         result.append("comparisons", table.assign(cohort=accession))
         eff += E.compare_effects(table, cohort=accession, area=area)
+        eff += E.difference_effects(table, fold, cohort=accession, area=area)
         for alt in ALT_METHODS:
             if alt != method:
                 t = _compare(adata, keys=[f"mg_{alt}"], paired_by=k["paired_by"], **base)
@@ -192,9 +195,11 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
                          paired_by=k["paired_by"], **base)
             t["feature"] = t["feature"].replace({f"mg_balance_{norm}": "mg_balance"})
             eff += E.compare_effects(t, cohort=accession, area=area, scenario=scen)
+            eff += E.difference_effects(t, fold, cohort=accession, area=area, scenario=scen)
         if k["paired_by"]:
             t = _compare(adata, keys=[mg_key, "mg_balance"], genes=genes, paired_by=None, **base)
             eff += E.compare_effects(t, cohort=accession, area=area, scenario="unpaired")
+            eff += E.difference_effects(t, fold, cohort=accession, area=area, scenario="unpaired")
         ref_cond = info.get("reference")
         if k["groupby"] == "disease" and k["reference"] == "control" and ref_cond and "condition" in adata.obs:
             ctrl = adata.obs["condition"].astype(str)[adata.obs["disease"].astype(str) == "control"]
@@ -203,6 +208,8 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
                          & (adata.obs["condition"].astype(str) != ref_cond))
                 t = _compare(adata[keep.to_numpy()].copy(), keys=[mg_key, "mg_balance"], genes=genes, **base)
                 eff += E.compare_effects(t, cohort=accession, area=area, scenario="controls: reference condition only")
+                eff += E.difference_effects(t, fold, cohort=accession, area=area,
+                                            scenario="controls: reference condition only")
         if prep["composition"]:
             t = _compare(adata, keys=[mg_key, "mg_balance"], genes=genes, paired_by=k["paired_by"],
                          covariates=prep["composition"], **base)
@@ -462,30 +469,10 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
 
 
 def _survival(adata, accession, area, claims, result) -> list[dict]:
-    from . import tl
-    from .claims.effects import survival_effects
+    """Survival claims: Cox models with their PH checks (:mod:`mgtranscript._plan_survival`)."""
+    from ._plan_survival import survival_rows
 
-    if "os_days" not in adata.obs or "os_event" not in adata.obs:
-        return []
-    eff = []
-    for feat in claims.loc[claims["feature_kind"] == "survival", "features"]:
-        if feat not in adata.var_names:
-            continue
-        covs = [c for c in ("ajcc_pathologic_stage", "age_at_diagnosis", "etiology") if c in adata.obs]
-        try:
-            summ = tl.survival(adata, feat, covariates=covs or None, key_added="_surv")
-        except MgTranscriptError as exc:
-            logger.warning("%s: survival model for %s failed: %s", accession, feat, exc)
-            continue
-        summ = pd.DataFrame(summ if summ is not None else adata.uns["_surv"]["summary"]).assign(cohort=accession)
-        km = adata.uns.get("_surv", {}).get("km")
-        if km is not None:  # tidy KM steps for the report: group, time, survival, at_risk
-            km = pd.DataFrame(km).rename(columns={"timeline": "time"})
-            result.km[accession] = km if accession not in result.km else pd.concat([result.km[accession], km])
-        adata.uns.pop("_surv", None)
-        result.append("survival", summ)
-        eff += survival_effects(summ, cohort=accession, area=area)
-    return eff
+    return survival_rows(adata, accession, area, claims, result)
 
 
 def _features(adata, mg_key: str, mech_key, genes: list[str], prep: dict) -> pd.DataFrame:

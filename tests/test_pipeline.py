@@ -82,9 +82,11 @@ def test_claims_table_has_the_contract_columns_and_one_verdict_per_claim(run_dir
     assert list(v.columns) == VERDICT_COLUMNS
     assert list(v["claim_id"]) == list(load_claims()["claim_id"])
     assert set(v["verdict"]) <= {"supported", "contradicted", "inconclusive", "not testable"}
-    assert set(v["certainty"]) <= {"high", "moderate", "low", "very low"}
-    assert v["caveats"].str.contains("transcript levels only").all()
     tested = v[v["verdict"] != "not testable"]
+    assert set(tested["certainty"]) <= {"high", "moderate", "low", "very low"}
+    assert v.loc[v["verdict"] == "not testable", "certainty"].isna().all()  # nothing to grade
+    assert v["caveats"].str.contains("transcript levels only").all()
+    assert set(v["source"]) == {"review", "cited study", "project proxy", "project hypothesis"}
     assert (tested["ci_low"] <= tested["effect"]).all() and (tested["effect"] <= tested["ci_high"]).all()
     assert tested["robustness"].str.contains("alternatives agree|no alternative").all()
 
@@ -110,6 +112,41 @@ def test_masld_verdicts_from_gse126848_carry_the_series_and_depth_caveat(run_dir
         assert "risk of bias" in v.loc[cid, "reason"]
 
 
+def test_certainty_is_grade_with_every_step_and_sentences_match_the_evidence(run_dir):
+    from claims_readback import check_sentences
+
+    v = _table(run_dir, "claims")
+    ev = _table(run_dir, "claims_evidence")
+    assert check_sentences(v, ev) >= 20  # every per-cohort number and word read back
+    tested = v[v["verdict"] != "not testable"]
+    assert tested["certainty_reasons"].str.match(r"start (low|moderate|high): ").all()
+    single = tested[tested["n_cohorts"] == 1]
+    rated_up = single["certainty_reasons"].str.contains("+1 dose-response", regex=False)
+    assert single.loc[~rated_up, "certainty"].isin(["low", "very low"]).all()
+    # the paired HCC cohort: pairing and RNA composition are a risk of bias, not just caveats
+    hcc = v.set_index("claim_id").loc["R3-HCC"]
+    assert "-1 risk of bias:" in hcc["certainty_reasons"] and "RNA composition" in hcc["certainty_reasons"]
+    # R1-PROG's cohorts disagree: inconclusive for that reason, both estimates named
+    prog = v.set_index("claim_id").loc["R1-PROG"]
+    assert prog["verdict"] == "inconclusive" and prog["reason"].startswith("Cohorts disagree")
+    assert prog["reason"].count("GSE126848 g ") and prog["reason"].count("GSE167523 g ")
+
+
+def test_robustness_counts_only_alternatives_that_re_derived_the_estimate(run_dir):
+    v = _table(run_dir, "claims").set_index("claim_id")
+    sens = _table(run_dir, "sensitivity")
+    assert not sens["cohorts"].fillna("").str.contains("pooled").any()
+    for cid in ("R1-PROG", "L1-PROG"):
+        s = sens[sens["claim_id"] == cid]
+        counted = s[s["counted"]]
+        assert (counted["rederived"] == "GSE126848;GSE167523").all() and (counted["n_cohorts"] == 2).all()
+        assert v.loc[cid, "robustness"].startswith(f"{int(counted['agrees'].sum())}/{len(counted)} alternatives agree")
+        assert "mediator adjustment, not counted: adjusted: composition" in v.loc[cid, "robustness"]
+    # R1-PROG: only the two scoring alternatives re-derive a score contrast
+    assert set(sens.loc[(sens.claim_id == "R1-PROG") & sens["counted"], "alternative"]) == {
+        "scoring: gsva", "scoring: zscore"}
+
+
 def test_cell_level_mechanism_is_not_decided_by_bulk_correlation(run_dir):
     v = _table(run_dir, "claims").set_index("claim_id")
     assert v.loc["L6", "verdict"] == "not testable"
@@ -125,7 +162,11 @@ def test_nash_vs_nafl_is_pooled_over_two_cohorts_and_meta_has_only_k_ge_2(run_di
     assert set(v.loc["L1-PROG", "cohorts"].split(";")) == {"GSE126848", "GSE167523"}
     meta = _table(run_dir, "meta")
     assert (meta["k"] >= 2).all()
-    assert ((meta["contrast"] == "condition:NASH|NAFL") & (meta["feature"] == "CNNM4")).any()
+    cnnm4 = meta[(meta["contrast"] == "condition:NASH|NAFL") & (meta["feature"] == "CNNM4")].iloc[0]
+    # tables/meta.tsv and the verdict pool by the same rule (Hartung-Knapp, k - 1 df)
+    np.testing.assert_allclose(cnnm4[["pooled", "ci_low", "ci_high", "pval"]].to_numpy(float),
+                               v.loc["L1-PROG", ["effect", "ci_low", "ci_high", "pval"]].to_numpy(float), rtol=1e-12)
+    assert cnnm4["df"] == 1 and np.isnan(cnnm4["pi_low"])
     single = v[v["n_cohorts"] == 1]
     assert single["caveats"].str.contains("single cohort").all()
 

@@ -25,8 +25,8 @@ from .evidence import EFFECT_COLUMNS, mechanism_feature
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SCENARIOS", "compare_effects", "trend_effects", "correlation_effects", "de_effects",
-           "survival_effects", "mechanism_union", "contrast_parts"]
+__all__ = ["SCENARIOS", "DIFFERENCE", "compare_effects", "difference_effects", "trend_effects", "correlation_effects",
+           "de_effects", "survival_effects", "mechanism_union", "contrast_parts"]
 
 #: Alternative analyses a verdict is re-derived under (name -> what changes).
 SCENARIOS = {
@@ -43,6 +43,9 @@ SCENARIOS = {
 }
 
 Z95 = 1.959963984540054
+
+#: ``analysis`` of the mean log2 difference rows (:func:`difference_effects`).
+DIFFERENCE = "difference"
 
 
 def contrast_parts(contrast: str) -> tuple[str, str, str]:
@@ -77,6 +80,35 @@ def compare_effects(table: pd.DataFrame, *, cohort: str, area: str, scenario: st
         rows.append(_row(cohort=cohort, disease_area=area, scenario=scenario, analysis="compare",
                          contrast=r["contrast"], feature=r["feature"], effect_kind=kind, estimate=est,
                          ci_low=lo, ci_high=hi, se=se, pval=p, qval=r.get("qval", np.nan), n=n, test=test,
+                         design=("paired" if paired else "unpaired") + f": {r['group']} vs {r['reference']}",
+                         note=str(r.get("note", "") or "")))
+    return rows
+
+
+def difference_effects(table: pd.DataFrame, features, *, cohort: str, area: str,
+                       scenario: str = "primary") -> list[dict]:
+    """Mean log2 difference rows (``effect_kind = "log2fc"``, ``analysis = "difference"``) for the
+    gene ``features`` of a :func:`mgtranscript.tl.compare` table: the fold change of geometric
+    means on the log2 scale the table was computed on, with the Welch (or paired) t test's p and
+    a t CI (``n - 2`` df unpaired, ``n - 1`` paired). Claims with a margin on a fold-change scale
+    ("not down", L10) are judged on these."""
+    from scipy import stats
+
+    rows = []
+    features = set(features)
+    for r in table.to_dict("records"):
+        if r["feature"] not in features or str(r.get("kind", "gene")) != "gene":
+            continue
+        paired = bool(r.get("paired"))
+        diff, t = float(r["diff"]), float(r["t_stat"])
+        se = abs(diff / t) if np.isfinite(t) and t != 0 else np.nan
+        n = r["n_group"] if paired else r["n_group"] + r["n_ref"]
+        crit = float(stats.t.ppf(0.975, max(n - (1 if paired else 2), 1)))
+        rows.append(_row(cohort=cohort, disease_area=area, scenario=scenario, analysis=DIFFERENCE,
+                         contrast=r["contrast"], feature=r["feature"], effect_kind="log2fc", estimate=diff,
+                         ci_low=diff - crit * se, ci_high=diff + crit * se, se=se, pval=r["t_pval"], n=n,
+                         test="mean log2 difference (fold change of geometric means), "
+                              + ("paired t" if paired else "Welch t"),
                          design=("paired" if paired else "unpaired") + f": {r['group']} vs {r['reference']}",
                          note=str(r.get("note", "") or "")))
     return rows

@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._table import EVIDENCE_COLUMNS, load_claims
+from ..errors import DataFormatError
+from ._table import EVIDENCE_COLUMNS, UNTESTABLE_KINDS, load_claims
 
-__all__ = ["EFFECT_COLUMNS", "build_evidence", "mechanism_feature", "BULK_CELL_REASON"]
+__all__ = ["EFFECT_COLUMNS", "build_evidence", "mechanism_feature", "coupling_parts", "BULK_CELL_REASON",
+           "STAGE_CONTEXT", "STAGE_CONTEXT_ROLE"]
 
 #: Columns of the run's ``effects`` table.
 EFFECT_COLUMNS = [
@@ -34,6 +36,38 @@ def mechanism_feature(mg_set: str, mechanism: str) -> str:
     """The coupling feature a mechanism claim is judged on: the Mg set against the union of the
     mechanism's gene sets (``MG_EFFLUX_EXCHANGE~MECH_INFLAMMATION``)."""
     return f"{mg_set}~MECH_{mechanism.upper()}"
+
+
+#: Role of the evidence rows that show a "not down" claim's gene between disease stages.
+STAGE_CONTEXT_ROLE = "stage context"
+#: Contrasts shown beside a "not down" claim as disease-stage context (not voted), per area.
+STAGE_CONTEXT = {"MASLD": ("condition:NASH|NAFL",)}
+
+
+def coupling_parts(features: str) -> tuple[str, str, list[str]]:
+    """``"MG_EFFLUX_EXCHANGE~oxidative_stress (HALLMARK_A, HALLMARK_B)"`` -> ``("MG_EFFLUX_EXCHANGE",
+    "oxidative_stress", ["HALLMARK_A", "HALLMARK_B"])``: the Mg set, the mechanism key of
+    :data:`mgtranscript.tl.mechanisms.MECHANISMS` and the gene sets the claim lists (which must be
+    the mechanism's sets: the union of these is what is scored).
+
+    Raises
+    ------
+    DataFormatError
+        An unknown mechanism, or listed sets that differ from the mechanism's.
+    """
+    from ..tl.mechanisms import MECHANISMS
+
+    mg_set, _, rest = str(features).partition("~")
+    mech, _, sets = rest.partition("(")
+    mech = mech.strip()
+    listed = [x.strip() for x in sets.rstrip(") ").split(",") if x.strip()]
+    if mech not in MECHANISMS:
+        raise DataFormatError(f"coupling feature {features!r}: unknown mechanism {mech!r}; use one of "
+                              f"{sorted(MECHANISMS)}.")
+    if listed and listed != list(MECHANISMS[mech]):
+        raise DataFormatError(f"coupling feature {features!r}: lists {listed}, but the {mech} mechanism is scored on "
+                              f"{list(MECHANISMS[mech])}; list those (or none).")
+    return mg_set.strip(), mech, list(MECHANISMS[mech])
 
 
 def _area_ok(claim: pd.Series, area: str) -> bool:
@@ -87,16 +121,20 @@ def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None 
     eff = eff.fillna({"level": "", "design": "", "test": "", "note": "", "disease_area": ""})
     for _, c in claims.iterrows():
         kind, contrast = c["feature_kind"], c["contrast"]
-        if kind == "serum":
+        if kind in UNTESTABLE_KINDS:
             continue
         area = eff[[_area_ok(c, a) for a in eff["disease_area"]]]
         if kind in ("gene", "score", "balance") or contrast.startswith("trend:"):
             sel = area[(area["contrast"] == contrast) & (area["feature"] == c["features"])]
+            sel, standardised = _fold_change_rows(c, sel)
             out += _rows(c, sel, included=_finite, role="primary",
                          why=lambda d: "" if _finite(d) else f"{d['cohort']}: {d['note'] or 'not computable'}")
+            out += _rows(c, standardised, included=False, role="standardised (context)",
+                         why="Hedges' g of the same contrast (context, not voted: the claim's margin is a fold change)")
             out += _context_missing_groups(c, area, contrast)
+            out += _dose_response_and_stages(c, area, contrast)
         elif kind == "coupling":
-            mg_set, _, mech = c["features"].partition("~")
+            mg_set, mech, _sets = coupling_parts(c["features"])
             target = mechanism_feature(mg_set, mech)
             sel = area[(area["analysis"] == "coupling") & (area["feature"] == target)]
             voted = sel["design"].str.startswith(("within", "paired")) & (sel["level"] == "combined")
@@ -157,6 +195,42 @@ def _context_missing_groups(c: pd.Series, area: pd.DataFrame, contrast: str) -> 
                      "role": "not applicable", "included": False,
                      "why": f"{cohort} has no {grp} vs {ref} samples"})
     return rows
+
+
+def _fold_change_rows(c: pd.Series, sel: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows to vote, standardised rows shown as context). A "not down" claim's margin is a fold
+    change: where a cohort and scenario have the mean log2 difference, it replaces Hedges' g
+    (shown beside); every other claim votes on the standardised rows only."""
+    from .effects import DIFFERENCE
+
+    diff = sel["analysis"] == DIFFERENCE
+    if c["expected_direction"] != "not down" or not diff.any():
+        return sel[~diff], sel.iloc[0:0]
+    have = set(zip(sel.loc[diff, "scenario"], sel.loc[diff, "cohort"]))
+    replaced = ~diff & (sel["analysis"] == "compare") & pd.Series(
+        [k in have for k in zip(sel["scenario"], sel["cohort"])], index=sel.index)
+    return sel[~replaced], sel[replaced & (sel["scenario"] == "primary")]
+
+
+def _dose_response_and_stages(c: pd.Series, area: pd.DataFrame, contrast: str) -> list[dict]:
+    """Context rows of a group-contrast claim's feature: its gradient across ordered stages in the
+    same cohorts (a dose-response may rate the certainty up) and, for "not down" claims, the
+    disease-stage contrasts of :data:`STAGE_CONTEXT`."""
+    from .grading import DOSE_RESPONSE_ROLE
+
+    if contrast.startswith("trend:") or ":" not in contrast:
+        return []
+    prim = area[(area["scenario"] == "primary") & (area["feature"] == c["features"])]
+    have = set(prim.loc[prim["contrast"] == contrast, "cohort"])
+    trend = prim[(prim["analysis"] == "trend") & prim["cohort"].isin(have)]
+    out = _rows(c, trend, included=False, role=DOSE_RESPONSE_ROLE,
+                why="gradient across ordered stages in the same cohort (context, not voted)")
+    if c["expected_direction"] == "not down":
+        stages = prim[(prim["analysis"] == "compare") & prim["contrast"].isin(STAGE_CONTEXT.get(c["disease"], ()))
+                      & (prim["contrast"] != contrast)]
+        out += _rows(c, stages, included=False, role=STAGE_CONTEXT_ROLE,
+                     why="the same gene between disease stages (context, not voted)")
+    return out
 
 
 def _mechanism_sets(mech: str) -> list[str]:

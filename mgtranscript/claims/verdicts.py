@@ -7,11 +7,21 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._table import EVIDENCE_COLUMNS, SENSITIVITY_COLUMNS, TRANSCRIPT_NOTE, VERDICT_COLUMNS, load_claims
-from .evidence import BULK_CELL_REASON
-from .rules import Vote, decide, grade, vote
+from ._table import (
+    EVIDENCE_COLUMNS,
+    SENSITIVITY_COLUMNS,
+    TRANSCRIPT_NOTE,
+    UNTESTABLE_KINDS,
+    VERDICT_COLUMNS,
+    load_claims,
+)
+from .evidence import BULK_CELL_REASON, STAGE_CONTEXT_ROLE
+from .grading import DOSE_RESPONSE_ROLE, PROXY_SOURCES, RISK_OF_BIAS, grade, risk_of_bias
+from .robustness import robustness_text, scenario_rows, sensitivity
+from .rules import KIND_SYMBOL, Vote, cohort_estimate, decide, fmt_num, set_agreement, sign_of, vote
 
-__all__ = ["Judgement", "judge", "PRIMARY", "CAVEAT_SEP", "BIAS_CHECKS", "contrast_label"]
+__all__ = ["Judgement", "judge", "PRIMARY", "CAVEAT_SEP", "BIAS_CHECKS", "STAGE_CONTEXT_ROLE", "contrast_label",
+           "cohort_sentence"]
 
 #: Separator of the caveats of one verdict (a caveat may itself contain ";").
 CAVEAT_SEP = " | "
@@ -52,18 +62,33 @@ def _bh(p: np.ndarray) -> np.ndarray:
     return bh_adjust(np.asarray(p, dtype=float))
 
 
-def _fmt_p(p: float) -> str:
-    if not np.isfinite(p):
-        return "NA"
-    return "< 1e-10" if p < 1e-10 else f"{p:.2g}"
-
-
 def _effect_text(v: Vote) -> str:
     label = _KIND_LABEL.get(v.effect_kind, v.effect_kind)
     ci = f" [{v.ci_low:+.2f}, {v.ci_high:+.2f}]" if np.isfinite(v.ci_low) else ""
-    where = (f"random-effects pool of {v.k} cohorts ({', '.join(v.cohorts)}), I² {v.i2:.0f}%"
-             if v.pooled else f"single cohort ({v.cohorts[0]})")
-    return f"{label} {v.effect:+.2f}{ci}, p {_fmt_p(v.pval)}; {where}; n = {v.n}"
+    if v.pooled:
+        ci += f" (Hartung-Knapp, {v.df:.0f} df)"
+        where = (f"random-effects pool of {v.k} cohorts ({', '.join(v.cohorts)}), I² {v.i2:.0f}%, "
+                 f"heterogeneity Q p {fmt_num(v.q_pval)}")
+        if np.isfinite(v.pi_low):
+            where += f", 95% prediction interval [{v.pi_low:+.2f}, {v.pi_high:+.2f}]"
+    else:
+        where = f"single cohort ({v.cohorts[0]})"
+    unit = " pairs" if v.paired else ""
+    return f"{label} {v.effect:+.2f}{ci}, p {fmt_num(v.pval)}; {where}; n = {v.n}{unit}"
+
+
+def cohort_sentence(v: Vote, alpha: float = 0.05) -> str:
+    """What each pooled cohort shows on its own, from the rows the verdict voted on:
+    ``Per cohort: GSE1 rho +0.63, q 0.00048 (run family): significant (positive); GSE2 rho -0.05,
+    q 0.61 (run family): not significant``."""
+    parts = []
+    for cohort, est, _lo, _hi, q, fam in v.rows:
+        word = "not significant"
+        if np.isfinite(q) and q < alpha:
+            word = f"significant ({'positive' if sign_of(v.effect_kind, est) > 0 else 'negative'})"
+        parts.append(f"{cohort} {KIND_SYMBOL.get(v.effect_kind, v.effect_kind)} {est:+.2f}, q {fmt_num(q)} "
+                     f"({fam} family): {word}")
+    return "Per cohort: " + "; ".join(parts)
 
 
 def _design_words(design: str, test: str) -> str:
@@ -89,40 +114,15 @@ def _unavailable_reason(claim: pd.Series, cohorts: pd.DataFrame | None) -> str:
     for r in area.itertuples():
         short = getattr(r, "reason_short", "") or ""
         if not isinstance(short, str) or not short:
-            short = str(r.reason).split("; ")[0].split(". ")[0][:120] if isinstance(r.reason, str) else ""
+            full = getattr(r, "reason", "")
+            short = full.split("; ")[0].split(". ")[0][:120] if isinstance(full, str) else ""
         parts.append(f"{r.accession}: {r.status}" + (f" ({short})" if short and r.status != "analysed" else ""))
     return f"no {disease} cohort with expression measured it [" + "; ".join(parts) + "]"
 
 
-#: Design-audit checks that signal confounding of the contrast by how samples were collected
-#: (risk of bias: the certainty drops a level). Other flagged checks (TMM factor and top-gene
-#: share, which the normalisation alternatives address; sex mismatches of single samples;
-#: suspicious pairs) become caveats only.
-BIAS_CHECKS = ("library_size", "sample_ids", "technical", "sex_inferred", "sex_recorded", "age")
-
-
-def _design_caveats(design: pd.DataFrame | None, rows: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """(risk-of-bias flags, other caveats) for the cohort/contrast pairs a verdict uses."""
-    if design is None or design.empty or rows.empty:
-        return [], []
-    flagged = design[design["flagged"].astype(str).str.lower().isin(("true", "1"))]
-    bias, other = [], []
-    for cohort, contrast in rows[["cohort", "contrast"]].drop_duplicates().itertuples(index=False):
-        hit = flagged[(flagged["cohort"] == cohort)
-                      & ((flagged["contrast"] == contrast) | (flagged["contrast"].isin(("", "pairs", "*"))))]
-        flagged_bias = False
-        for r in hit.itertuples():
-            caveat = "" if pd.isna(r.caveat) else str(r.caveat).strip()
-            text = f"{cohort}: {caveat}" if caveat else ""
-            if str(r.check) in BIAS_CHECKS:
-                flagged_bias = True
-                if text:  # a flag without text repeats another one (e.g. inferred and recorded sex)
-                    bias.append(text)
-            elif text:
-                other.append(text)
-        if flagged_bias and not any(b.startswith(f"{cohort}:") for b in bias):
-            bias.append(f"{cohort}: the groups differ in how their samples were collected (design audit)")
-    return list(dict.fromkeys(bias)), list(dict.fromkeys(other))
+#: Design-audit checks that are a risk of bias (kept for compatibility: the table with the words
+#: is :data:`~.grading.RISK_OF_BIAS`).
+BIAS_CHECKS = tuple(RISK_OF_BIAS)
 
 
 def _fill_q(ev: pd.DataFrame) -> pd.DataFrame:
@@ -138,18 +138,12 @@ def _fill_q(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def _scenario_rows(ev: pd.DataFrame, scenario: str) -> pd.DataFrame:
-    """Included rows of ``scenario``, falling back to the primary rows for (claim, cohort) pairs
-    the scenario does not re-derive."""
-    prim = ev[(ev["scenario"] == PRIMARY) & ev["included"]]
-    if scenario == PRIMARY:
-        return prim
-    alt = ev[(ev["scenario"] == scenario) & ev["included"]]
-    keys = set(zip(alt["claim_id"], alt["cohort"]))
-    keep = prim[[k not in keys for k in zip(prim["claim_id"], prim["cohort"])]]
-    return pd.concat([keep, alt], ignore_index=True)
+    """Included rows of ``scenario`` (primary rows where it re-derives nothing; never a pool)."""
+    return scenario_rows(ev, scenario, PRIMARY)
 
 
 def _votes(claims: pd.DataFrame, rows: pd.DataFrame, alpha: float) -> tuple[dict[str, Vote], dict[str, float]]:
+    """One vote per claim and its q: Benjamini-Hochberg over the voted p of all testable claims."""
     votes = {}
     for cid, sub in rows.groupby("claim_id", sort=False):
         votes[cid] = vote(sub, alpha=alpha)
@@ -158,10 +152,77 @@ def _votes(claims: pd.DataFrame, rows: pd.DataFrame, alpha: float) -> tuple[dict
     return votes, q
 
 
+def _one_q(ev: pd.DataFrame, votes: dict[str, Vote], qs: dict[str, float], alpha: float) -> None:
+    """One q per estimate: the row a single-cohort verdict voted on carries the verdict's q
+    (family ``claims``), and "significant on its own" is read from it."""
+    for cid, v in votes.items():
+        if v.pooled or cid not in qs:
+            continue
+        idx = ev.index[(ev["claim_id"] == cid) & (ev["scenario"] == PRIMARY) & ev["included"]
+                       & (ev["cohort"] == v.cohorts[0])]
+        ev.loc[idx, "qval"] = qs[cid]
+        ev.loc[idx, "q_family"] = "claims"
+        v.rows = [(*r[:4], qs[cid], "claims") for r in v.rows]
+        set_agreement(v, [qs[cid]], alpha=alpha)
+
+
+def _not_testable_reason(c: pd.Series, context: pd.DataFrame, cohorts: pd.DataFrame | None) -> str:
+    roles = context["role"].astype(str)
+    why_not = [w for w in context.loc[~roles.isin(("context", STAGE_CONTEXT_ROLE, DOSE_RESPONSE_ROLE))
+                                      & ~roles.str.startswith(("bulk", "pooled")), "why"].astype(str) if w]
+    ctx = [w for w in context.loc[roles == "context", "why"].astype(str) if w]
+    if c["feature_kind"] in UNTESTABLE_KINDS:
+        reason = UNTESTABLE_KINDS[c["feature_kind"]]
+    elif c.get("scope") == "cell":
+        where = f" ({c['cell_types'].replace(';', ', ')})" if c.get("cell_types") else ""
+        reason = f"a cell-level claim{where}: {BULK_CELL_REASON}"
+        bulk = context[context["role"].astype(str).str.startswith("bulk")]
+        if not bulk.empty:
+            reason += ("; the bulk correlations are in the evidence for context ("
+                       + "; ".join(f"{r.cohort}, {_design_words(r.design, r.test)}: rho {r.estimate:+.2f}"
+                                   for r in bulk.itertuples() if np.isfinite(r.estimate)) + ")")
+    elif why_not:
+        reason = "; ".join(dict.fromkeys(why_not))
+    elif c["feature_kind"] == "survival":
+        reason = ("needs overall-survival follow-up, which no analysed "
+                  f"{c['disease']} cohort records ("
+                  f"{_unavailable_reason(c, cohorts).split('[', 1)[-1].rstrip(']')})")
+    elif str(c["contrast"]).startswith("trend:"):
+        by = str(c["contrast"]).split(":", 1)[1].replace("_", " ")
+        reason = (f"no analysed {c['disease']} cohort records {by} with expression "
+                  f"({_unavailable_reason(c, cohorts).split('[', 1)[-1].rstrip(']')})")
+    else:
+        reason = _unavailable_reason(c, cohorts)
+    if ctx:
+        reason += ". Context only: " + "; ".join(dict.fromkeys(ctx))
+    return reason
+
+
+def _indirectness(c: pd.Series, v: Vote, areas: dict[str, str]) -> list[str]:
+    """The reasons a claim's evidence answers a question other than the review's own."""
+    out = []
+    source = str(c.get("source", "") or "")
+    if source in PROXY_SOURCES:
+        out.append(f"a {source}, not the review's own statement")
+    if str(c.get("indirect", "") or ""):
+        out.append(str(c["indirect"]))
+    mixed = sorted({areas[x] for x in v.cohorts if areas.get(x)})
+    if len(mixed) > 1:
+        out.append(f"cohorts of mixed disease areas ({', '.join(mixed)})")
+    return out
+
+
+def _stage_context(rows: pd.DataFrame) -> str:
+    parts = [f"{r.feature} {contrast_label(r.contrast)} "
+             f"{cohort_estimate(r.effect_kind, r.cohort, r.estimate, r.ci_low, r.ci_high)}, q {fmt_num(r.qval)} "
+             f"({r.q_family} family)" for r in rows.itertuples() if np.isfinite(r.estimate)]
+    return ("Disease-stage context (not voted): " + "; ".join(parts) + ".") if parts else ""
+
+
 def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None = None,
           design: pd.DataFrame | None = None, cohorts: pd.DataFrame | None = None,
           alpha: float = 0.05) -> Judgement:
-    """Give every claim a verdict, a certainty, a robustness and its caveats.
+    """Give every claim a verdict, a certainty with its reasons, a robustness and its caveats.
 
     Parameters
     ----------
@@ -173,9 +234,11 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
         The claims table (default: the bundled one).
     design
         The design audit (``cohort, contrast, check, flagged, caveat``): flagged checks of a
-        cohort and contrast become caveats and lower the certainty (pair checks: caveat only).
+        cohort and contrast become caveats; those of :data:`~.grading.RISK_OF_BIAS` also rate
+        the certainty down.
     cohorts
-        The cohort status table, to say why an untestable claim could not be tested.
+        The cohort status table, to say why an untestable claim could not be tested and which
+        disease area each cohort belongs to.
     alpha
         Significance level for q-values.
     """
@@ -183,127 +246,83 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
     ev = pd.DataFrame(columns=EVIDENCE_COLUMNS) if evidence is None or len(evidence) == 0 else evidence.copy()
     for c in EVIDENCE_COLUMNS:
         if c not in ev.columns:
-            ev[c] = "" if c in ("why", "role", "design", "test") else np.nan
+            ev[c] = "" if c in ("why", "role", "design", "test", "q_family") else np.nan
+    ev["q_family"] = ev["q_family"].fillna("").replace("", "run")
     ev["included"] = ev["included"].astype(str).str.lower().isin(("true", "1"))
     ev["scenario"] = ev["scenario"].fillna(PRIMARY).replace("", PRIMARY)
     ev = _fill_q(ev)
+    votes, qs = _votes(claims, _scenario_rows(ev, PRIMARY), alpha)
+    _one_q(ev, votes, qs, alpha)
     primary_rows = _scenario_rows(ev, PRIMARY)
-    votes, qs = _votes(claims, primary_rows, alpha)
+    areas = ({} if cohorts is None or cohorts.empty or "disease_area" not in cohorts
+             else dict(zip(cohorts["accession"].astype(str), cohorts["disease_area"].astype(str))))
 
     out = []
     verdict_of: dict[str, str] = {}
     for _, c in claims.iterrows():
         cid = c["claim_id"]
-        row = {k: c.get(k, "") for k in ("claim_id", "statement", "citation", "scope", "disease", "features",
-                                           "contrast", "expected_direction")}
+        row = {k: c.get(k, "") for k in ("claim_id", "statement", "citation", "source", "review_statement", "scope",
+                                           "disease", "features", "contrast", "expected_direction")}
         v = votes.get(cid)
         used = primary_rows[primary_rows["claim_id"] == cid]
         context = ev[(ev["claim_id"] == cid) & (ev["scenario"] == PRIMARY) & ~ev["included"]]
         if v is None or not np.isfinite(v.effect):
-            roles = context["role"].astype(str)
-            why_not = [w for w in context.loc[~roles.isin(("context",)) & ~roles.str.startswith(("bulk", "pooled")),
-                                              "why"].astype(str) if w]
-            ctx = [w for w in context.loc[roles == "context", "why"].astype(str) if w]
-            if c["feature_kind"] == "serum":
-                reason = "needs serum magnesium, which transcriptome cohorts do not measure"
-            elif c.get("scope") == "cell":
-                where = f" ({c['cell_types'].replace(';', ', ')})" if c.get("cell_types") else ""
-                reason = f"a cell-level claim{where}: {BULK_CELL_REASON}"
-                bulk = context[context["role"].astype(str).str.startswith("bulk")]
-                if not bulk.empty:
-                    reason += ("; the bulk correlations are in the evidence for context ("
-                               + "; ".join(f"{r.cohort}, {_design_words(r.design, r.test)}: rho {r.estimate:+.2f}"
-                                           for r in bulk.itertuples() if np.isfinite(r.estimate)) + ")")
-            elif why_not:
-                reason = "; ".join(dict.fromkeys(why_not))
-            elif c["feature_kind"] == "survival":
-                reason = ("needs overall-survival follow-up, which no analysed "
-                          f"{c['disease']} cohort records ("
-                          f"{_unavailable_reason(c, cohorts).split('[', 1)[-1].rstrip(']')})")
-            elif str(c["contrast"]).startswith("trend:"):
-                by = str(c["contrast"]).split(":", 1)[1].replace("_", " ")
-                reason = (f"no analysed {c['disease']} cohort records {by} with expression "
-                          f"({_unavailable_reason(c, cohorts).split('[', 1)[-1].rstrip(']')})")
-            else:
-                reason = _unavailable_reason(c, cohorts)
-            if ctx:
-                reason += ". Context only: " + "; ".join(dict.fromkeys(ctx))
-            certainty, _ = grade("not testable", c["expected_direction"], Vote())
-            row.update(verdict="not testable", certainty=certainty, effect_kind="", effect=np.nan,
+            row.update(verdict="not testable", certainty="", certainty_reasons="", effect_kind="", effect=np.nan,
                        ci_low=np.nan, ci_high=np.nan, pval=np.nan, qval=np.nan, n_cohorts=0, cohorts="",
-                       robustness="", caveats=TRANSCRIPT_NOTE, reason=reason)
+                       robustness="", caveats=TRANSCRIPT_NOTE, reason=_not_testable_reason(c, context, cohorts))
             verdict_of[cid] = "not testable"
             out.append(row)
             continue
         q = qs.get(cid, np.nan)
         verdict, clause = decide(c["expected_direction"], v, q, alpha=alpha)
-        bias, other = _design_caveats(design, used)
-        certainty, why = grade(verdict, c["expected_direction"], v, risk_of_bias=bias,
-                               indirect=str(c.get("indirect", "") or ""), alpha=alpha)
-        caveats = [*bias, *other]
+        bias, other = risk_of_bias(design, used)
+        certainty, steps = grade(verdict, c["expected_direction"], v, bias=bias, indirect=_indirectness(c, v, areas),
+                                 dose_response=context[context["role"] == DOSE_RESPONSE_ROLE], alpha=alpha)
+        worded = {(b.cohort, b.label) for b in bias if b.caveat}  # a flag without words repeats a worded one
+        caveats = [*dict.fromkeys(f"{b.cohort}: {b.caveat}" if b.caveat else f"{b.cohort}: {b.label}" for b in bias
+                                  if b.caveat or (b.cohort, b.label) not in worded), *other]
         if not v.pooled:
             caveats.append("single cohort")
-        excluded = [w for w in context["why"].astype(str) if w and "not voted" not in w]
         caveats.append(TRANSCRIPT_NOTE)
-        reason = f"{clause}. {_effect_text(v)}. Certainty {certainty}: " + "; ".join(why) + "."
+        sentences = [f"{clause[0].upper()}{clause[1:]}", _effect_text(v)]
+        if v.pooled:
+            sentences.append(cohort_sentence(v, alpha))
+        reason = ". ".join(sentences) + f". Certainty {certainty}: " + "; ".join(steps[:-1]) + "."
+        stage = _stage_context(context[context["role"] == STAGE_CONTEXT_ROLE])
+        if stage:
+            reason += " " + stage
+        excluded = [w for w in context["why"].astype(str) if w and "not voted" not in w]
         if excluded:
             reason += " Not used: " + "; ".join(dict.fromkeys(excluded)) + "."
-        row.update(verdict=verdict, certainty=certainty, effect_kind=v.effect_kind, effect=v.effect,
-                   ci_low=v.ci_low, ci_high=v.ci_high, pval=v.pval, qval=q, n_cohorts=v.k,
+        row.update(verdict=verdict, certainty=certainty, certainty_reasons="; ".join(steps), effect_kind=v.effect_kind,
+                   effect=v.effect, ci_low=v.ci_low, ci_high=v.ci_high, pval=v.pval, qval=q, n_cohorts=v.k,
                    cohorts=";".join(v.cohorts), robustness="", caveats=CAVEAT_SEP.join(dict.fromkeys(caveats)),
                    reason=reason)
         verdict_of[cid] = verdict
         out.append(row)
     verdicts = pd.DataFrame(out, columns=VERDICT_COLUMNS)
+
+    sens = sensitivity(claims, ev, verdict_of, alpha, primary=PRIMARY)
+    for cid, text in robustness_text(sens).items():
+        verdicts.loc[verdicts["claim_id"] == cid, "robustness"] = text
+    tested = verdicts["verdict"] != "not testable"
+    empty = verdicts["robustness"].fillna("") == ""
+    verdicts.loc[tested & empty, "robustness"] = "no alternative analysis applies"
     pooled_rows = [_pooled_row(cid, v, qs.get(cid, np.nan), primary_rows[primary_rows["claim_id"] == cid])
                    for cid, v in votes.items() if v.pooled and np.isfinite(v.effect)]
-    if pooled_rows:
+    if pooled_rows:  # added after the sensitivity analysis: a pool is never an alternative's cohort
         ev = pd.concat([ev, pd.DataFrame(pooled_rows)], ignore_index=True)
-
-    sens = _sensitivity(claims, ev, verdict_of, alpha)
-    if not sens.empty:
-        for cid, sub in sens.groupby("claim_id", sort=False):
-            agree = sub["agrees"].astype(bool)
-            text = f"{int(agree.sum())}/{len(sub)} alternatives agree"
-            dissent = [f"{a} ({vv})" for a, vv, ok in zip(sub["alternative"], sub["verdict"], agree) if not ok]
-            if dissent:
-                text += "; dissent: " + ", ".join(dissent)
-            verdicts.loc[verdicts["claim_id"] == cid, "robustness"] = text
-    tested = verdicts["verdict"] != "not testable"
-    verdicts.loc[tested & (verdicts["robustness"] == ""), "robustness"] = "no alternative analysis applies"
     return Judgement(verdicts=verdicts, evidence=ev[EVIDENCE_COLUMNS].reset_index(drop=True), sensitivity=sens)
 
 
 def _pooled_row(cid: str, v: Vote, q: float, used: pd.DataFrame) -> dict:
     """The evidence row of a random-effects pool: what the verdict of a k >= 2 claim voted on."""
     first = used.iloc[0]
+    pi = f"; 95% prediction interval [{v.pi_low:+.2f}, {v.pi_high:+.2f}]" if np.isfinite(v.pi_low) else ""
     return {"claim_id": cid, "scenario": PRIMARY, "cohort": f"pooled ({v.k} cohorts)", "contrast": first["contrast"],
-            "feature": first["feature"], "test": f"random-effects pool (REML) of {', '.join(v.cohorts)}; I² {v.i2:.0f}%",
+            "feature": first["feature"],
+            "test": (f"random-effects pool (REML) of {', '.join(v.cohorts)}, Hartung-Knapp t ({v.df:.0f} df); "
+                     f"I² {v.i2:.0f}%, Q p {fmt_num(v.q_pval)}{pi}"),
             "design": "meta-analysis", "effect_kind": v.effect_kind, "estimate": v.effect, "ci_low": v.ci_low,
-            "ci_high": v.ci_high, "se": np.nan, "pval": v.pval, "qval": q, "n": v.n, "role": "pooled",
-            "included": True, "why": "the effect the verdict voted on (q over the claims)"}
-
-
-def _sensitivity(claims: pd.DataFrame, ev: pd.DataFrame, verdict_of: dict[str, str], alpha: float) -> pd.DataFrame:
-    rows = []
-    scenarios = [s for s in dict.fromkeys(ev["scenario"]) if s != PRIMARY]
-    expected = dict(zip(claims["claim_id"], claims["expected_direction"]))
-    for scen in scenarios:
-        applies = set(ev.loc[ev["scenario"] == scen, "claim_id"])
-        srows = _scenario_rows(ev, scen)
-        votes, qs = _votes(claims, srows, alpha)
-        for cid in claims["claim_id"]:
-            if cid not in applies or verdict_of.get(cid) == "not testable":
-                continue
-            v = votes.get(cid)
-            if v is None or not np.isfinite(v.effect):
-                rows.append({"claim_id": cid, "alternative": scen, "verdict": "not testable", "agrees": False,
-                             "note": "the alternative could not be computed"})
-                continue
-            q = qs.get(cid, np.nan)
-            verdict, clause = decide(expected[cid], v, q, alpha=alpha)
-            rows.append({"claim_id": cid, "alternative": scen, "verdict": verdict, "effect_kind": v.effect_kind,
-                         "effect": v.effect, "ci_low": v.ci_low, "ci_high": v.ci_high, "pval": v.pval, "qval": q,
-                         "n_cohorts": v.k, "cohorts": ";".join(v.cohorts),
-                         "agrees": verdict == verdict_of.get(cid), "note": clause})
-    return pd.DataFrame(rows, columns=SENSITIVITY_COLUMNS)
+            "ci_high": v.ci_high, "se": v.se, "pval": v.pval, "qval": q, "q_family": "claims", "n": v.n,
+            "role": "pooled", "included": True, "why": "the effect the verdict voted on (q over the claims)"}

@@ -12,11 +12,27 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .._checks import check_cohorts, check_input_file, check_method, check_samples, known_cohorts
+from .._checks import check_catalog, check_cohorts, check_input_file, check_method, check_samples, known_cohorts
 from ..errors import InputDataError, UsageError
 
 __all__ = ["parse_samples", "check_method", "check_cohorts", "check_samples", "check_input_file",
-           "known_cohorts", "read_h5ad", "progress_flag", "gseapy_logs_as_ours"]
+           "known_cohorts", "read_h5ad", "progress_flag", "check_catalog", "add_catalog_option", "catalog_context",
+           "gseapy_logs_as_ours"]
+
+CATALOG_HELP = ("a cohort catalog (TOML, the schema of the bundled cohorts.toml) merged over the bundled "
+                "one; its cohorts can then be named like the bundled ones")
+
+
+def add_catalog_option(p) -> None:
+    """``--catalog FILE`` (one user catalog merged over the bundled one)."""
+    p.add_argument("--catalog", metavar="FILE", help=CATALOG_HELP)
+
+
+def catalog_context(args):
+    """Check ``--catalog`` (UsageError before any work) and return the context that applies it."""
+    from ..datasets.catalog import use_catalog
+
+    return use_catalog(check_catalog(getattr(args, "catalog", None)))
 
 
 def parse_samples(values: list[str] | None, *, option: str = "--samples") -> dict[str, Path]:

@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import check_cohorts, check_input_file, check_samples, gseapy_logs_as_ours, parse_samples
+from ._common import (
+    add_catalog_option,
+    catalog_context,
+    check_cohorts,
+    check_input_file,
+    check_samples,
+    gseapy_logs_as_ours,
+    parse_samples,
+)
 
 NAME = "claims"
 HELP = "evaluate every claim in seeds/claims.tsv on the cohorts available (transcript level)"
@@ -25,6 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a user sample sheet for a cohort (repeatable); otherwise sheets named <ACC>*.csv are "
                         "looked up in $MGTRANSCRIPT_SAMPLES and beside a directory mirror")
     p.add_argument("--claims", help="a claims TSV (default: the bundled claims of the review)")
+    add_catalog_option(p)
 
 
 def validate(args: argparse.Namespace) -> dict:
@@ -40,13 +49,14 @@ def validate(args: argparse.Namespace) -> dict:
         if not (from_dir / "tables").is_dir():
             raise UsageError(f"--from {from_dir}: no tables/ folder there; give the --out folder of an "
                              "earlier `mgtranscript run`")
-        if args.cohorts or args.samples:
-            raise UsageError("--from reuses an earlier run's tables; --cohorts/--samples apply only "
+        if args.cohorts or args.samples or getattr(args, "catalog", None):
+            raise UsageError("--from reuses an earlier run's tables; --cohorts/--samples/--catalog apply only "
                              "without --from")
-    cohorts = check_cohorts(args.cohorts)
-    samples = check_samples(parse_samples(args.samples), cohorts)
+    with catalog_context(args):
+        cohorts = check_cohorts(args.cohorts)
+        samples = check_samples(parse_samples(args.samples), cohorts)
     return {"out": out, "claims": claims, "from_dir": from_dir, "cohorts": cohorts,
-            "samples": {k: str(v) for k, v in samples.items()}}
+            "samples": {k: str(v) for k, v in samples.items()}, "catalog": getattr(args, "catalog", None)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
         with tempfile.TemporaryDirectory() as tmp, gseapy_logs_as_ours():
             res = run_analysis(Path(tmp) / "run", cohorts=checked["cohorts"], samples=checked["samples"],
-                               plots=False, report=False, claims=claims)
+                               plots=False, report=False, claims=claims, catalog=checked["catalog"])
         verdicts = res.claims
     with atomic_file(checked["out"]) as tmp_out:
         verdicts.to_csv(tmp_out, sep="\t", index=False)

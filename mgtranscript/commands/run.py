@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ._common import (
+    add_catalog_option,
+    catalog_context,
     check_cohorts,
     check_input_file,
     check_method,
@@ -61,6 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="obs column of --cells holding the cell types (default: cell_type)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars (also: -q, or MGTRANSCRIPT_PROGRESS=0)")
+    add_catalog_option(p)
 
 
 def validate(args: argparse.Namespace) -> dict:
@@ -75,8 +78,9 @@ def validate(args: argparse.Namespace) -> dict:
 
     method = check_method(args.method)
     out = check_output_path(args.out)
-    cohorts = check_cohorts(args.cohorts)
-    samples = check_samples(parse_samples(args.samples), cohorts)
+    with catalog_context(args):
+        cohorts = check_cohorts(args.cohorts)
+        samples = check_samples(parse_samples(args.samples), cohorts)
     cells = {}
     for spec in args.cells or []:
         name, sep, path = spec.partition("=")
@@ -84,7 +88,7 @@ def validate(args: argparse.Namespace) -> dict:
             raise UsageError(f"--cells expects NAME=H5AD (e.g. --cells liver_sc=cells.h5ad), got {spec!r}")
         cells[name.strip()] = check_input_file(path.strip(), f"--cells {name.strip()}=", ".h5ad file")
     return {"out": out, "cohorts": cohorts, "samples": {k: str(v) for k, v in samples.items()},
-            "method": method, "cells": cells}
+            "method": method, "cells": cells, "catalog": getattr(args, "catalog", None)}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         res = run_analysis(out, cohorts=checked["cohorts"], samples=checked["samples"], method=checked["method"],
                            cells=cells or None, cell_type_key=args.cell_type_key,
                            permutations=args.permutations, seed=args.seed, plots=not args.no_plots, svg=args.svg,
-                           progress=progress_flag(args.no_progress),
+                           progress=progress_flag(args.no_progress), catalog=checked["catalog"],
                            manifest={"command": "mgtranscript run", "samples": checked["samples"]})
     print("cohorts:")
     for r in res.cohorts.itertuples():

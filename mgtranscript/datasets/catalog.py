@@ -5,16 +5,23 @@ data come from, its design (paired or not, reference condition, stage order) and
 ordered **label rules** mapping raw sample metadata onto harmonised labels:
 
 ``obs["disease"]``
-    ``control``, ``MASLD``, ``ALD`` or ``HCC``.
+    ``control``, ``MASLD``, ``ALD``, ``HCC`` or ``DILI``.
 ``obs["condition"]``
     ``healthy``, ``obese``, ``NAFL``, ``NASH``, ``normal`` (ALD control),
-    ``alcoholic_hepatitis``, ``alcohol_cirrhosis``, ``hcc_tumour``, ``hcc_nontumour``, ``hcc_recurrent``.
+    ``alcoholic_hepatitis``, ``alcohol_cirrhosis``, ``hcc_tumour``, ``hcc_nontumour``, ``hcc_recurrent``,
+    ``dili``.
 ``obs["fibrosis_stage"]``, ``obs["nas"]``
     Floats, NaN where the series has no such field.
 ``obs["cohort"]``, ``obs["pair_id"]`` (paired designs), ``obs["subgroup"]``.
 
 Samples no rule covers get ``"unlabelled"`` and a :class:`LabelWarning` naming how
 many and an example. The rule syntax is documented at the top of ``cohorts.toml``.
+
+Every entry records the group counts its source reports (``[cohorts.X.expected]``, with the
+source cited); labels that disagree with them are reported (``uns["labels"]["check"]``) and the
+analysis plan does not analyse the cohort. A user catalog (``--catalog FILE`` on the command
+line, ``catalog=`` in Python, :func:`use_catalog`) in the same schema is merged over the
+bundled one; :mod:`mgtranscript.datasets.catalog_schema` checks it.
 
 Label application (:func:`label_obs`, :func:`apply_labels`) lives in
 :mod:`mgtranscript.datasets.labels`; both stay importable from here. Author count tables whose layout a catalog entry declares (``[cohorts.X.counts]``)
@@ -23,13 +30,16 @@ are read by :mod:`mgtranscript.datasets.author_counts`, beside the GEO loaders.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import copy as _copy
 import functools
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 try:  # Python >= 3.11
     import tomllib
@@ -38,7 +48,8 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 
 import pandas as pd
 
-from ..errors import DataFormatError, InputDataError
+from ..errors import CatalogError, InputDataError
+from . import catalog_schema
 
 logger = logging.getLogger(__name__)
 
@@ -51,10 +62,12 @@ __all__ = [
     "cohort_info",
     "condition_order",
     "load_catalog",
+    "use_catalog",
+    "CatalogLike",
 ]
 
 #: Harmonised disease labels (in display order).
-DISEASES: tuple[str, ...] = ("control", "MASLD", "ALD", "HCC")
+DISEASES: tuple[str, ...] = ("control", "MASLD", "ALD", "HCC", "DILI")
 #: Harmonised condition labels (in display order).
 CONDITIONS: tuple[str, ...] = (
     "healthy",
@@ -67,22 +80,27 @@ CONDITIONS: tuple[str, ...] = (
     "hcc_nontumour",
     "hcc_tumour",
     "hcc_recurrent",
+    "dili",
 )
-UNLABELLED = "unlabelled"
+UNLABELLED = catalog_schema.UNLABELLED
 
 #: Columns apply_labels() writes; a pre-existing column of that name is kept as "<name>_source".
 OUTPUT_COLUMNS = ("cohort", "disease", "condition", "subgroup", "fibrosis_stage", "nas", "pair_id")
 
-_REQUIRED_KEYS = (
-    "accession", "title", "disease_area", "platform", "technology", "data_source",
-    "n_samples", "citation", "pmid", "design", "reference", "condition_order", "labels",
-)
-_PAIRING_METHODS = ("gsm_offset", "order", "regex", "column")
-_MATCH_METHODS = ("exact", "integer", "trailing_number")
+_PAIRING_METHODS = catalog_schema.PAIRING_METHODS
+_MATCH_METHODS = catalog_schema.MATCH_METHODS
+_BUNDLED = "mgtranscript/data/cohorts.toml"
+
+#: a user catalog: a TOML path, or a parsed ``{accession: entry}`` mapping (``{"cohorts": ...}`` too)
+CatalogLike = Union[str, Path, Mapping]
+
+# the catalog in force: the bundled one, or the bundled one with a user catalog merged over it
+_ACTIVE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("mgtranscript_catalog", default=None)
 
 
 class LabelWarning(UserWarning):
-    """Some samples matched no label rule, or a numeric field was out of range."""
+    """Some samples matched no label rule, labels disagree with the expected counts, or a
+    numeric field was out of range."""
 
 
 # ---------------------------------------------------------------------- catalog
@@ -93,67 +111,50 @@ def _snake(name: str) -> str:
 
 
 def _validate(cohorts: dict[str, dict], source: str) -> None:
-    for acc, c in cohorts.items():
-        where = f"{source}: cohort {acc}"
-        missing = [k for k in _REQUIRED_KEYS if k not in c]
-        if missing:
-            raise DataFormatError(f"{where} lacks {missing}; add them to the catalog.")
-        if c["accession"] != acc:
-            raise DataFormatError(f"{where}: accession field {c['accession']!r} differs from the table name.")
-        if c["design"] not in ("paired", "unpaired"):
-            raise DataFormatError(f"{where}: design must be 'paired' or 'unpaired', not {c['design']!r}.")
-        if c["design"] == "paired" and "pairing" not in c:
-            raise DataFormatError(f"{where}: a paired design needs a [pairing] rule.")
-        if c["reference"] not in c["condition_order"]:
-            raise DataFormatError(f"{where}: reference {c['reference']!r} is not in condition_order.")
-        for i, rule in enumerate(c["labels"]):
-            rw = f"{where}, label rule {i + 1}"
-            if not rule.get("columns"):
-                raise DataFormatError(f"{rw}: needs 'columns'.")
-            if ("equals" in rule) == ("regex" in rule):
-                raise DataFormatError(f"{rw}: give exactly one of 'equals' or 'regex'.")
-            if "regex" in rule:
-                try:
-                    re.compile(rule["regex"])
-                except re.error as exc:
-                    raise DataFormatError(f"{rw}: bad regex {rule['regex']!r}: {exc}") from exc
-            if rule.get("disease") not in DISEASES:
-                raise DataFormatError(f"{rw}: disease must be one of {DISEASES}, not {rule.get('disease')!r}.")
-            if rule.get("condition") not in CONDITIONS:
-                raise DataFormatError(
-                    f"{rw}: condition must be one of {CONDITIONS}, not {rule.get('condition')!r}."
-                )
-            if rule["condition"] not in c["condition_order"]:
-                raise DataFormatError(f"{rw}: condition {rule['condition']!r} missing from condition_order.")
-        pairing = c.get("pairing")
-        if pairing is not None and pairing.get("method") not in _PAIRING_METHODS:
-            raise DataFormatError(f"{where}: pairing method must be one of {_PAIRING_METHODS}.")
-        counts = c.get("counts")
-        if counts is not None and counts.get("match", "exact") not in _MATCH_METHODS:
-            raise DataFormatError(f"{where}: counts.match must be one of {_MATCH_METHODS}.")
+    catalog_schema.validate(cohorts, source, diseases=DISEASES, conditions=CONDITIONS)
 
 
 def load_catalog(path: str | Path | None = None) -> dict[str, dict]:
     """Parse and validate a catalog TOML file (default: the packaged ``cohorts.toml``).
 
+    Parameters
+    ----------
+    path
+        A catalog file in the schema of the bundled ``cohorts.toml`` (documented at its top).
+
+    Returns
+    -------
+    ``{accession: entry}`` (a fresh copy).
+
     Raises
     ------
-    DataFormatError
-        If the file is not valid TOML or a cohort entry breaks the schema.
+    CatalogError
+        The file is not valid TOML or an entry breaks the schema (unknown key, bad rule,
+        expected counts that do not add up); the message names the file, cohort and key.
+    InputDataError
+        The file does not exist.
     """
     if path is None:
         return _copy.deepcopy(_packaged())
-    return _parse(Path(path).read_bytes(), str(path))
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise InputDataError(f"catalog file {p} does not exist; give a TOML file laid out like the bundled "
+                             "cohorts.toml (`mgtranscript datasets --show ACC` prints an entry).")
+    return _parse(p.read_bytes(), str(p))
 
 
 def _parse(raw: bytes, source: str) -> dict[str, dict]:
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{source} is not valid TOML: {exc}") from exc
+        raise CatalogError(f"{source} is not valid TOML: {exc}") from exc
+    extra = [k for k in data if k != "cohorts"]
+    if extra:
+        raise CatalogError(f"{source}: unknown top-level key(s) {extra}; every cohort goes under "
+                           "[cohorts.<ACCESSION>].")
     cohorts = data.get("cohorts")
     if not isinstance(cohorts, dict) or not cohorts:
-        raise DataFormatError(f"{source} has no [cohorts.<ACCESSION>] tables.")
+        raise CatalogError(f"{source} has no [cohorts.<ACCESSION>] tables.")
     _validate(cohorts, source)
     return cohorts
 
@@ -161,43 +162,104 @@ def _parse(raw: bytes, source: str) -> dict[str, dict]:
 @functools.lru_cache(maxsize=1)
 def _packaged() -> dict[str, dict]:
     res = resources.files("mgtranscript").joinpath("data/cohorts.toml")
-    return _parse(res.read_bytes(), "mgtranscript/data/cohorts.toml")
+    cohorts = _parse(res.read_bytes(), _BUNDLED)
+    for c in cohorts.values():
+        c["catalog_file"] = "bundled"
+    return cohorts
 
 
-def catalog() -> pd.DataFrame:
+def merge_catalog(user: CatalogLike | None) -> dict[str, dict]:
+    """The bundled catalog with ``user`` merged over it (a user entry replaces a bundled
+    entry of the same accession as a whole). Validated; returns a fresh dict."""
+    merged = _copy.deepcopy(_packaged())
+    if user is None:
+        return merged
+    if isinstance(user, Mapping):
+        source = "catalog="
+        entries = _copy.deepcopy(dict(user["cohorts"] if "cohorts" in user else user))
+        _validate(entries, source)
+    else:
+        source = str(Path(user).expanduser())
+        entries = load_catalog(user)
+    for acc, entry in entries.items():
+        if acc in merged:
+            logger.info("catalog %s replaces the bundled entry of %s", source, acc)
+        entry["catalog_file"] = source
+        merged[acc] = entry
+    return merged
+
+
+@contextlib.contextmanager
+def use_catalog(catalog: CatalogLike | None) -> Iterator[dict[str, dict]]:
+    """Within the block, every catalog look-up (labels, counts layout, design, ``catalog()``)
+    sees the bundled catalog with ``catalog`` merged over it. ``None``: no change.
+
+    Examples
+    --------
+    >>> with use_catalog("my_cohorts.toml"):          # doctest: +SKIP
+    ...     adata = load_cohort("GSE48452")
+    """
+    if catalog is None:
+        yield _cohorts()
+        return
+    token = _ACTIVE.set(merge_catalog(catalog))
+    try:
+        yield _ACTIVE.get()
+    finally:
+        _ACTIVE.reset(token)
+
+
+def _cohorts() -> dict[str, dict]:
+    """The catalog in force (bundled, or merged with a user catalog by :func:`use_catalog`)."""
+    active = _ACTIVE.get()
+    return active if active is not None else _packaged()
+
+
+def catalog(catalog: CatalogLike | None = None) -> pd.DataFrame:
     """The liver cohorts mgtranscript knows, one row per cohort.
+
+    Parameters
+    ----------
+    catalog
+        A user catalog (TOML path or parsed mapping) merged over the bundled one.
 
     Returns
     -------
     DataFrame indexed by accession with columns ``title``, ``disease_area``,
     ``technology``, ``platform``, ``source``, ``data_source``, ``expression_file``,
-    ``n_samples``, ``design``, ``reference``, ``conditions``, ``citation``, ``pmid``.
+    ``n_samples``, ``design``, ``reference``, ``conditions``, ``expected``,
+    ``citation``, ``pmid``, ``catalog_file`` (``bundled`` or the user file).
     """
-    rows = []
-    for acc, c in _packaged().items():
-        rows.append(
-            {
-                "accession": acc,
-                "title": c["title"],
-                "disease_area": c["disease_area"],
-                "technology": c["technology"],
-                "platform": c["platform"],
-                "source": c.get("source", "GEO"),
-                "data_source": c["data_source"],
-                "expression_file": c.get("expression_file", ""),
-                "n_samples": int(c["n_samples"]),
-                "design": c["design"],
-                "reference": c["reference"],
-                "conditions": " < ".join(c["condition_order"]),
-                "citation": c["citation"],
-                "pmid": str(c["pmid"]),
-            }
-        )
+    with use_catalog(catalog) as cohorts:
+        rows = []
+        for acc, c in cohorts.items():
+            exp = c.get("expected", {})
+            rows.append(
+                {
+                    "accession": acc,
+                    "title": c["title"],
+                    "disease_area": c["disease_area"],
+                    "technology": c["technology"],
+                    "platform": c["platform"],
+                    "source": c.get("source", "GEO"),
+                    "data_source": c["data_source"],
+                    "expression_file": c.get("expression_file", ""),
+                    "n_samples": int(c["n_samples"]),
+                    "design": c["design"],
+                    "reference": c["reference"],
+                    "conditions": " < ".join(c["condition_order"]),
+                    "expected": ", ".join(f"{k} {v}" for k, v in exp.items()
+                                          if k not in catalog_schema.EXPECTED_META_KEYS),
+                    "citation": c["citation"],
+                    "pmid": str(c["pmid"]),
+                    "catalog_file": c.get("catalog_file", "bundled"),
+                }
+            )
     return pd.DataFrame(rows).set_index("accession", drop=False)
 
 
 def _resolve(accession: str) -> str:
-    cohorts = _packaged()
+    cohorts = _cohorts()
     acc = str(accession).strip()
     if acc in cohorts:
         return acc
@@ -206,12 +268,12 @@ def _resolve(accession: str) -> str:
             return k
     raise InputDataError(
         f"{accession!r} is not in the cohort catalog (known: {', '.join(cohorts)}). "
-        "Add a [cohorts.<ACCESSION>] table to mgtranscript/data/cohorts.toml, or pass the "
-        "labels yourself."
+        "Add a [cohorts.<ACCESSION>] table to a catalog file and pass it with --catalog FILE "
+        "(catalog= in Python); `mgtranscript datasets --draft ACC` proposes one."
     )
 
 
-def cohort_info(accession: str) -> dict[str, Any]:
+def cohort_info(accession: str, *, catalog: CatalogLike | None = None) -> dict[str, Any]:
     """Everything the catalog says about one cohort (a deep copy; safe to modify).
 
     Raises
@@ -219,12 +281,14 @@ def cohort_info(accession: str) -> dict[str, Any]:
     InputDataError
         If the accession is not in the catalog.
     """
-    return _copy.deepcopy(_packaged()[_resolve(accession)])
+    with use_catalog(catalog):
+        return _copy.deepcopy(_cohorts()[_resolve(accession)])
 
 
-def condition_order(accession: str) -> list[str]:
+def condition_order(accession: str, *, catalog: CatalogLike | None = None) -> list[str]:
     """The cohort's conditions from reference to most severe (e.g. healthy < obese < NAFL < NASH)."""
-    return list(_packaged()[_resolve(accession)]["condition_order"])
+    with use_catalog(catalog):
+        return list(_cohorts()[_resolve(accession)]["condition_order"])
 
 
 _MOVED = ("AuthorCounts", "read_author_counts", "match_author_columns")

@@ -5,17 +5,26 @@ What is read, exactly
 Files
     ``POST {GDC}/files`` with filters ``cases.project.project_id = project``,
     ``files.data_type = "Gene Expression Quantification"``,
-    ``files.analysis.workflow_type = workflow``; fields ``file_id, file_name,
-    md5sum, file_size, cases.case_id, cases.submitter_id, cases.samples.submitter_id,
-    cases.samples.sample_type, cases.samples.sample_type_id``; paged with
-    ``size``/``from`` and a stable ``sort`` (``file_id:asc``; without one the GDC may
-    order pages differently per call). The number of distinct files must equal
-    ``pagination.total``; otherwise the listing is asked again once, then
-    :class:`~mgtranscript.errors.DataFormatError`.
+    ``files.analysis.workflow_type = workflow``; fields
+    :data:`~mgtranscript.datasets.gdc_api.FILE_FIELDS` (``file_id, file_name, md5sum,
+    file_size, cases.case_id, cases.submitter_id, cases.samples.submitter_id,
+    cases.samples.sample_type, cases.samples.portions.analytes.aliquots.submitter_id``:
+    only fields today's API has; ``cases.samples.sample_type_id`` was removed in API
+    8.3.0); paged with ``size``/``from`` and a stable ``sort`` (``file_id:asc``;
+    without one the GDC may order pages differently per call). The number of distinct
+    files must equal ``pagination.total``; otherwise the listing is asked again once,
+    then :class:`~mgtranscript.errors.DataFormatError`. Non-empty ``warnings`` of any
+    GDC answer are logged and kept in ``uns["gdc"]["api_warnings"]``.
+Release
+    ``GET {GDC}/status``: the data release and API version the answers came from, in
+    ``uns["gdc"]["release"]`` (cached with the query, so a reload from the cache
+    reports the release it was read from).
 Data
     ``POST {GDC}/data`` with ``{"ids": [...]}`` (a tar.gz of ``<file_id>/<file_name>``
     members plus ``MANIFEST.txt``) for batches of at most ``batch_size`` files and
-    :data:`MAX_BATCH_BYTES` bytes, ``GET {GDC}/data/<file_id>`` for single files.
+    :data:`MAX_BATCH_BYTES` bytes, ``GET {GDC}/data/<file_id>`` for single files
+    (:mod:`mgtranscript.datasets.gdc_download`). A 429/503 answer to a batch is waited
+    out (``Retry-After``) and the same batch sent again.
     Archives are extracted with :func:`~mgtranscript.fetch.safe_extract_tar`; each file
     is verified against the query's ``md5sum`` and cached by file id at
     ``api.gdc.cancer.gov/data/<file_id>/<file_name>`` as soon as it verifies. A batch
@@ -25,21 +34,28 @@ Data
     verifies); files already verified are kept. A file that still fails is named in a
     :class:`~mgtranscript.errors.DownloadCorrupt` after all others are cached.
 Samples
-    The GDC ``sample_type_id`` (else the barcode's sample field): ``01`` primary
-    tumour -> ``condition = "hcc_tumour"``, ``11`` solid-tissue normal ->
-    ``"hcc_nontumour"``, ``02`` recurrent tumour -> ``"hcc_recurrent"`` (kept out of
-    the tumour/non-tumour contrast); any other code (``06`` metastatic, ``10``
-    blood-derived normal, ``12`` buccal, ``14`` bone marrow ...) -> ``"unlabelled"``
-    with a warning. ``pair_id`` is the patient barcode for patients with both an
-    ``01`` and an ``11`` sample.
+    The sample type code from the barcode's sample field (``TCGA-2V-A95S-01A`` ->
+    ``01``), else from the GDC's ``sample_type`` text; a barcode that disagrees with
+    ``sample_type`` is reported. ``01`` primary tumour -> ``condition =
+    "hcc_tumour"``, ``11`` solid-tissue normal -> ``"hcc_nontumour"``, ``02`` recurrent
+    tumour -> ``"hcc_recurrent"`` (kept out of the tumour/non-tumour contrast); any
+    other code (``06`` metastatic, ``10`` blood-derived normal, ``12`` buccal, ``14``
+    bone marrow ...) -> ``"unlabelled"`` with a warning. ``pair_id`` is the patient
+    barcode for patients with both an ``01`` and an ``11`` sample. Each file's
+    aliquot barcode is kept (``aliquot_barcode``); a sample with several files
+    (aliquots) keeps them all, named by their aliquot barcodes, and is reported in
+    ``uns["gdc"]["duplicates"]``.
 Clinical
     ``POST {GDC}/cases`` (filter ``submitter_id``, sorted ``submitter_id:asc``) with
     ``expand=`` :data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_EXPAND`; a server
     that refuses the nested group is asked for the same fields by name
     (:data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_FIELDS`). Which fields make
     which column is documented in :mod:`mgtranscript.datasets.gdc_clinical`
-    (etiology flags from the risk-factor lists only, NA when unknown; primary
-    diagnosis by ``diagnosis_is_primary_disease``; ``os_days``/``os_event``).
+    (etiology flags from risk factors and liver-relevant comorbidities only, NA when
+    unknown; primary diagnosis by ``diagnosis_is_primary_disease``; ``sex`` from
+    ``sex_at_birth``; ``os_days``/``os_event`` with last contact the latest of the
+    diagnosis and follow-up days; cases without survival counted, by reason, in
+    ``uns["gdc"]["survival"]``).
 
 Query results are cached too (keyed by a hash of the request body), so a cohort
 once loaded can be loaded again offline.
@@ -67,23 +83,23 @@ from .gdc_api import (
     _SORT,
     CONDITION_BY_CODE,
     GDC_URL_ENV,
-    MAX_BATCH_BYTES,
     PAGE_SIZE,
     UNLABELLED,
     _endpoint,
-    download_files,
+    data_release,
     fetch_clinical,
     query_files,
     sample_type_code,
 )
 from .gdc_clinical import (
-    CLINICAL_COLUMNS,
     CLINICAL_EXPAND,
-    ETIOLOGY_FLAGS,
     GDCClinicalWarning,
     clinical_table,
     risk_factor_table,
+    survival_counts,
 )
+from .gdc_download import MAX_BATCH_BYTES, download_files
+from .gdc_samples import add_clinical, code_mismatches, duplicates, manifest, obs_names, query_uns
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +117,7 @@ __all__ = [
     "read_star_counts",
     "risk_factor_table",
     "sample_type_code",
+    "survival_counts",
 ]
 
 STAR_COLUMNS = ["gene_id", "gene_name", "gene_type", "unstranded", "stranded_first",
@@ -223,6 +240,7 @@ def gdc(
     max_files: int | None = None,
     batch_size: int = 50,
     clinical: bool = True,
+    metadata_only: bool = False,
     var_names: str = "gene_name",
     refresh: bool = False,
 ) -> AnnData:
@@ -241,6 +259,9 @@ def gdc(
         :data:`MAX_BATCH_BYTES`).
     clinical
         Add etiology, diagnosis and survival columns from the GDC ``cases`` endpoint.
+    metadata_only
+        Samples and clinical data only: no expression file is downloaded and the
+        AnnData has zero genes (``mgtranscript fetch --clinical-only``).
     var_names
         ``"gene_name"`` (default): the GENCODE gene names the GDC ships in each file
         (rows sharing a name, e.g. the ``_PAR_Y`` copies, summed; ``var["gene_id"]``
@@ -255,14 +276,18 @@ def gdc(
     AnnData, samples x genes: ``layers["counts"]`` (unstranded STAR counts),
     ``layers["tpm"]``, ``X`` = edgeR-style log2 CPM with TMM factors
     (:func:`mgtranscript.pp.log2_cpm`, as the GEO loaders). ``obs`` (index: sample
-    barcode): ``barcode``, ``patient_id`` (12-character barcode), ``case_id`` (GDC case
+    barcode, or the aliquot barcode for a sample with several files): ``barcode``,
+    ``aliquot_barcode``, ``patient_id`` (12-character barcode), ``case_id`` (GDC case
     UUID), ``file_id``, ``file_name``, ``sample_type`` (GDC label),
     ``sample_type_code``, ``disease`` (``HCC`` for TCGA-LIHC; ``unlabelled`` for
     unlabelled samples), ``condition`` (``hcc_tumour`` / ``hcc_nontumour`` /
     ``hcc_recurrent`` / ``unlabelled``), ``pair_id`` and, with ``clinical``, the
     columns of :data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_COLUMNS`
     (``etiology_*`` nullable booleans, ``os_event`` nullable integers). ``uns["gdc"]``
-    records the query, the download and warnings.
+    records the queries (``queries``), the data release (``release``), the files
+    (``manifest``: ids, md5 and sha256), the download, duplicates, the survival counts
+    (``survival``: patients with overall survival and why the others have none) and
+    warnings.
 
     Raises
     ------
@@ -284,21 +309,30 @@ def gdc(
         raise InputDataError("batch_size and max_files must be positive integers.")
     if var_names not in ("gene_name", "ensembl"):
         raise InputDataError(f"var_names must be 'gene_name' or 'ensembl', not {var_names!r}.")
-    files = query_files(project, workflow=workflow, refresh=refresh)
+    queries: list[dict] = []
+    files = query_files(project, workflow=workflow, refresh=refresh, record=queries)
+    first_answer = queries[0]["answers"][0]["relpath"] if queries and queries[0]["answers"] else project
+    release = data_release(key=first_answer.rsplit("/", 1)[-1].removesuffix(".json"), refresh=refresh)
     n_all = len(files)
     if max_files is not None:
         files = files.iloc[:max_files].reset_index(drop=True)
-    paths, dl_report = download_files(files, batch_size=batch_size)
-    first, gene_ids, counts, tpm = _read_matrix(files, paths)
-    var, counts, tpm = _var(first, gene_ids, counts, tpm, var_names)
     notes: list[str] = []
+    dl_report: dict = {}
+    if metadata_only:
+        var, counts, tpm = pd.DataFrame(index=pd.Index([], dtype=str)), np.zeros((len(files), 0)), None
+        paths: dict = {}
+    else:
+        paths, dl_report = download_files(files, batch_size=batch_size)
+        first, gene_ids, counts, tpm = _read_matrix(files, paths)
+        var, counts, tpm = _var(first, gene_ids, counts, tpm, var_names)
 
-    codes = files["sample_type_id"].to_numpy(dtype=object)
+    codes = files["sample_type_code"].to_numpy(dtype=object)
     condition = [condition_of(c) for c in codes]
     patient = [b[:12] if isinstance(b, str) and b.startswith("TCGA-") else p
                for b, p in zip(files["barcode"], files["case_submitter_id"])]
     obs = pd.DataFrame({
         "barcode": _text(files["barcode"]),
+        "aliquot_barcode": _text(files["aliquot_barcode"]),
         "patient_id": _text(patient),
         "case_id": _text(files["case_id"]),
         "file_id": files["file_id"].to_numpy(),
@@ -309,7 +343,20 @@ def gdc(
         "condition": condition,
     })
     obs.loc[obs["condition"] == UNLABELLED, "disease"] = UNLABELLED
-    obs.index = pd.Index(obs["barcode"].fillna(obs["file_id"]).astype(str).to_numpy())
+    dups = duplicates(files)
+    obs.index = obs_names(files, dups)
+    if dups:
+        msg = (f"{project}: {len(dups)} sample(s) have several expression files (aliquots), all kept "
+               f"and named by aliquot barcode: " + "; ".join(f"{d['barcode']} x{len(d['aliquots'])}"
+                                                            for d in dups[:5]))
+        logger.warning(msg)
+        notes.append(msg)
+    mismatch = code_mismatches(files)
+    if mismatch:
+        msg = (f"{project}: {len(mismatch)} sample(s) whose barcode's sample type disagrees with the GDC's "
+               f"sample_type (the barcode is used): {', '.join(mismatch[:5])}")
+        logger.warning(msg)
+        notes.append(msg)
     un = obs[obs["condition"] == UNLABELLED]
     if len(un):
         kinds = ", ".join(f"{c} ({t}) x{n}" for (c, t), n in
@@ -324,58 +371,61 @@ def gdc(
     obs["pair_id"] = pd.Categorical([p if p in both and c in ("01", "11") else None
                                      for p, c in zip(obs["patient_id"], obs["sample_type_code"])])
 
-    n_rf = 0
+    n_rf, surv, sex_source = 0, {}, {}
     if clinical:
         ids = sorted(set(obs["patient_id"].dropna()))
-        cases = fetch_clinical(ids, project=project, refresh=refresh)
+        cases = fetch_clinical(ids, project=project, refresh=refresh, record=queries)
         table = clinical_table(cases)
+        surv, sex_source = dict(table.attrs.get("survival", {})), dict(table.attrs.get("sex_source", {}))
         n_rf = int(table["etiology"].ne("unknown").sum()) if len(table) else 0
         if len(table) and n_rf == 0:
             notes.append(f"{project}: no patient has a recorded risk factor; every etiology is unknown")
-        if len(table) and "case_id" in table:
-            # the UUID from /files wins; /cases fills gaps
-            table = table.rename(columns={"case_id": "_case_uuid"})
-        for col in CLINICAL_COLUMNS:
-            if col == "case_id":
-                continue
-            values = table[col].reindex(obs["patient_id"].to_numpy()) if col in table else pd.Series(
-                [None] * len(obs))
-            obs[col] = values.array if col in (*ETIOLOGY_FLAGS, "os_event") else values.to_numpy()
-        if "_case_uuid" in table:
-            fill = table["_case_uuid"].reindex(obs["patient_id"].to_numpy()).to_numpy()
-            obs["case_id"] = [a if a else b for a, b in zip(obs["case_id"], fill)]
-        obs["etiology"] = obs["etiology"].fillna("unknown")
+        add_clinical(obs, table)
         missing = sorted(set(ids) - set(table.index))
         if missing:
             msg = f"{project}: no GDC clinical record for {len(missing)} patients (e.g. {missing[:3]})"
             logger.warning(msg)
             notes.append(msg)
-        logger.info("%s: clinical records for %d of %d patients; risk factors recorded for %d",
-                    project, len(table), len(ids), n_rf)
+        dropped = {k: v for k, v in surv.get("dropped", {}).items() if v}
+        if dropped:
+            msg = (f"{project}: {surv['n_cases'] - surv['n_with_os']} of {surv['n_cases']} patients have no "
+                   "overall survival: " + "; ".join(f"{v} {k}" for k, v in dropped.items()))
+            logger.warning(msg)
+            notes.append(msg)
+        logger.info("%s: clinical records for %d of %d patients; risk factors recorded for %d; overall "
+                    "survival for %d", project, len(table), len(ids), n_rf, surv.get("n_with_os", 0))
 
-    adata = AnnData(X=counts.astype(np.float32), obs=obs, var=var)
-    adata.layers["counts"] = counts
-    adata.layers["tpm"] = tpm
-    adata.obs_names_make_unique()
-    adata.var_names_make_unique()
-    from ..pp import log2_cpm
+    adata = AnnData(X=np.asarray(counts, dtype=np.float32), obs=obs, var=var)
+    if not metadata_only:
+        adata.layers["counts"] = counts
+        adata.layers["tpm"] = tpm
+        adata.var_names_make_unique()
+        from ..pp import log2_cpm
 
-    log2_cpm(adata, layer="counts")
+        log2_cpm(adata, layer="counts")
     for col in adata.obs.columns:  # text with gaps -> categorical (h5ad-writable)
         if adata.obs[col].dtype == object:
             adata.obs[col] = adata.obs[col].astype("category")
+    api_warnings = list(dict.fromkeys(w for q in queries for w in q["warnings"]))
     adata.uns["gdc"] = {
         "project_id": project, "workflow_type": workflow,
         "data_type": "Gene Expression Quantification", "source": "GDC STAR counts",
-        "n_files_available": int(n_all), "n_files_loaded": len(files),
+        "n_files_available": int(n_all), "n_files_loaded": len(files), "metadata_only": bool(metadata_only),
         "base_url": _endpoint("")[0].rstrip("/"), "sort": dict(_SORT),
-        "download": {k: int(v) for k, v in dl_report.items()},
+        "release": release,
+        "queries": {f"{q['endpoint']}_{i}": query_uns(q) for i, q in enumerate(queries)},
+        "manifest": manifest(files, paths),
+        "api_warnings": api_warnings,
+        "download": {k: (float(v) if isinstance(v, float) else int(v)) for k, v in dl_report.items()},
+        "duplicates": {d["barcode"]: d["aliquots"] for d in dups},
         "var_names": var_names, "clinical": bool(clinical),
         "clinical_expand": CLINICAL_EXPAND if clinical else "",
         "risk_factor_fields": ["follow_ups.other_clinical_attributes.risk_factors",
-                               "follow_ups.other_clinical_attributes.comorbidities",
-                               "follow_ups.risk_factor", "follow_ups.comorbidity"] if clinical else [],
+                               "follow_ups.other_clinical_attributes.comorbidities (liver-relevant only)"]
+        if clinical else [],
         "n_patients_with_risk_factors": n_rf,
+        "survival": surv, "sex_source": sex_source,
+        "sample_type_code_source": {str(k): int(v) for k, v in files["code_source"].value_counts().items()},
         "condition_by_code": dict(CONDITION_BY_CODE),
         "warnings": notes,
     }

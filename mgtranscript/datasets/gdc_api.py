@@ -1,8 +1,9 @@
-"""GDC API access for :mod:`mgtranscript.datasets.gdc`: queries, paging, downloads.
+"""GDC API queries for :mod:`mgtranscript.datasets.gdc`: files, cases, release, paging.
 
-See :mod:`mgtranscript.datasets.gdc` for what is asked and why (stable ``sort`` and a
-``pagination.total`` check for paged listings; ``/data`` batches halved recursively on
-failure down to single-file GETs, verified files kept).
+See :mod:`mgtranscript.datasets.gdc` for what is asked and why (only fields today's
+API has; stable ``sort`` and a ``pagination.total`` check for paged listings; the
+``warnings`` of every answer logged). Downloads live in
+:mod:`mgtranscript.datasets.gdc_download`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ import re
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..errors import (
     AccessionNotFound,
     DataFormatError,
-    DownloadCorrupt,
     FetchError,
     OfflineError,
 )
@@ -30,40 +29,55 @@ from ..fetch import (
     fetch,
     is_offline,
     mirror_base,
+    read_meta,
     remove,
-    safe_extract_tar,
     store,
     urls,
 )
 from .gdc_clinical import CLINICAL_EXPAND, CLINICAL_FIELDS
+from .gdc_download import MAX_BATCH_BYTES, download_files
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "FILE_FIELDS",
     "GDC_URL_ENV",
     "MAX_BATCH_BYTES",
     "PAGE_SIZE",
+    "SAMPLE_TYPE_CODES",
+    "data_release",
     "download_files",
     "fetch_clinical",
     "query_files",
+    "sample_code",
     "sample_type_code",
 ]
 
 GDC_URL_ENV = "MGTRANSCRIPT_GDC_URL"
 #: Records per page of a files/cases query.
 PAGE_SIZE = 500
-#: Upper bound of the summed ``file_size`` of one ``POST /data`` batch (TCGAbiolinks
-#: caps its batches near 1 GB as well).
-MAX_BATCH_BYTES = 1_000_000_000
 _CACHE_HOST = "api.gdc.cancer.gov"
-_FILE_FIELDS = ["file_id", "file_name", "md5sum", "file_size", "cases.case_id",
-                "cases.submitter_id", "cases.samples.submitter_id", "cases.samples.sample_type",
-                "cases.samples.sample_type_id"]
+#: ``fields`` of the ``/files`` query: only fields of today's API. ``cases.samples.
+#: sample_type_id`` is gone (Data Dictionary 3.4.4; API 8.3.0, 2026-03-16): the sample
+#: type code comes from the barcode, checked against ``sample_type``. The aliquot
+#: barcode is the file's own sample of record (as TCGAbiolinks reads it).
+FILE_FIELDS = ["file_id", "file_name", "md5sum", "file_size", "cases.case_id", "cases.submitter_id",
+               "cases.samples.submitter_id", "cases.samples.sample_type",
+               "cases.samples.portions.analytes.aliquots.submitter_id"]
 _SORT = {"files": "file_id:asc", "cases": "submitter_id:asc"}
 _KEY = {"files": "file_id", "cases": "submitter_id"}
 #: GDC sample type code -> harmonised condition; other codes stay "unlabelled".
 CONDITION_BY_CODE = {"01": "hcc_tumour", "11": "hcc_nontumour", "02": "hcc_recurrent"}
 UNLABELLED = "unlabelled"
+#: GDC ``sample_type`` text -> TCGA sample type code (the GDC's code table).
+SAMPLE_TYPE_CODES = {
+    "primary tumor": "01", "recurrent tumor": "02", "primary blood derived cancer - peripheral blood": "03",
+    "recurrent blood derived cancer - bone marrow": "04", "additional - new primary": "05",
+    "metastatic": "06", "additional metastatic": "07", "human tumor original cells": "08",
+    "primary blood derived cancer - bone marrow": "09", "blood derived normal": "10",
+    "solid tissue normal": "11", "buccal cell normal": "12", "ebv immortalized normal": "13",
+    "bone marrow normal": "14", "control analyte": "20",
+}
 
 
 def _endpoint(name: str) -> tuple[str, bool]:
@@ -74,11 +88,31 @@ def _endpoint(name: str) -> tuple[str, bool]:
     return urls.gdc_endpoint(name), False
 
 
-def _post_json(name: str, body: dict, *, refresh: bool = False, what: str = "this GDC query") -> dict:
-    """POST a JSON query to a GDC endpoint; the answer is cached by the body's hash."""
-    url, explicit = _endpoint(name)
+def _query_rel(name: str, body: dict) -> str:
     key = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:20]
-    rel = f"{_CACHE_HOST}/{name}/query-{key}.json"
+    return f"{_CACHE_HOST}/{name}/query-{key}.json"
+
+
+def _api_warnings(name: str, out: dict) -> list[str]:
+    """The non-empty ``warnings`` of a GDC answer, as ``"key: text"`` lines (logged)."""
+    w = out.get("warnings")
+    if not w:
+        return []
+    items = w.items() if isinstance(w, dict) else enumerate(w if isinstance(w, list) else [w])
+    lines = [f"{k}: {v}" if isinstance(k, str) else str(v) for k, v in items if v not in (None, "", [], {})]
+    for line in lines:
+        logger.warning("GDC /%s answered with a warning: %s", name, line)
+    return lines
+
+
+def _post_json(name: str, body: dict, *, refresh: bool = False, what: str = "this GDC query") -> dict:
+    """POST a JSON query to a GDC endpoint; the answer is cached by the body's hash.
+
+    The answer's ``warnings`` are logged and returned under ``"_warnings"``, the cache
+    path under ``"_relpath"``.
+    """
+    url, explicit = _endpoint(name)
+    rel = _query_rel(name, body)
     if mirror_base() and not explicit and (refresh or not (cache_dir() / rel).is_file()):
         # a mirror laid out by URL cannot answer API queries (POST); with a mirror set the
         # public hosts are not contacted, so say so at once instead of retrying
@@ -96,6 +130,8 @@ def _post_json(name: str, body: dict, *, refresh: bool = False, what: str = "thi
         try:
             out = json.loads(path.read_text())
             if isinstance(out, dict) and isinstance(out.get("data"), dict):
+                out["_warnings"] = _api_warnings(name, out)
+                out["_relpath"] = rel
                 return out
         except (ValueError, UnicodeDecodeError):
             pass
@@ -117,23 +153,42 @@ def _hit_key(name: str, hit: dict) -> str | None:
     return str(value) if value else None
 
 
-def _paginate(name: str, body: dict, *, refresh: bool, what: str = "this GDC query") -> list[dict]:
+def _record(record: list | None, name: str, body: dict, pages: list[dict], n: int) -> None:
+    """Append what a paged query asked and got to ``record`` (for provenance)."""
+    if record is None:
+        return
+    url, _ = _endpoint(name)
+    pub = urls.gdc_endpoint(name)
+    ask = {k: v for k, v in body.items() if k not in ("size", "from")}
+    warns = list(dict.fromkeys(w for p in pages for w in p.get("_warnings", [])))
+    answers = []
+    for p in pages:
+        meta = read_meta(cache_dir() / p["_relpath"]) if (cache_dir() / p["_relpath"]).is_file() else {}
+        answers.append({"url": pub, "relpath": p["_relpath"], "sha256": meta.get("sha256", ""),
+                        "fetched": meta.get("fetched", "")})
+    record.append({"endpoint": name, "url": url, "query": json.dumps(ask, sort_keys=True), "n_hits": int(n),
+                   "warnings": warns, "answers": answers})
+
+
+def _paginate(name: str, body: dict, *, refresh: bool, what: str = "this GDC query",
+              record: list | None = None) -> list[dict]:
     """All hits of a query, paged with a stable sort; checked against ``pagination.total``."""
     body = {**body, "sort": _SORT[name]}
     for attempt in range(2):
         hits: list[dict] = []
-        offset, total, pages = 0, 0, 0
+        pages: list[dict] = []
+        offset, total = 0, 0
         while True:
             page = _post_json(name, {**body, "size": PAGE_SIZE, "from": offset},
                               refresh=refresh or attempt > 0, what=what)
+            pages.append(page)
             data = page["data"]
             new = [h for h in data.get("hits") or [] if isinstance(h, dict)]
             hits.extend(new)
             pagination = data.get("pagination") or {}
             total = int(pagination.get("total", len(hits)))
             offset += len(new)
-            pages += 1
-            if not new or offset >= total or pages > total // max(1, PAGE_SIZE) + 2:
+            if not new or offset >= total or len(pages) > total // max(1, PAGE_SIZE) + 2:
                 break
         unique: dict[str, dict] = {}
         for h in hits:
@@ -143,6 +198,7 @@ def _paginate(name: str, body: dict, *, refresh: bool, what: str = "this GDC que
         if len(unique) == total:
             if len(hits) != total:
                 logger.warning("GDC %s: %d hits for %d records; duplicates dropped", name, len(hits), total)
+            _record(record, name, body, pages, len(unique))
             return list(unique.values())
         logger.warning("GDC %s: %d distinct records over the pages but pagination.total = %d; "
                        "asking again", name, len(unique), total)
@@ -160,14 +216,54 @@ def sample_type_code(barcode: str) -> str | None:
     return m.group(1) if m else None
 
 
+def sample_code(barcode, sample_type) -> tuple[str | None, str]:
+    """(two-digit sample type code, where it came from) of one GDC sample.
+
+    The barcode's sample field first (``TCGA-2V-A95S-01A`` -> ``01``), else the GDC's
+    ``sample_type`` text through :data:`SAMPLE_TYPE_CODES`; ``(None, "")`` when neither
+    says. (The GDC's own ``sample_type_id`` was removed in API 8.3.0.)
+    """
+    code = sample_type_code(barcode) if isinstance(barcode, str) else None
+    if code is not None:
+        return code, "barcode"
+    text = sample_type.strip().lower() if isinstance(sample_type, str) else ""
+    if text in SAMPLE_TYPE_CODES:
+        return SAMPLE_TYPE_CODES[text], "sample_type"
+    return None, ""
+
+
+def _first(value) -> dict:
+    if isinstance(value, list):
+        value = value[0] if value else {}
+    return value if isinstance(value, dict) else {}
+
+
+def _aliquot(sample: dict) -> str | None:
+    """The aliquot barcode under ``samples[].portions[].analytes[].aliquots[]``."""
+    found = []
+    for portion in sample.get("portions") or []:
+        for analyte in (portion or {}).get("analytes") or []:
+            for aliquot in (analyte or {}).get("aliquots") or []:
+                sid = (aliquot or {}).get("submitter_id")
+                if isinstance(sid, str) and sid:
+                    found.append(sid)
+    return found[0] if len(found) == 1 else ("|".join(sorted(found)) if found else None)
+
+
+FILE_COLUMNS = ["file_id", "file_name", "md5sum", "file_size", "case_id", "case_submitter_id", "barcode",
+                "aliquot_barcode", "sample_type", "sample_type_code", "code_source"]
+
+
 def query_files(project: str = "TCGA-LIHC", *, workflow: str = "STAR - Counts",
-                refresh: bool = False) -> pd.DataFrame:
+                refresh: bool = False, record: list | None = None) -> pd.DataFrame:
     """The project's expression files: one row per file (file_id, file_name, md5sum, ...).
 
     Columns: ``file_id, file_name, md5sum, file_size, case_id`` (GDC case UUID),
     ``case_submitter_id`` (patient barcode), ``barcode`` (sample submitter id),
-    ``sample_type`` (GDC's label) and ``sample_type_id`` (two-digit code; from the
-    barcode when the GDC gives none).
+    ``aliquot_barcode`` (the aliquot the file was made from), ``sample_type`` (GDC's
+    label), ``sample_type_code`` (two digits, from :func:`sample_code`) and
+    ``code_source`` (``barcode`` / ``sample_type``). ``record`` (a list) receives
+    the query, its answers and the API's warnings.
 
     Raises
     ------
@@ -180,26 +276,24 @@ def query_files(project: str = "TCGA-LIHC", *, workflow: str = "STAR - Counts",
         "filters": _filters(("cases.project.project_id", [project]),
                             ("files.data_type", ["Gene Expression Quantification"]),
                             ("files.analysis.workflow_type", [workflow])),
-        "fields": ",".join(_FILE_FIELDS),
+        "fields": ",".join(FILE_FIELDS),
         "format": "JSON",
     }
-    hits = _paginate("files", body, refresh=refresh, what=project)
+    hits = _paginate("files", body, refresh=refresh, what=project, record=record)
     rows = []
     for h in hits:
-        case = (h.get("cases") or [{}])[0]
-        sample = (case.get("samples") or [{}])[0]
+        case = _first(h.get("cases"))
+        sample = _first(case.get("samples"))
         barcode = sample.get("submitter_id")
-        code = sample.get("sample_type_id")
-        code = str(code).zfill(2) if code not in (None, "") else (
-            sample_type_code(barcode) if isinstance(barcode, str) else None)
+        code, source = sample_code(barcode, sample.get("sample_type"))
         rows.append({
             "file_id": h.get("file_id") or h.get("id"), "file_name": h.get("file_name"),
             "md5sum": h.get("md5sum"), "file_size": h.get("file_size"),
             "case_id": case.get("case_id"), "case_submitter_id": case.get("submitter_id"),
-            "barcode": barcode, "sample_type": sample.get("sample_type"), "sample_type_id": code,
+            "barcode": barcode, "aliquot_barcode": _aliquot(sample), "sample_type": sample.get("sample_type"),
+            "sample_type_code": code, "code_source": source,
         })
-    df = pd.DataFrame(rows, columns=["file_id", "file_name", "md5sum", "file_size", "case_id",
-                                     "case_submitter_id", "barcode", "sample_type", "sample_type_id"])
+    df = pd.DataFrame(rows, columns=FILE_COLUMNS)
     if df.empty:
         url, _ = _endpoint("files")
         raise AccessionNotFound(
@@ -211,182 +305,61 @@ def query_files(project: str = "TCGA-LIHC", *, workflow: str = "STAR - Counts",
         raise DataFormatError(f"GDC files query returned {int(bad.sum())} hits without file_id/file_name.")
     if df["file_name"].str.contains(r"[/\\]|^\.\.?$", regex=True).any():
         raise DataFormatError("GDC files query returned file names with path separators; refusing them.")
-    return df.sort_values(["barcode", "file_id"], na_position="last").reset_index(drop=True)
+    return df.sort_values(["barcode", "aliquot_barcode", "file_id"], na_position="last").reset_index(drop=True)
 
 
-# --------------------------------------------------------------------------- download
+def data_release(*, key: str, refresh: bool = False) -> dict:
+    """The GDC's ``GET /status`` (``data_release``, ``tag`` = API version, ``commit``).
 
-
-def _rel(row) -> str:
-    return f"{_CACHE_HOST}/data/{row.file_id}/{row.file_name}"
-
-
-def _md5(row) -> str | None:
-    return f"md5:{row.md5sum}" if isinstance(row.md5sum, str) and row.md5sum else None
-
-
-def _batches(rows: list, batch_size: int, max_bytes: int) -> list[list]:
-    out: list[list] = []
-    cur: list = []
-    size = 0
-    for r in rows:
-        fs = int(r.file_size) if isinstance(r.file_size, (int, float, np.integer)) and r.file_size == r.file_size else 0
-        if cur and (len(cur) >= batch_size or size + fs > max_bytes):
-            out.append(cur)
-            cur, size = [], 0
-        cur.append(r)
-        size += fs
-    if cur:
-        out.append(cur)
+    Cached next to the query it dates (``key``: that query's cache name), so a cohort
+    loaded again from the cache reports the release it was read from. A server that
+    cannot say (no ``/status``, offline without a cached answer) gives
+    ``{"data_release": "unknown", ...}`` with the reason; never an error.
+    """
+    url, explicit = _endpoint("status")
+    pub = urls.gdc_endpoint("status")
+    rel = f"{_CACHE_HOST}/status/for-{key}.json"
+    out = {"data_release": "unknown", "tag": "", "commit": "", "status": "", "url": pub, "relpath": rel,
+           "sha256": "", "note": ""}
+    path = cache_dir() / rel
+    if refresh or not path.is_file():
+        if is_offline() or (mirror_base() and not explicit):
+            out["note"] = "not recorded: the query answers came from the cache and /status was not cached"
+            return out
+        try:
+            path = _get_small(url, rel, explicit)
+        except FetchError as exc:
+            out["note"] = f"GET {url} failed: {str(exc).splitlines()[0]}"
+            logger.warning("GDC data release unknown (%s)", out["note"])
+            return out
+    try:
+        status = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError):
+        status = None
+    if not isinstance(status, dict):
+        out["note"] = f"GET {url} did not answer a JSON object"
+        remove(rel)
+        return out
+    for k in ("data_release", "tag", "commit", "status"):
+        if status.get(k) not in (None, ""):
+            out[k] = str(status[k])
+    out["sha256"] = read_meta(path).get("sha256", "")
     return out
 
 
-class _Downloader:
-    """Batches with recursive halving on failure; single files through :func:`fetch`."""
+def _get_small(url: str, rel: str, explicit: bool) -> Path:
+    """GET a small answer into the cache at ``rel``; from the server named by
+    ``MGTRANSCRIPT_GDC_URL`` itself when ``explicit`` (never a file mirror)."""
+    if not explicit:
+        return fetch(url, relpath=rel, force=True, progress=False)
+    from ..fetch import http
 
-    def __init__(self, data_url: str, explicit: bool, n_total: int) -> None:
-        self.data_url, self.explicit = data_url, explicit
-        self.out: dict[str, Path] = {}
-        self.failed: dict[str, str] = {}
-        self.n_split = 0
-        self.bar = None
-        if os.environ.get("MGTRANSCRIPT_PROGRESS", "1") != "0" and n_total > 1:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=n_total, desc="GDC files", unit="file", leave=False, delay=0.5)
-
-    def _done(self, r, path: Path) -> None:
-        self.out[r.file_id] = path
-        self.failed.pop(r.file_id, None)
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def single(self, r) -> None:
-        try:
-            if self.explicit:
-                path = self._get_explicit(r)
-            else:
-                path = fetch(f"{self.data_url}/{r.file_id}", relpath=_rel(r), known_hash=_md5(r),
-                             progress=False)
-        except (DownloadCorrupt, AccessionNotFound) as exc:
-            self.failed[r.file_id] = str(exc).splitlines()[0]
-            return
-        self._done(r, path)
-
-    def _get_explicit(self, r) -> Path:
-        """GET from the server named by MGTRANSCRIPT_GDC_URL itself (never a file mirror)."""
-        from ..fetch import http
-
-        url = f"{self.data_url}/{r.file_id}"
-        attempts = max(1, int(os.environ.get("MGTRANSCRIPT_VERIFY_RETRIES", "3")))
-        partial = cache_dir() / ".partial"
-        partial.mkdir(parents=True, exist_ok=True)
-        attempt = 0
-        while True:
-            attempt += 1
-            with tempfile.TemporaryDirectory(dir=partial, prefix="gdc-") as tmp:
-                part = Path(tmp) / r.file_name
-                http.download_to(url, part, public_url=url)
-                try:
-                    return store(part, _rel(r), url=url, known_hash=_md5(r))
-                except DownloadCorrupt as exc:
-                    if attempt >= attempts:
-                        raise DownloadCorrupt(f"{exc} (gave up after {attempts} downloads)", url=url) from exc
-                    logger.warning("%s; downloading it again (%d/%d)", str(exc).splitlines()[0],
-                                   attempt, attempts - 1)
-
-    def batch(self, rows: list) -> None:
-        if len(rows) == 1:
-            self.single(rows[0])
-            return
-        try:
-            self._post(rows)
-        except DownloadCorrupt as exc:  # cut-off or corrupt archive
-            logger.warning("GDC /data batch of %d files failed (%s); asking in halves",
-                           len(rows), str(exc).splitlines()[0])
-        except FetchError as exc:
-            if isinstance(exc, OfflineError):
-                raise
-            logger.warning("GDC /data batch of %d files failed (%s); asking in halves",
-                           len(rows), str(exc).splitlines()[0])
-        rest = [r for r in rows if r.file_id not in self.out]
-        if not rest:
-            return
-        if len(rest) < len(rows):  # some verified: ask again for the others only
-            self.batch(rest)
-            return
-        self.n_split += 1
-        half = (len(rest) + 1) // 2
-        self.batch(rest[:half])
-        self.batch(rest[half:])
-
-    def _post(self, rows: list) -> None:
-        from ..fetch import http
-        from ..fetch.cache import verify_file
-
-        ids = [r.file_id for r in rows]
-        partial = cache_dir() / ".partial"
-        partial.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=partial, prefix="gdc-") as tmp:
-            arc = Path(tmp) / "batch.tar.gz"
-            # one try: a failed batch is split, not sent again as is
-            http.download_to(self.data_url, arc, public_url=self.data_url,
-                             policy=http.RetryPolicy(attempts=1), method="POST",
-                             data=json.dumps({"ids": ids}),
-                             headers={"Content-Type": "application/json"})
-            verify_file(arc, name=f"{self.data_url} (batch of {len(ids)})", filename=arc.name)
-            root = Path(tmp) / "x"
-            safe_extract_tar(arc, root)
-            for r in rows:
-                member = root / r.file_id / r.file_name
-                if not member.is_file():
-                    self.failed[r.file_id] = f"not in the archive the GDC sent ({r.file_name})"
-                    continue
-                try:
-                    self._done(r, store(member, _rel(r), url=f"{self.data_url}/{r.file_id}",
-                                        known_hash=_md5(r)))
-                except DownloadCorrupt as exc:
-                    self.failed[r.file_id] = str(exc).splitlines()[0]
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
-def download_files(files: pd.DataFrame, *, batch_size: int,
-              max_batch_bytes: int | None = None) -> tuple[dict[str, Path], dict]:
-    """Cache every file (verified md5); return (file_id -> cached path, report)."""
-    root = cache_dir()
-    data_url, explicit = _endpoint("data")
-    rows = list(files.itertuples(index=False))
-    cached = {r.file_id: root / _rel(r) for r in rows if (root / _rel(r)).is_file()}
-    todo = [r for r in rows if r.file_id not in cached]
-    report = {"n_cached": len(cached), "n_downloaded": 0, "n_batches": 0, "n_splits": 0}
-    if not todo:
-        return cached, report
-    if is_offline():
-        fetch(f"{data_url}/{todo[0].file_id}", relpath=_rel(todo[0]))  # raises OfflineError
-    logger.info("GDC: downloading %d files in batches of up to %d", len(todo), batch_size)
-    dl = _Downloader(data_url, explicit, len(todo))
-    try:
-        groups = _batches(todo, batch_size, max_batch_bytes or MAX_BATCH_BYTES)
-        for group in groups:
-            dl.batch(group)
-    finally:
-        dl.close()
-    report.update(n_downloaded=len(dl.out), n_batches=len(groups), n_splits=dl.n_split)
-    missing = [r.file_id for r in todo if r.file_id not in dl.out]
-    if missing:
-        why = "; ".join(f"{k}: {v}" for k, v in list(dl.failed.items())[:3])
-        raise DownloadCorrupt(
-            f"{len(missing)} GDC file(s) could not be obtained intact ({missing[:5]}); {why}. "
-            f"The {len(dl.out) + len(cached)} intact files are cached; call again to retry the rest.",
-            url=data_url,
-        )
-    return {**cached, **dl.out}, report
-
-
-# --------------------------------------------------------------------------- clinical
+    partial = cache_dir() / ".partial"
+    partial.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=partial, prefix="gdc-") as tmp:
+        part = Path(tmp) / "status.json"
+        http.download_to(url, part, public_url=url, policy=http.RetryPolicy(attempts=2))
+        return store(part, rel, url=url)
 
 
 def _refused(exc: FetchError) -> bool:
@@ -395,12 +368,13 @@ def _refused(exc: FetchError) -> bool:
 
 
 def fetch_clinical(case_ids: list[str], *, project: str | None = None,
-                   refresh: bool = False) -> list[dict]:
+                   refresh: bool = False, record: list | None = None) -> list[dict]:
     """GDC ``cases`` records for these case submitter ids (patient barcodes).
 
     Asks for ``expand=`` :data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_EXPAND`; a
     server that refuses it (HTTP 4xx) is asked for
     :data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_FIELDS` by name instead.
+    ``record`` (a list) receives the query, its answers and the API's warnings.
     """
     pairs: list[tuple[str, list]] = [("submitter_id", sorted(set(case_ids)))]
     if project:
@@ -409,13 +383,11 @@ def fetch_clinical(case_ids: list[str], *, project: str | None = None,
     body = {"filters": _filters(*pairs), "format": "JSON"}
     try:
         return _paginate("cases", {**body, "fields": "submitter_id,case_id", "expand": CLINICAL_EXPAND},
-                         refresh=refresh, what=what)
+                         refresh=refresh, what=what, record=record)
     except FetchError as exc:
         if not _refused(exc):
             raise
         logger.warning("GDC /cases refused expand=%s (%s); asking for the fields by name",
                        CLINICAL_EXPAND, str(exc).splitlines()[0])
         return _paginate("cases", {**body, "fields": ",".join(CLINICAL_FIELDS)}, refresh=refresh,
-                         what=what)
-
-
+                         what=what, record=record)

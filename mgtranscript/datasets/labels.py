@@ -17,10 +17,12 @@ from .catalog import (
     DISEASES,
     OUTPUT_COLUMNS,
     UNLABELLED,
+    CatalogLike,
     LabelWarning,
-    _packaged,
+    _cohorts,
     _resolve,
     _snake,
+    use_catalog,
 )
 
 logger = logging.getLogger(__name__)
@@ -147,7 +149,8 @@ def _ordered_categorical(values: pd.Series, order: list[str]) -> pd.Categorical:
     return pd.Categorical(values, categories=cats)
 
 
-def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True) -> pd.DataFrame:
+def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True,
+              catalog: CatalogLike | None = None) -> pd.DataFrame:
     """Harmonised labels for a sample table, by the catalog's rules for ``accession``.
 
     Parameters
@@ -159,15 +162,26 @@ def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True) -> pd.Dat
         A cohort of :func:`catalog`.
     warn
         Emit a :class:`LabelWarning` for samples no rule covers (they are always logged).
+    catalog
+        A user catalog (TOML path or mapping) merged over the bundled one.
 
     Returns
     -------
     DataFrame (same index) with ``cohort``, ``disease``, ``condition``,
     ``fibrosis_stage``, ``nas``, plus ``subgroup`` and ``pair_id`` when the cohort
-    defines them.
+    defines them. ``attrs["label_check"]`` holds the check against the entry's expected
+    counts and rules (:func:`mgtranscript.datasets.label_checks.check_labels`) and
+    ``attrs["missing"]`` what is missing to label or pair the samples (or ``None``).
     """
+    with use_catalog(catalog):
+        return _label_obs(obs, accession, warn=warn)
+
+
+def _label_obs(obs: pd.DataFrame, accession: str, *, warn: bool) -> pd.DataFrame:
+    from .label_checks import check_labels, missing_information, rule_problems
+
     acc = _resolve(accession)
-    info = _packaged()[acc]
+    info = _cohorts()[acc]
     n = len(obs)
     disease = np.full(n, UNLABELLED, dtype=object)
     condition = np.full(n, UNLABELLED, dtype=object)
@@ -175,8 +189,10 @@ def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True) -> pd.Dat
     subgroup = np.full(n, None, dtype=object)
     done = np.zeros(n, dtype=bool)
     used: list[str] = []
+    hits: list[np.ndarray] = []
     for rule in info["labels"]:
         hit, cols = _rule_matches(obs, rule)
+        hits.append(hit)
         used += [c for c in cols if c not in used]
         new = hit & ~done
         disease[new] = rule["disease"]
@@ -233,6 +249,13 @@ def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True) -> pd.Dat
             "%s: pair_id assigned by the catalog's declared rule (%s: %s); %d complete pairs.",
             acc, pairing["method"], pairing.get("rule", ""), n_pairs,
         )
+    pairing_present = True
+    if pairing is not None and pairing["method"] in ("regex", "column"):
+        found = [_find_column(obs, c) for c in pairing.get("columns", [pairing.get("column", "")])]
+        pairing_present = any(c == "obs_names" or (c is not None and obs[c].notna().any()) for c in found)
+    out.attrs["missing"] = missing_information(obs, out, info, acc, found_columns=used,
+                                               pairing_present=pairing_present)
+    out.attrs["label_check"] = check_labels(out, info, problems=rule_problems(hits, info["labels"], obs.index))
     return out
 
 
@@ -265,7 +288,8 @@ def _accession_of(adata) -> str:
     )
 
 
-def apply_labels(adata, accession: str | None = None, *, copy: bool = False, warn: bool = True):
+def apply_labels(adata, accession: str | None = None, *, copy: bool = False, warn: bool = True,
+                 catalog: CatalogLike | None = None):
     """Write harmonised labels into ``adata.obs`` by the catalog's rules.
 
     Parameters
@@ -278,7 +302,10 @@ def apply_labels(adata, accession: str | None = None, *, copy: bool = False, war
     copy
         Return a labelled copy instead of modifying ``adata``.
     warn
-        Warn (:class:`LabelWarning`) about samples no rule covers.
+        Warn (:class:`LabelWarning`) about samples no rule covers, and when the labels
+        disagree with the entry's expected counts.
+    catalog
+        A user catalog (TOML path or mapping) merged over the bundled one.
 
     Returns
     -------
@@ -287,12 +314,20 @@ def apply_labels(adata, accession: str | None = None, *, copy: bool = False, war
     pre-existing raw column of one of these names (e.g. the series' own ``disease``
     characteristic) is kept as ``<name>_source`` and the rules read it from there, so
     applying the labels twice gives the same result. ``uns["labels"]`` records the
-    cohort, counts per condition, reference and pairing rule.
+    cohort, counts per condition, reference and pairing rule, and ``check``: the labels against
+    the entry's expected counts (``status`` ``ok`` or ``labels disagree``, ``reason``,
+    ``expected``, ``observed``, ``source``, ``n_unlabelled``; see
+    :mod:`mgtranscript.datasets.label_checks`).
     """
+    with use_catalog(catalog):
+        return _apply_labels(adata, accession, copy=copy, warn=warn)
+
+
+def _apply_labels(adata, accession, *, copy: bool, warn: bool):
     if copy:
         adata = adata.copy()
     acc = _resolve(accession if accession is not None else _accession_of(adata))
-    labels = label_obs(adata.obs, acc, warn=warn)
+    labels = _label_obs(adata.obs, acc, warn=warn)
     obs = adata.obs
     for col in labels.columns:
         if col in obs.columns and f"{col}_source" not in obs.columns:
@@ -300,8 +335,15 @@ def apply_labels(adata, accession: str | None = None, *, copy: bool = False, war
             if not same:
                 obs[f"{col}_source"] = obs[col]
         obs[col] = labels[col]
-    info = _packaged()[acc]
+    info = _cohorts()[acc]
     counts = labels["condition"].value_counts(sort=False)
+    check = labels.attrs.get("label_check", {})
+    if check.get("status") not in (None, "ok") and not labels.attrs.get("missing"):
+        msg = f"{acc}: {check['status']}: {check['reason']}"
+        if warn:
+            warnings.warn(msg, LabelWarning, stacklevel=3)
+        else:
+            logger.warning("%s", msg)
     adata.uns["labels"] = {
         "cohort": acc,
         "n_samples": int(len(labels)),
@@ -312,5 +354,8 @@ def apply_labels(adata, accession: str | None = None, *, copy: bool = False, war
         "design": info["design"],
         "pairing": (f"{info['pairing']['method']}: {info['pairing'].get('rule', '')}" if "pairing" in info else ""),
         "n_pairs": int(labels["pair_id"].nunique()) if "pair_id" in labels else 0,
+        "catalog_file": str(info.get("catalog_file", "bundled")),
+        "check": check,
+        "missing": labels.attrs.get("missing") or "",
     }
     return adata if copy else None

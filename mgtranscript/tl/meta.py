@@ -4,11 +4,26 @@ Typical input is the concatenation of several cohorts' :func:`mgtranscript.tl.co
 tables with a ``cohort`` column; each (feature, group) - or (contrast, feature) - is pooled
 across cohorts with the inverse-variance random-effects model
 
-``y_i ~ N(mu, v_i + tau^2)``,  ``mu_hat = sum w_i y_i / sum w_i``,  ``w_i = 1 / (v_i + tau^2)``,
-``se(mu_hat) = 1 / sqrt(sum w_i)``, Wald z test and 95% CI.
+``y_i ~ N(mu, v_i + tau^2)``,  ``mu_hat = sum w_i y_i / sum w_i``,  ``w_i = 1 / (v_i + tau^2)``.
 
 ``tau^2`` is estimated by DerSimonian-Laird (method of moments) or by restricted maximum
 likelihood (Fisher scoring as metafor's ``rma(method="REML")``, truncated at 0).
+
+Inference on ``mu`` (``test=``):
+
+``"knha"`` (default: few cohorts)
+    Hartung-Knapp(-Sidik-Jonkman): ``se_HK^2 = sum w_i (y_i - mu_hat)^2 / ((k - 1) sum w_i)``,
+    a t test and 95% CI with ``k - 1`` degrees of freedom (metafor ``rma(..., test="knha")``,
+    untruncated). With two or three cohorts the normal-approximation CI is far too narrow
+    (tau^2 is barely estimable); the t interval with 1 or 2 df says honestly how little two
+    cohorts pin down.
+``"z"``
+    Wald: ``se = 1 / sqrt(sum w_i)``, normal CI and p (metafor's default ``test="z"``).
+
+For ``k >= 3`` a 95% **prediction interval** for the effect in a new cohort is given,
+``mu_hat +- t_{k-1} sqrt(se^2 + tau^2)`` (``z`` quantile with ``test="z"``), as metafor's
+``predict()``; with ``k = 2`` it is not reported (one degree of freedom and a tau^2 from two
+values say nothing useful about a third cohort).
 """
 
 from __future__ import annotations
@@ -25,13 +40,19 @@ from ._stats import Z_95, bh_adjust
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["meta_analysis", "pool", "tau2_dl", "tau2_reml", "META_COLUMNS"]
+__all__ = ["meta_analysis", "pool", "tau2_dl", "tau2_reml", "META_COLUMNS", "TESTS", "MIN_K_PREDICTION"]
 
-#: Statistic columns of the :func:`meta_analysis` summary (after the ``by`` columns).
+#: Statistic columns of the :func:`meta_analysis` summary (after the ``by`` columns). ``z`` is
+#: the test statistic (a t statistic with ``df`` degrees of freedom when ``test = "knha"``).
 META_COLUMNS = [
-    "k", "pooled", "se", "ci_low", "ci_high", "z", "pval", "tau2", "I2", "H2", "Q", "Q_df",
-    "Q_pval", "cohorts", "n_total", "method", "note", "qval",
+    "k", "pooled", "se", "ci_low", "ci_high", "z", "df", "pval", "pi_low", "pi_high", "tau2", "I2", "H2",
+    "Q", "Q_df", "Q_pval", "cohorts", "n_total", "method", "test", "note", "qval",
 ]  # fmt: skip
+
+#: Inference on the pooled effect: Hartung-Knapp (t, k - 1 df) or Wald (z).
+TESTS = ("knha", "z")
+#: Fewest cohorts for which a prediction interval is reported.
+MIN_K_PREDICTION = 3
 
 #: Columns carried from the input when constant within a pooled block.
 _CARRY = ("contrast", "kind", "source", "groupby", "group", "reference", "feature", "paired")
@@ -84,7 +105,7 @@ def tau2_reml(
     return float(tau2), max_iter, False
 
 
-def pool(y: np.ndarray, se: np.ndarray, *, method: str = "REML") -> dict:
+def pool(y: np.ndarray, se: np.ndarray, *, method: str = "REML", test: str = "knha") -> dict:
     """Pool effects ``y`` with standard errors ``se`` (one block, finite values).
 
     Parameters
@@ -93,23 +114,36 @@ def pool(y: np.ndarray, se: np.ndarray, *, method: str = "REML") -> dict:
         Per-study effects and standard errors (``se > 0``).
     method
         ``"REML"``, ``"DL"`` or ``"FE"`` (fixed effect, ``tau^2 = 0``).
+    test
+        ``"knha"`` (Hartung-Knapp-Sidik-Jonkman t with ``k - 1`` df; default) or ``"z"`` (Wald).
 
     Returns
     -------
-    dict with ``k, pooled, se, ci_low, ci_high, z, pval, tau2, I2, H2, Q, Q_df, Q_pval,
-    weights`` (random-effects weights, summing to 1), ``note``. ``I2`` (percent) and ``H2``
-    use the estimated ``tau^2`` and the "typical" within-study variance
-    ``s^2 = (k - 1) sum w / ((sum w)^2 - sum w^2)`` as metafor: ``I2 = 100 tau^2 /
-    (tau^2 + s^2)``, ``H2 = (tau^2 + s^2) / s^2`` (for DL this equals ``(Q - df) / Q``).
+    dict with ``k, pooled, se, ci_low, ci_high, z`` (the t statistic with ``knha``), ``df``
+    (``k - 1`` with ``knha``, ``inf`` with ``z``), ``pval, pi_low, pi_high`` (95% prediction
+    interval, ``k >= 3`` only), ``tau2, I2, H2, Q, Q_df, Q_pval, weights`` (random-effects
+    weights, summing to 1), ``test``, ``note``. ``I2`` (percent) and ``H2`` use the estimated
+    ``tau^2`` and the "typical" within-study variance ``s^2 = (k - 1) sum w / ((sum w)^2 -
+    sum w^2)`` as metafor: ``I2 = 100 tau^2 / (tau^2 + s^2)``, ``H2 = (tau^2 + s^2) / s^2``
+    (for DL this equals ``(Q - df) / Q``). ``Q_pval`` is Cochran's test of heterogeneity.
+    With ``k = 1`` the study's own effect is returned with a Wald CI and no heterogeneity.
+
+    Raises
+    ------
+    InputDataError
+        Unknown ``method`` or ``test``.
     """
+    if test not in TESTS:
+        raise InputDataError(f"test must be one of {TESTS}, got {test!r}.")
     y = np.asarray(y, float)
     v = np.asarray(se, float) ** 2
     k = y.size
-    out: dict = {"k": k, "note": ""}
+    out: dict = {"k": k, "note": "", "test": test if k > 1 else "z"}
     if k == 0:
-        out.update(pooled=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, z=np.nan, pval=np.nan,
-                   tau2=np.nan, I2=np.nan, H2=np.nan, Q=np.nan, Q_df=0, Q_pval=np.nan,
-                   weights=np.array([]), note="no cohort with a finite effect and standard error")  # fmt: skip
+        out.update(pooled=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, z=np.nan, df=np.nan, pval=np.nan,
+                   pi_low=np.nan, pi_high=np.nan, tau2=np.nan, I2=np.nan, H2=np.nan, Q=np.nan, Q_df=0,
+                   Q_pval=np.nan, weights=np.array([]),
+                   note="no cohort with a finite effect and standard error")  # fmt: skip
         return out
     w0 = 1.0 / v
     mu0 = (w0 * y).sum() / w0.sum()
@@ -132,11 +166,24 @@ def pool(y: np.ndarray, se: np.ndarray, *, method: str = "REML") -> dict:
         wr = 1.0 / (v + tau2)
     mu = float((wr * y).sum() / wr.sum())
     se_mu = float(1.0 / np.sqrt(wr.sum()))
-    z = mu / se_mu
+    if k > 1 and test == "knha":
+        # Hartung-Knapp: the weighted residual variance rescales the variance of mu (not truncated)
+        s2w = float((wr * (y - mu) ** 2).sum() / (k - 1))
+        se_mu = float(np.sqrt(s2w / wr.sum()))
+        df = k - 1
+        crit = float(stats.t.ppf(0.975, df))
+    else:
+        df = np.inf
+        crit = Z_95
+    stat = mu / se_mu if se_mu > 0 else (np.inf if mu else np.nan)
+    pval = float(2 * stats.t.sf(abs(stat), df)) if np.isfinite(df) else float(2 * stats.norm.sf(abs(stat)))
     out.update(
-        pooled=mu, se=se_mu, ci_low=mu - Z_95 * se_mu, ci_high=mu + Z_95 * se_mu, z=z,
-        pval=float(2 * stats.norm.sf(abs(z))), tau2=tau2, weights=wr / wr.sum(),
+        pooled=mu, se=se_mu, ci_low=mu - crit * se_mu, ci_high=mu + crit * se_mu, z=stat, df=df,
+        pval=pval, tau2=tau2, weights=wr / wr.sum(), pi_low=np.nan, pi_high=np.nan,
     )  # fmt: skip
+    if k >= MIN_K_PREDICTION:
+        half = crit * np.sqrt(se_mu**2 + tau2)
+        out.update(pi_low=mu - half, pi_high=mu + half)
     if k > 1:
         s2 = (k - 1) * w0.sum() / (w0.sum() ** 2 - (w0**2).sum())
         out.update(
@@ -157,6 +204,7 @@ def meta_analysis(
     by: Sequence[str] = ("feature", "group"),
     cohort: str = "cohort",
     method: str = "REML",
+    test: str = "knha",
     return_weights: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Random-effects pooling of per-cohort effects, one row per ``by`` block.
@@ -180,6 +228,9 @@ def meta_analysis(
         Cohort column; each cohort may appear once per block.
     method
         ``"REML"`` (default), ``"DL"`` (DerSimonian-Laird) or ``"FE"`` (fixed effect).
+    test
+        ``"knha"`` (default): Hartung-Knapp-Sidik-Jonkman t CI and p with ``k - 1`` df, the
+        interval for few cohorts; ``"z"``: Wald normal CI and p (metafor's default).
     return_weights
         Also return the forest-plot table (see Returns).
 
@@ -187,10 +238,11 @@ def meta_analysis(
     -------
     summary : DataFrame
         The ``by`` columns, then :data:`META_COLUMNS`: ``k`` (cohorts pooled), ``pooled``,
-        ``se``, 95% ``ci_low``/``ci_high``, Wald ``z``/``pval``, ``tau2``, ``I2`` (percent),
-        ``H2``, Cochran's ``Q`` with ``Q_df``/``Q_pval``, ``cohorts`` (";"-joined),
-        ``n_total`` (sum of the ``n`` column, else ``n_group + n_ref``), ``method``,
-        ``note``, and ``qval`` (BH over all rows). Columns such as ``contrast``, ``kind`` or
+        ``se``, 95% ``ci_low``/``ci_high``, the test statistic ``z`` (t with ``df`` degrees of
+        freedom under ``knha``) and ``pval``, the 95% prediction interval ``pi_low``/``pi_high``
+        (``k >= 3``), ``tau2``, ``I2`` (percent), ``H2``, Cochran's ``Q`` with
+        ``Q_df``/``Q_pval``, ``cohorts`` (";"-joined), ``n_total`` (sum of the ``n`` column,
+        else ``n_group + n_ref``), ``method``, ``test``, ``note``, and ``qval`` (BH over all rows). Columns such as ``contrast``, ``kind`` or
         ``reference`` that are constant within a block are carried over. ``k = 1``: the
         single cohort's effect with a note and NaN heterogeneity. Rows with a missing effect
         or standard error are skipped (counted in the note).
@@ -214,6 +266,8 @@ def meta_analysis(
         )
     if method not in ("REML", "DL", "FE"):
         raise InputDataError(f"method must be 'REML', 'DL' or 'FE', got {method!r}.")
+    if test not in TESTS:
+        raise InputDataError(f"test must be one of {TESTS}, got {test!r}.")
     df = effects.copy()
     y_all = pd.to_numeric(df[effect], errors="coerce").to_numpy(float)
     if se:
@@ -240,7 +294,7 @@ def meta_analysis(
             )
         ok = np.isfinite(blk["_y"].to_numpy()) & np.isfinite(blk["_se"].to_numpy()) & (blk["_se"].to_numpy() > 0)
         good = blk[ok]
-        res = pool(good["_y"].to_numpy(), good["_se"].to_numpy(), method=method)
+        res = pool(good["_y"].to_numpy(), good["_se"].to_numpy(), method=method, test=test)
         notes = [res["note"]] if res["note"] else []
         if (~ok).any():
             notes.append(f"{int((~ok).sum())} cohort(s) without a finite effect/SE skipped")
@@ -253,6 +307,7 @@ def meta_analysis(
             cohorts=";".join(good[cohort].astype(str)),
             n_total=float(good["_n"].sum()) if good["_n"].notna().any() else np.nan,
             method=method if res["k"] > 1 else "single",
+            test=res["test"],
             note="; ".join(notes),
         )  # fmt: skip
         rows.append(row)

@@ -19,20 +19,29 @@ Kaplan-Meier / log-rank
     ``n_cuts`` how many cuts were tried.
 Cox proportional hazards
     The feature as a continuous covariate scaled to unit SD (``hr_per_sd``: hazard ratio
-    per SD, 95% Wald CI, Wald p), its Schoenfeld-residual test of proportional hazards
-    (``ph_test_p``, rank time transform), and the same model adjusted for
-    ``covariates`` (``hr_adj_*``). Covariate coding: numeric columns as they are; a
-    column whose values read ``Stage I``..``Stage IV`` (sub-stages pooled) as an ordinal
-    1-4; other text/boolean columns as indicator variables against their most frequent
-    level, levels with fewer than 5 patients pooled into ``"other"``. Patients missing a
-    covariate are left out of the adjusted model only (``n_adj``).
+    per SD, 95% Wald CI, Wald p), and the same model adjusted for ``covariates``
+    (``hr_adj_*``). Each model's proportional-hazards assumption for the feature is
+    tested on that model (Schoenfeld residuals, rank time transform: ``ph_test_p``
+    for the plain model, ``ph_adj_test_p`` for the adjusted one); p < ``ph_alpha``
+    sets ``ph_violated`` / ``ph_adj_violated`` and says so in ``note`` (the hazard ratio
+    is then an average over follow-up, not a constant). A model the unpenalised fit
+    cannot estimate (no convergence, e.g. separation) gets no hazard ratio: its
+    ridge-penalised refit (penalizer 0.01) is shown in ``penalised`` (text), never in
+    the ``hr_*``/``cox_*`` columns a verdict reads. Covariate coding: numeric columns as
+    they are; a column whose values read ``Stage I``..``Stage IV`` (sub-stages pooled)
+    as an ordinal 1-4; other text/boolean columns as indicator variables against their
+    most frequent level, levels with fewer than 5 patients pooled into ``"other"``.
+    Patients missing a covariate are left out of the adjusted model only (``n_adj``).
+Excluded patients
+    ``n_excluded`` counts the patients of the group left out for lack of survival
+    data, ``excluded`` says why: by ``obs["os_missing_reason"]`` where the loader
+    recorded it (e.g. a death without a date), else "time or event missing".
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -40,6 +49,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from ..errors import InputDataError
+from ._cox import cox_into as _cox_into
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +59,9 @@ __all__ = ["survival", "SUMMARY_COLUMNS", "KM_COLUMNS"]
 SUMMARY_COLUMNS = [
     "feature", "source", "group", "n", "n_events", "n_high", "n_low", "cut", "cut_value", "n_cuts",
     "logrank_p", "logrank_p_raw", "hr_per_sd", "hr_ci_low", "hr_ci_high", "cox_p", "ph_test_p",
-    "adjusted_for", "n_adj", "hr_adj_per_sd", "hr_adj_ci_low", "hr_adj_ci_high", "cox_adj_p",
-    "median_os_high", "median_os_low", "note",
+    "ph_violated", "adjusted_for", "n_adj", "hr_adj_per_sd", "hr_adj_ci_low", "hr_adj_ci_high", "cox_adj_p",
+    "ph_adj_test_p", "ph_adj_violated", "median_os_high", "median_os_low", "n_excluded", "excluded",
+    "penalised", "note",
 ]  # fmt: skip
 #: Columns of the tidy Kaplan-Meier table.
 KM_COLUMNS = ["feature", "group", "timeline", "survival", "ci_low", "ci_high", "at_risk", "events",
@@ -137,7 +148,9 @@ def _select(adata, *, time: str, event: str, groupby: str | None, group, one_per
             raise InputDataError(f"no sample has obs[{groupby!r}] == {group!r}; levels: "
                                  f"{sorted(set(g.dropna().astype(str)))}.")
         keep &= (g == group).to_numpy()
-    keep &= (t.notna() & e.notna() & (t >= 0)).to_numpy()
+    have = (t.notna() & e.notna() & (t >= 0)).to_numpy()
+    excluded = _excluded(adata.obs, keep & ~have, one_per)
+    keep &= have
     n_dup = 0
     if one_per is not None:
         pid = _need_column(adata, one_per, "one_per").astype("object")
@@ -156,7 +169,20 @@ def _select(adata, *, time: str, event: str, groupby: str | None, group, one_per
             first[i] = True
         keep = first
     frame = pd.DataFrame({"T": t.to_numpy(), "E": e.to_numpy()}, index=adata.obs_names)
-    return keep, frame, {"n_duplicates_dropped": n_dup}
+    return keep, frame, {"n_duplicates_dropped": n_dup, "excluded": excluded}
+
+
+def _excluded(obs: pd.DataFrame, mask: np.ndarray, one_per: str | None) -> dict[str, int]:
+    """Reason -> number of patients (``one_per``; else samples) left out for lack of survival."""
+    if not mask.any():
+        return {}
+    why = (obs["os_missing_reason"].astype("object") if "os_missing_reason" in obs.columns
+           else pd.Series(None, index=obs.index, dtype=object))
+    why = why.where(why.notna(), "time or event missing")[mask]
+    who = obs[one_per].astype("object")[mask] if one_per is not None and one_per in obs.columns else why.index
+    df = pd.DataFrame({"why": why.astype(str).to_numpy(), "who": np.asarray(who, dtype=object)})
+    df["who"] = df["who"].where(pd.notna(df["who"]), pd.Series(why.index, dtype=object))
+    return {str(k): int(v) for k, v in df.drop_duplicates("who")["why"].value_counts().items()}
 
 
 # ---------------------------------------------------------------------------- statistics
@@ -208,39 +234,6 @@ def _cut(x: np.ndarray, T, E, cut) -> tuple[str, float, np.ndarray, int, float, 
                              "use another cut.")
     p = _logrank(T, E, high)
     return label, value, high, 1, p, p
-
-
-def _fit_cox(df: pd.DataFrame, note: list[str]):
-    from lifelines import CoxPHFitter
-    from lifelines.exceptions import ConvergenceError
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return CoxPHFitter().fit(df, duration_col="T", event_col="E")
-        except (ConvergenceError, np.linalg.LinAlgError, ValueError):
-            note.append("Cox model refit with a small ridge penalty (penalizer=0.01) after a "
-                        "convergence failure")
-            return CoxPHFitter(penalizer=0.01).fit(df, duration_col="T", event_col="E")
-
-
-def _hr(cph, term: str = "z") -> tuple[float, float, float, float]:
-    s = cph.summary.loc[term]
-    return (float(s["exp(coef)"]), float(s["exp(coef) lower 95%"]), float(s["exp(coef) upper 95%"]),
-            float(s["p"]))
-
-
-def _ph_p(cph, df: pd.DataFrame) -> float:
-    from lifelines.statistics import proportional_hazard_test
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            res = proportional_hazard_test(cph, df, time_transform="rank")
-        except (ValueError, np.linalg.LinAlgError):  # pragma: no cover - degenerate data
-            return np.nan
-    s = res.summary
-    return float(s.loc["z", "p"]) if "z" in s.index else float(s["p"].iloc[0])
 
 
 def _covariate_frame(obs: pd.DataFrame, covariates: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
@@ -313,6 +306,7 @@ def survival(
     covariates: Sequence[str] | None = None,
     layer: str | None = None,
     min_events: int = 10,
+    ph_alpha: float = 0.05,
     key_added: str = "survival",
     copy: bool = False,
 ):
@@ -349,6 +343,9 @@ def survival(
     min_events
         Fewest events (deaths) among the selected samples; fewer raise
         :class:`~mgtranscript.errors.InputDataError`.
+    ph_alpha
+        Level of the proportional-hazards test below which ``ph_violated`` /
+        ``ph_adj_violated`` are set.
     key_added
         Results go to ``adata.uns[key_added]``.
     copy
@@ -360,10 +357,12 @@ def survival(
     modified copy. ``adata.uns[key_added]`` holds ``"params"`` (a plain dict),
     ``"summary"`` (one row per feature, columns :data:`SUMMARY_COLUMNS`: ``n``,
     ``n_events``, ``cut``, ``cut_value``, ``n_cuts``, ``logrank_p``, ``logrank_p_raw``,
-    ``hr_per_sd`` with ``hr_ci_low``/``hr_ci_high``/``cox_p``, ``ph_test_p``,
+    ``hr_per_sd`` with ``hr_ci_low``/``hr_ci_high``/``cox_p``, ``ph_test_p``/``ph_violated``,
     ``adjusted_for``, ``n_adj``, ``hr_adj_per_sd``/``hr_adj_ci_low``/``hr_adj_ci_high``/
-    ``cox_adj_p``, ``median_os_high``/``median_os_low`` (NaN when not reached), ``note``)
-    and ``"km"`` (tidy Kaplan-Meier curves, :data:`KM_COLUMNS`).
+    ``cox_adj_p``, ``ph_adj_test_p``/``ph_adj_violated``, ``median_os_high``/
+    ``median_os_low`` (NaN when not reached), ``n_excluded``/``excluded`` (patients of
+    the group without survival data, and why), ``penalised`` (a refit shown, not used),
+    ``note``) and ``"km"`` (tidy Kaplan-Meier curves, :data:`KM_COLUMNS`).
 
     Raises
     ------
@@ -401,17 +400,17 @@ def survival(
         km, med = _km(T, E, high, feat)
         kms.append(km)
         df = pd.DataFrame({"T": T, "E": E, "z": (x - x.mean()) / sd})
-        cph = _fit_cox(df, note)
-        hr, lo, hi, p = _hr(cph)
         row = {
             "feature": feat, "source": source, "group": where, "n": n, "n_events": n_events,
             "n_high": int(high.sum()), "n_low": int((~high).sum()), "cut": label, "cut_value": value,
-            "n_cuts": n_cuts, "logrank_p": p_lr, "logrank_p_raw": p_raw, "hr_per_sd": hr,
-            "hr_ci_low": lo, "hr_ci_high": hi, "cox_p": p, "ph_test_p": _ph_p(cph, df),
-            "adjusted_for": ", ".join(covariates), "n_adj": 0, "hr_adj_per_sd": np.nan,
-            "hr_adj_ci_low": np.nan, "hr_adj_ci_high": np.nan, "cox_adj_p": np.nan,
+            "n_cuts": n_cuts, "logrank_p": p_lr, "logrank_p_raw": p_raw,
+            "adjusted_for": ", ".join(covariates), "n_adj": 0,
             "median_os_high": med["high"], "median_os_low": med["low"],
+            "n_excluded": int(sum(counts["excluded"].values())),
+            "excluded": "; ".join(f"{v} {k}" for k, v in counts["excluded"].items()),
         }
+        penalised: list[str] = []
+        _cox_into(row, "", df, "Cox model", penalised, note, ph_alpha)
         if label == "optimal":
             note.append(f"optimal cut: smallest log-rank p over {n_cuts} cut points between the 20th "
                         "and 80th percentiles; logrank_p is corrected for this search (Altman et al. "
@@ -422,9 +421,8 @@ def survival(
             adj = adj.loc[:, adj.nunique() > 1] if len(adj) else adj
             row["n_adj"] = len(adj)
             if len(adj) and int(adj["E"].sum()) >= min_events and "z" in adj:
-                cph_adj = _fit_cox(adj.reset_index(drop=True), note)
-                (row["hr_adj_per_sd"], row["hr_adj_ci_low"], row["hr_adj_ci_high"],
-                 row["cox_adj_p"]) = _hr(cph_adj)
+                _cox_into(row, "adj_", adj.reset_index(drop=True), "adjusted Cox model", penalised, note,
+                          ph_alpha)
                 note.append("adjusted for " + "; ".join(cov_notes))
             else:
                 note.append(f"adjusted model not fitted: {int(adj['E'].sum()) if len(adj) else 0} events "
@@ -432,6 +430,9 @@ def survival(
         if not np.isfinite(med["high"]) or not np.isfinite(med["low"]):
             note.append("median survival not reached in "
                         + " and ".join(g for g in ("high", "low") if not np.isfinite(med[g])))
+        if row["n_excluded"]:
+            note.append(f"{row['n_excluded']} patients without survival left out ({row['excluded']})")
+        row["penalised"] = "; ".join(penalised)
         row["note"] = "; ".join(note)
         rows.append(row)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
@@ -441,8 +442,9 @@ def survival(
             "features": [str(f) for f in features], "time": time, "event": event,
             "groupby": groupby or "", "group": str(group) if groupby is not None else "",
             "one_per": one_per or "", "cut": str(cut), "covariates": [str(c) for c in covariates],
-            "layer": layer or "X", "min_events": int(min_events),
+            "layer": layer or "X", "min_events": int(min_events), "ph_alpha": float(ph_alpha),
             "n_duplicates_dropped": int(counts["n_duplicates_dropped"]),
+            "excluded": dict(counts["excluded"]),
             "method": "lifelines KaplanMeierFitter, logrank_test, CoxPHFitter (per SD), "
                       "proportional_hazard_test (rank)",
         },

@@ -1,11 +1,14 @@
-"""TCGA from the GDC, against a fake GDC API whose answers follow the real shapes.
+"""TCGA from the GDC, against a fake GDC API whose answers follow today's real shapes.
 
 ``tests/gdc_server.py`` serves a synthetic TCGA-LIHC with the layout of the real GDC
-answers in ``../shared/reference/gdc/`` (checked by the first tests here):
-``data.hits``/``pagination``/``warnings``, ``follow_ups[].other_clinical_attributes[]``,
-``diagnoses`` with ``diagnosis_is_primary_disease``, ``sample_type_id``, STAR-counts
-files with the comment line and ``N_`` rows. ``MGTRANSCRIPT_GDC_URL`` points the loader
-at it (the ``gdc_server`` fixture of ``tests/conftest.py``).
+answers in ``../shared/reference/gdc/`` (checked by the first tests here), amended by
+the field removals listed there (no ``cases.samples.sample_type_id``, ``sex_at_birth``
+instead of ``gender``, follow-up days in ``follow_ups``): ``data.hits``/``pagination``/
+``warnings``, ``follow_ups[].other_clinical_attributes[]``, ``diagnoses`` with
+``diagnosis_is_primary_disease``, STAR-counts files with the comment line and ``N_``
+rows. ``MGTRANSCRIPT_GDC_URL`` points the loader at it (the ``gdc_server`` fixture of
+``tests/conftest.py``); ``strict_fields`` makes it refuse unknown fields with HTTP 400.
+More GDC tests (CLI, release, waits, duplicates) are in ``test_gdc_today.py``.
 """
 
 from __future__ import annotations
@@ -48,8 +51,8 @@ OBS_COLUMNS = [
     "condition", "disease", "sample_type_code", "sample_type", "patient_id", "pair_id", "case_id",
     "etiology_alcohol", "etiology_hbv", "etiology_hcv", "etiology_nafld", "etiology", "alcohol_history",
     "alcohol_intensity", "viral_hepatitis_serology", "primary_diagnosis", "ajcc_pathologic_stage",
-    "tumor_grade", "age_at_diagnosis", "gender", "vital_status", "days_to_death",
-    "days_to_last_follow_up", "os_days", "os_event",
+    "tumor_grade", "age_at_diagnosis", "sex", "vital_status", "days_to_death",
+    "days_to_last_follow_up", "os_days", "os_event", "os_missing_reason", "aliquot_barcode",
 ]  # fmt: skip
 FLAGS = ["etiology_alcohol", "etiology_hbv", "etiology_hcv", "etiology_nafld"]
 #: etiology kinds of tests/gdc_server.py -> expected (alcohol, hbv, hcv, nafld, etiology)
@@ -60,6 +63,11 @@ KIND = {
     "alcohol+hcv": (True, False, True, False, "alcohol+viral"),
     "none": (False, False, False, False, "other"), "hemochromatosis": (False, False, False, False, "other"),
     "not_reported": (pd.NA, pd.NA, pd.NA, pd.NA, "unknown"), "missing": (pd.NA, pd.NA, pd.NA, pd.NA, "unknown"),
+    # liver comorbidities set their flag; without risk factors the others stay unknown
+    "alcohol_comorbidity": (True, pd.NA, pd.NA, pd.NA, "alcohol"),
+    "hcv_comorbidity": (pd.NA, pd.NA, True, pd.NA, "viral"),
+    # a "Hypertension" comorbidity says nothing about the etiology
+    "hypertension_only": (pd.NA, pd.NA, pd.NA, pd.NA, "unknown"),
 }
 
 
@@ -85,13 +93,15 @@ def _same(a, b) -> bool:
 def test_fake_gdc_answers_have_the_real_shapes(gdc_server, reference):
     import requests
 
+    from gdc_server import REMOVED_FIELDS
+
     real_files = json.loads((reference / "files_size_from_response.json").read_text())
     real_cases = json.loads((reference / "cases_two_diagnoses_response.json").read_text())
     real_sample = json.loads((reference / "files_expand_cases_samples_response.json").read_text())
     body = {"filters": {"op": "and", "content": [
         {"op": "in", "content": {"field": "cases.project.project_id", "value": ["TCGA-LIHC"]}}]},
-        "fields": "file_name,cases.samples.sample_type_id,cases.samples.sample_type,"
-                  "cases.samples.submitter_id,cases.samples.tissue_type", "size": 2, "from": 0}
+        "fields": "file_name,cases.samples.sample_type,cases.samples.submitter_id,cases.samples.tissue_type",
+        "size": 2, "from": 0}
     ours = requests.post(gdc_server.url + "/files", json=body, timeout=10).json()
     assert set(ours) == set(real_files) == {"data", "warnings"}
     assert set(ours["data"]) == set(real_files["data"])
@@ -99,12 +109,21 @@ def test_fake_gdc_answers_have_the_real_shapes(gdc_server, reference):
     assert set(ours["data"]["hits"][0]) == set(real_files["data"]["hits"][0]) | {"cases"}
     real_s = real_sample["data"]["cases"][0]["samples"][0]
     our_s = ours["data"]["hits"][0]["cases"][0]["samples"][0]
-    assert set(our_s) <= set(real_s) and {"sample_type_id", "sample_type", "submitter_id"} <= set(our_s)
-    assert real_s["sample_type_id"] == "10" and isinstance(our_s["sample_type_id"], str)
+    assert set(our_s) <= set(real_s) and {"sample_type", "submitter_id"} <= set(our_s)
+    # the 2022 excerpt still has sample_type_id; today's API (8.3.0) no longer serves it
+    assert real_s["sample_type_id"] == "10" and "cases.samples.sample_type_id" in REMOVED_FIELDS
+    asked = requests.post(gdc_server.url + "/files", json={**body, "fields": body["fields"]
+                                                            + ",cases.samples.sample_type_id"}, timeout=10).json()
+    assert "sample_type_id" not in asked["data"]["hits"][0]["cases"][0]["samples"][0]
+    assert "sample_type_id" in asked["warnings"]["fields"]  # ignored, with a warning
+    gdc_server.strict_fields = True  # the strict variant refuses it
+    assert requests.post(gdc_server.url + "/files", json={**body, "fields": "cases.samples.sample_type_id"},
+                         timeout=10).status_code == 400
+    gdc_server.strict_fields = False
 
     cases = requests.post(gdc_server.url + "/cases", json={
         "filters": {"op": "in", "content": {"field": "submitter_id", "value": [_pid(gdc_server, 1)]}},
-        "expand": "diagnoses"}, timeout=10).json()
+        "expand": "diagnoses,demographic"}, timeout=10).json()
     real_d, our_d = real_cases["data"]["hits"][0]["diagnoses"], cases["data"]["hits"][0]["diagnoses"]
     assert [d["diagnosis_is_primary_disease"] for d in our_d] == [d["diagnosis_is_primary_disease"]
                                                                    for d in real_d] == [False, True]
@@ -112,9 +131,14 @@ def test_fake_gdc_answers_have_the_real_shapes(gdc_server, reference):
     keys = {"ajcc_pathologic_stage", "age_at_diagnosis", "days_to_last_follow_up", "primary_diagnosis",
             "classification_of_tumor", "diagnosis_is_primary_disease"}
     assert keys <= set(real_d[1]) and keys <= set(our_d[1])
+    assert not {"vital_status", "days_to_death"} & set(our_d[1])  # removed from diagnoses
+    demo = cases["data"]["hits"][0]["demographic"]
+    assert "sex_at_birth" in demo and "gender" not in demo  # Data Dictionary 4.0.3 / API 8.5.0
     # there is no top-level other_clinical_attributes expand group
     bad = requests.post(gdc_server.url + "/cases", json={"expand": "other_clinical_attributes"}, timeout=10)
     assert bad.status_code == 400
+    status = requests.get(gdc_server.url + "/status", timeout=10).json()
+    assert {"data_release", "tag", "commit", "status"} <= set(status)
 
 
 def test_fake_star_files_have_the_real_layout(gdc_server, reference):
@@ -198,9 +222,10 @@ def test_load_cohort_keeps_the_labels_and_warns_about_the_blood_normal(gdc_serve
 
 
 def test_clinical_columns_follow_the_real_layout(gdc_server):
-    obs = gdc("TCGA-LIHC").obs
+    adata = gdc("TCGA-LIHC")
+    obs = adata.obs
     per = obs[obs["sample_type_code"] == "01"].set_index("patient_id")
-    p = [_pid(gdc_server, i) for i in range(11)]
+    p = [_pid(gdc_server, i) for i in range(26)]
     # 0: HBV patient who drinks socially: viral, not alcohol-related
     assert per.loc[p[0], "etiology"] == "viral" and not per.loc[p[0], "etiology_alcohol"]
     assert per.loc[p[0], "alcohol_history"] == "Yes" and per.loc[p[0], "alcohol_intensity"] == "Occasional Drinker"
@@ -211,44 +236,71 @@ def test_clinical_columns_follow_the_real_layout(gdc_server):
     assert per.loc[p[2], "alcohol_history"] == "Yes" and per.loc[p[2], "etiology"] == "alcohol"
     # 3: ["Not Reported"] with risk_factor_treatment "No": unknown, not "no risk factor"
     assert all(per.loc[p[3], f] is pd.NA for f in FLAGS) and per.loc[p[3], "etiology"] == "unknown"
-    # 4: older follow_ups[].risk_factor
+    # 4: risk factors on a later follow-up
     assert per.loc[p[4], "etiology_hcv"] == True  # noqa: E712 - nullable boolean
     # 5: "None" recorded: known absence of the four
     assert [per.loc[p[5], f] for f in FLAGS] == [False] * 4 and per.loc[p[5], "etiology"] == "other"
     assert per.loc[p[6], "etiology"] == "alcohol+viral"
     assert per.loc[p[7], "etiology"] == "NAFLD"
     assert per.loc[p[7], "viral_hepatitis_serology"] == "Hepatitis B Surface Antigen; Hepatitis C Antibody"
-    assert per.loc[p[8], "etiology_alcohol"] == True  # noqa: E712 - comorbidity "Alcoholic Liver Disease"
+    # 8: "Alcoholic Liver Disease" as a comorbidity (beside "Hypertension"), risk factors not reported
+    assert per.loc[p[8], "etiology_alcohol"] == True  # noqa: E712
+    assert per.loc[p[8], "etiology_hbv"] is pd.NA and per.loc[p[8], "risk_factors"] == "Alcoholic Liver Disease"
     assert per.loc[p[9], "etiology"] == "unknown"  # no follow-ups at all
+    # 22: only "Hypertension"/"Diabetes" comorbidities: the four flags stay NA, not False
+    assert all(per.loc[p[22], f] is pd.NA for f in FLAGS) and per.loc[p[22], "etiology"] == "unknown"
+    assert per.loc[p[23], "etiology_hcv"] == True and per.loc[p[23], "etiology_alcohol"] is pd.NA  # noqa: E712
+    # survival: a case without overall survival says why
     assert pd.isna(per.loc[p[10], "os_days"]) and per.loc[p[10], "os_event"] is pd.NA
+    assert per.loc[p[10], "os_missing_reason"] == "vital status not reported"
+    assert per.loc[p[20], "os_missing_reason"] == "dead without days_to_death"
+    assert per.loc[p[21], "os_missing_reason"] == "alive without any follow-up day"
+    assert per.loc[p[24], "sex"] is None or pd.isna(per.loc[p[24], "sex"])  # sex_at_birth "not reported"
     # every patient against the server's truth
     for pid, truth in gdc_server.truth.items():
         *flags, label = KIND[truth["kind"]]
         got = [per.loc[pid, f] for f in FLAGS]
         assert all(_same(g, e) for g, e in zip(got, flags)), (pid, truth["kind"], got)
         assert per.loc[pid, "etiology"] == label
-        if pid != p[10]:
-            assert per.loc[pid, "os_days"] == truth["os_days"]
+        if truth["why"] is None:
+            assert per.loc[pid, "os_days"] == truth["os_days"], pid  # the latest of diagnosis and follow-ups
             assert per.loc[pid, "os_event"] == int(truth["dead"])
             assert per.loc[pid, "vital_status"] == ("Dead" if truth["dead"] else "Alive")
+            assert pd.isna(per.loc[pid, "os_missing_reason"])
+        else:
+            assert pd.isna(per.loc[pid, "os_days"]) and per.loc[pid, "os_missing_reason"] == truth["why"]
+        assert _same(per.loc[pid, "sex"] if pd.notna(per.loc[pid, "sex"]) else pd.NA,
+                     truth["sex"] if truth["sex"] else pd.NA)
         stage = truth["stage"]
         assert _same(per.loc[pid, "ajcc_pathologic_stage"] if pd.notna(per.loc[pid, "ajcc_pathologic_stage"])
                      else pd.NA, pd.NA if stage == "Not Reported" else stage)
     assert str(obs["etiology_hbv"].dtype) == "boolean" and str(obs["os_event"].dtype) == "Int64"
     assert obs["age_at_diagnosis"].between(30, 90).all()
     assert set(obs["tumor_grade"].dropna()) <= {"G1", "G2", "G3", "G4"}
-    assert set(obs["gender"].dropna()) == {"male", "female"}
+    assert set(obs["sex"].dropna()) == {"male", "female"}
+    # the latest contact comes from follow_ups for some patients and the diagnosis for others
+    surv = adata.uns["gdc"]["survival"]
+    assert surv["dropped"] == {"dead without days_to_death": 1, "alive without any follow-up day": 1,
+                               "vital status not reported": 1, "negative follow-up or death time": 0}
+    assert surv["n_cases"] == 60 and surv["n_with_os"] == 57
+    assert 0 < surv["n_last_contact_from_follow_ups"] < 57
+    assert adata.uns["gdc"]["sex_source"] == {"demographic.sex_at_birth": 58}
     # the normal of a patient carries the patient's clinical data too
     nor = obs[obs["sample_type_code"] == "11"].iloc[0]
     assert nor["etiology"] == per.loc[nor["patient_id"], "etiology"]
 
 
 def test_gdc_api_requests(gdc_server):
+    from gdc_server import REMOVED_FIELDS
+
     gdc("TCGA-LIHC", batch_size=30)
     q = gdc_server.requests("POST", "/files")[0]
     assert q["sort"] == "file_id:asc"
-    assert {"file_id", "file_name", "md5sum", "file_size", "cases.samples.sample_type_id",
-            "cases.samples.submitter_id"} <= set(q["fields"].split(","))
+    fields = set(q["fields"].split(","))
+    assert {"file_id", "file_name", "md5sum", "file_size", "cases.samples.submitter_id",
+            "cases.samples.sample_type", "cases.samples.portions.analytes.aliquots.submitter_id"} <= fields
+    assert fields <= gdc_server.known_fields("files")  # only fields today's API has
+    assert not fields & set(REMOVED_FIELDS)
     conds = {c["content"]["field"]: c["content"]["value"] for c in q["filters"]["content"]}
     assert conds["files.data_type"] == ["Gene Expression Quantification"]
     assert conds["files.analysis.workflow_type"] == ["STAR - Counts"]
@@ -259,7 +311,7 @@ def test_gdc_api_requests(gdc_server):
     assert "other_clinical_attributes" not in cq[0]["expand"].split(",")
     # 74 files in batches of 30: three archives, nothing asked twice
     assert [len(b["ids"]) for b in gdc_server.requests("POST", "/data")] == [30, 30, 14]
-    assert not [p for m, p, _ in gdc_server.log if m == "GET"]
+    assert [p for m, p, _ in gdc_server.log if m == "GET"] == ["/status"]  # the data release, once
 
 
 # ------------------------------------------------------------------ paging
@@ -404,14 +456,19 @@ def test_unreachable_gdc_is_a_fetch_error(cache, monkeypatch):
 
 
 def test_nested_expand_refused_falls_back_to_named_fields(gdc_server):
+    from gdc_server import REMOVED_FIELDS
+
     gdc_server.reject_nested_expand = True
+    gdc_server.strict_fields = True  # the named fields are all fields today's API has
     obs = gdc("TCGA-LIHC", max_files=10).obs
     cq = gdc_server.requests("POST", "/cases")
     assert len(cq) == 2 and "expand" not in cq[1]
-    assert "follow_ups.other_clinical_attributes.risk_factors" in cq[1]["fields"].split(",")
+    fields = set(cq[1]["fields"].split(","))
+    assert "follow_ups.other_clinical_attributes.risk_factors" in fields and "demographic.sex_at_birth" in fields
+    assert not fields & {f.removeprefix("cases.") for f in REMOVED_FIELDS}
     per = obs.drop_duplicates("patient_id").set_index("patient_id")
     assert per["etiology"].ne("unknown").sum() >= 5  # risk factors still read
-    assert per["os_days"].notna().sum() >= 5
+    assert per["os_days"].notna().sum() >= 5 and per["sex"].notna().all()
 
 
 def test_no_risk_factor_fields_at_all_is_said_loudly(gdc_server):
@@ -477,14 +534,41 @@ def test_risk_factors_only_from_risk_factor_fields():
          "follow_ups": [{"other_clinical_attributes": [{"risk_factors": ["Hepatitis B Infection"]}]}]},
         {"submitter_id": "C", "exposures": [{"alcohol_history": "No"}]},
         {"submitter_id": "D", "other_clinical_attributes": [{"comorbidities": ["Nonalcoholic Steatohepatitis"]}]},
+        {"submitter_id": "E", "follow_ups": [{"other_clinical_attributes": [
+            {"comorbidities": ["Hypertension"], "risk_factors": ["Not Reported"]}]}]},
+        {"submitter_id": "F", "follow_ups": [{"other_clinical_attributes": [
+            {"comorbidities": ["Hypertension", "Hepatitis B Infection"], "risk_factors": ["None"]}]}]},
     ]
     t = clinical_table(cases)
     assert all(t.loc["A", f] is pd.NA for f in FLAGS) and t.loc["A", "etiology"] == "unknown"
     assert t.loc["B", "etiology"] == "viral" and t.loc["B", "alcohol_history"] == "Yes"
     assert not t.loc["B", "etiology_alcohol"]  # drinking is not an etiology
     assert t.loc["C", "etiology"] == "unknown" and t.loc["C", "etiology_alcohol"] is pd.NA
-    assert t.loc["D", "etiology"] == "NAFLD" and t.loc["D", "etiology_alcohol"] == False  # noqa: E712
+    # a liver comorbidity names its etiology; without risk factors the others stay unknown
+    assert t.loc["D", "etiology"] == "NAFLD" and t.loc["D", "etiology_alcohol"] is pd.NA
+    # "Hypertension" is not a liver comorbidity: the flags stay NA, never False
+    assert all(t.loc["E", f] is pd.NA for f in FLAGS) and t.loc["E", "etiology"] == "unknown"
+    assert t.loc["F", "etiology"] == "viral" and t.loc["F", "etiology_hcv"] == False  # noqa: E712
+    assert t.loc["F", "risk_factors"] == "None; Hepatitis B Infection"
     assert etiology_label(True, pd.NA, True, True) == "alcohol+viral+NAFLD"
+
+
+def test_an_older_cached_answer_is_still_read():
+    """Answers cached before API 8.3.0/8.5.0 carry removed fields; they are read, never asked for."""
+    cases = [{"submitter_id": "OLD", "demographic": {"gender": "female", "vital_status": "Dead"},
+              "diagnoses": [{"diagnosis_is_primary_disease": True, "days_to_death": 812,
+                             "days_to_last_follow_up": 700}],
+              "follow_ups": [{"risk_factor": "Hepatitis C Infection", "days_to_follow_up": 790}]},
+             {"submitter_id": "NEW", "demographic": {"sex_at_birth": "Female", "gender": "male",
+                                                     "vital_status": "Alive"},
+              "diagnoses": [{"days_to_last_follow_up": 300}],
+              "follow_ups": [{"days_to_follow_up": 455}, {"days_to_follow_up": 120}]}]
+    t = clinical_table(cases, warn=False)
+    assert t.loc["OLD", "sex"] == "female" and t.loc["OLD", "etiology_hcv"] == True  # noqa: E712
+    assert t.loc["OLD", "os_days"] == 812 and t.loc["OLD", "os_event"] == 1
+    assert t.loc["NEW", "sex"] == "female"  # sex_at_birth wins over the deprecated gender
+    assert t.loc["NEW", "days_to_last_follow_up"] == 455 and t.loc["NEW", "os_event"] == 0
+    assert t.attrs["sex_source"] == {"demographic.gender": 1, "demographic.sex_at_birth": 1}
 
 
 def test_bad_arguments_and_unknown_project(gdc_server):

@@ -13,7 +13,10 @@
 #   unpaired contrasts: Hedges' g by metafor::escalc("SMD") (exact small-sample correction),
 #     Welch t-test p; paired contrasts: metafor::escalc("SMCC") on within-pair differences
 #     (change-score standardised), paired t-test p;
-#   two cohorts: metafor::rma(method = "REML") of the per-cohort g.
+#   two cohorts: metafor::rma(method = "REML", test = "knha") of the per-cohort g (Hartung-Knapp
+#     t interval and p with k - 1 df, as the verdicts pool);
+#   L10 ("MRS2 not more than 1.15-fold lower"): the mean log2 difference with the Welch standard
+#     error, a t CI on n - 2 df and the Welch p.
 # Differences by design: mgtranscript harmonises gene ids to current symbols before TMM (rows
 # of retired or duplicated ids are merged or dropped), and uses Hedges' approximate
 # correction J = 1 - 3 / (4 df - 1); both move g by ~1e-3, which the test allows.
@@ -56,10 +59,17 @@ paired <- function(x, y) {
 }
 
 rows <- list()
+log2_difference <- function(x, y) {
+  se <- sqrt(var(x) / length(x) + var(y) / length(y))
+  c(estimate = mean(x) - mean(y), se = se, pval = t.test(x, y)$p.value, n = length(x) + length(y),
+    crit = qt(0.975, length(x) + length(y) - 2))
+}
+
 add <- function(claim, cohort, contrast, feature, r) {
+  crit <- if ("crit" %in% names(r)) r[["crit"]] else qnorm(0.975)
   rows[[length(rows) + 1]] <<- data.frame(
     claim_id = claim, cohort = cohort, contrast = contrast, feature = feature, estimate = r[["estimate"]],
-    ci_low = r[["estimate"]] - qnorm(0.975) * r[["se"]], ci_high = r[["estimate"]] + qnorm(0.975) * r[["se"]],
+    ci_low = r[["estimate"]] - crit * r[["se"]], ci_high = r[["estimate"]] + crit * r[["se"]],
     se = r[["se"]], pval = r[["pval"]], n = r[["n"]])
 }
 
@@ -74,11 +84,10 @@ tab <- as.matrix(tab[, match(desc, as.integer(colnames(tab)))])
 x126 <- logcpm(tab)
 ens <- c(CNNM4 = "ENSG00000158158", MRS2 = "ENSG00000124532")
 masld <- cond %in% c("NAFL", "NASH")
-for (g in names(ens)) {
-  v <- x126[ens[[g]], ]
-  r <- unpaired(v[masld], v[!masld])
-  add(if (g == "CNNM4") "R3-MASLD" else "L10", "GSE126848", "disease:MASLD|control", g, r)
-}
+v <- x126[ens[["CNNM4"]], ]
+add("R3-MASLD", "GSE126848", "disease:MASLD|control", "CNNM4", unpaired(v[masld], v[!masld]))
+v <- x126[ens[["MRS2"]], ]
+add("L10", "GSE126848", "disease:MASLD|control", "MRS2", log2_difference(v[masld], v[!masld]))
 v <- x126[ens[["CNNM4"]], ]
 add("L1", "GSE126848", "condition:NASH|healthy", "CNNM4", unpaired(v[cond == "NASH"], v[cond == "healthy"]))
 prog <- list(GSE126848 = unpaired(v[cond == "NASH"], v[cond == "NAFL"]))
@@ -94,9 +103,10 @@ tab <- tab[, desc]
 v <- logcpm(tab)["CNNM4", ]
 prog$GSE167523 <- unpaired(v[sub == "NASH"], v[sub == "NAFL"])
 for (co in names(prog)) add("L1-PROG", co, "condition:NASH|NAFL", "CNNM4", prog[[co]])
-fit <- rma(yi = sapply(prog, `[[`, "estimate"), sei = sapply(prog, `[[`, "se"), method = "REML")
+fit <- rma(yi = sapply(prog, `[[`, "estimate"), sei = sapply(prog, `[[`, "se"), method = "REML", test = "knha")
 add("L1-PROG", "pooled", "condition:NASH|NAFL", "CNNM4",
-    c(estimate = fit$b[1], se = fit$se, pval = fit$pval, n = sum(sapply(prog, `[[`, "n"))))
+    c(estimate = fit$b[1], se = fit$se, pval = fit$pval, n = sum(sapply(prog, `[[`, "n")),
+      crit = qt(0.975, fit$k - 1)))
 
 # ---- GSE77314: NCBI-generated counts (GeneID rows), labels from the SRA Run Selector sheet,
 # pairs declared by the catalog: normal GSM2049057+k with tumour GSM2049107+k

@@ -1,6 +1,8 @@
-"""tl.meta_analysis: random-effects pooling (DerSimonian-Laird, REML)."""
+"""tl.meta_analysis: random-effects pooling (DerSimonian-Laird, REML; Hartung-Knapp or Wald)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -11,6 +13,8 @@ from scipy import optimize, stats
 from mgtranscript.errors import InputDataError
 from mgtranscript.tl.compare import compare, compare_table
 from mgtranscript.tl.meta import META_COLUMNS, meta_analysis, pool, tau2_reml
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "meta"
 
 # BCG vaccine trials (Colditz et al. 1994; metafor's dat.bcg): tpos, tneg, cpos, cneg
 BCG = np.array(
@@ -33,7 +37,7 @@ def bcg() -> pd.DataFrame:
 def test_bcg_matches_metafor_published_values(bcg):
     # metafor: rma(yi, vi, data=dat) [REML]; rma(..., method="DL"); rma(..., method="EE")
     # (values from the metafor documentation / its tests against Stata metan)
-    reml = meta_analysis(bcg, effect="yi", se="sei").iloc[0]
+    reml = meta_analysis(bcg, effect="yi", se="sei", test="z").iloc[0]
     assert reml.k == 13 and reml.method == "REML"
     assert reml.tau2 == pytest.approx(0.3132, abs=5e-5)
     assert reml.pooled == pytest.approx(-0.7145, abs=5e-5)
@@ -42,10 +46,10 @@ def test_bcg_matches_metafor_published_values(bcg):
     assert reml.z == pytest.approx(-3.9744, abs=5e-5)
     assert reml.I2 == pytest.approx(92.22, abs=5e-3) and reml.H2 == pytest.approx(12.86, abs=5e-3)
     assert reml.Q == pytest.approx(152.2330, abs=5e-5) and reml.Q_df == 12
-    dl = meta_analysis(bcg, effect="yi", se="sei", method="DL").iloc[0]
+    dl = meta_analysis(bcg, effect="yi", se="sei", method="DL", test="z").iloc[0]
     assert dl.pooled == pytest.approx(-0.7141, abs=5e-5)
     assert (dl.ci_low, dl.ci_high) == (pytest.approx(-1.0644, abs=5e-5), pytest.approx(-0.3638, abs=5e-5))
-    fe = meta_analysis(bcg, effect="yi", se="sei", method="FE").iloc[0]
+    fe = meta_analysis(bcg, effect="yi", se="sei", method="FE", test="z").iloc[0]
     assert fe.pooled == pytest.approx(-0.4303, abs=5e-5) and fe.z == pytest.approx(-10.6247, abs=5e-4)
     assert reml.n_total == BCG.sum() and reml.cohorts.split(";")[0] == "trial1"
 
@@ -90,7 +94,7 @@ def test_dl_matches_statsmodels_combine_effects(bcg):
             blocks.append((rng.normal(0.3, spread, size=k) + rng.normal(0, se), se))
     n_zero = 0
     for y, se in blocks:
-        ours = pool(y, se, method="DL")
+        ours = pool(y, se, method="DL", test="z")
         with np.errstate(invalid="ignore"):
             ref = _statsmodels_dl(y, se)
             ci = ref.conf_int(use_t=False)  # [fixed, random, ...]
@@ -113,7 +117,7 @@ def test_dl_matches_statsmodels_combine_effects(bcg):
 def test_reml_truncates_at_zero_for_homogeneous_effects():
     y = np.array([0.50, 0.52, 0.49, 0.51])
     se = np.array([0.2, 0.25, 0.3, 0.2])
-    res = pool(y, se)
+    res = pool(y, se, test="z")
     assert res["tau2"] == 0.0 and res["I2"] == 0.0
     w = 1 / se**2
     assert res["pooled"] == pytest.approx((w * y).sum() / w.sum())
@@ -130,6 +134,7 @@ def test_se_from_ci_single_cohort_skips_and_weights(bcg):
     assert list(summary.columns) == ["feature", "group", *META_COLUMNS]
     s = summary.set_index("feature")
     ref = meta_analysis(bcg, effect="yi", se="sei").iloc[0]
+    assert s.loc["BCG", "ci_low"] == pytest.approx(ref.ci_low, rel=1e-9) and s.loc["BCG", "test"] == "knha"
     assert s.loc["BCG", "pooled"] == pytest.approx(ref.pooled, rel=1e-9)  # se recovered from the CI
     assert s.loc["LONE", "k"] == 1 and s.loc["LONE", "pooled"] == pytest.approx(df.yi.iloc[0])
     assert np.isnan(s.loc["LONE", "tau2"]) and "single cohort" in s.loc["LONE", "note"]
@@ -149,6 +154,8 @@ def test_input_errors(bcg):
         meta_analysis(pd.concat([bcg, bcg.iloc[[0]]]), effect="yi", se="sei")
     with pytest.raises(InputDataError, match="method"):
         meta_analysis(bcg, effect="yi", se="sei", method="SJ")
+    with pytest.raises(InputDataError, match="test must be one of"):
+        meta_analysis(bcg, effect="yi", se="sei", test="t")
 
 
 def _cohort(seed: int, shift: float, n: int = 12) -> ad.AnnData:
@@ -171,5 +178,47 @@ def test_pools_compare_tables_across_cohorts():
     row = m.iloc[0]
     assert row.contrast == "condition:NASH|healthy" and row.group == "NASH" and row.k == 3
     assert row.n_total == 3 * 24 and row.cohorts == "GSE0;GSE1;GSE2"
-    assert row.pooled > 0 and row.ci_low > 0 and row.pval < 0.01
     assert eff.hedges_g.min() <= row.pooled <= eff.hedges_g.max()
+    wald = meta_analysis(eff, by=("contrast", "feature"), test="z").iloc[0]
+    assert wald.pooled == pytest.approx(row.pooled) and wald.ci_low > 0 and wald.pval < 0.01
+    # three small cohorts: the Hartung-Knapp t interval (2 df) is honest about how little they pin down
+    assert row.test == "knha" and row.df == 2 and row.ci_low < wald.ci_low and row.ci_high > wald.ci_high
+    assert row.pi_low <= row.ci_low and row.pi_high >= row.ci_high
+
+
+def test_small_k_pools_match_metafor_knha_and_prediction_intervals():
+    """tests/r/make_reference_meta.R: metafor 3.8 rma(method=REML|DL, test="knha"|"z") and predict()
+    on two cohorts that agree, two that disagree, three, five homogeneous ones and the BCG trials."""
+    inp = pd.read_csv(DATA / "input.tsv", sep="\t")
+    ref = pd.read_csv(DATA / "reference.tsv", sep="\t")
+    assert len(ref) == 15
+    for r in ref.itertuples():
+        d = inp[inp["case"] == r.case]
+        got = pool(d["y"].to_numpy(), d["se"].to_numpy(), method=r.method, test=r.test)
+        where = f"{r.case} {r.method} {r.test}"
+        for ours, theirs in (("pooled", "estimate"), ("se", "se"), ("ci_low", "ci_low"), ("ci_high", "ci_high"),
+                             ("z", "stat"), ("tau2", "tau2"), ("I2", "I2"), ("Q", "Q"), ("Q_pval", "Q_pval")):
+            assert got[ours] == pytest.approx(getattr(r, theirs), rel=1e-6, abs=1e-8), (where, ours)
+        assert got["pval"] == pytest.approx(r.pval, rel=1e-5, abs=1e-12), where
+        assert got["df"] == (r.k - 1 if r.test == "knha" else np.inf)
+        if r.k >= 3:  # the prediction interval of a new cohort
+            assert (got["pi_low"], got["pi_high"]) == (pytest.approx(r.pi_low, rel=1e-6),
+                                                       pytest.approx(r.pi_high, rel=1e-6)), where
+        else:  # not reported for two cohorts
+            assert np.isnan(got["pi_low"]) and np.isnan(got["pi_high"])
+
+
+def test_two_cohort_knha_interval_is_the_t1_interval_around_the_pool():
+    # by hand: with k = 2 Hartung-Knapp's se is |y1 - y2| sqrt(w1 w2) / (w1 + w2) (with the pool's weights)
+    # and the critical value t(0.975, 1) = 12.71: an honest "two cohorts pin down very little"
+    y, se = np.array([0.0125, 0.4218]), np.array([0.3594, 0.2044])
+    res = pool(y, se, method="FE")
+    w = 1 / se**2
+    mu = (w * y).sum() / w.sum()
+    se_hk = abs(y[0] - y[1]) * np.sqrt(w[0] * w[1]) / w.sum()
+    assert res["se"] == pytest.approx(se_hk)
+    assert res["pooled"] == pytest.approx(mu)
+    assert res["ci_high"] - res["ci_low"] == pytest.approx(2 * stats.t.ppf(0.975, 1) * se_hk)
+    assert res["df"] == 1 and np.isnan(res["pi_low"])
+    wald = pool(y, se, method="FE", test="z")
+    assert wald["ci_high"] - wald["ci_low"] < res["ci_high"] - res["ci_low"]

@@ -71,7 +71,14 @@ def test_the_built_in_slc41a3_signal_is_recovered_on_tumours_one_per_patient(lih
     df = tl.survival(lihc, ["SLC41A3", "CNNM4"], covariates=COVARIATES)
     s, c = df.iloc[0], df.iloc[1]
     tumours = lihc.obs[lihc.obs["condition"] == "hcc_tumour"]
-    assert s["n"] == tumours["os_days"].notna().sum() == 59  # one tumour patient has no vital status
+    assert s["n"] == tumours["os_days"].notna().sum() == 57
+    # three tumour patients have no overall survival, each said why (not silently dropped)
+    assert s["n_excluded"] == 3 and sorted(s["excluded"].split("; ")) == [
+        "1 alive without any follow-up day", "1 dead without days_to_death", "1 vital status not reported"]
+    assert "3 patients without survival left out" in s["note"]
+    assert lihc.uns["survival"]["params"]["excluded"]["dead without days_to_death"] == 1
+    # the PH assumption is tested on both models, each on its own fit
+    assert 0 < s["ph_test_p"] <= 1 and 0 < s["ph_adj_test_p"] <= 1 and s["penalised"] == ""
     assert s["n_events"] == int(tumours["os_event"].sum())
     assert s["hr_per_sd"] > 1.5 and s["hr_ci_low"] > 1 and s["cox_p"] < 1e-3
     assert s["logrank_p"] < 0.01 and s["median_os_high"] < s["median_os_low"]
@@ -90,7 +97,48 @@ def test_duplicate_tumour_samples_count_once(lihc):
     both = ad.concat([a, dup], merge="same")
     both.obs = both.obs.astype({c: "object" for c in both.obs.columns if str(both.obs[c].dtype) == "category"})
     df = tl.survival(both, "SLC41A3")
-    assert df.iloc[0]["n"] == 59 and both.uns["survival"]["params"]["n_duplicates_dropped"] == 1
+    assert df.iloc[0]["n"] == 57 and both.uns["survival"]["params"]["n_duplicates_dropped"] == 1
+
+
+@pytest.fixture(scope="module")
+def ph_data():
+    """A hazard ratio that reverses at day 400 (tests/r/make_reference_survival_ph.R) and R's cox.zph."""
+    inp = pd.read_csv(DATA.parent / "survival_ph" / "input.tsv", sep="\t", index_col=0)
+    ref = pd.read_csv(DATA.parent / "survival_ph" / "reference.tsv", sep="\t", index_col=0)["value"]
+    obs = pd.DataFrame({"os_days": inp["time"].astype(float), "os_event": pd.array(inp["event"], dtype="Int64"),
+                        "condition": "hcc_tumour", "patient_id": inp.index.str[:12], "score": inp["x"],
+                        "age_at_diagnosis": inp["age"]}, index=inp.index)
+    return ad.AnnData(np.zeros((len(obs), 1)), obs=obs), ref
+
+
+def test_a_proportional_hazards_violation_is_found_on_each_model_as_r_finds_it(ph_data, r_data):
+    adata, ref = ph_data
+    row = tl.survival(adata, "score", covariates=["age_at_diagnosis"]).iloc[0]
+    assert row["n"] == ref["n"] and row["hr_per_sd"] == pytest.approx(ref["hr_per_sd"], rel=1e-4)
+    assert row["hr_adj_per_sd"] == pytest.approx(ref["hr_adj_per_sd"], rel=1e-4)
+    # R's cox.zph (rank) and lifelines agree: the plain and the adjusted model both violate PH
+    assert ref["ph_test_p_rank"] < 1e-6 and row["ph_test_p"] < 1e-6 and bool(row["ph_violated"])
+    assert ref["ph_adj_test_p_rank"] < 1e-6 and row["ph_adj_test_p"] < 1e-6 and bool(row["ph_adj_violated"])
+    assert "proportional hazards doubtful in the Cox model" in row["note"]
+    assert "proportional hazards doubtful in the adjusted Cox model" in row["note"]
+    # the R data set of test_matches_r_survival satisfies PH (R: p > 0.05): no flag, no caveat there
+    ok = tl.survival(r_data[0], "score", covariates=COVARIATES, key_added="s_ok").iloc[0]
+    assert r_data[1]["ph_test_p_rank"] > 0.05 and not ok["ph_violated"] and not ok["ph_adj_violated"]
+    assert "proportional hazards" not in ok["note"]
+
+
+def test_a_model_only_a_penalty_can_fit_is_shown_not_estimated():
+    """Monotone likelihood: at every death the patient dying has the highest value still at risk."""
+    n = 40
+    x = np.linspace(-2, 2, n)
+    dead = (x > 0).astype(int)
+    days = np.where(dead == 1, 100 + (2 - x) * 100, 1000 + np.arange(n) * 10)
+    obs = pd.DataFrame({"os_days": days, "os_event": pd.array(dead, dtype="Int64"), "condition": "hcc_tumour",
+                        "patient_id": [f"P{i}" for i in range(n)], "g": x * 50}, index=[f"S{i}" for i in range(n)])
+    row = tl.survival(ad.AnnData(np.zeros((n, 1)), obs=obs), "g").iloc[0]
+    assert np.isnan(row["hr_per_sd"]) and np.isnan(row["cox_p"])  # nothing a verdict could vote on
+    assert "ridge-penalised refit" in row["penalised"] and "HR per SD" in row["penalised"]
+    assert "not estimable without a penalty" in row["note"]
 
 
 def test_optimal_cut_states_its_multiplicity(lihc):
