@@ -465,10 +465,10 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     for _, c in base.iterrows():
         cid = c["claim_id"]
         feat, contrast = c["features"], c["contrast"]
-        row = dict(claim_id=cid, statement=c["statement"], citation=c["citation"],
-                   scope="cell" if cid == "L6" else "tissue", disease=c["disease"], features=feat,
+        row = dict(claim_id=cid, statement=c["statement"], citation=c["citation"], source=c.get("source", ""),
+                   review_statement=c.get("review_statement", ""), scope="cell" if cid == "L6" else "tissue", disease=c["disease"], features=feat,
                    contrast=contrast, expected_direction=c["expected_direction"], verdict="not testable",
-                   certainty="", effect_kind="", effect=np.nan, ci_low=np.nan, ci_high=np.nan, pval=np.nan,
+                   certainty="", certainty_reasons="", effect_kind="", effect=np.nan, ci_low=np.nan, ci_high=np.nan, pval=np.nan,
                    qval=np.nan, n_cohorts=0, cohorts="", robustness="", caveats="", reason="")
         if cid in _NOT_TESTABLE:
             row["reason"] = _NOT_TESTABLE[cid]
@@ -544,11 +544,13 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             continue
         for r in ev_rows:
             r.setdefault("scenario", "primary")
+            r.setdefault("q_family", "run")
             lo, hi = r["ci_low"], r["ci_high"]
             r.setdefault("se", (hi - lo) / 3.92 if np.isfinite(lo) and np.isfinite(hi) else np.nan)
         ev += ev_rows
         voted = [r for r in ev_rows if r["included"]]
         best = next((r for r in voted if r["role"] == "pooled"), voted[0])
+        best["q_family"] = "claims"  # the verdict's q: over the voted p of all testable claims
         up = best["estimate"] > (1 if best["effect_kind"] == "hr_per_sd" else 0)
         expected_up = c["expected_direction"] in ("up", "positive", "poor prognosis")
         sig = best["qval"] < 0.05
@@ -564,7 +566,10 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         certainty = ("moderate" if len(cohorts) >= 2 else "low") if verdict != "inconclusive" else "very low"
         if caveats and certainty == "moderate":
             certainty = "low"
-        row.update(verdict=verdict, certainty=certainty, effect_kind=best["effect_kind"], effect=best["estimate"],
+        steps = [f"{'two cohorts' if len(cohorts) >= 2 else 'one cohort'}: starts "
+                 f"{'moderate' if len(cohorts) >= 2 else 'low'}"] + [f"risk of bias: {cv}" for cv in caveats[:1]]
+        row.update(verdict=verdict, certainty=certainty, certainty_reasons="; ".join(steps),
+                   effect_kind=best["effect_kind"], effect=best["estimate"],
                    ci_low=best["ci_low"], ci_high=best["ci_high"], pval=best["pval"], qval=best["qval"],
                    n_cohorts=len(cohorts), cohorts=";".join(cohorts), caveats=" | ".join([*caveats, TRANSCRIPT]),
                    robustness=f"{int(rng.integers(4, 8))}/7 alternatives agree; dissent: RLE normalisation",
@@ -578,7 +583,7 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         ev.append(dict(first, scenario="scoring: gsva", role="sensitivity", estimate=first["estimate"] * 0.9,
                        qval=min(1.0, first["qval"] * 1.5)))
         for alt in ("normalisation: RLE", "normalisation: upper quartile", "scoring: gsva", "scoring: zscore",
-                    "DE: limma-trend", "unpaired", "controls: reference condition only"):
+                    "DE: limma-trend", "unpaired", "controls: reference condition only", "adjusted: composition"):
             est = best["estimate"] * rng.uniform(0.6, 1.2) * (-1 if alt == "normalisation: RLE" else 1)
             half = abs(best["ci_high"] - best["ci_low"]) / 2 if np.isfinite(best["ci_low"]) else 0.3
             q = float(rng.uniform(0, 0.3))
@@ -590,7 +595,8 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                              n_cohorts=len(cohorts),
                              cohorts=(f"pooled ({len(cohorts)} cohorts);" if len(cohorts) > 1 else "")
                              + ";".join(cohorts),
-                             agrees=alt_verdict == verdict,
+                             rederived=";".join(cohorts), agrees=alt_verdict == verdict,
+                             counted=alt != "adjusted: composition",
                              note=("the scenario does not apply to an unpaired design" if alt == "unpaired"
                                    and "GSE77314" not in cohorts else
                                    f"{'significant' if alt_sig else 'not significant'} (q={q:.2g})")))

@@ -198,8 +198,9 @@ def test_one_compact_line_per_claim_grouped_by_area(built):
         assert _html.escape(c["statement"], quote=True) in line  # in full, on the line
         assert f'class="badge v-{c["verdict"].replace(" ", "-")}">{c["verdict"]}</span>' in line
         src = re.search(r'<span class="src"[^>]*>(.*?)</span>', line).group(1)
-        assert src == ("review" if "review" in c["citation"] else "cited study")
+        assert src == c["source"] and src in ("review", "cited study", "project proxy", "project hypothesis")
         assert _html.escape(c["citation"], quote=True) in body
+        assert _html.escape(c["review_statement"], quote=True) in body  # the review's own words, in the details
         if c["verdict"] != "not testable":
             assert "certainty <b>" in line and c["certainty"] in line
             assert fmt_est_ci(c["effect"], c["ci_low"], c["ci_high"]) in line
@@ -220,15 +221,20 @@ def test_one_compact_line_per_claim_grouped_by_area(built):
     assert "library sizes 26 M vs 13 M" in caveat and "library sizes 26 M vs 13 M" in claims
 
 
-def test_source_and_certainty_reasons_when_the_claims_table_has_them(result, tmp_path):
-    result.claims["source"] = ["project proxy" if c.endswith("PROG") else "review" if c.startswith("R") else
-                               "cited study" for c in result.claims["claim_id"]]
-    result.claims["certainty_reasons"] = ["risk of bias: library sizes differ" if v != "not testable" else ""
-                                          for v in result.claims["verdict"]]
+def test_source_and_certainty_reasons_shown_and_tolerated_when_absent(result, tmp_path):
+    line = lambda html, cid: re.search(rf'<details class="cl" id="row-{cid}"[^>]*>(.*?)</details>', html,  # noqa: E731
+                                       re.S).group(1)
     html = write_report(result, tmp_path / "out", figures=False).read_text(encoding="utf-8")
-    line = re.search(r'<details class="cl" id="row-R1-PROG"[^>]*>(.*?)</details>', html, re.S).group(1)
-    assert '<span class="src"' in line and ">project proxy</span>" in line
-    assert "risk of bias: library sizes differ" in line
+    prog = line(html, "R1-PROG")
+    assert ">project proxy</span>" in prog
+    reasons = result.claims.set_index("claim_id").loc["R1-PROG", "certainty_reasons"]
+    assert reasons and _html.escape(reasons, quote=True) in prog
+    # an older claims table without the columns: the source is read off the citation, no certainty row
+    old = copy.deepcopy(result)
+    old.claims = old.claims.drop(columns=["source", "certainty_reasons", "review_statement"])
+    html = write_report(old, tmp_path / "old", figures=False).read_text(encoding="utf-8")
+    assert ">review</span>" in line(html, "R1-PROG") and "<dt>Certainty</dt>" not in line(html, "R1-PROG")
+    assert ">cited study</span>" in line(html, "L1")
 
 
 def test_n_of_a_paired_comparison_in_pairs_and_samples(built):

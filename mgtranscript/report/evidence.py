@@ -32,6 +32,10 @@ from mgtranscript.report.page import Report, badge, certainty_html, esc, slug
 from mgtranscript.report.top import n_words
 
 
+#: Words for ``claims_evidence.q_family``.
+Q_FAMILY_WORDS = {"claims": "the verdicts", "run": "the run's tests"}
+
+
 def _n_col() -> Col:
     """n, with a paired comparison's pairs said as pairs: "50 pairs (100 samples)"."""
     def get(row):
@@ -63,6 +67,9 @@ def evidence_columns(floor: float | None = None) -> list[Col]:
         col_ci("estimate [95% CI]", "estimate", "ci_low", "ci_high"),
         col_p("p", "pval"),
         col_p("q", "qval"),
+        col_text("q over", "q_family", words=lambda v: Q_FAMILY_WORDS.get(str(v), str(v)), optional=True,
+                 tip="the multiplicity family of q: the verdicts (Benjamini-Hochberg over the voted p of all "
+                     "testable claims) or the run (over all tests of the same analysis and scenario)"),
         _n_col(),
         Col("role", role),
         col_text("why", "why", limit=80, optional=True, width="14%"),
@@ -79,7 +86,14 @@ def sensitivity_columns() -> list[Col]:
         col_p("p", "pval"),
         col_p("q", "qval"),
         Col("cohorts", lambda r: Cell(_cohort_words(r.get("cohorts")), str(r.get("cohorts", "")).lower())),
+        Col("re-derived", lambda r: Cell("" if is_missing(r.get("rederived")) else _cohort_words(r.get("rederived"))),
+            optional=True, tip="the cohorts whose estimate this alternative re-derived (the others as in the main "
+                               "analysis)"),
         col_bool("agrees", "agrees"),
+        Col("counted", lambda r: Cell("" if is_missing(r.get("counted")) else
+                                      ("yes" if str(r.get("counted")).lower() in ("true", "1") else
+                                       "no (a mediator adjustment: reported, neither agrees nor dissents)")),
+            optional=True),
         col_text("note", "note", limit=80, optional=True),
     ]
 

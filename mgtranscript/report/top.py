@@ -61,7 +61,8 @@ HOW_TO_READ = (
     "(*contradicted*), neither clearly (*inconclusive*), or cannot speak to it (*not testable*). "
     "**Certainty** (in the manner of GRADE): high, moderate, low or very low, lowered for design "
     "caveats, disagreement between cohorts, imprecision and indirectness. Effects are given with "
-    "their 95% confidence interval and Benjamini-Hochberg q."
+    "their 95% confidence interval and Benjamini-Hochberg q (a verdict's q: over the voted p of all "
+    "testable claims; in the tests tables each q names its family)."
 )
 
 #: Separator of the caveats of one verdict (``mgtranscript.claims.CAVEAT_SEP``).
@@ -233,6 +234,9 @@ def _details_html(r: pd.Series, common: list[str], ev: pd.DataFrame) -> str:
     verdict = str(r.get("verdict", ""))
     items: list[tuple[str, str]] = []
     reason = "" if is_missing(r.get("reason")) else str(r.get("reason"))
+    review = r.get("review_statement")
+    if not is_missing(review) and str(review).strip() != str(r.get("statement", "")).strip():
+        items.append(("The review says", esc(review)))
     if reason and (verdict != "not testable" or reason_headline(reason) != reason):
         items.append(("Why this verdict" if verdict != "not testable" else "Why not testable", esc(reason)))
     if verdict != "not testable" and not is_missing(r.get("effect")):
