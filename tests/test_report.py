@@ -178,6 +178,13 @@ def test_area_sentence_from_verdicts():
         "2 of 5 claims supported and 1 contradicted, all in one cohort (GSE77314); 2 not testable.")
     assert "all in one cohort (GSE77314, which has design flags)" in area_sentence(claims, "HCC", cohorts,
                                                                                    flagged=["GSE77314"])
+    general = pd.DataFrame({"claim_id": ["G1", "G2", "G3"], "disease": "any", "verdict": "not testable",
+                            "certainty": "", "cohorts": "",
+                            "reason": ["an interventional statement: only a trial can test it"] * 2
+                            + ["needs gut-side measurements (microbiome), which liver transcriptomes do not hold"]})
+    assert area_sentence(general, "any", cohorts) == (
+        "Liver disease in general: all 3 claims not testable: an interventional statement (2); needs gut-side "
+        "measurements, which liver transcriptomes do not hold.")
 
 
 def test_one_compact_line_per_claim_grouped_by_area(built):

@@ -16,11 +16,11 @@ import pandas as pd
 from mgtranscript.report.format import is_missing
 from mgtranscript.report.page import esc, slug
 
-#: Disease areas in the order a reader meets them; "any" holds the mechanism claims.
+#: Disease areas in the order a reader meets them; "any" holds the claims about liver disease in general.
 AREA_ORDER: tuple[str, ...] = ("MASLD", "ALD", "HCC", "DILI", "any")
 
 #: Heading of each area.
-AREA_WORDS: dict[str, str] = {"any": "Mechanisms (any liver disease)"}
+AREA_WORDS: dict[str, str] = {"any": "Liver disease in general"}
 
 VERDICT_ORDER = ("supported", "contradicted", "inconclusive", "not testable")
 
@@ -109,7 +109,9 @@ def area_sentence(claims: pd.DataFrame, area: str, cohorts: pd.DataFrame | None 
             elif not (mine["status"].astype(str) == "analysed").any():
                 why = (f": no {area} cohort could be analysed ("
                        + ", ".join(f"{r.accession} {r.status}" for r in mine.itertuples()) + ")")
-        return _named(name, f"{'its one claim is' if n == 1 else f'all {n} claims'} not testable{why}.")
+        if not why:  # no cohort to blame: say why the claims themselves cannot be tested
+            why = ": " + _reasons(sub["reason"] if "reason" in sub else [])
+        return _named(name, f"{'its one claim is' if n == 1 else f'all {n} claims'} not testable{why.rstrip(': ')}.")
     first = True
     segs = []
     decisive = [v for v in ("supported", "contradicted") if counts[v]]
@@ -142,6 +144,18 @@ def area_sentence(claims: pd.DataFrame, area: str, cohorts: pd.DataFrame | None 
     if cert:
         sentence += f". Certainty {cert}"
     return _named(name, sentence + ".")
+
+
+def _reasons(reasons: Iterable[Any]) -> str:
+    """Distinct reasons in a few words each (the part before the first ":"), with how many claims give each."""
+    from mgtranscript.report.top import reason_headline
+
+    counts: dict[str, int] = {}
+    for r in reasons:
+        h = reason_headline(r, 80).split(": ", 1)[0].strip()
+        if h:
+            counts[h] = counts.get(h, 0) + 1
+    return "; ".join(f"{h} ({k})" if k > 1 else h for h, k in counts.items())
 
 
 def _named(name: str, sentence: str) -> str:
