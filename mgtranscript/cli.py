@@ -50,7 +50,20 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {message}{did_you_mean(message)}\n")
+
+
+def did_you_mean(message: str) -> str:
+    """`` (did you mean 'fetch'?)`` for argparse's "invalid choice: 'fecth' (choose from ...)"; else ""."""
+    import difflib
+    import re
+
+    m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if not m:
+        return ""
+    choices = re.findall(r"'([^']*)'", m.group(2))
+    close = difflib.get_close_matches(m.group(1), choices, n=1, cutoff=0.5)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _verbosity_options(p: argparse.ArgumentParser, suffix: str = "") -> None:
@@ -103,6 +116,24 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _OnceFilter(logging.Filter):
+    """A warning whose text was already shown in this command is not shown again (e.g. the same
+    "genes constant" note from scoring two families of sets of one cohort)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        msg = record.getMessage()
+        if msg in self.seen:
+            return False
+        self.seen.add(msg)
+        return True
+
+
 class _Formatter(logging.Formatter):
     def __init__(self, debug: bool) -> None:
         super().__init__()
@@ -130,6 +161,7 @@ def _cli_environment(verbosity: int) -> Iterator[None]:
     log = logging.getLogger(_LOGGER)
     handler = _StderrHandler()
     handler.setFormatter(_Formatter(debug=verbosity >= 2))
+    handler.addFilter(_OnceFilter())
     old_level = log.level
     level = {-2: logging.CRITICAL + 1, -1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(
         max(-2, min(verbosity, 2)), logging.DEBUG)

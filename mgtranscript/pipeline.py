@@ -91,6 +91,7 @@ class AnalysisResult:
     params: dict = field(default_factory=dict)
     out_dir: Path | None = None
     report: Path | None = None
+    timings: dict[str, float] = field(default_factory=dict)
 
     def append(self, name: str, table: pd.DataFrame | list[dict]) -> None:
         """Append rows to one of the tidy tables."""
@@ -272,6 +273,7 @@ def run_analysis(
     """
     from ._output import check_output_path, transactional_output
 
+    t_start = time.monotonic()
     from .datasets.catalog import use_catalog
 
     cohorts = check_arguments(cohorts=cohorts, samples=samples, method=method, permutations=permutations,
@@ -302,6 +304,8 @@ def run_analysis(
     if res.report is not None:
         res.report = out / res.report.name
     res.figures = [(s, out / "figures" / p.name, c) for s, p, c in res.figures]
+    res.timings["total"] = round(time.monotonic() - t_start, 1)
+    logger.info("time: %s", " · ".join(f"{k} {v:.1f} s" for k, v in res.timings.items()))
     return res
 
 
@@ -424,6 +428,8 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
                             "title": f"per-cell data ({cdata.n_obs} cells; cell types in obs[{cell_type_key!r}])",
                             "citation": "", "design": "per-cell", "data_source": "user AnnData of cells",
                             "technology": "single cell", "groups": ""})
+    res.timings["cohorts"] = round(time.monotonic() - t0, 1)
+    t_claims = time.monotonic()
     res.cohorts = pd.DataFrame(status_rows)
     res.sample_counts = pd.DataFrame(count_rows, columns=["accession", "condition", "n", "analysed"])
     _adjust(res)
@@ -431,20 +437,26 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     j = judge(ev, claims=claims, design=res.design, cohorts=res.cohorts, alpha=alpha)
     res.claims, res.claims_evidence, res.sensitivity = j.verdicts, j.evidence, j.sensitivity
     res.meta = _meta(res.effects)
+    res.timings["claims"] = round(time.monotonic() - t_claims, 1)
+    t_tables = time.monotonic()
     res.inputs += bundled_inputs()
     if catalog_file is not None:
         res.inputs.append(file_input(catalog_file, source="user catalog"))
     _write_tables(res, out)
     res.params["seconds"] = round(time.monotonic() - t0, 1)
+    res.timings["tables"] = round(time.monotonic() - t_tables, 1)
     write_provenance(res, out)
+    t_fig = time.monotonic()
     if report:
         from .report import write_report
 
         res.report = write_report(res, out, figures=plots, svg=svg, n_jobs=_n_jobs())
+        res.timings["figures and report"] = round(time.monotonic() - t_fig, 1)
     elif plots:
         from .report import draw_figures
 
         res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=_n_jobs())
+        res.timings["figures"] = round(time.monotonic() - t_fig, 1)
     return res
 
 

@@ -54,6 +54,19 @@ _PROBE = r"""<script>window.addEventListener('load', function () {
     return !(vis && b.width > 0 && b.height > 0 && b.left >= 0 && b.right <= W + 0.5);
   }).map(function (e) { return e.textContent.slice(0, 60); });
   r.first_statement_top = st.length ? box(st[0]).top + window.scrollY : null;
+  // the first screen (window height, nothing scrolled): the bottom line of every disease area
+  var H = __HEIGHT__;  // the window asked for (headless Chromium's innerHeight leaves room for absent chrome)
+  r.height = H;
+  r.page_height = document.documentElement.scrollHeight;
+  r.first_screen = Array.prototype.slice.call(document.querySelectorAll('.bl-area')).map(function (row) {
+    var chips = Array.prototype.slice.call(row.querySelectorAll('.chip'));
+    var sent = row.querySelector('.bl-sentence');
+    var inView = function (e) { var b = box(e); return b.top >= 0 && b.bottom <= H + 0.5 && b.width > 0; };
+    return {area: row.getAttribute('data-area'), sentence: sent ? sent.textContent : '',
+            sentence_visible: !!sent && inView(sent),
+            verdicts: chips.filter(inView).map(function (c) { return c.className.replace('chip ', '') + ' ' + c.textContent; }),
+            chips: chips.length};
+  });
   r.scroll_width = document.documentElement.scrollWidth;
   // with every <details> open: no table (and nothing else) wider than the window
   var det = Array.prototype.slice.call(document.querySelectorAll('details'));
@@ -69,9 +82,18 @@ _PROBE = r"""<script>window.addEventListener('load', function () {
   var links = Array.prototype.slice.call(document.querySelectorAll('a[href]')).map(function (a) { return a.getAttribute('href'); });
   r.broken_anchors = links.filter(function (h) { return h[0] === '#' && !document.getElementById(decodeURIComponent(h.slice(1))); });
   r.file_links = links.filter(function (h) { return h[0] !== '#'; });
-  // sorting: click the claims table's "Verdict" header
-  var th = document.querySelector('table.claims thead th:nth-child(2)');
-  if (th) { th.click(); var first = document.querySelector('table.claims tbody tr .badge'); r.sorted_first_verdict = first ? first.textContent : null; }
+  // sorting: click the first sortable table's second header twice (descending, then ascending)
+  var th = document.querySelector('table.sortable thead th:nth-child(2)');
+  if (th) {
+    var col = function () { return Array.prototype.slice.call(th.closest('table').tBodies[0].rows).map(function (tr) {
+      var c = tr.cells[1]; return c ? (c.getAttribute('data-v') || c.textContent.trim()) : ''; }); };
+    th.click(); r.sorted_ascending = col(); th.click(); r.sorted_descending = col();
+  }
+  // a claim's details open in place (click its line)
+  var line = document.querySelector('details.cl > summary');
+  if (line) { var y0 = box(line).top; line.click(); var d = line.parentElement;
+    r.claim_opens_in_place = d.open && Math.abs(box(line).top - y0) < 1 && box(d.querySelector('.cl-body')).height > 0;
+    line.click(); }
   r.resources = performance.getEntriesByType('resource').map(function (e) { return e.name; });
   r.errors = window.__errs;
   var pre = document.createElement('pre'); pre.id = '__probe'; pre.textContent = JSON.stringify(r);
@@ -82,19 +104,22 @@ _PROBE = r"""<script>window.addEventListener('load', function () {
 def probe(report: Path, workdir: Path, *, width: int = 1280, height: int = 900, timeout: int = 240) -> dict:
     """Open ``report`` in headless Chromium at ``width`` px and return the probe's measurements.
 
-    Keys: ``width``, ``images``, ``bad_images``, ``statements``, ``hidden_statements``,
-    ``first_statement_top``, ``scroll_width``, ``scroll_width_open``, ``tables``,
-    ``wide_tables``, ``broken_anchors``, ``file_links``, ``sorted_first_verdict``,
-    ``resources`` (network requests), ``errors`` (page errors) and ``console`` (every
-    console message Chromium logged).
+    Keys: ``width``, ``height``, ``page_height``, ``images``, ``bad_images``, ``statements``,
+    ``hidden_statements``, ``first_statement_top``, ``first_screen`` (per disease area of the
+    bottom line: its sentence, whether it is visible without scrolling, and the verdict chips
+    visible without scrolling), ``scroll_width``, ``scroll_width_open``, ``tables``,
+    ``wide_tables``, ``broken_anchors``, ``file_links``, ``sorted_ascending`` /
+    ``sorted_descending`` (the second column of the first sortable table after one and two
+    clicks on its header), ``claim_opens_in_place``, ``resources`` (network requests),
+    ``errors`` (page errors) and ``console`` (every console message Chromium logged).
     """
     if CHROMIUM is None:
         raise RuntimeError("chromium is not installed")
     workdir.mkdir(parents=True, exist_ok=True)
     html = Path(report).read_text(encoding="utf-8")
     page = workdir / "probed.html"
-    page.write_text(html.replace("<head>", "<head>\n" + _TRAP, 1).replace("</body>", _PROBE + "\n</body>", 1),
-                    encoding="utf-8")
+    page.write_text(html.replace("<head>", "<head>\n" + _TRAP, 1).replace(
+        "</body>", _PROBE.replace("__HEIGHT__", str(int(height))) + "\n</body>", 1), encoding="utf-8")
     cmd = [CHROMIUM, *FLAGS, f"--user-data-dir={workdir / 'profile'}", f"--window-size={width},{height}",
            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=20000", "--dump-dom", page.resolve().as_uri()]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)

@@ -307,14 +307,15 @@ def make_result(*, out_dir: Path | None = None):
                                   ci_high=r + 0.2, pval=p, n=len(df)))
         # design audit
         for check, var, test, eff, p, flag, cav in [
-            ("library size", "lib_size", "Mann-Whitney U", "26.1 M vs 13.4 M reads", 2e-9, acc == "GSE126848",
-             "groups sequenced in different series, library sizes 26 M vs 13 M"),
-            ("TMM factor", "norm_factor", "Mann-Whitney U", "0.98 vs 1.03", 0.21, False, ""),
-            ("top-gene share", "top100_share", "Mann-Whitney U", "31% vs 33% of reads in the top 100 genes",
-             0.08, False, ""),
-            ("genetic sex", "XIST/RPS4Y1", "Fisher exact", "female 7/14 vs 9/16; recorded sex agrees in 30/30",
-             0.71, False, ""),
-            ("submission date", "submission_date", "Fisher exact", "2019-02 (healthy, obese) vs 2019-03 (NAFL, NASH)",
+            ("library_size", "total counts", "Mann-Whitney U", "library size median 26.1 M vs 13.4 M", 2e-9,
+             acc == "GSE126848", "library sizes differ: median 26.1 M (healthy) vs 13.4 M (NASH)"),
+            ("norm_factor", "TMM factor", "Mann-Whitney U", "TMM normalisation factor median 0.98 vs 1.03", 0.21,
+             False, ""),
+            ("top_share", "share of reads in top 20 genes", "Mann-Whitney U",
+             "31% vs 33% of reads in the top 20 genes", 0.08, False, ""),
+            ("sex_inferred", "XIST / chrY expression", "Fisher exact",
+             "female 7/14 vs 9/16; recorded sex agrees in 30/30", 0.71, False, ""),
+            ("technical", "submission_date", "Fisher exact", "2019-02 (healthy, obese) vs 2019-03 (NAFL, NASH)",
              1e-12, acc == "GSE126848", "healthy/obese and NAFL/NASH submitted as separate series"),
         ]:
             design_rows.append(dict(cohort=acc, contrast=main, check=check, variable=var, test=test,
@@ -339,9 +340,19 @@ def make_result(*, out_dir: Path | None = None):
     res.correlations = pd.DataFrame(corr_rows)
     res.correlations["qval"] = _bh(res.correlations["pval"].to_numpy())
     res.design = pd.DataFrame(design_rows)
-    pairs = [dict(cohort="GSE77314", pair_id=f"P{i:02d}", members=f"GSM20490{56 + i};GSM20491{6 + i}",
-                  flagged=i == 45, why="male normal (RPS4Y1 high) paired with a chrY-silent, XIST-high tumour"
-                  if i == 45 else "") for i in range(1, 51)]
+    pairs = []
+    for i in range(1, 51):
+        bad = i in (20, 45)
+        pairs.append(dict(pair=f"GSE77314_P{i:02d}", group_sample=f"GSM20491{6 + i:02d}",
+                          reference_sample=f"GSM20490{56 + i:02d}", sex_group="male (chrY expressed)",
+                          sex_reference="male (chrY expressed)" if i != 45 else "undetermined (low chrY; XIST expressed)",
+                          sex_status="suspect" if i == 45 else "agree", identity_similarity=0.6 if not bad else -0.2,
+                          identity_rank=1 if not bad else 38, identity_pval=0.01 if not bad else 0.76,
+                          best_match=f"GSE77314_P{i:02d}" if not bad else "GSE77314_P18", flagged=bad,
+                          reason=("identity genes do not support the pairing (declared partner ranks 38th of 50)"
+                                  if i == 20 else "hcc_nontumour sample is male (chrY expressed, XIST low), its "
+                                  "hcc_tumour partner is not" if i == 45 else ""),
+                          cohort="GSE77314"))
     res.pairs = pd.DataFrame(pairs)
     # meta-analysis: only k >= 2
     meta_rows = []
@@ -432,6 +443,9 @@ def make_result(*, out_dir: Path | None = None):
     return res
 
 
+#: The caveat the claims module puts on every verdict.
+TRANSCRIPT = "transcript levels only; mRNA is a weak proxy for Mg flux"
+
 _NOT_TESTABLE = {
     "R1-ALD": "no ALD cohort with expression available (GSE142530, GSE28619: unavailable offline)",
     "R1-DILI": "no drug-induced liver injury cohort in the catalog",
@@ -451,24 +465,27 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     for _, c in base.iterrows():
         cid = c["claim_id"]
         feat, contrast = c["features"], c["contrast"]
-        row = dict(claim_id=cid, statement=c["statement"], citation=c["citation"],
-                   scope="cell" if cid == "L6" else "tissue", disease=c["disease"], features=feat,
+        row = dict(claim_id=cid, statement=c["statement"], citation=c["citation"], source=c.get("source", ""),
+                   review_statement=c.get("review_statement", ""), scope="cell" if cid == "L6" else "tissue", disease=c["disease"], features=feat,
                    contrast=contrast, expected_direction=c["expected_direction"], verdict="not testable",
-                   certainty="", effect_kind="", effect=np.nan, ci_low=np.nan, ci_high=np.nan, pval=np.nan,
+                   certainty="", certainty_reasons="", effect_kind="", effect=np.nan, ci_low=np.nan, ci_high=np.nan, pval=np.nan,
                    qval=np.nan, n_cohorts=0, cohorts="", robustness="", caveats="", reason="")
         if cid in _NOT_TESTABLE:
             row["reason"] = _NOT_TESTABLE[cid]
+            row["caveats"] = TRANSCRIPT
             rows.append(row)
             continue
         ev_rows = []
         if contrast.startswith(("disease:", "condition:")):
             contrast_rows = cmp[(cmp["contrast"] == contrast) & (cmp["feature"] == feat)]
             for _, r in contrast_rows.iterrows():
+                grp, ref = contrast.split(":", 1)[1].split("|")
                 ev_rows.append(dict(claim_id=cid, cohort=r["cohort"], contrast=contrast, feature=feat,
                                     test="Hedges' g, paired t" if r["paired"] else "Hedges' g, Welch t",
-                                    design="paired:pair_id" if r["paired"] else "unpaired", effect_kind="hedges_g",
-                                    estimate=r["hedges_g"], ci_low=r["g_ci_low"], ci_high=r["g_ci_high"],
-                                    pval=r["t_pval"], qval=r["qval"], n=int(r["n_group"] + r["n_ref"]),
+                                    design=f"{'paired' if r['paired'] else 'unpaired'}: {grp} vs {ref}",
+                                    effect_kind="hedges_g", estimate=r["hedges_g"], ci_low=r["g_ci_low"],
+                                    ci_high=r["g_ci_high"], pval=r["t_pval"], qval=r["qval"],
+                                    n=int(r["n_group"] if r["paired"] else r["n_group"] + r["n_ref"]),
                                     role="primary", included=True, why=""))
             m = res.meta[(res.meta["contrast"] == contrast) & (res.meta["feature"] == feat)]
             for _, r in m.iterrows():
@@ -522,11 +539,18 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
                                     why="adjusted for " + r["adjusted_for"]))
         if not ev_rows:
             row["reason"] = "no cohort carries this contrast"
+            row["caveats"] = TRANSCRIPT
             rows.append(row)
             continue
+        for r in ev_rows:
+            r.setdefault("scenario", "primary")
+            r.setdefault("q_family", "run")
+            lo, hi = r["ci_low"], r["ci_high"]
+            r.setdefault("se", (hi - lo) / 3.92 if np.isfinite(lo) and np.isfinite(hi) else np.nan)
         ev += ev_rows
         voted = [r for r in ev_rows if r["included"]]
         best = next((r for r in voted if r["role"] == "pooled"), voted[0])
+        best["q_family"] = "claims"  # the verdict's q: over the voted p of all testable claims
         up = best["estimate"] > (1 if best["effect_kind"] == "hr_per_sd" else 0)
         expected_up = c["expected_direction"] in ("up", "positive", "poor prognosis")
         sig = best["qval"] < 0.05
@@ -542,23 +566,40 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         certainty = ("moderate" if len(cohorts) >= 2 else "low") if verdict != "inconclusive" else "very low"
         if caveats and certainty == "moderate":
             certainty = "low"
-        row.update(verdict=verdict, certainty=certainty, effect_kind=best["effect_kind"], effect=best["estimate"],
+        steps = [f"{'two cohorts' if len(cohorts) >= 2 else 'one cohort'}: starts "
+                 f"{'moderate' if len(cohorts) >= 2 else 'low'}"] + [f"risk of bias: {cv}" for cv in caveats[:1]]
+        row.update(verdict=verdict, certainty=certainty, certainty_reasons="; ".join(steps),
+                   effect_kind=best["effect_kind"], effect=best["estimate"],
                    ci_low=best["ci_low"], ci_high=best["ci_high"], pval=best["pval"], qval=best["qval"],
-                   n_cohorts=len(cohorts), cohorts=";".join(cohorts), caveats="; ".join(caveats),
+                   n_cohorts=len(cohorts), cohorts=";".join(cohorts), caveats=" | ".join([*caveats, TRANSCRIPT]),
                    robustness=f"{int(rng.integers(4, 8))}/7 alternatives agree; dissent: RLE normalisation",
                    reason=("pooled over " if best["role"] == "pooled" else "single cohort: ")
                    + f"{', '.join(cohorts)}; " + ("significant " if sig else "not significant ")
                    + f"(q = {best['qval']:.2g})" + ("" if not sig else " in the expected direction"
                                                     if verdict == "supported" else " in the opposite direction"))
         rows.append(row)
+        # the same test under an alternative scoring: an evidence row of a sensitivity scenario
+        first = voted[0]
+        ev.append(dict(first, scenario="scoring: gsva", role="sensitivity", estimate=first["estimate"] * 0.9,
+                       qval=min(1.0, first["qval"] * 1.5)))
         for alt in ("normalisation: RLE", "normalisation: upper quartile", "scoring: gsva", "scoring: zscore",
-                    "DE: limma-trend", "paired vs unpaired", "controls without the obese group"):
-            for coh in cohorts:
-                est = best["estimate"] * rng.uniform(0.6, 1.2) * (-1 if alt == "normalisation: RLE" else 1)
-                sens.append(dict(claim_id=cid, alternative=alt, cohort=coh, estimate=est,
-                                 pval=float(rng.uniform(0, 0.2)), qval=float(rng.uniform(0, 0.3)),
-                                 agrees=alt != "normalisation: RLE", note="" if alt != "paired vs unpaired"
-                                 else "unpaired design: not applicable" if coh != "GSE77314" else ""))
+                    "DE: limma-trend", "unpaired", "controls: reference condition only", "adjusted: composition"):
+            est = best["estimate"] * rng.uniform(0.6, 1.2) * (-1 if alt == "normalisation: RLE" else 1)
+            half = abs(best["ci_high"] - best["ci_low"]) / 2 if np.isfinite(best["ci_low"]) else 0.3
+            q = float(rng.uniform(0, 0.3))
+            alt_sig = q < 0.05
+            alt_up = est > (1 if best["effect_kind"] == "hr_per_sd" else 0)
+            alt_verdict = ("supported" if alt_up == expected_up else "contradicted") if alt_sig else "inconclusive"
+            sens.append(dict(claim_id=cid, alternative=alt, verdict=alt_verdict, effect_kind=best["effect_kind"],
+                             effect=est, ci_low=est - half, ci_high=est + half, pval=q / 2, qval=q,
+                             n_cohorts=len(cohorts),
+                             cohorts=(f"pooled ({len(cohorts)} cohorts);" if len(cohorts) > 1 else "")
+                             + ";".join(cohorts),
+                             rederived=";".join(cohorts), agrees=alt_verdict == verdict,
+                             counted=alt != "adjusted: composition",
+                             note=("the scenario does not apply to an unpaired design" if alt == "unpaired"
+                                   and "GSE77314" not in cohorts else
+                                   f"{'significant' if alt_sig else 'not significant'} (q={q:.2g})")))
     return pd.DataFrame(rows), pd.DataFrame(ev), pd.DataFrame(sens)
 
 

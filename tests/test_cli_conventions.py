@@ -400,3 +400,92 @@ def test_cli_module_has_no_root_logging(command):
     main(["datasets"])
     assert logging.getLogger().handlers == root
     assert cli.COMMANDS["run"] == "run"
+
+
+# --------------------------------------------------------------------------- the first hour of a new user
+
+
+def _walk(parser, path=("mgtranscript",)):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _walk(sub, (*path, name))
+        else:
+            yield path, action
+
+
+def test_every_option_of_every_command_has_help():
+    import argparse
+
+    missing = [f"{' '.join(path)} {'/'.join(a.option_strings) or a.dest}"
+               for path, a in _walk(cli.build_parser()) if not a.help or a.help == argparse.SUPPRESS]
+    assert missing == []
+    seen = {(path[-1], o) for path, a in _walk(cli.build_parser()) for o in a.option_strings}
+    assert {("run", "--seed"), ("claims", "--cohorts"), ("run", "--no-progress")} <= seen  # the walk reaches them
+
+
+@pytest.mark.parametrize("argv, suggestion", [(["fecth", "GSE1"], "fetch"), (["cache", "lst"], "list"),
+                                              (["fetch", "GSE1", "--source", "matrx"], "matrix")])
+def test_a_mistyped_word_gets_did_you_mean(argv, suggestion, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"did you mean '{suggestion}'?" in err and "Traceback" not in err
+    assert cli.did_you_mean("invalid choice: 'zzzzzz' (choose from 'run', 'fetch')") == ""
+
+
+def test_a_repeated_warning_is_shown_once_and_gseapy_speaks_like_us(command, capsys):
+    """The same warning twice (GSVA's "genes constant", once per family of sets of one cohort) is shown once;
+    gseapy's own timestamped console lines become our one-line warnings."""
+    import numpy as np
+
+    from mgtranscript.commands._common import gseapy_logs_as_ours
+
+    def noisy(args):
+        log = logging.getLogger("mgtranscript.tl.score.gsva")
+        for _ in range(2):
+            log.warning("1471 gene(s) have constant expression across samples and are discarded for GSVA.")
+        log.warning("3577 gene(s) have constant expression across samples and are discarded for GSVA.")
+        ranking = pd.Series(np.repeat(np.arange(60.0), 2), index=[f"G{i}" for i in range(120)])  # ties
+        with gseapy_logs_as_ours():
+            from mgtranscript import tl
+
+            tl.gsea_prerank(ranking, {"S": [f"G{i}" for i in range(0, 120, 7)]}, permutations=20)
+        return 0
+
+    command(noisy)
+    assert main(["datasets"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("1471 gene(s) have constant") == 1 and err.count("3577 gene(s) have constant") == 1
+    assert "warning: gseapy: Duplicated values found in preranked stats" in err
+    assert "[WARNING]" not in err
+
+
+def test_run_prints_the_time_of_the_whole_run_and_phases_at_v(tmp_path, monkeypatch, capsys):
+    """The printed time covers everything `run` did (here a faked analysis that takes its time);
+    -v adds one line with the time of each phase."""
+    import time
+
+    from mgtranscript import pipeline
+
+    def slow(out, **kwargs):
+        res = _fake_run([])(out, **kwargs)
+        res.timings.update({"cohorts": 0.2, "claims": 0.0, "tables": 0.0, "figures and report": 0.1})
+        res.cohorts = pd.concat([res.cohorts, pd.DataFrame([{
+            "accession": "GSE142530", "status": "unavailable", "n_samples": 0,
+            "reason": "GSE142530: not in the mirror (offline): GSE142530_series_matrix.txt.gz",
+            "reason_short": "GSE142530: not in the mirror (offline): GSE142530_series_matrix.txt.gz"}])])
+        time.sleep(0.3)
+        return res
+
+    monkeypatch.setattr(pipeline, "_run", slow)
+    assert main(["-v", "run", "--out", str(tmp_path / "out")]) == 0
+    out, err = capsys.readouterr()
+    secs = float(out.rsplit(" in ", 1)[1].split(" s")[0])
+    assert secs >= 0.3  # not the analysis' own "seconds" parameter (0.1)
+    phases = [ln for ln in err.splitlines() if ln.startswith("time: ")]
+    assert len(phases) == 1 and "cohorts 0.2 s" in phases[0] and "figures and report 0.1 s" in phases[0]
+    assert "total" in phases[0]
+    line = next(ln for ln in out.splitlines() if "GSE142530" in ln)
+    assert line.count("GSE142530") == 2 and "n=0    not in the mirror (offline)" in line  # the id once, then the file

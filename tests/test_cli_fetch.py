@@ -34,3 +34,23 @@ def test_fetch_metadata_only_and_missing_expression(mirror_env, tmp_path, capsys
     assert rc == 1
     assert "GSE135251_raw_counts_GRCh38.p13_NCBI.tsv.gz" in err
     assert not (tmp_path / "x.h5ad").exists()
+
+
+def test_fetch_without_out_writes_accession_h5ad_here(mirror_env, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["fetch", "GSE135251", "--metadata-only"]) == 0
+    assert (tmp_path / "GSE135251.h5ad").is_file() and "wrote GSE135251.h5ad" in capsys.readouterr().out
+    assert ad.read_h5ad(tmp_path / "GSE135251.h5ad").n_obs == 216
+
+
+def test_unknown_accession_behind_a_directory_mirror(mirror_dir, cache, tmp_path, monkeypatch, capsys):
+    """MGTRANSCRIPT_MIRROR is set (as the README says): the error says the accession may not exist and
+    does not tell the user to set the variable they already set."""
+    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(mirror_dir))
+    monkeypatch.chdir(tmp_path)
+    assert main(["fetch", "GSE999999"]) == 1
+    err = capsys.readouterr().err
+    assert "GSE999999" in err and "may not exist" in err and str(mirror_dir) in err
+    assert "point MGTRANSCRIPT_MIRROR" not in err and "unset MGTRANSCRIPT_MIRROR" in err
+    assert len(err.strip().splitlines()) == 2  # one line, and "(-v for details)"
+    assert not (tmp_path / "GSE999999.h5ad").exists()

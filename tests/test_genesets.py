@@ -351,3 +351,7 @@ def test_match_agrees_with_a_plain_python_reference_on_many_sets():
             np.testing.assert_array_equal(idx[name], expected)
         else:
             assert name not in idx
+
+
+def test_load_without_an_argument_is_the_bundled_magnesium_sets():
+    assert dict(genesets.load()) == dict(genesets.load("magnesium"))

@@ -27,6 +27,7 @@ PKG = Path(mg.__file__).parent
 NOT_ANNDATA = {
     "tl.gsea_prerank", "tl.ora", "tl.meta_analysis", "tl.running_sum", "tl.mechanism_sets", "tl.compare_table",
     "pl.gsea", "pl.forest", "pl.effect_forest", "pl.volcano", "pl.savefig", "pl.km", "pp.calc_norm_factors",
+    "pl.contrast_heatmap", "pl.enrichment_dotplot",  # a run's tables (comparisons, gsea)
 }
 #: Functions whose second positional argument is data too (e.g. the gene sets to score).
 TWO_POSITIONAL = {"tl.score", "tl.score_cells", "tl.correlate", "tl.survival", "pl.scores", "pl.heatmap",

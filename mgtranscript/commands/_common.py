@@ -6,14 +6,18 @@ naming the argument, the problem and the fix.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from .._checks import check_catalog, check_cohorts, check_input_file, check_method, check_samples, known_cohorts
 from ..errors import InputDataError, UsageError
 
 __all__ = ["parse_samples", "check_method", "check_cohorts", "check_samples", "check_input_file",
-           "known_cohorts", "read_h5ad", "progress_flag", "check_catalog", "add_catalog_option", "catalog_context"]
+           "known_cohorts", "read_h5ad", "progress_flag", "check_catalog", "add_catalog_option", "catalog_context",
+           "gseapy_logs_as_ours"]
 
 CATALOG_HELP = ("a cohort catalog (TOML, the schema of the bundled cohorts.toml) merged over the bundled "
                 "one; its cohorts can then be named like the bundled ones")
@@ -66,3 +70,45 @@ def progress_flag(no_progress: bool = False) -> bool | None:
     if no_progress or os.environ.get("MGTRANSCRIPT_PROGRESS", "1").strip() == "0":
         return False
     return None
+
+
+class _Forward(logging.Handler):
+    """Hands a gseapy record to the ``mgtranscript.gseapy`` logger (our format, our verbosity)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        logging.getLogger("mgtranscript.gseapy").log(record.levelno, "gseapy: %s", record.getMessage())
+
+
+@contextlib.contextmanager
+def gseapy_logs_as_ours() -> Iterator[None]:
+    """While running, gseapy's own console lines ("2026-... [WARNING] ...") become our log lines
+    (``warning: gseapy: ...`` on stderr, shown per -v/-q like every other line).
+
+    gseapy gives every call a logger of its own with a timestamped stream handler; its
+    ``log_init`` is wrapped so that logger forwards to ours instead (and writes no log file).
+    """
+    try:
+        import gseapy.base as gbase
+    except Exception:  # noqa: BLE001 - gseapy absent or broken: nothing to route
+        yield
+        return
+    orig = getattr(gbase, "log_init", None)
+    if orig is None:
+        yield
+        return
+
+    def log_init(name, log_level=logging.INFO, filename=None):
+        lg = orig(name, log_level=log_level, filename=None)
+        for h in lg.handlers[:]:
+            lg.removeHandler(h)
+            h.close()
+        fwd = _Forward(level=log_level)
+        lg.addHandler(fwd)
+        lg.propagate = False
+        return lg
+
+    gbase.log_init = log_init
+    try:
+        yield
+    finally:
+        gbase.log_init = orig

@@ -9,7 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ._common import add_catalog_option, catalog_context, check_cohorts, check_input_file, check_samples, parse_samples
+from ._common import (
+    add_catalog_option,
+    catalog_context,
+    check_cohorts,
+    check_input_file,
+    check_samples,
+    gseapy_logs_as_ours,
+    parse_samples,
+)
 
 NAME = "claims"
 HELP = "evaluate every claim in seeds/claims.tsv on the cohorts available (transcript level)"
@@ -19,8 +27,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--from", dest="from_dir", metavar="DIR",
                    help="use the tables of an earlier `mgtranscript run --out DIR` instead of re-running")
     p.add_argument("--out", default="claims.tsv", help="verdict table to write (TSV)")
-    p.add_argument("--cohorts", nargs="+", metavar="ACC")
-    p.add_argument("--samples", action="append", metavar="ACC=SHEET")
+    p.add_argument("--cohorts", nargs="+", metavar="ACC",
+                   help="cohorts to analyse (default: every catalog cohort; `mgtranscript datasets` lists them)")
+    p.add_argument("--samples", action="append", metavar="ACC=SHEET",
+                   help="a user sample sheet for a cohort (repeatable); otherwise sheets named <ACC>*.csv are "
+                        "looked up in $MGTRANSCRIPT_SAMPLES and beside a directory mirror")
     p.add_argument("--claims", help="a claims TSV (default: the bundled claims of the review)")
     add_catalog_option(p)
 
@@ -75,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
         from ..pipeline import run_analysis
 
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, gseapy_logs_as_ours():
             res = run_analysis(Path(tmp) / "run", cohorts=checked["cohorts"], samples=checked["samples"],
                                plots=False, report=False, claims=claims, catalog=checked["catalog"])
         verdicts = res.claims

@@ -19,7 +19,7 @@ _LABEL_COLUMNS = ("condition", "disease", "diagnosis", "fibrosis_stage", "group_
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("accession", help="GEO series accession (e.g. GSE126848) or GDC project (e.g. TCGA-LIHC)")
-    p.add_argument("--out", "-o", required=True, type=Path, help="output .h5ad file")
+    p.add_argument("--out", "-o", type=Path, help="output .h5ad file (default: ACCESSION.h5ad here)")
     p.add_argument("--samples", help="sample sheet (CSV/TSV, e.g. SraRunTable.csv) joined on GSM/run/title")
     p.add_argument("--samples-key", help="sample-sheet column holding the sample ids")
     p.add_argument("--platform", help="GPL id: load only this platform of a multi-platform series")
@@ -35,6 +35,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--max-files", type=int, metavar="N", help="load only the first N files (by sample barcode)")
     t.add_argument("--clinical-only", action="store_true",
                    help="samples and clinical data only, no expression files (--metadata-only means the same)")
+
+
+def not_in_mirror(accession: str, exc: Exception) -> Exception:
+    """An accession none of whose files is in the mirror set by ``MGTRANSCRIPT_MIRROR``: say that
+    the accession may not exist, and what to do when it does (the variable is already set)."""
+    import os
+    import re
+
+    from ..errors import OfflineError
+
+    mirror = os.environ.get("MGTRANSCRIPT_MIRROR", "").strip()
+    text = str(exc)
+    if not mirror or "none of its files" not in text:
+        return exc
+    acc = accession.strip().upper()
+    tried = re.search(r"\(tried (.*?)\)\.", text)
+    n = len(tried.group(1).split("; ")) if tried else 0
+    return OfflineError(
+        f"{acc}: none of its files is in the mirror {mirror}" + (f" ({n} places tried)" if n else "")
+        + f". The accession may not exist: check it (GEO series ids look like GSE126848; "
+        f"https://www.ncbi.nlm.nih.gov/geo/query/acc.cgi?acc={acc}; `mgtranscript datasets` lists the cohorts this "
+        "toolkit knows). If it exists, add its files to the mirror, or unset MGTRANSCRIPT_MIRROR to download it "
+        "from GEO." + (f"\nTried: {tried.group(1)}" if tried else ""))
 
 
 def h5ad_safe(adata) -> None:
@@ -128,9 +151,10 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import datasets
     from .._output import atomic_file, check_output_file
+    from ..errors import OfflineError
     from ._common import check_catalog, check_input_file
 
-    out = check_output_file(args.out)  # before any download
+    out = check_output_file(args.out or Path(f"{args.accession.strip().upper()}.h5ad"))  # before any download
     tcga = args.accession.strip().upper().startswith("TCGA-")
     kwargs, extra = _options(args, tcga)
     if args.samples:
@@ -141,14 +165,17 @@ def run(args: argparse.Namespace) -> int:
 
     with warnings.catch_warnings(record=True) as caught:  # shown once each, on stderr, below
         warnings.simplefilter("always")
-        if hasattr(datasets, "load_cohort") and importlib.util.find_spec("mgtranscript.datasets.catalog"):
-            adata = datasets.load_cohort(args.accession, **kwargs, **extra)
-        else:  # the catalog (labels) is not available: raw GEO metadata only
-            from ..datasets.geo import geo
+        try:
+            if hasattr(datasets, "load_cohort") and importlib.util.find_spec("mgtranscript.datasets.catalog"):
+                adata = datasets.load_cohort(args.accession, **kwargs, **extra)
+            else:  # the catalog (labels) is not available: raw GEO metadata only
+                from ..datasets.geo import geo
 
-            logger.info("mgtranscript.datasets.load_cohort/catalog unavailable; loading with geo()")
-            kwargs.pop("catalog")
-            adata = geo(args.accession, **kwargs, **extra)
+                logger.info("mgtranscript.datasets.load_cohort/catalog unavailable; loading with geo()")
+                kwargs.pop("catalog")
+                adata = geo(args.accession, **kwargs, **extra)
+        except OfflineError as exc:
+            raise not_in_mirror(args.accession, exc) from exc
     h5ad_safe(adata)
     with atomic_file(out) as tmp:
         adata.write_h5ad(tmp)

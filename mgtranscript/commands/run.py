@@ -9,6 +9,7 @@ a failed or interrupted run leaves the previous output byte for byte.
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 from ..errors import UsageError
@@ -19,6 +20,7 @@ from ._common import (
     check_input_file,
     check_method,
     check_samples,
+    gseapy_logs_as_ours,
     parse_samples,
     progress_flag,
     read_h5ad,
@@ -50,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "<ACC>*.csv are looked up in $MGTRANSCRIPT_SAMPLES and beside a directory mirror")
     p.add_argument("--method", default="ssgsea", help="scoring method (default: ssgsea)")
     p.add_argument("--permutations", type=_positive, default=1000, help="GSEA prerank permutations")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the GSEA permutations (default: 0; the same seed gives the same run)")
     p.add_argument("--no-plots", action="store_true", help="skip figures")
     p.add_argument("--svg", action="store_true", help="also write every figure as SVG (PNG always)")
     p.add_argument("--cells", action="append", metavar="NAME=H5AD",
@@ -61,7 +64,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--donor-key", default=None, metavar="COLUMN",
                    help="obs column of --cells naming each cell's donor; correlations are combined with donors as "
                         "the unit (default: the first of donor, donor_id, individual, patient; none: donors unknown)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bars (also: -q, or MGTRANSCRIPT_PROGRESS=0)")
     add_catalog_option(p)
 
 
@@ -91,24 +95,28 @@ def validate(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    t_start = time.monotonic()
     checked = validate(args)
     from ..pipeline import run_analysis
 
     out: Path = checked["out"]
     cells = {name: read_h5ad(path, option=f"--cells {name}=") for name, path in checked["cells"].items()}
-    res = run_analysis(out, cohorts=checked["cohorts"], samples=checked["samples"], method=checked["method"],
-                       cells=cells or None, cell_type_key=args.cell_type_key, donor_key=args.donor_key,
-                       permutations=args.permutations, seed=args.seed, plots=not args.no_plots, svg=args.svg,
-                       progress=progress_flag(args.no_progress), catalog=checked["catalog"],
-                       manifest={"command": "mgtranscript run", "samples": checked["samples"]})
+    with gseapy_logs_as_ours():
+        res = run_analysis(out, cohorts=checked["cohorts"], samples=checked["samples"], method=checked["method"],
+                           cells=cells or None, cell_type_key=args.cell_type_key, donor_key=args.donor_key,
+                           permutations=args.permutations, seed=args.seed, plots=not args.no_plots, svg=args.svg,
+                           progress=progress_flag(args.no_progress), catalog=checked["catalog"],
+                           manifest={"command": "mgtranscript run", "samples": checked["samples"]})
     print("cohorts:")
     for r in res.cohorts.itertuples():
         why = _short(r.reason_short or r.reason, 110) if isinstance(r.reason, str) and r.reason else ""
+        why = why[len(r.accession) + 2:] if why.startswith(f"{r.accession}: ") else why  # said once
         print(f"  {r.accession:<10} {r.status:<14} n={r.n_samples:<4} {why}")
     if not res.claims.empty:
         counts = res.claims["verdict"].value_counts().to_dict()
         print("claims: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print(f"wrote {out}/report.html, tables/, figures/, manifest.json in {res.params.get('seconds')} s")
+    total = time.monotonic() - t_start
+    print(f"wrote {out}/report.html, tables/, figures/, manifest.json in {total:.1f} s")
     return 0
 
 

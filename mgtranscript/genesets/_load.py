@@ -19,13 +19,14 @@ from .msigdb import MSIGDB_COLLECTIONS, msigdb
 __all__ = ["load", "combine"]
 
 
-def load(spec: Any, *, version: str | None = None) -> GeneSets:
+def load(spec: Any = "magnesium", *, version: str | None = None) -> GeneSets:
     """Load gene sets from a name, a file, a dict, a long table or a :class:`GeneSets`.
 
     Parameters
     ----------
     spec
-        See the module docstring: ``"magnesium"``, ``"magnesium:all"``,
+        Default ``"magnesium"``: the bundled Mg sub-sets. See the module docstring:
+        ``"magnesium"``, ``"magnesium:all"``,
         ``"magnesium:MG_LIVER_CORE,..."``, an MSigDB name (optionally
         ``"name:SET1,SET2"``), a ``.gmt``/``.gmx`` path, ``{name: genes}``, a
         DataFrame with columns ``set`` and ``gene``, or a :class:`GeneSets`.

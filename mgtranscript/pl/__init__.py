@@ -18,6 +18,10 @@ per-sample DataFrame (label columns + numeric feature columns, as
 :func:`scatter`        one score against another, coloured by group, with within-group fits.
 :func:`trend`          features across ordered stages.
 :func:`km`             Kaplan-Meier curves with numbers at risk.
+:func:`contrast_heatmap`    Mg genes and scores x every contrast of every cohort (a run's tables).
+:func:`enrichment_dotplot`  GSEA of Mg and mechanism sets across those contrasts (NES colour, q size).
+
+The two overview plots follow scanpy's convention (``show=``, ``save=``, the Axes returned).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from mgtranscript.pl._de import volcano
 from mgtranscript.pl._enrich import gsea
 from mgtranscript.pl._heatmap import heatmap
 from mgtranscript.pl._meta import effect_forest, forest
+from mgtranscript.pl._overview import contrast_heatmap, enrichment_dotplot
 from mgtranscript.pl._scatter import scatter
 from mgtranscript.pl._scores import scores
 from mgtranscript.pl._style import (
@@ -40,4 +45,4 @@ from mgtranscript.pl._trend import trend
 from mgtranscript.pl._utils import savefig
 
 __all__ = ["scores", "heatmap", "volcano", "gsea", "forest", "effect_forest", "scatter", "trend", "km", "survival",
-           "savefig", "GROUP_COLOURS", "group_colour", "group_label", "set_label", "feature_label"]
+           "contrast_heatmap", "enrichment_dotplot", "savefig", "GROUP_COLOURS", "group_colour", "group_label", "set_label", "feature_label"]

@@ -18,6 +18,7 @@ from mgtranscript.errors import InputDataError
 from mgtranscript.pl._style import (
     _tick_labels,
     styled,
+    two_lines,
     wrap,
 )
 from mgtranscript.pl._utils import (
@@ -162,7 +163,7 @@ def heatmap(
     for side in ("top", "right", "left", "bottom"):
         ax.spines[side].set_visible(False)
     cb = fig.colorbar(im, ax=ax, shrink=min(1.0, 4.0 / max(len(shown), 1) + 0.5), pad=0.02)
-    cb.set_label(wrap(label if units is None or standard_scale != "var" else f"{label} of {units}", 28))
+    cb.set_label(two_lines(label if units is None or standard_scale != "var" else f"{label} of {units}", 28))
     if title:
         ax.set_title(wrap(title, 60))
     savefig(fig, save, svg=svg)

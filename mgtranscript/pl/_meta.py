@@ -195,6 +195,7 @@ def effect_forest(
     log: bool = False,
     effect_label: str = "effect (95% CI)",
     title: str | None = None,
+    width: float | None = None,
     save: str | Path | None = None,
     svg: bool = False,
 ):
@@ -209,7 +210,7 @@ def effect_forest(
     ----------
     table
         One row per estimate with the ``label``, ``estimate`` and ``ci`` columns (optional
-        ``n``, ``qval``, ``included``).
+        ``n``, ``qval``, ``included``); ``n`` may hold text (e.g. "50 pairs").
     pooled
         Pooled estimates with the same columns (optional ``k``, ``I2``).
     label, estimate, ci, n, qval, included
@@ -225,6 +226,9 @@ def effect_forest(
         X-axis label in words (e.g. "Hedges' g, NASH vs healthy (95% CI)").
     title
         Figure title.
+    width
+        Figure width in inches (default 9.4; about 6 suits a few short row labels, and then
+        sits beside another figure in the report).
     save
         Stem of the ``.png`` (and, with ``svg=True``, ``.svg``) file to write.
     svg
@@ -248,10 +252,22 @@ def effect_forest(
         _need(pooled, [label, estimate, *ci], "pooled")
         rows += [("pooled", r) for _, r in pooled.iterrows()]
     nrow = len(rows)
-    fig = new_figure(9.4, 1.45 + 0.46 * nrow)
-    gs = fig.add_gridspec(1, 2, width_ratios=[3.0, 2.3], wspace=0.02)
+    fig_w = 9.4 if width is None else float(width)
+    fig = new_figure(fig_w, 1.45 + 0.46 * nrow)
+    # the numbers' column: "estimate [95% CI]", q and n at fixed offsets (inches) from its left edge
+    text_w = 4.0 if width is not None and fig_w < 9 else fig_w * 2.3 / 5.3
+    gs = fig.add_gridspec(1, 2, width_ratios=[fig_w - text_w, text_w], wspace=0.02)
     ax = fig.add_subplot(gs[0])
     tx = fig.add_subplot(gs[1], sharey=ax)
+    from matplotlib.transforms import ScaledTranslation, blended_transform_factory  # noqa: PLC0415
+
+    def at(dx_in: float):  # x: inches from the column's left edge; y: the row
+        return blended_transform_factory(tx.transAxes + ScaledTranslation(dx_in, 0, fig.dpi_scale_trans),
+                                         tx.transData)
+
+    def note(y, text, dx_in, **kw):  # the numbers never push the layout around (constrained layout ignores them)
+        tx.text(0.0, y, text, va=kw.pop("va", "center"), ha="left", fontsize=9, transform=at(dx_in),
+                **kw).set_in_layout(False)
     vals = pd.concat([t[[estimate, *ci]] for t in [table] + ([pooled] if pooled is not None else [])]).to_numpy(float)
     vals = vals[np.isfinite(vals)]
     if log:
@@ -283,17 +299,16 @@ def effect_forest(
         txt = fmt_signed(est) if np.isfinite(est) else "—"
         if np.isfinite(l) and np.isfinite(h):
             txt += f" [{fmt_signed(l)}, {fmt_signed(h)}]"
-        tx.text(0.02, y, txt, va="center", ha="left", fontsize=9, color=colour,
-                fontweight="bold" if kind == "pooled" else "normal")
+        note(y, txt, 0.05, color=colour, fontweight="bold" if kind == "pooled" else "normal")
         if qval and qval in r.index and pd.notna(r[qval]):
             qv = float(r[qval])
-            tx.text(0.64, y, fmt_p(qv), va="center", ha="left", fontsize=9,
-                    color=colour)
-        if n and n in r.index and pd.notna(r[n]):
-            tx.text(0.86, y, f"{int(r[n]):,}", va="center", ha="left", fontsize=9, color=colour)
-    tx.text(0.02, 0.75, "estimate [95% CI]", va="bottom", ha="left", fontsize=9, fontweight="bold")
-    tx.text(0.64, 0.75, "q", va="bottom", ha="left", fontsize=9, fontweight="bold")
-    tx.text(0.86, 0.75, "n", va="bottom", ha="left", fontsize=9, fontweight="bold")
+            note(y, fmt_p(qv), 1.6, color=colour)
+        if n and n in r.index and pd.notna(r[n]) and str(r[n]) != "":
+            nv = r[n]
+            ntxt = str(nv) if isinstance(nv, str) else f"{int(nv):,}"
+            note(y, ntxt, 2.12, color=colour)
+    for head, dx in (("estimate [95% CI]", 0.05), ("q", 1.6), ("n", 2.12)):
+        note(0.75, head, dx, va="bottom", fontweight="bold")
     npool = sum(1 for k, _ in rows if k == "pooled")
     if npool:
         ax.axhline(-(nrow - npool) + 0.5, color="0.6", lw=0.8)
@@ -317,7 +332,7 @@ def effect_forest(
         if kind in ("pooled", "header"):
             tick.set_fontweight("bold")
     ax.set_ylim(-nrow + 0.4, 1.1)
-    ax.set_xlabel(wrap(effect_label, 60))
+    ax.set_xlabel(wrap(effect_label, 60 if fig_w >= 9 else 34))
     ax.grid(axis="x", color="0.93", lw=0.6)
     ax.set_axisbelow(True)
     tx.set_xlim(0, 1)

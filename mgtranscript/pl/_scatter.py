@@ -24,6 +24,7 @@ from mgtranscript.pl._style import (
     set_label,
     styled,
     suptitle,
+    two_lines,
     wrap,
 )
 from mgtranscript.pl._utils import (
@@ -174,7 +175,7 @@ def scatter(
     if stats_text is None:
         pooled = f"pooled over all samples ρ = {fmt_signed(rho_all)}, n = {int(ok.sum())}"
         stats_text = f"{within}; {pooled}" if within else f"Spearman ρ = {fmt_signed(rho_all)}, n = {int(ok.sum())}"
-    ax.set_title(wrap(stats_text, 80), fontsize=9, fontweight="normal", loc="left")
+    ax.set_title(two_lines(stats_text, 80), fontsize=9, fontweight="normal", loc="left")
     suptitle(fig, title or f"{set_label(yname)} vs {set_label(xname)}")
     savefig(fig, save, svg=svg)
     return fig

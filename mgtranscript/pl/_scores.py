@@ -24,7 +24,7 @@ from mgtranscript.pl._style import (
     set_label,
     styled,
     suptitle,
-    wrap,
+    two_lines,
 )
 from mgtranscript.pl._utils import (
     _column,
@@ -220,9 +220,9 @@ def scores(
         ax.set_xticks(range(len(levels)))
         ax.set_xticklabels(ticklabels, rotation=30 if rotate else 0, ha="right" if rotate else "center")
         ax.set_xlim(-0.6, len(levels) - 0.4)
-        ax.set_title(wrap(set_label(col), max(14, int((panel_w - 0.5) * 7.5))))
+        ax.set_title(two_lines(set_label(col), max(14, int((panel_w - 0.5) * 7.5))))
         u = _unit_of(units, col)
-        ax.set_ylabel(wrap(u, 30) if u else "")
+        ax.set_ylabel(two_lines(u, 30) if u else "")
         ax.grid(axis="y", color="0.92", lw=0.6)
         ax.set_axisbelow(True)
     for ax in axes[len(cols):]:

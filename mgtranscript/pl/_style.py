@@ -75,6 +75,13 @@ SET_WORDS: dict[str, str] = {
     "CYTOLYTIC": "Cytolytic activity (GZMA, PRF1)",
 }
 
+#: The review's mechanisms (``mgtranscript.tl.enrich`` names) in words.
+MECHANISM_WORDS: dict[str, str] = {
+    "inflammation": "inflammation", "oxidative_stress": "oxidative stress", "mitochondria": "mitochondria",
+    "insulin_resistance": "insulin resistance", "er_stress": "ER stress", "dna_repair": "DNA repair",
+    "antitumour_immunity": "anti-tumour immunity", "fibrosis": "fibrosis", "gut_liver": "gut-liver axis",
+}
+
 #: Tokens kept (or written) in their usual capitalisation inside MSigDB names.
 _TOKENS: dict[str, str] = {
     "DNA": "DNA", "RNA": "RNA", "ER": "ER", "UV": "UV", "PI3K": "PI3K", "AKT": "AKT", "MTOR": "mTOR",
@@ -185,8 +192,10 @@ def set_label(name: object) -> str:
     if key.startswith("MG_"):
         return "Mg " + key[3:].replace("_", " ").lower()
     if key.startswith("MECH_"):  # the union of a mechanism's gene sets (mgtranscript.claims)
-        return key[5:].replace("_", " ").lower().replace("er stress", "ER stress").replace(
-            "dna", "DNA").replace("antitumour", "anti-tumour") + " (all its gene sets)"
+        words = MECHANISM_WORDS.get(key[5:].lower(), key[5:].replace("_", " ").lower())
+        return words[:1].upper() + words[1:] + " (all its gene sets)"
+    if key in MECHANISM_WORDS:
+        return MECHANISM_WORDS[key]
     return key
 
 
@@ -197,7 +206,7 @@ def feature_kind(name: object) -> str:
         return "balance"
     if key.startswith("composition_"):
         return "composition"
-    if key in SET_WORDS or re.match(r"^(MG|HALLMARK|REACTOME|KEGG|GOBP|GOMF|GOCC|BIOCARTA|WP|PID)_", key):
+    if key in SET_WORDS or re.match(r"^(MG|MECH|HALLMARK|REACTOME|KEGG|GOBP|GOMF|GOCC|BIOCARTA|WP|PID)_", key):
         return "set"
     if re.match(r"^(GSE|GDS|GSM|TCGA-|E-MTAB-)", key):
         return "other"  # accessions
@@ -241,6 +250,17 @@ def wrap(text: str, width: int = 40) -> str:
 
     return "\n".join(textwrap.wrap(str(text), width=width, break_long_words=False, break_on_hyphens=False)) \
         or str(text)
+
+
+def two_lines(text: str, width: int = 40) -> str:
+    """Wrap a label on word boundaries into at most two lines (wider lines rather than a third one)."""
+    text = " ".join(str(text).split())
+    w = max(width, (len(text) + 1) // 2)
+    out = wrap(text, w)
+    while out.count("\n") > 1:
+        w += 2
+        out = wrap(text, w)
+    return out
 
 
 def suptitle(fig, text: str | None) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import group_colour, group_label, styled, suptitle, wrap
+from mgtranscript.pl._style import group_colour, group_label, styled, suptitle, two_lines
 from mgtranscript.pl._utils import new_figure, savefig
 
 
@@ -86,7 +86,7 @@ def km(
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, borderaxespad=0.0)
     ax.tick_params(labelbottom=False)
     if stats_text:
-        ax.set_title(wrap(stats_text, 80), fontsize=9, fontweight="normal", loc="left")
+        ax.set_title(two_lines(stats_text, 80), fontsize=9, fontweight="normal", loc="left")
     risk.set_yticks([-i for i in range(len(levels))])
     risk.set_yticklabels([group_label(lv) for lv in levels])
     risk.set_ylim(-len(levels) + 0.5, 0.5)

@@ -21,7 +21,7 @@ from mgtranscript.pl._style import (
     group_label,
     styled,
     suptitle,
-    wrap,
+    two_lines,
 )
 from mgtranscript.pl._utils import (
     _column,
@@ -130,9 +130,9 @@ def trend(
             ax.text(0.0, 1.02, stats_text[f], transform=ax.transAxes, fontsize=8.5, color="0.25",
                     ha="left", va="bottom")
         ptitle = (titles or {}).get(f) or feature_label(f, units=False)
-        ax.set_title(wrap(ptitle, 30), pad=18 if stats_text and stats_text.get(f) else 6)
+        ax.set_title(two_lines(ptitle, 30), pad=18 if stats_text and stats_text.get(f) else 6)
         u = _unit_of(units, f)
-        ax.set_ylabel(wrap(u, 30) if u else "")
+        ax.set_ylabel(two_lines(u, 30) if u else "")
         ax.grid(axis="y", color="0.92", lw=0.6)
         ax.set_axisbelow(True)
     for ax in axes[len(feats):]:

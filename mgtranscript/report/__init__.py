@@ -2,8 +2,10 @@
 
 ``write_report(res, out_dir)`` draws every figure from an ``AnalysisResult``
 (:mod:`mgtranscript.report.figures`), lays the page out answers first
-(:mod:`mgtranscript.report.sections`: the review's question, the cohorts, one row per
-claim with its verdict, then the evidence per claim, then everything else by question)
+(:mod:`mgtranscript.report.sections`: the bottom line per disease area on the first screen,
+one line per claim grouped by area with its details in place, the Mg genes and scores across
+every contrast, the review's question and the cohorts, the evidence per claim, then everything
+else by question, each cohort's design flags beside its data)
 and writes ``out_dir/report.html`` with the figures embedded as data URIs, beside
 ``figures/*.png`` (and ``*.svg`` with ``svg=True``) and the full ``tables/*.tsv`` it links.
 
@@ -18,8 +20,9 @@ Build a page by hand with :class:`Report` and :class:`Section`::
 
 Modules: :mod:`~mgtranscript.report.page` (Report/Section; their CSS and inline JS for sortable
 tables in ``_assets.py``), :mod:`~mgtranscript.report.format` (numbers and names for people),
-:mod:`~mgtranscript.report.sections` (the standard layout: :mod:`~mgtranscript.report.top`,
-:mod:`~mgtranscript.report.evidence`, :mod:`~mgtranscript.report.details`),
+:mod:`~mgtranscript.report.sections` (the standard layout: :mod:`~mgtranscript.report.bottomline`,
+:mod:`~mgtranscript.report.top`, :mod:`~mgtranscript.report.evidence`,
+:mod:`~mgtranscript.report.details`, :mod:`~mgtranscript.report.flags`),
 :mod:`~mgtranscript.report.figures`.
 """
 

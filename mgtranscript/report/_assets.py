@@ -51,7 +51,7 @@ table.data td.num { text-align:right; font-variant-numeric:tabular-nums; white-s
 table.data td.mono, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:12px; }
 table.data td.genes { font-size:12px; }
 td.abbr, span.abbr { text-decoration: underline dotted #aab7b8; text-underline-offset:3px; }
-.figs { display:flex; flex-wrap:wrap; gap:14px 22px; align-items:flex-start; }
+.figs { display:flex; flex-wrap:wrap; gap:14px 16px; align-items:flex-start; }
 figure { margin:10px 0; max-width:100%; }
 figure img { max-width:100%; height:auto; display:block; border:1px solid var(--line); }
 figcaption { font-size:13px; color:var(--muted); max-width:100%; }
@@ -106,6 +106,46 @@ td.caveats ul { margin:0; padding-left:16px; }
 .claim-ev dl.why dd { margin:0; }
 .summary-counts { font-size:14px; margin:4px 0 8px; }
 .summary-counts .n { font-weight:600; margin:0 3px 0 10px; }
+/* the bottom line: one row per disease area */
+p.bl-legend { font-size:12.5px; margin:0 0 6px; }
+p.bl-legend .chip { cursor:default; margin-right:4px; }
+table.bl { width:100%; border-collapse:collapse; font-size:14px; }
+table.bl th { text-align:left; vertical-align:top; width:150px; padding:6px 10px 6px 0; font-size:14.5px;
+      border-top:1px solid var(--line); }
+table.bl td { padding:6px 0; border-top:1px solid var(--line); }
+.bl-sentence { margin-bottom:3px; }
+.chips { display:flex; flex-wrap:wrap; gap:4px; }
+.chip { display:inline-block; padding:0 7px; border-radius:9px; font-size:12px; font-weight:600; color:#fff;
+        text-decoration:none; white-space:nowrap; line-height:20px; }
+.chip .dots { font-weight:normal; letter-spacing:0.5px; font-size:10.5px; opacity:0.95; }
+a.chip:hover { filter:brightness(1.15); }
+/* the claims: one compact line each, details in place */
+h3.area { margin:18px 0 2px; }
+.cl-head, details.cl > summary { display:grid; grid-template-columns:118px 140px minmax(0, 1fr) 235px 84px;
+      gap:0 10px; align-items:start; }
+.cl-head { font-size:12.5px; font-weight:600; background:#eaf2f8; padding:3px 6px; }
+details.cl { border-bottom:1px solid var(--line); }
+details.cl > summary { list-style:none; cursor:pointer; padding:5px 6px; font-size:13.5px; }
+details.cl > summary::-webkit-details-marker { display:none; }
+details.cl > summary .cid::before { content:"\\25B8 "; color:var(--muted); }
+details.cl[open] > summary .cid::before { content:"\\25BE "; }
+details.cl > summary:hover { background:#f4f8fb; }
+details.cl[open] > summary { background:#f4f8fb; }
+details.cl:target > summary { background:#fef9e7; }
+details.cl .cv .cert { margin-top:1px; }
+details.cl .ce { font-variant-numeric:tabular-nums; font-size:13px; }
+details.cl .ce .kind, details.cl .ce .q { color:var(--muted); font-size:12px; }
+details.cl .ce .nt-why { color:var(--muted); font-size:12.5px; }
+details.cl .src { font-size:12px; color:var(--muted); }
+.cl-body { padding:2px 12px 8px 134px; font-size:13.5px; }
+.cl-body dl.why { display:grid; grid-template-columns:max-content minmax(0, 1fr); gap:2px 10px; margin:4px 0; }
+.cl-body dl.why dt { font-weight:600; }
+.cl-body dl.why dd { margin:0; }
+.cl-body dl.why ul { margin:0; padding-left:16px; }
+/* design flags travelling with a cohort's data */
+.flagbar { background:#fdedec; border-left:3px solid #e6b0aa; padding:3px 10px; font-size:13px; margin:6px 0; }
+.flagbar b { color:#922b21; }
+.cert-inline .cert { display:inline-block; margin-left:6px; font-weight:normal; }
 .warn { background:#fef5e7; border-left:3px solid #f5b041; padding:4px 10px; font-size:13px; }
 footer { padding:12px 24px; font-size:12px; color:var(--muted); border-top:1px solid var(--line); }
 """

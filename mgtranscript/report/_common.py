@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -39,9 +40,22 @@ def _figures(figures: Sequence[FigureEntry], section: str) -> list[tuple[Path, s
     return [(Path(p), c) for s, p, c in figures if s == section and Path(p).is_file()]
 
 
-def _add_figures(sec: Section, figures: Sequence[FigureEntry], section: str) -> int:
+def figure_cohort(caption: str) -> str:
+    """The cohort a figure shows, from its caption's ``**ACC** — ...`` prefix ("" when none)."""
+    m = re.match(r"^\*\*([A-Za-z][\w.-]*)\*\* —", caption)
+    return m.group(1) if m else ""
+
+
+def _add_figures(sec: Section, figures: Sequence[FigureEntry], section: str,
+                 flags: dict[str, list[str]] | None = None) -> int:
+    """Embed a section's figures; a flagged cohort's figure says so in its caption (link to the audit)."""
+    from mgtranscript.report.flags import design_anchor
+
     items = _figures(figures, section)
     for path, cap in items:
+        acc = figure_cohort(cap)
+        if flags and acc in flags:
+            cap = f"{cap} ⚑ [{acc} has design flags](#{design_anchor(acc)})."
         sec.figure(path, caption=cap, link=f"figures/{path.name}")
     return len(items)
 

@@ -8,18 +8,21 @@ trend or the Kaplan-Meier curves of a survival claim. A mixin of
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from mgtranscript import pl
-from mgtranscript.pl._style import feature_units, set_label
-from mgtranscript.report._result import mapping, stage_order, table
+from mgtranscript.pl._style import feature_units, group_label, set_label
+from mgtranscript.report._result import design_words, mapping, stage_order, table
 from mgtranscript.report.format import (
     contrast_parts,
     contrast_words,
     effect_words,
     feature_words,
     fmt_est_ci,
+    fmt_int,
     fmt_num,
     is_missing,
     p_eq,
@@ -28,6 +31,49 @@ from mgtranscript.report.format import (
 #: Forest-plot row labels for evidence roles other than "primary", and their order.
 _ROLE_WORDS = {"adjusted": "adjusted", "pooled (shown beside, not voted)": "pooled over groups"}
 _ROLE_ORDER = {"primary": 0, "adjusted": 1}
+
+
+def role_label(r: pd.Series) -> str:
+    """A forest row's label: the cohort, and the role when it is not the primary estimate
+    (``within hcc_nontumour only`` -> ``within HCC non-tumour only``)."""
+    role = str(r["role"])
+    words = _ROLE_WORDS.get(role, "")
+    if not words and role not in ("primary", "pooled"):
+        m = re.match(r"^within (.+) only$", role)
+        words = f"within {group_label(m.group(1))} only" if m else role
+    return str(r["cohort"]) + (f", {words}" if words else "")
+
+
+def n_short(r: pd.Series) -> str:
+    """n of a forest row as text: ``"50 pairs"`` for a paired comparison, else the number."""
+    v = pd.to_numeric(pd.Series([r.get("n")]), errors="coerce").iloc[0]
+    if not np.isfinite(v):
+        return ""
+    return f"{int(v):,} pairs" if str(r.get("design") or "").startswith("paired") else f"{int(v):,}"
+
+
+def merge_identical(per: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Drop forest rows that repeat another feature's rows exactly (a mechanism with one gene set: the
+    union of its sets IS that set). Returns the rows kept and feature -> the words of the one it equals."""
+    if per["feature"].astype(str).nunique() < 2:
+        return per, {}
+    key = per.assign(_e=pd.to_numeric(per["estimate"], errors="coerce").round(6),
+                     _l=pd.to_numeric(per["ci_low"], errors="coerce").round(6),
+                     _h=pd.to_numeric(per["ci_high"], errors="coerce").round(6))
+    sig = {f: frozenset(zip(g["cohort"].astype(str), g["_e"], g["_l"], g["_h"]))
+           for f, g in key.groupby(key["feature"].astype(str), sort=False)}
+    feats = list(sig)
+    same: dict[str, str] = {}
+    drop: set[str] = set()
+    for i, a in enumerate(feats):
+        if a in drop:
+            continue
+        for b in feats[i + 1:]:
+            if b not in drop and sig[b] and sig[b] <= sig[a]:
+                drop.add(b)
+                bw = set_label(b.split("~", 1)[1]) if "~" in b else set_label(b)
+                same[a] = f"{same[a]}, {bw}" if a in same else bw
+    return per[~per["feature"].astype(str).isin(drop)], same
 
 
 class _ClaimFigures:
@@ -65,21 +111,23 @@ class _ClaimFigures:
             pooled = sub[pooled_mask].copy() if len(cohorts) >= 2 else sub.iloc[0:0].copy()
             if per.empty:
                 continue
-            multi_feature = per["feature"].astype(str).nunique() > 1
-            def label(r):
-                role = _ROLE_WORDS.get(str(r["role"]), "")
-                if not role and str(r["role"]) not in ("primary", "pooled"):
-                    role = str(r["role"])
-                return str(r["cohort"]) + (f", {role}" if role else "")
+            per, same = merge_identical(per)
+            multi_feature = per["feature"].astype(str).nunique() > 1 or bool(same)  # a header says what merged
 
             def feature_header(f):
                 f = str(f)
-                return set_label(f.split("~", 1)[1]) if "~" in f else set_label(f)
+                words = set_label(f.split("~", 1)[1]) if "~" in f else set_label(f)
+                return f"{words} = {same[f]}" if f in same else words
 
-            per["label"] = [label(r) for _, r in per.iterrows()]
+            per["label"] = [role_label(r) for _, r in per.iterrows()]
+            per["n_txt"] = [n_short(r) for _, r in per.iterrows()]
+            if len(pooled):
+                pooled["n_txt"] = [n_short(r) for _, r in pooled.iterrows()]
             per["feature_words"] = per["feature"].map(feature_header)
             per["_o"] = per["role"].map(lambda r: _ROLE_ORDER.get(str(r), 2))
-            per = per.sort_values(["feature_words", "_o", "cohort"] if multi_feature else ["_o", "cohort"],
+            counted = set(per.loc[per["role"].astype(str) == "primary", "feature_words"])
+            per["_g"] = (~per["feature_words"].isin(counted)).astype(int)  # the feature voted on first
+            per = per.sort_values(["_g", "feature_words", "_o", "cohort"] if multi_feature else ["_o", "cohort"],
                                   kind="stable")
             if len(pooled):
                 pooled["label"] = [f"pooled over {len(cohorts)} cohorts" for _, r in pooled.iterrows()]
@@ -98,9 +146,13 @@ class _ClaimFigures:
                       "; no pooled estimate (fewer than two cohorts)")
                    + ("; hollow grey rows are shown beside the verdict but not counted" if hollow else "") + ".")
 
-            def fn(save, svg, per=per, pooled=pooled, hr=hr, xlab=xlab, title=title, multi=multi_feature):
+            narrow = not multi_feature and per["label"].astype(str).str.len().max() <= 24
+
+            def fn(save, svg, per=per, pooled=pooled, hr=hr, xlab=xlab, title=title, multi=multi_feature,
+                   narrow=narrow):
                 return pl.effect_forest(per, pooled=pooled if len(pooled) else None, null=1.0 if hr else 0.0,
-                                        log=hr, effect_label=xlab, title=title,
+                                        log=hr, effect_label=xlab, title=title, n="n_txt",
+                                        width=6.3 if narrow else None,
                                         group="feature_words" if multi else None, save=save, svg=svg)
 
             self.draw(f"claim-{cid}", stem, cap, fn)
@@ -216,10 +268,12 @@ class _ClaimFigures:
             return
         group = "condition" if "condition" in df.columns else None
         est = r.get("estimate")
-        stats = (f"{r.get('test', 'correlation')} — "
-                 f"{effect_words(r.get('effect_kind', 'rho'))} = "
-                 f"{fmt_est_ci(est, r.get('ci_low'), r.get('ci_high'))}, {p_eq('q', r.get('qval'))}, n = {r.get('n')}"
-                 if not is_missing(est) else None)
+        sym = {"spearman_rho": "ρ", "rho": "ρ", "pearson_r": "r", "r": "r"}.get(str(r.get("effect_kind", "rho")),
+                                                                              "ρ")
+        how = design_words(r.get("design")) if not is_missing(r.get("design")) else ""
+        stats = (f"{'Spearman ' if sym == 'ρ' else 'Pearson '}{sym}{' ' + how if how else ''} = "
+                 f"{fmt_est_ci(est, r.get('ci_low'), r.get('ci_high'))}, {p_eq('q', r.get('qval'))}, "
+                 f"n = {fmt_int(r.get('n'))}" if not is_missing(est) else None)
         others = len(cand) - 1
         cap = (f"**{cid}** — {set_label(y)} vs {set_label(x)} in {acc} (the cohort and set with the smallest p "
                f"among the tests counted), coloured by condition with one fit per group"

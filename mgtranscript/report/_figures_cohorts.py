@@ -23,6 +23,7 @@ from mgtranscript.report.format import (
     contrast_parts,
     contrast_words,
     fmt_est_ci,
+    fmt_int,
     fmt_num,
     is_missing,
     p_eq,
@@ -153,7 +154,7 @@ class _CohortFigures:
                         & (cp["mg_set"] == x) & (cp["mechanism_set"] == y)]
             rho = fmt_est_ci(r["estimate"], r.get("ci_low"), r.get("ci_high"))
             stats = (f"{design_words(r['design'])}: ρ = {rho}, "
-                     f"{p_eq('q', r.get('qval'))}, n = {r.get('n')}")
+                     f"{p_eq('q', r.get('qval'))}, n = {fmt_int(r.get('n'))}")
             if len(pooled):
                 stats += ("  ·  pooled over all samples (not used for verdicts): "
                           f"ρ = {fmt_num(pooled['estimate'].iloc[0])}")

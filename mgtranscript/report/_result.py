@@ -12,6 +12,7 @@ from mgtranscript.pl._style import (
     LABEL_COLUMNS,
     feature_kind,
     feature_units,
+    group_label,
 )
 from mgtranscript.report.format import is_missing
 
@@ -30,7 +31,28 @@ def mapping(res: Any, name: str) -> dict:
 
 
 def params_of(res: Any) -> dict:
-    return dict(getattr(res, "params", None) or {})
+    """The run's parameters, with units that name only the data at hand: an expression unit
+    given for counts AND arrays ("log2 CPM (TMM) for counts; log2 intensity for arrays") is
+    narrowed to the one that applies when every analysed cohort is RNA-seq (or every one an array)."""
+    params = dict(getattr(res, "params", None) or {})
+    techs = set()
+    cohorts = table(res, "cohorts")
+    if {"status", "technology"} <= set(cohorts.columns):
+        techs = set(cohorts.loc[cohorts["status"].astype(str) == "analysed", "technology"].astype(str))
+    de = params.get("de")
+    if techs == {"rnaseq"} and isinstance(de, str):
+        params["de"] = re.sub(r",\s*limma \(arrays\)\s*$", "", de)
+    units = params.get("expression_units")
+    if isinstance(units, str) and "; " in units and " for " in units:
+        parts = {}
+        for part in units.split("; "):
+            what, _, kind = part.rpartition(" for ")
+            parts[kind.strip()] = what.strip()
+        if techs == {"rnaseq"} and "counts" in parts:
+            params["expression_units"] = parts["counts"]
+        elif techs == {"array"} and "arrays" in parts:
+            params["expression_units"] = parts["arrays"]
+    return params
 
 
 def stage_order(values) -> list:
@@ -59,12 +81,20 @@ def safe_name(text: str) -> str:
 
 
 def design_words(design: Any) -> str:
+    """A test's design in words: ``within:condition+paired:pair_id`` -> ``within condition and pairs``,
+    ``paired: hcc_tumour vs hcc_nontumour`` -> ``within pairs (HCC tumour vs HCC non-tumour)``."""
     d = "" if is_missing(design) else str(design)
+    if "+" in d:
+        return " and ".join(design_words(p) for p in d.split("+")).replace(" and within ", " and ")
     if d.startswith("within:"):
         return f"within {d.split(':', 1)[1].replace('_', ' ')}"
-    if d.startswith("paired:"):
-        return f"within pairs ({d.split(':', 1)[1].strip()})"
+    if d.startswith(("paired:", "unpaired:")):
+        kind, rest = d.split(":", 1)
+        rest = rest.strip()
+        if rest in ("pair_id", ""):
+            return "within pairs" if kind == "paired" else "unpaired"
+        groups = " vs ".join(group_label(g.strip()) for g in rest.split(" vs "))
+        return f"within pairs ({groups})" if kind == "paired" else f"unpaired ({groups})"
     if d == "pooled":
         return "pooled over all samples (ignores groups)"
     return d.replace("_", " ")
-

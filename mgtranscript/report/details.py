@@ -46,6 +46,7 @@ from mgtranscript.report.format import (
     fmt_int,
     is_missing,
 )
+from mgtranscript.report.flags import cohort_flags, design_anchor
 from mgtranscript.report.page import Section
 
 #: Packages whose versions the provenance section records.
@@ -93,14 +94,16 @@ def _cohorts(sec: Section, res: Any) -> None:
             Col("set", lambda r: Cell(set_label(r["set"]), str(r["set"]).lower(), str(r["set"]))),
             col_int("genes in set", "n_genes"), col_int("measured", "n_matched"),
             col_int("via alias", "n_resolved_by_alias"), col_int("used", "final_size"),
-            col_bool("kept", "kept"), col_genes("missing", "missing"), col_text("aliases resolved", "resolved")],
+            col_bool("kept", "kept"), col_genes("missing", "missing", optional=True),
+            col_text("aliases resolved", "resolved", optional=True)],
             title="Gene-set coverage (genes of each set measured in each cohort)", per="cohort",
             tsv=_tsv("coverage"), max_rows=None, collapsed=True, what="sets")
 
 
 def _comparison_columns() -> list[Col]:
     return [_contrast_col(), _feature_col(), _n_groups_col(),
-            Col("paired", lambda r: Cell("paired" if str(r.get("paired")).lower() == "true" else "", "")),
+            Col("paired", lambda r: Cell("paired" if str(r.get("paired")).lower() == "true" else "", ""),
+                optional=True),
             col_ci("Hedges' g [95% CI]", "hedges_g", "g_ci_low", "g_ci_high"),
             col_num("AUROC", "auroc"), col_p("p (t)", "t_pval"), col_p("p (U)", "u_pval"), col_p("q", "qval")]
 
@@ -127,7 +130,7 @@ def _scores(sec: Section, res: Any, figures) -> None:
     if units:
         sec.text(f"Scores are **{units}**: they rank samples within a cohort; their absolute size is not "
                  "comparable between cohorts or sets.")
-    _add_figures(sec, figures, "scores")
+    _add_figures(sec, figures, "scores", cohort_flags(res))
     _comparisons(sec, res, ("score", "balance", "composition"), "Score comparisons between groups")
 
 
@@ -135,7 +138,7 @@ def _genes(sec: Section, res: Any, figures) -> None:
     params = params_of(res)
     if params.get("expression_units"):
         sec.text(f"Expression is **{params['expression_units']}**.")
-    _add_figures(sec, figures, "genes")
+    _add_figures(sec, figures, "genes", cohort_flags(res))
     _comparisons(sec, res, ("gene",), "Gene comparisons between groups")
 
 
@@ -161,7 +164,7 @@ def _de(sec: Section, res: Any, figures) -> None:
     params = params_of(res)
     if params.get("de"):
         sec.text(f"Method: {params['de']}.")
-    _add_figures(sec, figures, "de")
+    _add_figures(sec, figures, "de", cohort_flags(res))
     frames = []
     tsvs = {}
     for acc, df in de.items():
@@ -185,13 +188,13 @@ def _de(sec: Section, res: Any, figures) -> None:
 def _enrichment(sec: Section, res: Any, figures) -> None:
     params = params_of(res)
     floor = _perm_floor(params)
-    _add_figures(sec, figures, "enrichment")
+    _add_figures(sec, figures, "enrichment", cohort_flags(res))
     g = table(res, "gsea")
     if not g.empty:
         g = g.assign(_p=pd.to_numeric(g.get("pval"), errors="coerce")).sort_values(["cohort", "_p"], kind="stable")
         sec.table(g, columns=[
             Col("set", lambda r: Cell(set_label(r["set"]), str(r["set"]).lower(), str(r["set"]))),
-            col_text("mechanism", "mechanism", words=lambda v: str(v).replace("_", " ")),
+            col_text("mechanism", "mechanism", words=lambda v: str(v).replace("_", " "), optional=True),
             col_int("size", "size"), col_num("ES", "es"), col_num("NES", "nes"),
             col_p("p", "pval", floor=floor), col_p("FDR", "fdr"), col_genes("leading edge", "leading_edge", 5),
             _contrast_col()],
@@ -224,13 +227,13 @@ def _enrichment(sec: Section, res: Any, figures) -> None:
 def _coupling(sec: Section, res: Any, figures) -> None:
     sec.text("Correlations are judged **within groups** (or within pairs): across samples pooled from different "
              "groups a correlation mostly reflects the group difference. Pooled values are shown beside, labelled.")
-    _add_figures(sec, figures, "coupling")
+    _add_figures(sec, figures, "coupling", cohort_flags(res))
     cp = table(res, "coupling")
     cols = [Col("Mg set", lambda r: Cell(set_label(r.get("mg_set")), str(r.get("mg_set")).lower(),
                                          str(r.get("mg_set")))),
             Col("mechanism set", lambda r: Cell(set_label(r.get("mechanism_set")), str(r.get("mechanism_set")).lower(),
                                                 str(r.get("mechanism_set")))),
-            col_text("mechanism", "mechanism", words=lambda v: str(v).replace("_", " ")),
+            col_text("mechanism", "mechanism", words=lambda v: str(v).replace("_", " "), optional=True),
             Col("design", lambda r: Cell(design_words(r.get("design")), str(r.get("design")))),
             Col("level", lambda r: Cell(group_label(r.get("level")) if not is_missing(r.get("level")) else DASH)),
             col_ci("ρ [95% CI]", "estimate", "ci_low", "ci_high"), col_p("p", "pval"), col_p("q", "qval"),
@@ -249,15 +252,26 @@ def _coupling(sec: Section, res: Any, figures) -> None:
             Col("pair", lambda r: Cell(f"{r.get('feature_x')} ~ {r.get('feature_y')}")),
             Col("design", lambda r: Cell(design_words(r.get("design")), str(r.get("design")))),
             Col("level", lambda r: Cell(group_label(r.get("level")) if not is_missing(r.get("level")) else DASH)),
-            Col("adjusted for", lambda r: Cell(feature_words(r.get("adjusted_for")) if not is_missing(
-                r.get("adjusted_for")) else "none")),
+            Col("adjusted for", _adjusted_for, optional=True),
             col_ci("ρ [95% CI]", "estimate", "ci_low", "ci_high"), col_p("p", "pval"), col_p("q", "qval"),
-            col_int("n", "n")], title="Gene-gene correlations named by claims", per="cohort",
+            col_int("n", "n"), col_text("note", "note", limit=80, optional=True)],
+            title="Gene-gene correlations named by claims", per="cohort",
             tsv=_tsv("correlations"), max_rows=30, what="correlations")
 
 
+def _adjusted_for(r) -> Cell:
+    """Covariates of a correlation (``adjusted_for`` or ``covariates``), in words; "" when none."""
+    v = r.get("adjusted_for")
+    if is_missing(v):
+        v = r.get("covariates")
+    if is_missing(v):
+        return Cell("", "")
+    words = ", ".join(feature_words(x.strip()) for x in str(v).split(";") if x.strip())
+    return Cell(words, words.lower())
+
+
 def _trends(sec: Section, res: Any, figures) -> None:
-    _add_figures(sec, figures, "trends")
+    _add_figures(sec, figures, "trends", cohort_flags(res))
     tr = table(res, "trends")
     if tr.empty:
         sec.text("No cohort has ordered stages to test.")
@@ -271,7 +285,7 @@ def _trends(sec: Section, res: Any, figures) -> None:
 
 
 def _survival(sec: Section, res: Any, figures) -> None:
-    _add_figures(sec, figures, "survival")
+    _add_figures(sec, figures, "survival", cohort_flags(res))
     sv = table(res, "survival")
     if sv.empty:
         sec.text("No cohort with survival data was analysed.")
@@ -301,21 +315,42 @@ def _design(sec: Section, res: Any) -> None:
 
         def flag(r):
             f = bool(r.get("flagged")) and str(r.get("flagged")).lower() != "false"
-            return Cell(html='<span class="st st-flag">flagged</span>' if f else "", sort=0 if f else 1)
+            return Cell(text="flagged" if f else "", html='<span class="st st-flag">flagged</span>' if f else "",
+                        sort=0 if f else 1)
 
         sec.table(d, columns=[
             _contrast_col(), col_text("check", "check"), col_text("test", "test", limit=40),
-            col_text("what differs", "effect", limit=90), col_p("p", "pval"), Col("flag", flag),
-            col_text("caveat", "caveat", limit=120)], title="Design checks", per="cohort", tsv=_tsv("design"),
-            max_rows=None, what="checks", collapsed=len(d) > 24)
+            col_text("what differs", "effect", limit=90), col_p("p", "pval"), Col("flag", flag, optional=True),
+            col_text("caveat", "caveat", limit=120, optional=True)], title="Design checks", per="cohort", tsv=_tsv("design"),
+            max_rows=None, what="checks", collapsed=len(d) > 24, group_id=design_anchor)
     pairs = table(res, "pairs")
     if not pairs.empty:
+        anchored = set(d["cohort"].astype(str)) if "cohort" in d.columns else set()
+        for acc in pd.unique(pairs.get("cohort", pd.Series(dtype=str)).astype(str)):
+            if acc not in anchored:
+                sec.html(f'<span id="{design_anchor(acc)}"></span>')
         fl = pairs["flagged"].astype(bool) if "flagged" in pairs.columns else pd.Series(False, index=pairs.index)
         sec.text(f"Paired designs: **{int(fl.sum())} of {len(pairs)} pairs** look mismatched.")
         if fl.any():
+            def members(r):
+                a, b = r.get("group_sample"), r.get("reference_sample")
+                if is_missing(a) and is_missing(b):
+                    a = r.get("members")
+                return Cell(" + ".join(str(x) for x in (a, b) if not is_missing(x)))
+
+            def pair(r):
+                v = r.get("pair") if not is_missing(r.get("pair")) else r.get("pair_id")
+                return Cell(str(v), str(v).lower())
+
+            def why(r):
+                v = r.get("reason") if not is_missing(r.get("reason")) else r.get("why")
+                shown, full = abbreviate(v, 140)
+                return Cell(shown, shown.lower(), full if full != shown else "")
+
             sec.table(pairs[fl], columns=[
-                Col("cohort", lambda r: str(r.get("cohort"))), Col("pair", lambda r: str(r.get("pair_id"))),
-                col_text("samples", "members"), col_text("why", "why", limit=120)],
+                Col("cohort", lambda r: str(r.get("cohort"))), Col("pair", pair),
+                Col("samples (group + reference)", members), col_text("sex check", "sex_status", optional=True),
+                Col("why", why, width="50%")],
                 title="Pairs flagged", tsv=_tsv("pairs"), max_rows=None, what="pairs")
 
 
@@ -328,11 +363,10 @@ def _sensitivity(sec: Section, res: Any) -> None:
     sec.text(f"Each gene/score verdict re-derived under alternative choices (normalisation, scoring method, DE "
              f"method, pairing, control group): **{int(agree.sum())} of {len(s)} re-analyses agree** with the "
              "main analysis in direction and significance. Per claim in the evidence above.")
-    sec.table(s, columns=[
-        col_text("alternative", "alternative", limit=60), Col("cohort", lambda r: str(r.get("cohort", ""))),
-        col_num("estimate", "estimate"), col_p("p", "pval"), col_p("q", "qval"), col_bool("agrees", "agrees"),
-        col_text("note", "note", limit=80)], title="All re-analyses", per="claim_id", tsv=_tsv("sensitivity"),
-        max_rows=12, what="re-analyses", collapsed=True)
+    from mgtranscript.report.evidence import sensitivity_columns
+
+    sec.table(s, columns=sensitivity_columns(), title="All re-analyses", per="claim_id", tsv=_tsv("sensitivity"),
+              max_rows=12, what="re-analyses", collapsed=True)
 
 
 def _versions() -> dict[str, str]:
@@ -380,7 +414,7 @@ def _provenance(sec: Section, res: Any) -> None:
               max_rows=None, collapsed=False, what="packages")
     params = params_of(res)
     flat = {str(k): (val if isinstance(val, (str, int, float, bool)) or val is None else repr(val))
-            for k, val in params.items() if k != "inputs"}
+            for k, val in params.items() if k not in ("inputs", "seconds", "timings")}
     if flat:
         sec.table(pd.DataFrame({"parameter": list(flat), "value": [str(x) for x in flat.values()]}),
                   title="Parameters", max_rows=None, collapsed=False, what="parameters")

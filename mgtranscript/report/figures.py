@@ -26,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from mgtranscript import pl
 from mgtranscript.errors import MgTranscriptError
 from mgtranscript.report._figures_claims import _ClaimFigures
 from mgtranscript.report._figures_cohorts import MAIN_SET as MAIN_SET
@@ -64,6 +65,30 @@ class _Drawer(_ClaimFigures, _CohortFigures):
 
     def draw(self, section: str, stem: str, caption: str, fn: Callable[..., Any]) -> None:
         self.jobs.append((section, stem, caption, fn))
+
+    def overview(self) -> None:
+        """The two pictures near the top: Mg genes and scores x every contrast; enrichment across them."""
+        cmp = table(self.res, "comparisons")
+        design, ev = table(self.res, "design"), table(self.res, "claims_evidence")
+        if not cmp.empty and {"cohort", "contrast", "feature", "hedges_g"} <= set(cmp.columns):
+            kind = cmp.get("kind", pd.Series("", index=cmp.index)).astype(str)
+            sub = cmp[kind.isin(["gene", "score", "balance"]) | cmp["feature"].astype(str).str.startswith("MG_")]
+            if not sub.empty:
+                self.draw("overview", "overview_contrasts",
+                          "**Every contrast of every cohort at a glance** — Hedges' g of each Mg gene-set score "
+                          "(top) and Mg gene (bottom), group vs reference; a dot: q < 0.05 (Benjamini-Hochberg "
+                          "over all comparisons of the run); ⚑ and a dashed frame: the contrast has design flags "
+                          "(see the design audit).",
+                          lambda save, svg, sub=sub: pl.contrast_heatmap(
+                              sub, design=design, evidence=ev, save=save, svg=svg, show=False).figure)
+        g = table(self.res, "gsea")
+        if not g.empty and {"cohort", "contrast", "set", "nes"} <= set(g.columns):
+            self.draw("overview", "overview_enrichment",
+                      "**Enrichment across contrasts** — GSEA prerank of the DE moderated t for each cohort's main "
+                      "contrast: colour the normalised enrichment score (red: higher in the disease group), "
+                      "size the GSEA FDR; ⚑: the contrast has design flags.",
+                      lambda save, svg: pl.enrichment_dotplot(
+                          g, design=design, evidence=ev, save=save, svg=svg, show=False).figure)
 
     def run_one(self, i: int) -> str | None:
         """Draw job ``i``; the error message when it cannot be drawn (``on_error="warn"``)."""
@@ -152,6 +177,7 @@ def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_err
         raise ValueError(f"on_error must be 'warn' or 'raise', got {on_error!r}")
     d = _Drawer(res, Path(figures_dir), svg, on_error)
     d.dir.mkdir(parents=True, exist_ok=True)
+    d.overview()
     d.claims()
     d.cohorts()
     d.run(n_jobs)

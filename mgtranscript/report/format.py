@@ -214,7 +214,8 @@ class Col:
     """A column of a curated table view.
 
     ``get(row) -> Cell | str``; ``width`` is an optional CSS width (e.g. "30%"); ``num``
-    right-aligns the column.
+    right-aligns the column; ``optional`` columns are left out of a table where every cell
+    is empty (e.g. a "note" column no row of this table fills).
     """
 
     header: str
@@ -222,10 +223,11 @@ class Col:
     width: str = ""
     num: bool = False
     tip: str = ""
+    optional: bool = False
 
 
 def col_text(header: str, column: str, *, limit: int = 90, width: str = "", words: Callable | None = None,
-             tip: str = "") -> Col:
+             tip: str = "", optional: bool = False) -> Col:
     """A text column, abbreviated with a tooltip beyond ``limit`` characters."""
 
     def get(row: pd.Series) -> Cell:
@@ -236,7 +238,7 @@ def col_text(header: str, column: str, *, limit: int = 90, width: str = "", word
         shown, full = abbreviate(s, limit)
         return Cell(shown, s.lower(), full if full != shown else "", "abbr" if full != shown else "")
 
-    return Col(header, get, width=width, tip=tip)
+    return Col(header, get, width=width, tip=tip, optional=optional)
 
 
 def col_num(header: str, column: str, *, digits: int = 2, signed: bool = False, tip: str = "") -> Col:
@@ -272,12 +274,12 @@ def col_ci(header: str, est: str, lo: str, hi: str, *, digits: int = 2, tip: str
     return Col(header, get, num=True, tip=tip)
 
 
-def col_genes(header: str, column: str, shown: int = 6, width: str = "") -> Col:
+def col_genes(header: str, column: str, shown: int = 6, width: str = "", optional: bool = False) -> Col:
     def get(row: pd.Series) -> Cell:
         s, full = gene_list(row.get(column), shown)
         return Cell(s or DASH, s, full if full != s else "", "genes abbr" if full != s else "genes")
 
-    return Col(header, get, width=width)
+    return Col(header, get, width=width, optional=optional)
 
 
 def col_bool(header: str, column: str, yes: str = "yes", no: str = "no") -> Col:
@@ -286,6 +288,11 @@ def col_bool(header: str, column: str, yes: str = "yes", no: str = "no") -> Col:
         return Cell(t, t)
 
     return Col(header, get)
+
+
+def blank(text: Any) -> bool:
+    """A rendered cell that says nothing: empty, "—", "None", "nan"."""
+    return str(text).strip().lower() in ("", DASH, "none", "nan", "-")
 
 
 def as_float(v: Any) -> float:

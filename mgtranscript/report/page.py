@@ -21,8 +21,8 @@ import math
 import os
 import re
 import struct
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from mgtranscript.report.format import (
     Cell,
     Col,
     abbreviate,
+    blank,
     fmt_int,
     fmt_num,
     fmt_p,
@@ -168,10 +169,12 @@ def _auto_col(name: str, series: pd.Series) -> Col:
     return Col(header, gets)
 
 
-def _cell_html(col: Col, row: pd.Series) -> str:
+def _cell(col: Col, row: pd.Series) -> Cell:
     c = col.get(row)
-    if not isinstance(c, Cell):
-        c = Cell(str(c) if c is not None else "", None)
+    return c if isinstance(c, Cell) else Cell(str(c) if c is not None else "", None)
+
+
+def _cell_html(col: Col, c: Cell) -> str:
     cls = " ".join(x for x in ("num" if col.num else "", c.cls) if x)
     attrs = f' class="{cls}"' if cls else ""
     if c.sort is not None and not (isinstance(c.sort, float) and math.isnan(c.sort)):
@@ -205,17 +208,19 @@ def table_html(df: pd.DataFrame, columns: Sequence[Col] | None = None, *, css: s
                full_width: bool = False) -> str:
     """A ``<table>`` of ``df`` through ``columns`` (auto-formatted columns when None). No index column."""
     if columns is None:
-        columns = [_auto_col(c, df[c]) for c in df.columns]
+        columns = [replace(_auto_col(c, df[c]), optional=True) for c in df.columns]
     cls = css + (" full" if full_width else "")
     colgroup = ""
+    cells = [[_cell(c, row) for c in columns] for _, row in df.iterrows()]
+    keep = [j for j, c in enumerate(columns)
+            if not (c.optional and all(blank(r[j].text) and not r[j].html for r in cells))]
+    columns = [columns[j] for j in keep]
     if any(c.width for c in columns):
         colgroup = "<colgroup>" + "".join(
             f'<col style="width:{esc(c.width)}">' if c.width else "<col>" for c in columns) + "</colgroup>"
     head = "".join(f'<th title="{esc(c.tip)}">{esc(c.header)}</th>' if c.tip else f"<th>{esc(c.header)}</th>"
                    for c in columns)
-    rows = []
-    for _, row in df.iterrows():
-        rows.append("<tr>" + "".join(_cell_html(c, row) for c in columns) + "</tr>")
+    rows = ["<tr>" + "".join(_cell_html(columns[i], r[j]) for i, j in enumerate(keep)) + "</tr>" for r in cells]
     return (f'<div class="tablewrap"><table class="{cls}">{colgroup}<thead><tr>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
@@ -296,6 +301,7 @@ class Section:
         index: bool = False,
         full_width: bool = False,
         floatfmt: str | None = None,
+        group_id: Callable[[str], str] | None = None,
     ) -> Section:
         """Add a table.
 
@@ -327,6 +333,8 @@ class Section:
             Stretch the table to the page width (fixed layout).
         floatfmt
             Ignored (kept for compatibility: numbers are formatted by their meaning).
+        group_id
+            With ``per``: the HTML id of each group's heading, from the group (a link target).
         """
         self._flush()
         if isinstance(df, Mapping) and not isinstance(df, pd.DataFrame):
@@ -357,7 +365,8 @@ class Section:
         link = f' · full table: <a href="{esc(tsv_single)}">{esc(tsv_single)}</a>' if tsv_single else ""
         count = f"{total:,} {_singular(what) if total == 1 else what}"
         if per is not None and len(groups) > 1:
-            count += f" in {len(groups)} {'cohorts' if per == 'cohort' else per.replace('_', ' ') + 's'}"
+            noun = {"cohort": "cohorts", "claim_id": "claims"}.get(per, per.replace("_", " ") + "s")
+            count += f" in {len(groups)} {noun}"
         head = ((f'<span class="title">{esc(title)}</span> ' if title else "")
                 + f'<span class="count">— {count}{link}</span>')
         body = [f'<p class="note">{inline_md(note)}</p>'] if note else []
@@ -369,8 +378,10 @@ class Section:
                 if len(shown) < len(sub):
                     msg = f"<b>{esc(g)}</b>: showing {len(shown):,} of {len(sub):,} {esc(what)}{g_link}"
                 else:
-                    msg = f"<b>{esc(g)}</b>: {len(sub):,} {esc(what)}" + (g_link if isinstance(tsv, Mapping) else "")
-                body.append(f'<p class="note grp">{msg}</p>')
+                    msg = (f"<b>{esc(g)}</b>: {len(sub):,} {esc(_singular(what) if len(sub) == 1 else what)}"
+                           + (g_link if isinstance(tsv, Mapping) else ""))
+                gid = f' id="{esc(group_id(g))}"' if group_id else ""
+                body.append(f'<p class="note grp"{gid}>{msg}</p>')
             elif len(shown) < len(sub):
                 body.append(f'<p class="note">Showing {len(shown):,} of {len(sub):,} {esc(what)}{g_link}</p>')
             body.append(table_html(shown, columns, full_width=full_width))

@@ -1,9 +1,9 @@
 """The report of an analysis run, answers first.
 
-Top (the first screen): what was asked (the review, cited), which cohorts were analysed
-(a card each; the others one line each with the reason behind a disclosure), then ONE
-ROW PER CLAIM (statement, citation, verdict badge, certainty, effect with 95% CI and q,
-cohorts, caveats), each linking to its evidence.
+Top (the first screen): the bottom line per disease area (a sentence from the verdicts and
+one chip per claim); then ONE COMPACT LINE PER CLAIM grouped by disease area (verdict badge,
+certainty, statement, effect with 95% CI and q, source), its details opening in place; then
+what was asked (the review, cited) and which cohorts were analysed.
 
 Then the evidence per testable claim (forest plot, the feature by group, the tests behind
 the verdict, the sensitivity analyses), and everything else grouped by question: cohorts
@@ -37,8 +37,10 @@ from mgtranscript.report.details import (
     _survival,
     _trends,
 )
+from mgtranscript.report._common import _add_figures
 from mgtranscript.report.evidence import _evidence
-from mgtranscript.report.figures import FigureEntry, table
+from mgtranscript.report.figures import FigureEntry, mapping, table
+from mgtranscript.report.flags import banners, cohort_flags
 from mgtranscript.report.page import Report, esc
 from mgtranscript.report.top import (
     ASKED,
@@ -46,6 +48,7 @@ from mgtranscript.report.top import (
     REVIEW_CITATION,
     VERDICT_ORDER,
     _asked,
+    _bottom_line,
     _claims,
 )
 
@@ -69,7 +72,19 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
 )
 
 #: Every section id of the standard report, in order.
-SECTION_IDS: tuple[str, ...] = ("asked", "claims", "evidence") + tuple(s[0] for s in SECTIONS)
+SECTION_IDS: tuple[str, ...] = ("bottom-line", "claims", "overview", "asked", "evidence") + tuple(s[0] for s in SECTIONS)
+
+
+def _cohorts_shown(res: Any) -> dict[str, list[str]]:
+    """Section id -> the cohorts whose data it shows (for the design-flag banners)."""
+    def col(name: str) -> list[str]:
+        t = table(res, name)
+        return [str(c) for c in pd.unique(t["cohort"].astype(str))] if "cohort" in t.columns else []
+
+    feats = [str(k) for k in mapping(res, "features")]
+    return {"scores": feats or col("comparisons"), "genes": feats or col("comparisons"),
+            "de": [str(k) for k in mapping(res, "de")], "enrichment": col("gsea") + col("ora"),
+            "coupling": col("coupling") + col("correlations"), "trends": col("trends"), "survival": col("survival")}
 
 
 def build(res: Any, figures: Sequence[FigureEntry] = (), *, title: str | None = None,
@@ -95,8 +110,14 @@ def build(res: Any, figures: Sequence[FigureEntry] = (), *, title: str | None = 
     sub = (f"{len(claims)} claims of a 2026 review (Ji et al., Front. Nutr.) tested in {n_analysed} public "
            f"liver cohort{'s' if n_analysed != 1 else ''}" + (f" ({', '.join(areas)})" if areas else "") + ".")
     rep = Report(title or "Magnesium homeostasis in liver disease: what public transcriptomes say", subtitle=sub)
-    _asked(rep, res)
+    _bottom_line(rep, res)
     _claims(rep, res)
+    ov = rep.section("overview", "Mg genes and scores across every contrast", nav="At a glance",
+                     intro="The comparison the claims rest on, for every cohort at once: each column is one "
+                           "contrast of one cohort.")
+    if not _add_figures(ov, figures, "overview", cohort_flags(res)):
+        ov.text("No comparison was run.")
+    _asked(rep, res)
     _evidence(rep, res, figures)
     builders = {
         "cohorts": lambda s: _cohorts(s, res),
@@ -112,8 +133,14 @@ def build(res: Any, figures: Sequence[FigureEntry] = (), *, title: str | None = 
         "sensitivity": lambda s: _sensitivity(s, res),
         "provenance": lambda s: _provenance(s, res),
     }
+    flags = cohort_flags(res)
+    shown = _cohorts_shown(res)
     for sid, stitle, short in SECTIONS:
         sec = rep.section(sid, stitle, nav=short)
+        if flags and sid in shown:
+            b = banners(flags, shown[sid])
+            if b:
+                sec.html(b)
         builders[sid](sec)
     for s, msg in errors:
         target = "evidence" if s.startswith("claim-") else s

@@ -1,9 +1,12 @@
-"""The top of the report (the first screen): what was asked, the cohorts, one row per claim.
+"""The top of the report: the bottom line, the claims by disease area, what was asked, the cohorts.
 
-What was asked (the review, cited), which cohorts were analysed (a card each; the others one
-line each with the reason behind a disclosure), then ONE ROW PER CLAIM (statement, citation,
-verdict badge, certainty, effect with 95% CI and q, cohorts, caveats), each linking to its
-evidence (:mod:`mgtranscript.report.evidence`).
+The bottom line (:mod:`mgtranscript.report.bottomline`) fills the first screen; then ONE
+COMPACT LINE PER CLAIM, grouped by disease area (id, verdict badge and certainty, statement,
+effect with 95% CI and q, source), each opening in place on its details (why, effect and n,
+cohorts, certainty and its reasons, caveats, robustness, citation) and linking to its
+evidence (:mod:`mgtranscript.report.evidence`). Caveats every claim shares are said once, in
+the legend. Then what was asked (the review, cited) and which cohorts were analysed (a card
+each; the others one line each with the reason behind a disclosure).
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from typing import Any
 import pandas as pd
 
 from mgtranscript.report._common import _cohort_words, _groups_html, _tech, _tsv
+from mgtranscript.report.bottomline import (
+    VERDICT_ORDER,
+    area_words,
+    areas_of,
+    bottom_line_html,
+    certainty_level,
+    claims_of,
+)
 from mgtranscript.report.figures import table
 from mgtranscript.report.format import (
     DASH,
@@ -50,14 +61,16 @@ HOW_TO_READ = (
     "(*contradicted*), neither clearly (*inconclusive*), or cannot speak to it (*not testable*). "
     "**Certainty** (in the manner of GRADE): high, moderate, low or very low, lowered for design "
     "caveats, disagreement between cohorts, imprecision and indirectness. Effects are given with "
-    "their 95% confidence interval and Benjamini-Hochberg q."
+    "their 95% confidence interval and Benjamini-Hochberg q (a verdict's q: over the voted p of all "
+    "testable claims; in the tests tables each q names its family)."
 )
 
-VERDICT_ORDER = ("supported", "contradicted", "inconclusive", "not testable")
+#: Separator of the caveats of one verdict (``mgtranscript.claims.CAVEAT_SEP``).
+CAVEAT_SEP = " | "
 
 
 def _asked(rep: Report, res: Any) -> None:
-    sec = rep.section("asked", "What was asked", nav=False)
+    sec = rep.section("asked", "What was asked, and the cohorts", nav="Asked")
     sec.html(f'<div class="asked"><p>{esc(ASKED)}</p><p class="cite">{esc(REVIEW_CITATION)}</p></div>')
     cohorts = table(res, "cohorts")
     if cohorts.empty:
@@ -81,6 +94,7 @@ def _asked(rep: Report, res: Any) -> None:
             full = "" if is_missing(r.get("reason")) else str(r.get("reason"))
             if is_missing(short):
                 short, _ = abbreviate(full.splitlines()[0] if full else "", 120)
+            short = re.sub(rf"^{re.escape(str(r.get('accession')))}:\s*", "", str(short))  # said once
             n = r.get("n_samples")
             n_txt = f", {fmt_int(n)} samples" if not is_missing(n) and as_float(n) > 0 else ""
             more = (f' <details><summary>full reason</summary><div>{esc(full)}</div></details>'
@@ -112,24 +126,27 @@ def _card(r: pd.Series, res: Any) -> str:
 
 
 
-def _effect_cell(r: pd.Series) -> str:
+def _effect_html(r: pd.Series) -> str:
+    """The effect voted on, compact: kind, estimate [95% CI], q; for a claim not tested, why not."""
+    if str(r.get("verdict", "")) == "not testable":
+        return f'<span class="nt-why">{esc(reason_headline(r.get("reason")))}</span>'
     if is_missing(r.get("effect")):
-        return f'<td class="effect" data-v="">{DASH}</td>'
+        return DASH
     kind = effect_words(r.get("effect_kind"))
     est = fmt_est_ci(r.get("effect"), r.get("ci_low"), r.get("ci_high"))
     q = r.get("qval")
     q_txt = p_eq("q", q) if not is_missing(q) else ""
-    return (f'<td class="effect" data-v="{esc(as_float(r.get("effect")))}"><span class="kind">{esc(kind)}</span>'
-            f'{esc(est)}<span class="q">{esc(q_txt)}</span></td>')
+    return (f'<span class="kind">{esc(kind)}</span> {esc(est)}'
+            + (f' <span class="q">{esc(q_txt)}</span>' if q_txt else ""))
 
 
 _PARENS = re.compile(r"\s*\([^()]*\)")
+_BRACKETS = re.compile(r"\s*\[[^\[\]]*\]")
 
 
 def caveat_headline(text: str, limit: int = 100) -> str:
-    """The gist of a caveat for the claims table: cohort prefix kept, parentheses (numbers,
-    sample ids) and everything after the first ": " dropped; the full text stays in the
-    tooltip, the claim's evidence section and ``tables/claims.tsv``."""
+    """The gist of a caveat: cohort prefix kept, parentheses (numbers, sample ids) and everything
+    after the first ": " dropped; the full text stays in the claim's details and ``tables/claims.tsv``."""
     prefix, rest = "", text.strip()
     head = re.match(r"^([A-Z][A-Z0-9_-]+: )(.*)$", rest)  # a cohort id: GSE126848, TCGA-LIHC
     if head:
@@ -142,68 +159,165 @@ def caveat_headline(text: str, limit: int = 100) -> str:
     return out if len(out) <= limit else out[: limit - 1].rstrip() + "…"
 
 
-def _caveats_cell(r: pd.Series) -> str:
-    parts = []
-    verdict = str(r.get("verdict", ""))
+def reason_headline(text: Any, limit: int = 110) -> str:
+    """Why a claim is not testable, in one line: brackets and parentheses dropped."""
+    t = "" if is_missing(text) else str(text).strip()
+    prev = None
+    while prev != t:
+        prev, t = t, _BRACKETS.sub("", _PARENS.sub("", t))
+    t = t.strip().rstrip(";,.")
+    return t if len(t) <= limit else t[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def caveat_items(r: pd.Series) -> list[str]:
     cav = "" if is_missing(r.get("caveats")) else str(r.get("caveats"))
-    items = [c.strip() for c in cav.split(" | ") if c.strip()]  # claims.CAVEAT_SEP
-    if verdict == "not testable":
-        reason = "" if is_missing(r.get("reason")) else str(r.get("reason"))
-        if len(reason) > 240:  # the whole reason is in the evidence section and the tooltip
-            cut = reason[:240].rsplit(" ", 1)[0].rstrip(";,: ")
-            parts.append(f'<div title="{esc(reason)}">{esc(cut)} … <a href="#claim-{esc(slug(str(r.get("claim_id"))))}">'
-                         "why, in full</a></div>")
-        else:
-            parts.append(f"<div>{esc(reason)}</div>")
-    if items:
-        lis = []
-        for c in items:
-            short = caveat_headline(c)
-            lis.append(f'<li title="{esc(c)}">{esc(short)}</li>' if short != c else f"<li>{esc(c)}</li>")
-        parts.append("<ul>" + "".join(lis) + "</ul>")
-    rob = r.get("robustness")
-    if not is_missing(rob):
-        parts.append(f'<div class="muted">robustness: {esc(rob)}</div>')
-    return f'<td class="caveats">{"".join(parts) or DASH}</td>'
+    return [c.strip() for c in cav.split(CAVEAT_SEP) if c.strip()]
+
+
+def common_caveats(claims: pd.DataFrame) -> list[str]:
+    """Caveats every claim carries (said once, as a legend, not on each claim)."""
+    if claims.empty or "caveats" not in claims:
+        return []
+    sets = [set(caveat_items(r)) for _, r in claims.iterrows()]
+    if len(sets) < 2:
+        return []
+    common = set.intersection(*sets)
+    first = caveat_items(claims.iloc[0])
+    return [c for c in first if c in common]
+
+
+def source_of(r: pd.Series) -> str:
+    """Where a claim comes from: the ``source`` column (review, cited study, project proxy, project
+    hypothesis) when the claims table has it, else read off the citation (a review or a cited study)."""
+    src = r.get("source")
+    if not is_missing(src):
+        return str(src)
+    cite = "" if is_missing(r.get("citation")) else str(r.get("citation"))
+    return "review" if "review" in cite.lower() else ("cited study" if cite else "")
+
+
+def n_words(n: Any, design: Any) -> str:
+    """``n`` for people: ``"50 pairs (100 samples)"`` for a paired comparison, else ``"57 samples"``."""
+    if is_missing(n):
+        return ""
+    k = int(round(as_float(n)))
+    if str(design or "").startswith("paired"):
+        return f"{k:,} pairs ({2 * k:,} samples)"
+    return f"{k:,} samples"
+
+
+def _claim_n(cid: str, ev: pd.DataFrame) -> str:
+    """The n behind a claim's effect: its primary, counted evidence rows (pairs said as pairs)."""
+    if ev.empty or "claim_id" not in ev:
+        return ""
+    rows = ev[(ev["claim_id"].astype(str) == cid)]
+    if "scenario" in rows:
+        rows = rows[rows["scenario"].astype(str) == "primary"]
+    if "included" in rows:
+        rows = rows[rows["included"].astype(str).str.lower().isin(("true", "1"))]
+    if "role" in rows:
+        rows = rows[rows["role"].astype(str) == "primary"]
+    if rows.empty or "n" not in rows:
+        return ""
+    per = [(str(r.get("cohort")), n_words(r.get("n"), r.get("design"))) for _, r in rows.iterrows()
+           if not is_missing(r.get("n"))]
+    seen, out = set(), []
+    for coh, words in per:
+        if coh not in seen:
+            seen.add(coh)
+            out.append(words if len(per) == 1 else f"{coh} {words}")
+    return "; ".join(out)
+
+
+def _details_html(r: pd.Series, common: list[str], ev: pd.DataFrame) -> str:
+    cid = str(r["claim_id"])
+    verdict = str(r.get("verdict", ""))
+    items: list[tuple[str, str]] = []
+    reason = "" if is_missing(r.get("reason")) else str(r.get("reason"))
+    review = r.get("review_statement")
+    if not is_missing(review) and str(review).strip() != str(r.get("statement", "")).strip():
+        items.append(("The review says", esc(review)))
+    if reason and (verdict != "not testable" or reason_headline(reason) != reason):
+        items.append(("Why this verdict" if verdict != "not testable" else "Why not testable", esc(reason)))
+    if verdict != "not testable" and not is_missing(r.get("effect")):
+        n = _claim_n(cid, ev)
+        items.append(("Effect voted on", esc(
+            f"{effect_words(r.get('effect_kind'))} {fmt_est_ci(r.get('effect'), r.get('ci_low'), r.get('ci_high'))}, "
+            f"{p_eq('p', r.get('pval'))}, {p_eq('q', r.get('qval'))}" + (f"; n = {n}" if n else ""))))
+    if not is_missing(r.get("cohorts")):
+        items.append(("Cohorts", esc(_cohort_words(r.get("cohorts")))))
+    cr = r.get("certainty_reasons")
+    if verdict != "not testable" and certainty_level(r.get("certainty")) and not is_missing(cr):
+        items.append(("Certainty", f"{esc(certainty_level(r.get('certainty')))}: {esc(cr)}"))  # the level is on the line
+    own = [c for c in caveat_items(r) if c not in common]
+    if own:
+        items.append(("Caveats", "<ul>" + "".join(f"<li>{esc(c)}</li>" for c in own) + "</ul>"))
+    if not is_missing(r.get("robustness")):
+        items.append(("Robustness", esc(r.get("robustness"))))
+    src = source_of(r)
+    cite = "" if is_missing(r.get("citation")) else str(r.get("citation"))
+    scope = "" if is_missing(r.get("scope")) else str(r.get("scope"))
+    if src or cite:
+        items.append(("Source", esc(" — ".join(x for x in (src, cite) if x))
+                      + (esc(f" (scope: {scope})") if scope and scope != "tissue" else "")))
+    link = (f'<p class="small"><a class="ev-link" href="#claim-{esc(slug(cid))}">forest plot, tests and '
+            "sensitivity analyses →</a></p>" if verdict != "not testable" else "")
+    return ('<div class="cl-body"><dl class="why">' + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
+            + "</dl>" + link + "</div>")
+
+
+def claim_line(r: pd.Series, common: list[str], ev: pd.DataFrame) -> str:
+    """One claim: a compact line (id, verdict and certainty, statement, effect, source) that opens
+    in place on its details (why, effect and n, cohorts, certainty, caveats, robustness, citation)."""
+    cid = str(r["claim_id"])
+    verdict = str(r.get("verdict", ""))
+    cert = "" if verdict == "not testable" else certainty_html(r.get("certainty"))
+    src = source_of(r)
+    cite = "" if is_missing(r.get("citation")) else str(r.get("citation"))
+    return (
+        f'<details class="cl" id="row-{esc(slug(cid))}" data-verdict="{esc(verdict)}"><summary>'
+        f'<span class="cid">{esc(cid)}</span>'
+        f'<span class="cv">{badge(verdict)}{cert}</span>'
+        f'<span class="claim-statement">{esc(r.get("statement", ""))}</span>'
+        f'<span class="ce">{_effect_html(r)}</span>'
+        f'<span class="src" title="{esc(cite)}">{esc(src)}</span>'
+        "</summary>" + _details_html(r, common, ev) + "</details>"
+    )
+
+
+def _bottom_line(rep: Report, res: Any) -> None:
+    claims = table(res, "claims")
+    sec = rep.section("bottom-line", "Bottom line", nav="Bottom line")
+    if claims.empty:
+        sec.text("No claim was evaluated.")
+        return
+    from mgtranscript.report.flags import cohort_flags
+
+    sec.html(bottom_line_html(claims, table(res, "cohorts"), flagged=cohort_flags(res)))
 
 
 def _claims(rep: Report, res: Any) -> None:
     claims = table(res, "claims")
+    ev = table(res, "claims_evidence")
     sec = rep.section("claims", "Claims and verdicts", nav="Claims")
     if claims.empty:
         sec.text("No claim was evaluated.")
         return
     counts = claims["verdict"].astype(str).value_counts()
     summary = "".join(f'<span class="n">{int(counts[v])}</span>{badge(v)}' for v in VERDICT_ORDER if v in counts)
-    sec.html(f'<p class="summary-counts">{len(claims)} claims:{summary}</p>')
-    sec.html(f'<p class="small muted">{inline_md(HOW_TO_READ)}</p>')
-    rows = []
-    for _, r in claims.iterrows():
-        cid = str(r["claim_id"])
-        cite = "" if is_missing(r.get("citation")) else str(r.get("citation"))
-        scope = "" if is_missing(r.get("scope")) else str(r.get("scope"))
-        meta = " · ".join(x for x in (cite, f"scope: {scope}" if scope and scope != "tissue" else "") if x)
-        claim_td = (
-            f'<td class="claim" data-v="{esc(cid.lower())}">'
-            f'<a class="cid" href="#claim-{esc(slug(cid))}">{esc(cid)}</a>'
-            f'<span class="claim-statement">{esc(r.get("statement", ""))}</span>'
-            f'<span class="cite">{esc(meta)}</span> '
-            f'<a class="ev-link" href="#claim-{esc(slug(cid))}">evidence →</a></td>'
-        )
-        verdict = str(r.get("verdict", ""))
-        vorder = VERDICT_ORDER.index(verdict) if verdict in VERDICT_ORDER else 9
-        verdict_td = f'<td data-v="{vorder}">{badge(verdict)}{certainty_html(r.get("certainty"))}</td>'
-        n = r.get("n_cohorts")
-        coh = _cohort_words(r.get("cohorts"))
-        coh_td = f'<td class="small" data-v="{esc(as_float(n) if not is_missing(n) else "")}">{esc(coh)}</td>'
-        rows.append(f'<tr id="row-{esc(slug(cid))}">{claim_td}{verdict_td}{_effect_cell(r)}{coh_td}'
-                    f"{_caveats_cell(r)}</tr>")
-    sec.html(
-        '<table class="claims sortable"><colgroup><col style="width:40%"><col style="width:12.5%">'
-        '<col style="width:14.5%"><col style="width:11%"><col style="width:22%"></colgroup>'
-        "<thead><tr><th>Claim (review statement)</th><th>Verdict</th><th>Effect [95% CI]</th>"
-        "<th>Cohorts</th><th>Caveats / why not testable</th></tr></thead><tbody>"
-        + "".join(rows) + "</tbody></table>"
-    )
+    sec.html(f'<p class="summary-counts">{len(claims)} claims:{summary} '
+             '<span class="muted small">— click a claim for why, the caveats and the source</span></p>')
+    common = common_caveats(claims)
+    legend = HOW_TO_READ
+    if common:
+        legend += " **Every verdict**: " + "; ".join(common) + "."
+    sec.html(f'<p class="small muted">{inline_md(legend)}</p>')
+    head = ('<div class="cl-head"><span>Claim</span><span>Verdict · certainty</span><span>Statement</span>'
+            '<span>Effect [95% CI], q</span><span>Source</span></div>')
+    for area in areas_of(claims):
+        sub = claims_of(claims, area)
+        sec.html(f'<h3 class="area" id="area-{esc(slug(area))}">{esc(area_words(area))} '
+                 f'<span class="muted small">({len(sub)} claim{"s" if len(sub) != 1 else ""})</span></h3>'
+                 + head + "".join(claim_line(r, common, ev) for _, r in sub.iterrows()))
     sec.html(f'<p class="note">Full table: <a href="{_tsv("claims")}">{_tsv("claims")}</a>; the tests behind '
              f'each verdict: <a href="{_tsv("claims_evidence")}">{_tsv("claims_evidence")}</a>.</p>')

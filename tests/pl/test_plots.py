@@ -293,3 +293,67 @@ def test_trend_and_km(features, tmp_path):
     _check(fig, stem)
     assert fig.axes[0].get_ylabel() == "overall survival (probability)"
     assert [t.get_text() for t in fig.axes[1].get_yticklabels()] == ["high", "low"]
+
+
+def _run_tables():
+    """A run's comparisons, GSEA and design tables: two cohorts, three contrasts, one flagged, one disqualified."""
+    rows, gsea = [], []
+    cols = [("GSE1", "condition:NASH|healthy"), ("GSE1", "condition:NAFL|healthy"), ("GSE2", "condition:NASH|NAFL")]
+    feats = [("MG_EFFLUX_EXCHANGE", "score"), ("mg_balance", "score"), ("CNNM4", "gene"), ("TRPM7", "gene")]
+    for j, (acc, c) in enumerate(cols):
+        for i, (f, kind) in enumerate(feats):
+            rows.append(dict(cohort=acc, contrast=c, feature=f, kind=kind, hedges_g=0.5 * i - j,
+                             qval=0.01 if (i + j) % 2 == 0 else 0.4))
+        for k, s in enumerate(("MG_EFFLUX_EXCHANGE", "HALLMARK_DNA_REPAIR", "HALLMARK_INFLAMMATORY_RESPONSE")):
+            gsea.append(dict(cohort=acc, contrast=c, set=s, nes=1.5 - k - j * 0.5, fdr=(0.001, 0.04, 0.6)[k]))
+    design = pd.DataFrame([dict(cohort="GSE1", contrast="condition:NASH|healthy", check="library_size", flagged=True),
+                           dict(cohort="GSE2", contrast="condition:NASH|NAFL", check="batch_aliased", flagged=True),
+                           dict(cohort="GSE1", contrast="condition:NAFL|healthy", check="age", flagged=False)])
+    return pd.DataFrame(rows), pd.DataFrame(gsea), design, cols, feats
+
+
+def test_contrast_heatmap_from_a_runs_tables(tmp_path):
+    cmp, _, design, cols, feats = _run_tables()
+    stem = tmp_path / "contrasts"
+    ax = pl.contrast_heatmap(cmp, design=design, save=stem, show=False)
+    fig = ax.figure
+    _check(fig, stem)
+    M = ax.images[0].get_array()
+    assert M.shape == (len(feats), len(cols))
+    for j in range(len(cols)):  # effect as colour: the values of the table, row per feature, column per contrast
+        np.testing.assert_allclose(np.asarray(M[:, j]), [0.5 * i - j for i in range(len(feats))])
+    dots = {tuple(map(int, xy)) for xy in ax.collections[0].get_offsets()}
+    assert dots == {(j, i) for j in range(len(cols)) for i in range(len(feats)) if (i + j) % 2 == 0}  # q < 0.05
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels[0].startswith("GSE1 ⚑") and "NASH vs healthy" in labels[0]  # flagged
+    assert labels[1].startswith("GSE1\n")  # checked, not flagged
+    assert labels[2].startswith("GSE2 ✕")  # batch aliased with the groups: disqualified
+    assert any(p.get_hatch() == "///" for p in ax.patches)
+    assert [t.get_text() for t in ax.get_yticklabels()][:2] == ["Mg efflux/exchange", "Mg balance (influx − efflux)"]
+    assert fig.axes[1].get_ylabel().count("\n") <= 1  # colour bar label on at most two lines
+    assert "q < 0.05" in ax.get_xlabel() and "disqualified" in ax.get_xlabel()
+    only = pl.contrast_heatmap(cmp, contrasts=["condition:NASH|NAFL"], features=["CNNM4"])
+    assert only.images[0].get_array().shape == (1, 1)
+    with pytest.raises(InputDataError, match="hedges_g"):
+        pl.contrast_heatmap(cmp.drop(columns="hedges_g"))
+
+
+def test_enrichment_dotplot_colour_nes_size_q(tmp_path):
+    _, gsea, design, cols, _ = _run_tables()
+    stem = tmp_path / "dots"
+    ax = pl.enrichment_dotplot(gsea, design=design, save=stem, show=False)
+    _check(ax.figure, stem)
+    sc = ax.collections[0]
+    assert len(sc.get_offsets()) == len(gsea)
+    assert [t.get_text() for t in ax.get_yticklabels()][0] == "Mg efflux/exchange"  # Mg sets first
+    sizes = dict(zip(map(tuple, np.asarray(sc.get_offsets()).astype(int)), sc.get_sizes()))
+    row = {t.get_text(): i for i, t in enumerate(ax.get_yticklabels())}
+    q001, q04, q6 = (row[w] for w in ("Mg efflux/exchange", "Hallmark: DNA repair", "Hallmark: inflammatory response"))
+    assert sizes[(0, q001)] > sizes[(0, q04)] > sizes[(0, q6)]  # smaller q, bigger dot
+    np.testing.assert_allclose(sorted(sc.get_array()), sorted(gsea["nes"]))
+    assert "FDR" in ax.get_legend().get_title().get_text()
+    assert ax.get_xticklabels()[2].get_text().startswith("GSE2 ✕")
+    assert pl.enrichment_dotplot(gsea, sets=["HALLMARK_DNA_REPAIR"]).get_yticklabels()[0].get_text() == \
+        "Hallmark: DNA repair"
+    with pytest.raises(InputDataError, match="none of the sets"):
+        pl.enrichment_dotplot(gsea, sets=["NOPE"])
