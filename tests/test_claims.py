@@ -538,3 +538,33 @@ def test_l10_margin_is_a_fold_change_with_its_power_and_the_stage_context():
     ev = j.evidence[j.evidence.claim_id == "L10"]
     assert set(ev.loc[ev.included, "effect_kind"]) == {"log2fc"}  # Hedges' g is shown beside
     assert (ev["role"] == "standardised (context)").sum() == 1 and (ev["role"] == "stage context").sum() == 1
+
+
+def test_used_marks_exactly_the_rows_the_vote_rests_on():
+    """``used`` is True for the primary rows a verdict voted on (and the pool), False for context,
+    alternatives and rows a claim could not use."""
+    from mgtranscript.claims import judge
+
+    ev = pd.DataFrame([
+        {"claim_id": "T1", "scenario": "primary", "cohort": "A", "contrast": "condition:NASH|healthy", "feature": "CNNM4",
+         "effect_kind": "hedges_g", "estimate": 0.9, "ci_low": 0.3, "ci_high": 1.5, "se": 0.3, "pval": 0.003,
+         "n": 60, "role": "primary", "included": True},
+        {"claim_id": "T1", "scenario": "primary", "cohort": "B", "contrast": "condition:NASH|healthy", "feature": "CNNM4",
+         "effect_kind": "hedges_g", "estimate": 0.7, "ci_low": 0.2, "ci_high": 1.2, "se": 0.25, "pval": 0.005,
+         "n": 70, "role": "primary", "included": True},
+        {"claim_id": "T1", "scenario": "primary", "cohort": "B", "contrast": "condition:NASH|healthy", "feature": "CNNM4",
+         "effect_kind": "hedges_g", "estimate": 0.5, "ci_low": 0.0, "ci_high": 1.0, "se": 0.25, "pval": 0.05,
+         "n": 70, "role": "not used: batch-aliased contrast", "included": False},
+        {"claim_id": "T1", "scenario": "DE: voom", "cohort": "A", "contrast": "condition:NASH|healthy", "feature": "CNNM4",
+         "effect_kind": "hedges_g", "estimate": 0.8, "ci_low": 0.2, "ci_high": 1.4, "se": 0.3, "pval": 0.01,
+         "n": 60, "role": "primary", "included": True},
+    ])
+    claims = pd.DataFrame([{"claim_id": "T1", "statement": "CNNM4 up in NASH", "citation": "", "source": "review",
+                            "scope": "tissue", "disease": "MASLD", "features": "CNNM4",
+                            "contrast": "condition:NASH|healthy", "expected_direction": "up", "feature_kind": "gene"}])
+    j = judge(ev, claims=claims)
+    e = j.evidence
+    used = e[e["used"].astype(bool)]
+    assert set(used["cohort"]) == {"A", "B", "pooled (2 cohorts)"}
+    assert set(used["scenario"]) == {"primary"}
+    assert not e.loc[e["role"] == "not used: batch-aliased contrast", "used"].astype(bool).any()

@@ -51,7 +51,7 @@ VERDICT_COLUMNS = [
 #: ``tables/effects.tsv``).
 EVIDENCE_COLUMNS = [
     "claim_id", "scenario", "cohort", "contrast", "feature", "test", "design", "effect_kind", "estimate",
-    "ci_low", "ci_high", "se", "pval", "qval", "q_family", "n", "role", "included", "why",
+    "ci_low", "ci_high", "se", "pval", "qval", "q_family", "n", "role", "included", "used", "why",
 ]
 
 #: One row per claim x alternative analysis (``tables/sensitivity.tsv``). ``rederived`` lists the

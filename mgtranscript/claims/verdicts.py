@@ -309,6 +309,11 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
     tested = verdicts["verdict"] != "not testable"
     empty = verdicts["robustness"].fillna("") == ""
     verdicts.loc[tested & empty, "robustness"] = "no alternative analysis applies"
+    # ``used``: the row is part of its claim's vote (a primary, included row of a claim with a finite vote, or
+    # the pool it gave); alternative scenarios feed the sensitivity table only
+    voted = {cid for cid, v in votes.items() if np.isfinite(v.effect)}
+    ev["used"] = False
+    ev.loc[primary_rows.index[primary_rows["claim_id"].isin(voted)], "used"] = True
     pooled_rows = [_pooled_row(cid, v, qs.get(cid, np.nan), primary_rows[primary_rows["claim_id"] == cid])
                    for cid, v in votes.items() if v.pooled and np.isfinite(v.effect)]
     if pooled_rows:  # added after the sensitivity analysis: a pool is never an alternative's cohort
@@ -338,4 +343,5 @@ def _pooled_row(cid: str, v: Vote, q: float, used: pd.DataFrame) -> dict:
                      f"I² {v.i2:.0f}%, Q p {fmt_num(v.q_pval)}{pi}"),
             "design": "meta-analysis", "effect_kind": v.effect_kind, "estimate": v.effect, "ci_low": v.ci_low,
             "ci_high": v.ci_high, "se": v.se, "pval": v.pval, "qval": q, "q_family": "claims", "n": v.n,
-            "role": "pooled", "included": True, "why": "the effect the verdict voted on (q over the claims)"}
+            "role": "pooled", "included": True, "used": True,
+            "why": "the effect the verdict voted on (q over the claims)"}

@@ -139,15 +139,12 @@ def _legend_text(flagged, disq, cols) -> str:
 
 
 def _finish(fig, ax, *, show: bool | None, save, svg: bool):
+    """Save when asked; ``show=True`` shows the figure (``plt.show``) and returns None, as scanpy does."""
     savefig(fig, save, svg=svg)
     if show:
-        try:  # pragma: no cover - only in a notebook
-            from IPython.display import display  # noqa: PLC0415
+        import matplotlib.pyplot as plt
 
-            display(fig)
-        except ImportError:  # pragma: no cover
-            logger.warning("show=True needs IPython; the figure is returned instead")
-            return ax
+        plt.show()
         return None
     return ax
 
