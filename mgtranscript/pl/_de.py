@@ -157,6 +157,10 @@ def volcano(
     return fig
 
 
+#: Most label-moving steps in a volcano (they usually settle in 20-150).
+_LABEL_ITERATIONS = 1000
+
+
 def _spread_labels(fig, ax, texts, xs, ys) -> None:
     """Move labels apart so none overlaps another (adjustText), joined to their point by a line."""
     try:
@@ -164,6 +168,7 @@ def _spread_labels(fig, ax, texts, xs, ys) -> None:
     except ImportError:  # pragma: no cover - declared dependency
         logger.warning("adjustText is not installed; volcano labels may overlap")
         return
-    fig.canvas.draw()  # lay the figure out first: labels move in display space
+    # adjust_text lays the figure out first (without rendering): labels move in display space.
+    # An iteration limit, not adjustText's default 1 s time limit: the same labels on a busy machine.
     adjust_text(texts, ax=ax, expand=(1.3, 1.5), force_text=(0.3, 0.6), force_static=(0.2, 0.4),
-                arrowprops=dict(arrowstyle="-", color="0.35", lw=0.6))
+                iter_lim=_LABEL_ITERATIONS, arrowprops=dict(arrowstyle="-", color="0.35", lw=0.6))

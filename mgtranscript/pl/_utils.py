@@ -16,18 +16,72 @@ logger = logging.getLogger(__name__)
 DEFAULT_DPI = 150
 
 
-def _compact_png(path: Path) -> None:
-    """Re-encode a plot PNG with a 256-colour palette (no dithering): about 3x smaller, same look."""
-    try:
-        from PIL import Image  # noqa: PLC0415 - Pillow is a matplotlib dependency
-    except ImportError:  # pragma: no cover
-        return
-    with Image.open(path) as im:
-        rgb = im.convert("RGB")
+def _palette_png(rgb, path: Path) -> None:
+    """Write an RGB image as a 256-colour palette PNG (no dithering): about 3x smaller, same look."""
+    from PIL import Image  # noqa: PLC0415 - Pillow is a matplotlib dependency
+
     q = rgb.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
     tmp = path.with_name(path.name + ".tmp")
     q.save(tmp, format="PNG", compress_level=6)
     tmp.replace(path)
+
+
+def _is_auto(colour) -> bool:
+    return isinstance(colour, str) and colour == "auto"
+
+
+def _rendered_rgb(fig, dpi: float):
+    """The figure drawn ONCE at ``dpi`` as a PIL RGB image, as ``fig.savefig(..., dpi=dpi)`` would
+    draw it (the ``savefig.*`` colours, its layout engine run once), or None when the figure's canvas
+    cannot render in memory (then :func:`savefig` goes through matplotlib's own path).
+
+    ``Figure.savefig`` draws a figure with a layout engine twice (a layout pass without rendering,
+    then the rendering pass); drawing once with the engine in place places everything identically.
+    """
+    import matplotlib as mpl  # noqa: PLC0415
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+
+    canvas = fig.canvas
+    rc = mpl.rcParams
+    if (not isinstance(canvas, FigureCanvasAgg) or rc["savefig.bbox"] not in (None, "standard")
+            or rc["savefig.transparent"]):
+        return None
+    old = {"dpi": fig.get_dpi(), "facecolor": fig.get_facecolor(), "edgecolor": fig.get_edgecolor()}
+    manager = getattr(canvas, "manager", None)
+    try:
+        canvas.manager = None  # a pyplot window is not resized by the temporary dpi
+        fig.set_dpi(dpi)
+        for prop in ("facecolor", "edgecolor"):
+            colour = rc[f"savefig.{prop}"]
+            if not _is_auto(colour):
+                getattr(fig, f"set_{prop}")(colour)
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
+        img = Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), rgba, "raw", "RGBA", 0, 1).convert("RGB")
+    finally:
+        fig.set_dpi(old["dpi"])
+        fig.set_facecolor(old["facecolor"])
+        fig.set_edgecolor(old["edgecolor"])
+        canvas.manager = manager
+    return img
+
+
+def _save_compact_png(fig, path: Path, dpi: float) -> None:
+    """Draw ``fig`` once and write it as a palette PNG (no intermediate PNG on disk or in memory
+    when the canvas renders in memory)."""
+    from PIL import Image  # noqa: PLC0415
+
+    rgb = _rendered_rgb(fig, dpi)
+    if rgb is None:
+        import io  # noqa: PLC0415
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 0})
+        buf.seek(0)
+        with Image.open(buf) as im:
+            rgb = im.convert("RGB")
+    _palette_png(rgb, path)
 
 
 def savefig(fig, save: str | Path | None, *, svg: bool = False, dpi: int = DEFAULT_DPI,
@@ -62,12 +116,10 @@ def savefig(fig, save: str | Path | None, *, svg: bool = False, dpi: int = DEFAU
     out = []
     for ext in ("png", "svg") if svg else ("png",):
         path = stem.parent / f"{stem.name}.{ext}"
-        if ext == "png" and compact:  # stored uncompressed first: it is re-encoded just below
-            fig.savefig(path, format=ext, dpi=dpi, pil_kwargs={"compress_level": 0})
+        if ext == "png" and compact:  # drawn once, encoded once
+            _save_compact_png(fig, path, dpi)
         else:
             fig.savefig(path, format=ext, dpi=dpi)
-        if ext == "png" and compact:
-            _compact_png(path)
         out.append(path)
     logger.info("saved %s", ", ".join(map(str, out)))
     return out

@@ -1,7 +1,9 @@
 """The figures of each cohort: Mg scores, the Mg-gene heatmap, volcano, GSEA, coupling, trends, KM.
 
 A mixin of :class:`mgtranscript.report.figures._Drawer`, which provides ``res``, ``features``,
-``params`` and ``draw``.
+``params``, ``cohort_params`` and ``draw``. Figures that depend on their cohort's results alone are
+drawn with ``own=True`` (see :func:`mgtranscript.report.figures.draw_cohort_figures`): they use that
+cohort's rows and units only, never a value computed over the whole run.
 """
 
 from __future__ import annotations
@@ -52,17 +54,20 @@ class _CohortFigures:
                           lambda save, svg, df=df, sets=sets, order=order, paired=paired, units=units, acc=acc:
                           pl.scores(
                               df, groupby="condition", order=order, sets=sets, paired_by=paired, units=units,
-                              ncols=3, title=f"{acc}: Mg gene-set scores by condition", save=save, svg=svg))
+                              ncols=3, title=f"{acc}: Mg gene-set scores by condition", save=save, svg=svg),
+                          cohort=acc, own=True, cost=0.25 * len(sets) + 0.3)
             genes = gene_columns(df)
             if genes and "condition" in df.columns:
+                expr_units = self.cohort_params(acc).get("expression_units")
                 self.draw("genes", f"heatmap_{acc}",
                           f"**{acc}** — Mg and key genes: mean per condition of each gene's z-score across samples "
-                          f"(expression: {self.params.get('expression_units', 'log expression')}).",
-                          lambda save, svg, df=df, genes=genes, acc=acc:
+                          f"(expression: {expr_units or 'log expression'}).",
+                          lambda save, svg, df=df, genes=genes, acc=acc, expr_units=expr_units:
                           pl.heatmap(
                               df, genes, groupby="condition", order=stage_order(df["condition"]),
-                              units=self.params.get("expression_units"), title=f"{acc}: Mg genes by condition",
-                              save=save, svg=svg))
+                              units=expr_units, title=f"{acc}: Mg genes by condition",
+                              save=save, svg=svg),
+                          cohort=acc, own=True, cost=1.0)
         for acc, de in mapping(self.res, "de").items():
             self.volcano(str(acc), de)
         self.gsea()
@@ -74,7 +79,7 @@ class _CohortFigures:
             feats = list(pd.unique(t["feature"].astype(str))) if "feature" in t.columns else [None]
             for f in feats:
                 sub = t[t["feature"].astype(str) == f] if f is not None else t
-                self._km("survival", f"km_{acc}" + (f"_{f}" if f else ""), str(acc), f, sub)
+                self._km("survival", f"km_{acc}" + (f"_{f}" if f else ""), str(acc), f, sub, own=True)
 
     def _contrast_of(self, acc: str, de: pd.DataFrame | None = None) -> str:
         dc = mapping(self.res, "de_contrast")
@@ -89,7 +94,8 @@ class _CohortFigures:
             return
         contrast = self._contrast_of(acc, de)
         words = contrast_words(contrast) or "group vs reference"
-        method = str(de["method"].iloc[0]) if "method" in de.columns and len(de) else str(self.params.get("de", ""))
+        method = (str(de["method"].iloc[0]) if "method" in de.columns and len(de)
+                  else str(self.cohort_params(acc).get("de", "")))
         feats = self.features.get(acc)
         highlight = gene_columns(feats) if feats is not None else []
         self.draw("de", f"volcano_{acc}",
@@ -97,7 +103,8 @@ class _CohortFigures:
                   "coloured: q < 0.05.",
                   lambda save, svg: pl.volcano(
                       de, highlight=highlight, x_label=f"log2 fold change, {words}",
-                      title=f"{acc}: {words}", save=save, svg=svg))
+                      title=f"{acc}: {words}", save=save, svg=svg),
+                  cohort=acc, own=True, cost=2.0)
 
     def gsea(self) -> None:
         g = table(self.res, "gsea")
@@ -130,7 +137,8 @@ class _CohortFigures:
                       pl.gsea(
                           rankings[acc], list(sets[target]), result_row=row, metric_label="moderated t",
                           up_label=up, down_label=down, p_floor=floor,
-                          title=f"{acc}: {set_label(target)}, {contrast_words(contrast)}", save=save, svg=svg))
+                          title=f"{acc}: {set_label(target)}, {contrast_words(contrast)}", save=save, svg=svg),
+                      cohort=acc, own=True, cost=0.5)
 
     def coupling(self) -> None:
         cp = table(self.res, "coupling")
@@ -165,9 +173,10 @@ class _CohortFigures:
                       lambda save, svg, df=df, x=x, y=y, stats=stats, group=group, acc=acc:
                       pl.scatter(
                           df, x, y, groupby=group, order=stage_order(df[group]) if group else None,
-                          x_label=f"{set_label(x)}\n{feature_units(x, self.params)}",
-                          y_label=f"{set_label(y)}\n{feature_units(y, self.params)}", stats_text=stats,
-                          title=f"{acc}: {set_label(y)} vs {set_label(x)}", save=save, svg=svg))
+                          x_label=f"{set_label(x)}\n{feature_units(x, self.cohort_params(acc))}",
+                          y_label=f"{set_label(y)}\n{feature_units(y, self.cohort_params(acc))}", stats_text=stats,
+                          title=f"{acc}: {set_label(y)} vs {set_label(x)}", save=save, svg=svg),
+                      cohort=acc, cost=0.4)
 
     def trends(self) -> None:
         tr = table(self.res, "trends")
@@ -194,10 +203,12 @@ class _CohortFigures:
                       f"({len(top)} of {len(rows)} tested; q by Benjamini-Hochberg); the black line joins the medians.",
                       lambda save, svg, df=df, feats=feats, by=by, order=order, stats=stats, acc=acc:
                       pl.trend(
-                          df, feats, by=by, order=order, units=units_for(feats, self.params), stats_text=stats,
-                          title=f"{acc}: trends across {by.replace('_', ' ')}", save=save, svg=svg))
+                          df, feats, by=by, order=order, units=units_for(feats, self.cohort_params(acc)),
+                          stats_text=stats, title=f"{acc}: trends across {by.replace('_', ' ')}", save=save, svg=svg),
+                      cohort=acc, cost=0.3 * len(feats) + 0.3)
 
-    def _km(self, section: str, stem: str, acc: str, feat: str | None, t: pd.DataFrame, prefix: str = "") -> None:
+    def _km(self, section: str, stem: str, acc: str, feat: str | None, t: pd.DataFrame, prefix: str = "",
+            own: bool = False) -> None:
         sv = table(self.res, "survival")
         stats = None
         cut = ""
@@ -216,5 +227,6 @@ class _CohortFigures:
         self.draw(section, stem,
                   f"**{acc}** — overall survival by {what}, high vs low{cut}; numbers at risk below the curves.",
                   lambda save, svg: pl.km(
-                      t, stats_text=stats, title=f"{prefix}{acc}: overall survival by {what}", save=save, svg=svg))
+                      t, stats_text=stats, title=f"{prefix}{acc}: overall survival by {what}", save=save, svg=svg),
+                  cohort=acc, own=own, cost=0.6)
 

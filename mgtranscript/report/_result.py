@@ -30,14 +30,17 @@ def mapping(res: Any, name: str) -> dict:
     return dict(v) if isinstance(v, dict) else {}
 
 
-def params_of(res: Any) -> dict:
+def params_of(res: Any, cohort: str | None = None) -> dict:
     """The run's parameters, with units that name only the data at hand: an expression unit
     given for counts AND arrays ("log2 CPM (TMM) for counts; log2 intensity for arrays") is
-    narrowed to the one that applies when every analysed cohort is RNA-seq (or every one an array)."""
+    narrowed to the one that applies when every analysed cohort is RNA-seq (or every one an array),
+    or, with ``cohort``, to the one of that cohort's technology (its row of ``res.cohorts``)."""
     params = dict(getattr(res, "params", None) or {})
     techs = set()
     cohorts = table(res, "cohorts")
-    if {"status", "technology"} <= set(cohorts.columns):
+    if cohort is not None and {"accession", "technology"} <= set(cohorts.columns):
+        techs = set(cohorts.loc[cohorts["accession"].astype(str) == str(cohort), "technology"].astype(str))
+    elif {"status", "technology"} <= set(cohorts.columns):
         techs = set(cohorts.loc[cohorts["status"].astype(str) == "analysed", "technology"].astype(str))
     de = params.get("de")
     if techs == {"rnaseq"} and isinstance(de, str):

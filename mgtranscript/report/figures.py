@@ -15,12 +15,18 @@ with within-group fits, ordered trends, and KM curves where survival was analyse
 The per-claim figures are drawn in ``report/_figures_claims.py``, the per-cohort ones in
 ``report/_figures_cohorts.py`` (mixins of the drawer here); the readers of the result
 (``table``, ``mapping``, ``stage_order``, ...) live in ``report/_result.py`` and are re-exported.
+
+A cohort's own figures (scores, heatmap, volcano, GSEA running sum, KM curves: nothing in them
+depends on another cohort) can be drawn as soon as that cohort is analysed, with
+:func:`draw_cohort_figures`; hand what it returns to :func:`draw_figures` (or
+:func:`mgtranscript.report.write_report`) as ``drawn=`` and they are not drawn again.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +47,24 @@ from mgtranscript.report._result import units_for as units_for
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["draw_figures", "FigureEntry"]
+__all__ = ["draw_figures", "draw_cohort_figures", "FigureEntry"]
 
 FigureEntry = tuple[str, Path, str]
+
+
+@dataclass
+class _Job:
+    """One figure to draw: its report section, file stem, caption and drawing function; the cohort
+    it shows and whether it depends on that cohort's results alone (``own``); a rough cost in
+    seconds (the longest are started first when drawing in several processes)."""
+
+    section: str
+    stem: str
+    caption: str
+    fn: Callable[..., Any]
+    cohort: str = ""
+    own: bool = False
+    cost: float = 0.3
 
 
 # --------------------------------------------------------------------------------------
@@ -59,12 +80,18 @@ class _Drawer(_ClaimFigures, _CohortFigures):
         self.on_error = on_error
         self.out: list[FigureEntry] = []
         self.errors: list[tuple[str, str]] = []
-        self.jobs: list[tuple[str, str, str, Callable[..., Any]]] = []
+        self.jobs: list[_Job] = []
         self.params = params_of(res)
         self.features = {str(k): v for k, v in mapping(res, "features").items() if isinstance(v, pd.DataFrame)}
 
-    def draw(self, section: str, stem: str, caption: str, fn: Callable[..., Any]) -> None:
-        self.jobs.append((section, stem, caption, fn))
+    def draw(self, section: str, stem: str, caption: str, fn: Callable[..., Any], *, cohort: str = "",
+             own: bool = False, cost: float = 0.3) -> None:
+        self.jobs.append(_Job(section, stem, caption, fn, cohort, own, cost))
+
+    def cohort_params(self, acc: str) -> dict:
+        """The run's parameters with units narrowed to cohort ``acc``'s technology (its own figures
+        then name the same units however many other cohorts, of whatever kind, the run has)."""
+        return params_of(self.res, cohort=acc)
 
     def overview(self) -> None:
         """The two pictures near the top: Mg genes and scores x every contrast; enrichment across them."""
@@ -80,7 +107,7 @@ class _Drawer(_ClaimFigures, _CohortFigures):
                           "over all comparisons of the run); ⚑ and a dashed frame: the contrast has design flags "
                           "(see the design audit).",
                           lambda save, svg, sub=sub: pl.contrast_heatmap(
-                              sub, design=design, evidence=ev, save=save, svg=svg, show=False).figure)
+                              sub, design=design, evidence=ev, save=save, svg=svg, show=False).figure, cost=1.0)
         g = table(self.res, "gsea")
         if not g.empty and {"cohort", "contrast", "set", "nes"} <= set(g.columns):
             self.draw("overview", "overview_enrichment",
@@ -88,66 +115,73 @@ class _Drawer(_ClaimFigures, _CohortFigures):
                       "contrast: colour the normalised enrichment score (red: higher in the disease group), "
                       "size the GSEA FDR; ⚑: the contrast has design flags.",
                       lambda save, svg: pl.enrichment_dotplot(
-                          g, design=design, evidence=ev, save=save, svg=svg, show=False).figure)
+                          g, design=design, evidence=ev, save=save, svg=svg, show=False).figure, cost=1.0)
 
     def run_one(self, i: int) -> str | None:
         """Draw job ``i``; the error message when it cannot be drawn (``on_error="warn"``)."""
-        section, stem, caption, fn = self.jobs[i]
+        job = self.jobs[i]
         try:
-            fig = fn(save=self.dir / safe_name(stem), svg=self.svg)
+            fig = job.fn(save=self.dir / safe_name(job.stem), svg=self.svg)
         except (MgTranscriptError, ValueError, KeyError, IndexError, TypeError) as exc:
             if self.on_error == "raise":
                 raise
-            return f"{stem}: {type(exc).__name__}: {exc}"
+            return f"{job.stem}: {type(exc).__name__}: {exc}"
         if fig is not None:
             fig.clear()
         return None
 
-    def run(self, n_jobs: int) -> None:
-        """Draw every job, in ``n_jobs`` forked processes when more than one (figures are
-        independent; each process writes its own files), keeping the jobs' order."""
-        msgs = _run_parallel(self, n_jobs) if n_jobs > 1 and len(self.jobs) > 2 else None
+    def run(self, n_jobs: int, drawn: Iterable[FigureEntry] = ()) -> None:
+        """Draw every job not in ``drawn`` (figures already drawn into this folder), in ``n_jobs``
+        forked processes when more than one (figures are independent; each process writes its own
+        files; the longest jobs start first), keeping the jobs' order in :attr:`out`."""
+        done = {Path(p).name for _s, p, _c in drawn if (self.dir / Path(p).name).is_file()}
+        todo = [i for i, job in enumerate(self.jobs) if f"{safe_name(job.stem)}.png" not in done]
+        msgs = _run_parallel(self, todo, n_jobs) if n_jobs > 1 and len(todo) > 2 else None
         if msgs is None:
-            msgs = [self.run_one(i) for i in range(len(self.jobs))]
-        for (section, stem, caption, _fn), msg in zip(self.jobs, msgs):
+            msgs = {i: self.run_one(i) for i in todo}
+        for i, job in enumerate(self.jobs):
+            msg = msgs.get(i)
             if msg is None:
-                self.out.append((section, self.dir / f"{safe_name(stem)}.png", caption))
+                self.out.append((job.section, self.dir / f"{safe_name(job.stem)}.png", job.caption))
             else:
                 logger.warning("figure not drawn: %s", msg)
-                self.errors.append((section, msg))
+                self.errors.append((job.section, msg))
 
 
 _ACTIVE: _Drawer | None = None
 
 
-def _child(i: int) -> tuple[str | None, str | None]:
+def _child(i: int) -> tuple[int, str | None, str | None]:
     try:
-        return _ACTIVE.run_one(i), None
+        return i, _ACTIVE.run_one(i), None
     except Exception as exc:  # noqa: BLE001 - handed back to the parent (on_error="raise")
-        return None, f"{type(exc).__name__}: {exc}"
+        return i, None, f"{type(exc).__name__}: {exc}"
 
 
-def _run_parallel(drawer: _Drawer, n_jobs: int) -> list[str | None] | None:
-    """Run the drawer's jobs in forked workers; None where forking is not available."""
+def _run_parallel(drawer: _Drawer, todo: list[int], n_jobs: int) -> dict[int, str | None] | None:
+    """Run the drawer's jobs ``todo`` in forked workers, longest first; None where forking is not
+    available."""
     import multiprocessing as mp
 
     global _ACTIVE
     if "fork" not in mp.get_all_start_methods():
         return None
+    order = sorted(todo, key=lambda i: -drawer.jobs[i].cost)  # stable: equal costs keep their order
     _ACTIVE = drawer
     try:
-        with mp.get_context("fork").Pool(min(n_jobs, len(drawer.jobs))) as pool:
-            got = pool.map(_child, range(len(drawer.jobs)), chunksize=1)
+        with mp.get_context("fork").Pool(min(n_jobs, len(order))) as pool:
+            got = list(pool.imap_unordered(_child, order, chunksize=1))
     finally:
         _ACTIVE = None
-    failed = [err for _, err in got if err is not None]
+    failed = [err for _, _, err in got if err is not None]
     if failed:
         raise MgTranscriptError(f"a figure could not be drawn: {failed[0]}")
-    return [msg for msg, _ in got]
+    return {i: msg for i, msg, _ in got}
 
 
 def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_error: str = "warn",
-                 errors: list | None = None, n_jobs: int = 1) -> list[FigureEntry]:
+                 errors: list | None = None, n_jobs: int = 1,
+                 drawn: Iterable[FigureEntry] | None = None) -> list[FigureEntry]:
     """Draw every figure of the report from an ``AnalysisResult``.
 
     Parameters
@@ -166,6 +200,9 @@ def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_err
     n_jobs
         Processes drawing figures at once (forked; 1 draws in this process). The files and
         the returned list do not depend on it.
+    drawn
+        Figures already drawn into ``figures_dir`` (what :func:`draw_cohort_figures` returned
+        while the other cohorts were being analysed): not drawn again, listed in their place.
 
     Returns
     -------
@@ -180,7 +217,57 @@ def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_err
     d.overview()
     d.claims()
     d.cohorts()
-    d.run(n_jobs)
+    d.run(n_jobs, drawn or ())
+    if errors is not None:
+        errors.extend(d.errors)
+    return d.out
+
+
+def draw_cohort_figures(res: Any, accession: str, figures_dir: str | Path, *, svg: bool = False,
+                        on_error: str = "warn", errors: list | None = None) -> list[FigureEntry]:
+    """Draw the figures of ONE cohort that depend on its own results alone, as soon as it is analysed.
+
+    These are its Mg scores by condition, Mg-gene heatmap, volcano, GSEA running sum and KM
+    curves: the same files :func:`draw_figures` would draw for it. Its coupling and trend
+    figures, the claims' figures and the overview wait for the whole run (they show q-values
+    over every cohort). Pass the returned list (of every cohort) to :func:`draw_figures` or
+    :func:`mgtranscript.report.write_report` as ``drawn=``.
+
+    Parameters
+    ----------
+    res
+        A result holding at least this cohort's tables, under the names of an ``AnalysisResult``:
+        ``features``, ``de``, ``de_contrast``, ``rankings``, ``gene_sets``, ``km`` (mappings by
+        accession), ``gsea`` and ``survival`` (its rows), ``params``, and ``cohorts`` with its row
+        (``accession``, ``technology``: the heatmap names the expression units of that technology).
+    accession
+        The cohort.
+    figures_dir, svg, on_error, errors
+        As for :func:`draw_figures`.
+
+    Returns
+    -------
+    list of (section, Path, caption)
+        The figures drawn (in this process).
+
+    Raises
+    ------
+    UsageError
+        ``res.cohorts`` has no row for ``accession``.
+    """
+    from mgtranscript.errors import UsageError
+
+    if on_error not in ("warn", "raise"):
+        raise ValueError(f"on_error must be 'warn' or 'raise', got {on_error!r}")
+    cohorts = table(res, "cohorts")
+    if "accession" not in cohorts.columns or not (cohorts["accession"].astype(str) == str(accession)).any():
+        raise UsageError(f"res.cohorts has no row for {accession!r}; add the cohort's row (accession, technology) "
+                         "before drawing its figures")
+    d = _Drawer(res, Path(figures_dir), svg, on_error)
+    d.dir.mkdir(parents=True, exist_ok=True)
+    d.cohorts()
+    d.jobs = [job for job in d.jobs if job.own and job.cohort == str(accession)]
+    d.run(1)
     if errors is not None:
         errors.extend(d.errors)
     return d.out
