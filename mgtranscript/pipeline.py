@@ -342,6 +342,9 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
         mechanisms = None
     status_rows, count_rows = [], []
     show = _progress_enabled(progress)
+    from .report.figures import CohortFigures
+
+    early = CohortFigures(out / "figures", svg=svg) if plots else None  # a cohort's own figures, drawn meanwhile
     for acc in tqdm(cohorts, desc="cohorts", disable=not show, leave=True):
         c = cat.loc[acc]
         sheet = samples.get(acc) or find_sample_sheet(acc)
@@ -412,6 +415,8 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
             logger.error("%s: analysis failed: %s: %s (details with -v)", acc, type(exc).__name__, exc)
             logger.debug("%s: analysis failed:\n%s", acc, traceback.format_exc())
         status_rows.append(row)
+        if early is not None and row["status"] == "analysed":
+            early.submit(res, acc, row)
     for acc in cat.index:  # catalog cohorts not asked for still explain untestable claims
         if acc not in cohorts:
             c = cat.loc[acc]
@@ -447,15 +452,16 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.timings["tables"] = round(time.monotonic() - t_tables, 1)
     write_provenance(res, out)
     t_fig = time.monotonic()
+    drawn = early.wait() if early is not None else None
     if report:
         from .report import write_report
 
-        res.report = write_report(res, out, figures=plots, svg=svg, n_jobs=_n_jobs())
+        res.report = write_report(res, out, figures=plots, svg=svg, n_jobs=_n_jobs(), drawn=drawn)
         res.timings["figures and report"] = round(time.monotonic() - t_fig, 1)
     elif plots:
         from .report import draw_figures
 
-        res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=_n_jobs())
+        res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=_n_jobs(), drawn=drawn)
         res.timings["figures"] = round(time.monotonic() - t_fig, 1)
     return res
 

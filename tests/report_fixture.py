@@ -125,6 +125,14 @@ def _hedges(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     return g, g - 1.96 * se, g + 1.96 * se
 
 
+def _g_z(d: np.ndarray) -> tuple[float, float, float]:
+    """The paired standardised mean change (mean over the SD of the differences, small-sample corrected)."""
+    n = len(d)
+    g = (1 - 3 / (4 * (n - 1) - 1)) * d.mean() / d.std(ddof=1)
+    se = np.sqrt(1 / n + g * g / (2 * n))
+    return g, g - 1.96 * se, g + 1.96 * se
+
+
 def _features(info: dict, rng: np.random.Generator) -> pd.DataFrame:
     acc = info["accession"]
     conds = [c for c, n in info["groups"].items() for _ in range(n)]
@@ -200,12 +208,14 @@ def _compare(acc: str, df: pd.DataFrame, column: str, group: str, ref: str, pair
             a, b = df.loc[a_m, f].to_numpy(float), df.loc[b_m, f].to_numpy(float)
             t_p = stats.ttest_ind(a, b, equal_var=False).pvalue
             u_p = stats.mannwhitneyu(a, b).pvalue
-        g, lo, hi = _hedges(a, b)
+        g, lo, hi = _hedges(a, b)  # g_av for a paired comparison (average-SD standardised)
+        gz, zlo, zhi = _g_z(a - b) if paired else (g, lo, hi)
         auroc = stats.mannwhitneyu(a, b).statistic / (len(a) * len(b))
         kind = "gene" if f in GENES else ("composition" if f.startswith("composition_") else "score")
         rows.append(dict(cohort=acc, contrast=f"{column}:{group}|{ref}", feature=f, kind=kind,
-                         n_group=len(a), n_ref=len(b), paired=paired, diff=a.mean() - b.mean(), hedges_g=g,
-                         g_ci_low=lo, g_ci_high=hi, auroc=auroc, t_pval=t_p, u_pval=u_p))
+                         n_group=len(a), n_ref=len(b), paired=paired, diff=a.mean() - b.mean(), hedges_g=gz,
+                         g_ci_low=zlo, g_ci_high=zhi, g_kind="g_z" if paired else "g", g_av=g, g_av_ci_low=lo,
+                         g_av_ci_high=hi, auroc=auroc, t_pval=t_p, u_pval=u_p))
     return rows
 
 
@@ -367,9 +377,9 @@ def make_result(*, out_dir: Path | None = None):
             sub = cmp[(cmp["contrast"] == contrast) & (cmp["feature"] == f) & cmp["cohort"].isin(cohorts)]
             if len(sub) < 2:
                 continue
-            se = (sub["g_ci_high"] - sub["g_ci_low"]) / 3.92
+            se = (sub["g_av_ci_high"] - sub["g_av_ci_low"]) / 3.92  # paired cohorts pool on g_av
             w = 1 / se**2
-            pooled = float((w * sub["hedges_g"]).sum() / w.sum())
+            pooled = float((w * sub["g_av"]).sum() / w.sum())
             pse = float(np.sqrt(1 / w.sum()))
             meta_rows.append(dict(contrast=contrast, feature=f, k=len(sub), pooled=pooled,
                                   ci_low=pooled - 1.96 * pse, ci_high=pooled + 1.96 * pse,
@@ -390,7 +400,10 @@ def make_result(*, out_dir: Path | None = None):
                          hr_per_sd=hr, hr_ci_low=hr / 1.2, hr_ci_high=hr * 1.2, cox_p=0.001 if f == "SLC41A3" else 0.5,
                          adjusted_for="age; sex; stage; etiology", hr_adj_per_sd=hr * 0.95, hr_adj_ci_low=hr / 1.3,
                          hr_adj_ci_high=hr * 1.15, cox_adj_p=0.01 if f == "SLC41A3" else 0.6,
-                         median_os_high=900.0, median_os_low=1700.0, ph_test_p=0.4))
+                         median_os_high=900.0, median_os_low=1700.0, ph_test_p=0.02 if f == "TRPM7" else 0.4,
+                         ph_violated=f == "TRPM7", ph_adj_test_p=0.03 if f == "TRPM7" else 0.5,
+                         ph_adj_violated=f == "TRPM7", n_excluded=2,
+                         excluded="2 without follow-up (days to last contact missing)"))
         if f == "SLC41A3":
             for grp, m in (("high", hi), ("low", ~hi)):
                 d = tc[m].sort_values("os_days")
@@ -480,11 +493,13 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             contrast_rows = cmp[(cmp["contrast"] == contrast) & (cmp["feature"] == feat)]
             for _, r in contrast_rows.iterrows():
                 grp, ref = contrast.split(":", 1)[1].split("|")
-                ev_rows.append(dict(claim_id=cid, cohort=r["cohort"], contrast=contrast, feature=feat,
-                                    test="Hedges' g, paired t" if r["paired"] else "Hedges' g, Welch t",
+                test = (f"Hedges' g_av (average-SD standardised, comparable with an unpaired g; g_z "
+                        f"{r['hedges_g']:+.2f} [{r['g_ci_low']:+.2f}, {r['g_ci_high']:+.2f}] beside), paired t"
+                        if r["paired"] else "Hedges' g, Welch t")
+                ev_rows.append(dict(claim_id=cid, cohort=r["cohort"], contrast=contrast, feature=feat, test=test,
                                     design=f"{'paired' if r['paired'] else 'unpaired'}: {grp} vs {ref}",
-                                    effect_kind="hedges_g", estimate=r["hedges_g"], ci_low=r["g_ci_low"],
-                                    ci_high=r["g_ci_high"], pval=r["t_pval"], qval=r["qval"],
+                                    effect_kind="hedges_g", estimate=r["g_av"], ci_low=r["g_av_ci_low"],
+                                    ci_high=r["g_av_ci_high"], pval=r["t_pval"], qval=r["qval"],
                                     n=int(r["n_group"] if r["paired"] else r["n_group"] + r["n_ref"]),
                                     role="primary", included=True, why=""))
             m = res.meta[(res.meta["contrast"] == contrast) & (res.meta["feature"] == feat)]
@@ -544,6 +559,7 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
             continue
         for r in ev_rows:
             r.setdefault("scenario", "primary")
+            r["used"] = bool(r["included"]) and r["role"] in ("primary", "pooled")  # part of the vote
             r.setdefault("q_family", "run")
             lo, hi = r["ci_low"], r["ci_high"]
             r.setdefault("se", (hi - lo) / 3.92 if np.isfinite(lo) and np.isfinite(hi) else np.nan)
@@ -581,7 +597,7 @@ def _claims(res, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         # the same test under an alternative scoring: an evidence row of a sensitivity scenario
         first = voted[0]
         ev.append(dict(first, scenario="scoring: gsva", role="sensitivity", estimate=first["estimate"] * 0.9,
-                       qval=min(1.0, first["qval"] * 1.5)))
+                       qval=min(1.0, first["qval"] * 1.5), used=False))
         for alt in ("normalisation: RLE", "normalisation: upper quartile", "scoring: gsva", "scoring: zscore",
                     "DE: limma-trend", "unpaired", "controls: reference condition only", "adjusted: composition"):
             est = best["estimate"] * rng.uniform(0.6, 1.2) * (-1 if alt == "normalisation: RLE" else 1)

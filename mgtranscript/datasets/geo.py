@@ -90,12 +90,20 @@ class _Ctx:
         if not self.errors or self.files or not all(isinstance(e, (AccessionNotFound, OfflineError))
                                                     for e in self.errors):
             return None
-        if not all(isinstance(e, AccessionNotFound) for e in self.errors):
-            return OfflineError(
-                f"{self.acc}: not available offline: none of its files is in the mirror or the cache "
-                f"(tried {'; '.join(self.tried)}). Fetch it once with network access, or point "
-                "MGTRANSCRIPT_MIRROR at a copy that has it.", url=self.errors[0].url)
         mirror = mirror_base()
+        if not all(isinstance(e, AccessionNotFound) for e in self.errors):
+            if mirror:  # the mirror is set already: it may not have the series, or the series may not exist
+                return OfflineError(
+                    f"{self.acc}: none of its files is in the mirror {mirror} (tried {'; '.join(self.tried)}). "
+                    f"The accession may not exist: check it (GEO series ids look like GSE126848; "
+                    f"https://www.ncbi.nlm.nih.gov/geo/query/acc.cgi?acc={self.acc}; `mgtranscript datasets` "
+                    "lists the cohorts this toolkit knows). If it exists, add its files to the mirror, or unset "
+                    "MGTRANSCRIPT_MIRROR to download it from GEO.", url=self.errors[0].url)
+            return OfflineError(
+                f"{self.acc}: not available offline: none of its files is in the cache "
+                f"(tried {'; '.join(self.tried)}). The accession may not exist (GEO series ids look like "
+                "GSE126848); if it does, fetch it once with network access, or set MGTRANSCRIPT_MIRROR to a "
+                "copy that has it.", url=self.errors[0].url)
         where = f"the mirror {mirror} has" if mirror else "GEO has"
         return AccessionNotFound(
             f"{self.acc}: no such series found: {where} none of its files (HTTP 404; tried "
@@ -381,9 +389,11 @@ def geo(
             raise ctx.unreachable_error() or ctx.nothing_found_error() or FetchError(
                 f"{acc}: no expression data could be loaded; the series matrix has no values and "
                 f"these files could not be obtained: {'; '.join(ctx.tried)}"
-                f"{'; ' + '; '.join(ctx.warnings[-1:]) if ctx.warnings else ''}. Download one of them "
-                "(or point MGTRANSCRIPT_MIRROR at a copy), or use metadata_only=True for the "
-                "sample metadata alone.",
+                f"{'; ' + '; '.join(ctx.warnings[-1:]) if ctx.warnings else ''}. "
+                + (f"Add one of them to the mirror {mirror_base()} (or unset MGTRANSCRIPT_MIRROR to download "
+                   "it from GEO)" if mirror_base() else "Download one of them (or set MGTRANSCRIPT_MIRROR to a "
+                   "copy that has it)")
+                + ", or use metadata_only=True for the sample metadata alone.",
                 url=urls.ncbi_counts_url(acc),
             )
         counts_df, creport, mapping, colrep, data_source = got

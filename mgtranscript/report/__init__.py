@@ -1,7 +1,8 @@
 """The HTML report of an analysis run: ONE self-contained file that answers first.
 
 ``write_report(res, out_dir)`` draws every figure from an ``AnalysisResult``
-(:mod:`mgtranscript.report.figures`), lays the page out answers first
+(:mod:`mgtranscript.report.figures`; a cohort's own figures can be drawn earlier, as soon as it
+is analysed, with :func:`draw_cohort_figures`, and handed over as ``drawn=``), lays the page out answers first
 (:mod:`mgtranscript.report.sections`: the bottom line per disease area on the first screen,
 one line per claim grouped by area with its details in place, the Mg genes and scores across
 every contrast, the review's question and the cohorts, the evidence per claim, then everything
@@ -36,13 +37,13 @@ from typing import Any
 import pandas as pd
 
 from mgtranscript.fetch import sha256sum
-from mgtranscript.report.figures import draw_figures, mapping, table
+from mgtranscript.report.figures import draw_cohort_figures, draw_figures, mapping, table
 from mgtranscript.report.page import Report, Section
 from mgtranscript.report.sections import SECTION_IDS, build
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["write_report", "draw_figures", "build", "write_tables", "complete_inputs", "Report", "Section",
+__all__ = ["write_report", "draw_figures", "draw_cohort_figures", "build", "write_tables", "complete_inputs", "Report", "Section",
            "SECTION_IDS", "TABLES"]
 
 #: Tables of an AnalysisResult the report links as ``tables/<name>.tsv``.
@@ -101,7 +102,7 @@ def complete_inputs(res: Any) -> list[dict]:
 
 
 def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bool = False,
-                 title: str | None = None, n_jobs: int = 1) -> Path:
+                 title: str | None = None, n_jobs: int = 1, drawn: list | None = None) -> Path:
     """Draw the figures, write the linked tables and the report of an ``AnalysisResult``.
 
     Parameters
@@ -120,6 +121,9 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
         Page title.
     n_jobs
         Processes drawing the figures (see :func:`draw_figures`).
+    drawn
+        Figures already drawn into ``out_dir/figures`` (what :func:`draw_cohort_figures` returned
+        for each cohort as it was analysed): not drawn again.
 
     Returns
     -------
@@ -131,7 +135,7 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
     out.mkdir(parents=True, exist_ok=True)
     errors: list[tuple[str, str]] = []
     if figures:
-        figs = draw_figures(res, out / "figures", svg=svg, errors=errors, n_jobs=n_jobs)
+        figs = draw_figures(res, out / "figures", svg=svg, errors=errors, n_jobs=n_jobs, drawn=drawn)
         try:
             res.figures = figs
         except AttributeError:  # pragma: no cover - a frozen result

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import platform
+from dataclasses import replace
 from importlib import metadata
 from typing import Any
 
@@ -43,6 +44,7 @@ from mgtranscript.report.format import (
     col_text,
     feature_words,
     fmt_bytes,
+    fmt_est_ci,
     fmt_int,
     is_missing,
 )
@@ -100,11 +102,47 @@ def _cohorts(sec: Section, res: Any) -> None:
             tsv=_tsv("coverage"), max_rows=None, collapsed=True, what="sets")
 
 
+def _is_gz(row: pd.Series) -> bool:
+    """``hedges_g`` of this comparison is the paired g_z (``g_kind``; older tables: ``paired``)."""
+    kind = row.get("g_kind")
+    if not is_missing(kind):
+        return str(kind) == "g_z"
+    return str(row.get("paired")).lower() == "true"
+
+
+def _g_col() -> Col:
+    """``hedges_g`` named for what it is: Hedges' g (unpaired) or g_z (paired: over the SD of the differences)."""
+    def get(row):
+        v = as_float(row.get("hedges_g"))
+        text = fmt_est_ci(v, row.get("g_ci_low"), row.get("g_ci_high"))
+        if text != DASH and _is_gz(row):
+            return Cell(f"g_z {text}", v, "paired: the mean within-pair difference over the SD of the differences "
+                                          "(g_z, small-sample corrected)")
+        return Cell(text, None if v != v else v)
+
+    return Col("Hedges' g [95% CI]", get, num=True,
+               tip="unpaired rows: Hedges' g; paired rows: g_z (standardised by the SD of the within-pair "
+                   "differences)")
+
+
+def _g_av_col() -> Col:
+    """``g_av`` of a paired comparison (the effect the claims vote on), blank for unpaired rows."""
+    def get(row):
+        if not _is_gz(row):
+            return Cell("", None)
+        v = as_float(row.get("g_av"))
+        return Cell(fmt_est_ci(v, row.get("g_av_ci_low"), row.get("g_av_ci_high")), None if v != v else v)
+
+    return Col("g_av [95% CI]", get, num=True, optional=True,
+               tip="paired rows: the mean difference over the average SD of the two groups (g_av), comparable "
+                   "with an unpaired Hedges' g; the claims vote on it")
+
+
 def _comparison_columns() -> list[Col]:
     return [_contrast_col(), _feature_col(), _n_groups_col(),
             Col("paired", lambda r: Cell("paired" if str(r.get("paired")).lower() == "true" else "", ""),
                 optional=True),
-            col_ci("Hedges' g [95% CI]", "hedges_g", "g_ci_low", "g_ci_high"),
+            _g_col(), _g_av_col(),
             col_num("AUROC", "auroc"), col_p("p (t)", "t_pval"), col_p("p (U)", "u_pval"), col_p("q", "qval")]
 
 
@@ -296,8 +334,27 @@ def _survival(sec: Section, res: Any, figures) -> None:
         col_ci("HR per SD [95% CI]", "hr_per_sd", "hr_ci_low", "hr_ci_high"), col_p("Cox p", "cox_p"),
         col_ci("adjusted HR per SD", "hr_adj_per_sd", "hr_adj_ci_low", "hr_adj_ci_high"),
         col_p("adjusted p", "cox_adj_p"), col_text("adjusted for", "adjusted_for", limit=50),
-        col_p("PH test p", "ph_test_p")], title="Overall survival", per="cohort", tsv=_tsv("survival"),
+        col_p("PH test p", "ph_test_p", tip="proportional hazards of the Cox model (Schoenfeld residuals)"),
+        replace(col_bool("PH violated", "ph_violated"), optional=True,
+                tip="the PH test p is below its level: the hazard ratio is an average over follow-up"),
+        replace(col_p("PH test p, adjusted model", "ph_adj_test_p"), optional=True),
+        replace(col_bool("PH violated, adjusted model", "ph_adj_violated"), optional=True),
+        _excluded_col()], title="Overall survival", per="cohort", tsv=_tsv("survival"),
         max_rows=30, what="features")
+
+
+def _excluded_col() -> Col:
+    """Patients of the group left out (no survival data) and why: ``12: 8 no follow-up; 4 ...``; 0 when none."""
+    def get(row):
+        n = as_float(row.get("n_excluded"))
+        why = "" if is_missing(row.get("excluded")) else str(row.get("excluded"))
+        if n != n:
+            return Cell(why, None) if why else Cell("", None)
+        if n == 0:
+            return Cell("0", 0.0)
+        return Cell(f"{fmt_int(n)}: {why}" if why else fmt_int(n), n)
+
+    return Col("excluded", get, optional=True, tip="patients left out for lack of survival data, and why")
 
 
 def _design(sec: Section, res: Any) -> None:

@@ -25,6 +25,7 @@ from mgtranscript.report.format import (
     col_p,
     col_text,
     effect_words,
+    evidence_effect_words,
     fmt_int,
     is_missing,
 )
@@ -63,7 +64,7 @@ def evidence_columns(floor: float | None = None) -> list[Col]:
         _feature_col("feature"),
         col_text("test", "test", limit=60),
         Col("design", lambda r: Cell(design_words(r.get("design")), str(r.get("design", "")))),
-        Col("effect", lambda r: Cell(effect_words(r.get("effect_kind")))),
+        Col("effect", lambda r: Cell(evidence_effect_words(r))),
         col_ci("estimate [95% CI]", "estimate", "ci_low", "ci_high"),
         col_p("p", "pval"),
         col_p("q", "qval"),
@@ -72,8 +73,25 @@ def evidence_columns(floor: float | None = None) -> list[Col]:
                      "testable claims) or the run (over all tests of the same analysis and scenario)"),
         _n_col(),
         Col("role", role),
+        Col("voted", _voted, optional=True,
+            tip="yes: the row is part of the verdict's vote (a voted cohort estimate or the pool); no: shown "
+                "beside it (sensitivity, context, alternatives, contrasts not used)"),
         col_text("why", "why", limit=80, optional=True, width="14%"),
     ]
+
+
+def _flag(v: Any) -> bool | None:
+    """A boolean cell of a table read back from TSV or built in memory; None when missing."""
+    if is_missing(v):
+        return None
+    return str(v).strip().lower() in ("true", "1", "yes")
+
+
+def _voted(row: pd.Series) -> Cell:
+    used = _flag(row.get("used"))
+    if used is None:
+        return Cell("", None)
+    return Cell("yes" if used else "no", "0" if used else "1")
 
 
 def sensitivity_columns() -> list[Col]:
@@ -99,11 +117,13 @@ def sensitivity_columns() -> list[Col]:
 
 
 def _order_tests(rows: pd.DataFrame) -> pd.DataFrame:
-    """Main analysis first (counted rows first), then each sensitivity scenario."""
+    """Main analysis first (the rows that voted first, then the other counted rows), then each
+    sensitivity scenario."""
     scen = rows.get("scenario", pd.Series("primary", index=rows.index)).astype(str)
     inc = rows.get("included", pd.Series(True, index=rows.index)).astype(str).str.lower().isin(("true", "1"))
-    return rows.assign(_s=(scen != "primary").astype(int), _i=(~inc).astype(int)).sort_values(
-        ["_s", "_i"], kind="stable").drop(columns=["_s", "_i"])
+    used = rows.get("used", pd.Series(True, index=rows.index)).astype(str).str.lower().isin(("true", "1"))
+    return rows.assign(_s=(scen != "primary").astype(int), _u=(~used).astype(int), _i=(~inc).astype(int)).sort_values(
+        ["_s", "_u", "_i"], kind="stable").drop(columns=["_s", "_u", "_i"])
 
 
 def _evidence(rep: Report, res: Any, figures: Sequence[FigureEntry]) -> None:
@@ -134,7 +154,9 @@ def _evidence(rep: Report, res: Any, figures: Sequence[FigureEntry]) -> None:
         if len(rows):
             sec.table(_order_tests(rows), columns=evidence_columns(floor), title="Tests behind this verdict",
                       what="tests", tsv=_tsv("claims_evidence"), max_rows=None, collapsed=True,
-                      note="Analysis *main*: the tests the verdict uses; the others are sensitivity analyses.")
+                      note="Analysis *main*: the main analysis; the others are sensitivity analyses. "
+                           + ("*Voted* yes: the rows the verdict's vote counts (a cohort's estimate or the pool)."
+                              if "used" in rows.columns else ""))
         srows = sens[sens["claim_id"].astype(str) == cid] if not sens.empty and "claim_id" in sens.columns else None
         if srows is not None and len(srows):
             agree = srows["agrees"].astype(bool).sum() if "agrees" in srows else 0

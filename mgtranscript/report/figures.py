@@ -47,7 +47,7 @@ from mgtranscript.report._result import units_for as units_for
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["draw_figures", "draw_cohort_figures", "FigureEntry"]
+__all__ = ["draw_figures", "draw_cohort_figures", "CohortFigures", "FigureEntry"]
 
 FigureEntry = tuple[str, Path, str]
 
@@ -271,3 +271,93 @@ def draw_cohort_figures(res: Any, accession: str, figures_dir: str | Path, *, sv
     if errors is not None:
         errors.extend(d.errors)
     return d.out
+
+
+class _CohortView:
+    """One cohort's slice of a result, as the drawer reads it (with the cohort's status row)."""
+
+    def __init__(self, res: Any, accession: str, cohort_row: dict | None) -> None:
+        for name in ("features", "de", "de_contrast", "rankings", "gene_sets", "km", "gsea", "survival", "params"):
+            setattr(self, name, getattr(res, name, None))
+        self.cohorts = pd.DataFrame([cohort_row]) if cohort_row is not None else table(res, "cohorts")
+
+
+class CohortFigures:
+    """Draw each cohort's own figures in a forked process while the run goes on.
+
+    ``submit(res, acc, cohort_row)`` as soon as cohort ``acc`` is analysed (``res`` holds its
+    tables); ``wait()`` at the end returns what was drawn, for ``draw_figures(..., drawn=...)`` /
+    ``write_report(..., drawn=...)``. A cohort whose process failed is simply drawn again at the end.
+    Where processes cannot be forked, nothing is drawn early (``wait()`` returns ``[]``).
+
+    Parameters
+    ----------
+    figures_dir
+        The run's figure folder (the one the report's figures go to).
+    svg
+        Also write SVGs.
+    processes
+        Drawing processes at once (further cohorts wait for a free one).
+    """
+
+    def __init__(self, figures_dir: str | Path, *, svg: bool = False, processes: int = 1) -> None:
+        import multiprocessing as mp
+
+        self.dir = Path(figures_dir)
+        self.svg = svg
+        self.processes = max(1, int(processes))
+        self._ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+        self._queue: list[tuple[Any, str, list[FigureEntry]]] = []
+        self._running: list[tuple[Any, list[FigureEntry]]] = []
+        self._done: list[FigureEntry] = []
+
+    def submit(self, res: Any, accession: str, cohort_row: dict | None = None) -> None:
+        """Draw cohort ``accession``'s own figures (see :func:`draw_cohort_figures`) in the background.
+
+        ``cohort_row``: its row of the cohorts table (``accession``, ``technology``) when ``res.cohorts``
+        does not have it yet."""
+        if self._ctx is None:
+            return
+        view = _CohortView(res, str(accession), cohort_row)
+        d = _Drawer(view, self.dir, self.svg, "warn")
+        d.cohorts()
+        entries = [(j.section, self.dir / f"{safe_name(j.stem)}.png", j.caption) for j in d.jobs
+                   if j.own and j.cohort == str(accession)]
+        if entries:
+            self._queue.append((view, str(accession), entries))
+            self._start()
+
+    def _reap(self) -> None:
+        still = []
+        for proc, entries in self._running:
+            if proc.is_alive():
+                still.append((proc, entries))
+                continue
+            proc.join()
+            if proc.exitcode == 0:
+                self._done += [e for e in entries if e[1].is_file()]
+            else:
+                logger.info("drawing figures early failed (exit code %s); they are drawn at the end", proc.exitcode)
+        self._running = still
+
+    def _start(self) -> None:
+        self._reap()
+        while self._queue and len(self._running) < self.processes:
+            view, acc, entries = self._queue.pop(0)
+            self.dir.mkdir(parents=True, exist_ok=True)
+            proc = self._ctx.Process(target=_draw_early, args=(view, acc, self.dir, self.svg), daemon=True)
+            proc.start()
+            self._running.append((proc, entries))
+
+    def wait(self) -> list[FigureEntry]:
+        """Wait for every cohort submitted; the figures drawn (section, path, caption)."""
+        while self._queue or self._running:
+            if self._running:
+                self._running[0][0].join()
+            self._start()
+        self._reap()
+        return list(self._done)
+
+
+def _draw_early(view: Any, accession: str, figures_dir: Path, svg: bool) -> None:
+    draw_cohort_figures(view, accession, figures_dir, svg=svg, on_error="warn")

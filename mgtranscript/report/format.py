@@ -186,6 +186,26 @@ def effect_words(kind: Any) -> str:
     return EFFECT_WORDS.get(str(kind).lower(), str(kind).replace("_", " ")) if not is_missing(kind) else ""
 
 
+#: A standardised difference of a paired comparison: the average-SD g_av (the claims vote on it).
+G_AV_WORDS = "Hedges' g (g_av, paired)"
+
+
+def is_g_av(kind: Any, test: Any = None, design: Any = None) -> bool:
+    """The estimate of an evidence row of kind ``hedges_g`` is a paired g_av: its ``test`` names g_av
+    (:func:`mgtranscript.claims.effects.compare_effects`), or, without a test, its design is paired."""
+    if str(kind) != "hedges_g":
+        return False
+    if not is_missing(test):
+        return "g_av" in str(test)
+    return str(design or "").startswith("paired")
+
+
+def evidence_effect_words(row: Any) -> str:
+    """:func:`effect_words` of an evidence row, saying g_av where a paired row's estimate is one."""
+    kind = row.get("effect_kind")
+    return G_AV_WORDS if is_g_av(kind, row.get("test"), row.get("design")) else effect_words(kind)
+
+
 def feature_words(name: Any) -> str:
     """A feature (set, gene, ``A~B`` pair) in words."""
     if is_missing(name):

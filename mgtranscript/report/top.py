@@ -30,11 +30,13 @@ from mgtranscript.report.bottomline import (
 from mgtranscript.report.figures import table
 from mgtranscript.report.format import (
     DASH,
+    G_AV_WORDS,
     abbreviate,
     as_float,
     effect_words,
     fmt_est_ci,
     fmt_int,
+    is_g_av,
     is_missing,
     p_eq,
 )
@@ -126,13 +128,42 @@ def _card(r: pd.Series, res: Any) -> str:
 
 
 
-def _effect_html(r: pd.Series) -> str:
+def voted_effect_words(r: pd.Series, ev: pd.DataFrame) -> str:
+    """The kind of a claim's voted effect in words: a standardised difference voted on paired cohorts
+    is their g_av ("Hedges' g (g_av, paired)"; in a pool with unpaired cohorts "g_av for paired cohorts")."""
+    words = effect_words(r.get("effect_kind"))
+    if str(r.get("effect_kind")) != "hedges_g" or ev.empty or "claim_id" not in ev.columns:
+        return words
+    rows = ev[(ev["claim_id"].astype(str) == str(r["claim_id"])) & (ev["role"].astype(str) == "primary")
+              & (ev["effect_kind"].astype(str) == "hedges_g")]
+    if "scenario" in rows.columns:
+        rows = rows[rows["scenario"].astype(str) == "primary"]
+    voted = "used" if "used" in rows.columns else "included"
+    if voted in rows.columns:
+        rows = rows[rows[voted].astype(str).str.lower().isin(("true", "1"))]
+    if rows.empty:
+        return words
+    paired = [is_g_av(k, t, d) for k, t, d in zip(rows["effect_kind"], rows.get("test", [None] * len(rows)),
+                                                  rows.get("design", [None] * len(rows)))]
+    if all(paired):
+        return G_AV_WORDS
+    return "Hedges' g (g_av for paired cohorts)" if any(paired) else words
+
+
+def say_g_av(text: str, words: str) -> str:
+    """A verdict's reason with its "Hedges' g +1.07 ..." named as ``words`` (g_av where paired)."""
+    if words == effect_words("hedges_g"):
+        return text
+    return re.sub(r"Hedges' g(?= [+\-−]?\d)", words, text)
+
+
+def _effect_html(r: pd.Series, ev: pd.DataFrame | None = None) -> str:
     """The effect voted on, compact: kind, estimate [95% CI], q; for a claim not tested, why not."""
     if str(r.get("verdict", "")) == "not testable":
         return f'<span class="nt-why">{esc(reason_headline(r.get("reason")))}</span>'
     if is_missing(r.get("effect")):
         return DASH
-    kind = effect_words(r.get("effect_kind"))
+    kind = voted_effect_words(r, ev if ev is not None else pd.DataFrame())
     est = fmt_est_ci(r.get("effect"), r.get("ci_low"), r.get("ci_high"))
     q = r.get("qval")
     q_txt = p_eq("q", q) if not is_missing(q) else ""
@@ -237,12 +268,14 @@ def _details_html(r: pd.Series, common: list[str], ev: pd.DataFrame) -> str:
     review = r.get("review_statement")
     if not is_missing(review) and str(review).strip() != str(r.get("statement", "")).strip():
         items.append(("The review says", esc(review)))
+    kind_words = voted_effect_words(r, ev)
     if reason and (verdict != "not testable" or reason_headline(reason) != reason):
-        items.append(("Why this verdict" if verdict != "not testable" else "Why not testable", esc(reason)))
+        items.append(("Why this verdict" if verdict != "not testable" else "Why not testable",
+                      esc(say_g_av(reason, kind_words))))
     if verdict != "not testable" and not is_missing(r.get("effect")):
         n = _claim_n(cid, ev)
         items.append(("Effect voted on", esc(
-            f"{effect_words(r.get('effect_kind'))} {fmt_est_ci(r.get('effect'), r.get('ci_low'), r.get('ci_high'))}, "
+            f"{kind_words} {fmt_est_ci(r.get('effect'), r.get('ci_low'), r.get('ci_high'))}, "
             f"{p_eq('p', r.get('pval'))}, {p_eq('q', r.get('qval'))}" + (f"; n = {n}" if n else ""))))
     if not is_missing(r.get("cohorts")):
         items.append(("Cohorts", esc(_cohort_words(r.get("cohorts")))))
@@ -279,7 +312,7 @@ def claim_line(r: pd.Series, common: list[str], ev: pd.DataFrame) -> str:
         f'<span class="cid">{esc(cid)}</span>'
         f'<span class="cv">{badge(verdict)}{cert}</span>'
         f'<span class="claim-statement">{esc(r.get("statement", ""))}</span>'
-        f'<span class="ce">{_effect_html(r)}</span>'
+        f'<span class="ce">{_effect_html(r, ev)}</span>'
         f'<span class="src" title="{esc(cite)}">{esc(src)}</span>'
         "</summary>" + _details_html(r, common, ev) + "</details>"
     )

@@ -113,3 +113,18 @@ def test_unknown_accession_offline_says_where_it_looked(cache, monkeypatch):
     with pytest.raises(OfflineError, match="GSE999999999: not available offline: none of its files is in") as err:
         geo("GSE999999999")
     assert "no such series" not in str(err.value)  # offline we cannot know it does not exist
+    assert "may not exist" in str(err.value) and "MGTRANSCRIPT_MIRROR" in str(err.value)
+
+
+def test_unknown_accession_behind_a_directory_mirror(mirror_dir, cache, monkeypatch):
+    """The mirror is set (as the README says): the library's error says the accession may not exist,
+    and does not tell the user to set the variable they already set."""
+    from mgtranscript.errors import OfflineError
+
+    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(mirror_dir))
+    with pytest.raises(OfflineError) as err:
+        geo("GSE999999999")
+    msg = str(err.value)
+    assert msg.startswith(f"GSE999999999: none of its files is in the mirror {mirror_dir}")
+    assert "may not exist" in msg and "unset MGTRANSCRIPT_MIRROR" in msg and "add its files to the mirror" in msg
+    assert "point MGTRANSCRIPT_MIRROR" not in msg and "set MGTRANSCRIPT_MIRROR to a copy" not in msg

@@ -52,11 +52,28 @@ def test_constant_gene_is_discarded_like_r(caplog):
     # G007 is constant in expr_log; R drops it before ranking. A set made of it alone is NaN.
     X, sets, expr = _load("expr_log")
     const = list(expr.index).index("G007")
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl.score.gsva"):
+    with caplog.at_level(logging.DEBUG, logger="mgtranscript.tl.score.gsva"):  # a warning the first time only
         out = gsva_matrix(X, {"only_constant": np.array([const]), "other": np.arange(20, 40)})
     assert np.isnan(out[:, 0]).all()
     assert np.isfinite(out[:, 1]).all()
     assert "constant" in caplog.text
+
+
+def test_constant_genes_said_once_per_cohort(caplog):
+    """Scoring two families of sets on one cohort (as the pipeline does) warns about its constant genes
+    once; another cohort is told about its own."""
+    rng = np.random.default_rng(11)
+    X = rng.normal(6, 1, size=(12, 60))
+    X[:, [3, 7]] = 5.0
+    other = X.copy()
+    other[:, 9] = 5.0
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl.score.gsva"):
+        gsva_matrix(X, {"mg": np.arange(0, 20)})
+        gsva_matrix(X, {"mech_a": np.arange(20, 40), "mech_b": np.arange(40, 60)})
+        gsva_matrix(other, {"mg": np.arange(0, 20)})
+    said = [r.getMessage() for r in caplog.records if "constant expression" in r.getMessage()]
+    assert said == ["2 gene(s) have constant expression across samples and are discarded for GSVA (as R GSVA does).",
+                    "3 gene(s) have constant expression across samples and are discarded for GSVA (as R GSVA does)."]
 
 
 def test_compiled_kernel_matches_numpy_reference():

@@ -78,8 +78,10 @@ size ``n_genes x n_samples x n_samples`` is ever allocated.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
@@ -106,6 +108,22 @@ _KCDFS = ("gaussian", "poisson", "none")
 _CONSTANT_SD = 1e-10
 # bytes of scratch per block when ranking samples
 _RANK_BLOCK_BYTES = 16 * 2**20
+# matrices whose constant genes were reported (digest of the per-gene SDs): told once per cohort, not
+# once per family of sets scored on it
+_CONSTANT_SAID: OrderedDict[str, None] = OrderedDict()
+_CONSTANT_SAID_MAX = 64
+
+
+def _say_constant(n_const: int, sd: np.ndarray, n_samples: int) -> None:
+    """Warn that ``n_const`` genes are constant, once per matrix (later calls on it log at DEBUG)."""
+    key = f"{n_samples}:" + hashlib.blake2b(np.ascontiguousarray(sd).tobytes(), digest_size=16).hexdigest()
+    level = logging.DEBUG if key in _CONSTANT_SAID else logging.WARNING
+    _CONSTANT_SAID[key] = None
+    _CONSTANT_SAID.move_to_end(key)
+    while len(_CONSTANT_SAID) > _CONSTANT_SAID_MAX:
+        _CONSTANT_SAID.popitem(last=False)
+    logger.log(level, "%d gene(s) have constant expression across samples and are discarded for GSVA "
+               "(as R GSVA does).", n_const)
 
 
 #: from this many samples on, the kernel step runs as dask tasks (``use_dask=None``)
@@ -295,11 +313,7 @@ def gsva_matrix(
     keep = sd >= _CONSTANT_SD
     n_const = int((~keep).sum())
     if n_const:
-        logger.warning(
-            "%d gene(s) have constant expression across samples and are discarded for GSVA "
-            "(as R GSVA does).",
-            n_const,
-        )
+        _say_constant(n_const, sd, n_samples)
         new_index = np.full(n_genes_all, -1, dtype=np.int64)
         new_index[keep] = np.arange(int(keep.sum()))
         for name, arr in clean.items():
