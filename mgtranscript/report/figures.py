@@ -356,6 +356,7 @@ class CohortFigures:
                 self._running[0][0].join()
             self._start()
         self._reap()
+        logger.info("%d figures drawn while the run went on", len(self._done))
         return list(self._done)
 
 
