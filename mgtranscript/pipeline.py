@@ -452,16 +452,16 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.timings["tables"] = round(time.monotonic() - t_tables, 1)
     write_provenance(res, out)
     t_fig = time.monotonic()
-    drawn = early.wait() if early is not None else None
     if report:
         from .report import write_report
 
-        res.report = write_report(res, out, figures=plots, svg=svg, n_jobs=_n_jobs(), drawn=drawn)
+        res.report = write_report(res, out, figures=plots, svg=svg, n_jobs=_n_jobs(), drawn=early,
+                                  overwrite_tables=False)  # _write_tables wrote them from this result
         res.timings["figures and report"] = round(time.monotonic() - t_fig, 1)
     elif plots:
         from .report import draw_figures
 
-        res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=_n_jobs(), drawn=drawn)
+        res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=_n_jobs(), drawn=early)
         res.timings["figures"] = round(time.monotonic() - t_fig, 1)
     return res
 

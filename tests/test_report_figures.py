@@ -117,3 +117,18 @@ def test_cohort_figures_drawn_in_the_background_while_the_run_goes_on(cohorts_on
     for s, p, c in drawn:
         assert ref[p.name][:2] == (s, c)
         assert p.read_bytes() == ref[p.name][2].read_bytes(), p.name
+
+
+def test_the_rest_is_drawn_while_the_background_finishes(cohorts_only, at_the_end, tmp_path):
+    """``draw_figures(drawn=<CohortFigures>)``: cohorts not started in the background are drawn with the
+    rest, the ones started are taken as drawn; the same list and the same files as drawing at the end."""
+    res = cohorts_only
+    bg = CohortFigures(tmp_path / "figures", processes=1)  # one at a time: later cohorts wait in the queue
+    for acc in res.features:
+        bg.submit(res, acc)
+    late = draw_figures(res, tmp_path / "figures", drawn=bg, n_jobs=2, on_error="raise")
+    assert [(s, p.name, c) for s, p, c in late] == [(s, p.name, c) for s, p, c in at_the_end]
+    assert bg.wait()  # the first cohort at least was drawn in the background
+    for _, p, _ in at_the_end:
+        assert (tmp_path / "figures" / p.name).read_bytes() == p.read_bytes(), p.name
+    assert not list((tmp_path / "figures").glob("*.tmp"))

@@ -98,3 +98,17 @@ def test_survival_table_says_who_was_left_out_and_whether_hazards_are_proportion
     assert rows["TRPM7"]["PH violated"] == "yes" and rows["SLC41A3"]["PH violated"] == "no"
     assert rows["TRPM7"]["PH test p, adjusted model"] == "0.03"
     assert rows["SLC41A3"]["excluded"] == "2: 2 without follow-up (days to last contact missing)"
+
+
+def test_tables_the_pipeline_wrote_are_not_written_twice(tmp_path):
+    """The pipeline writes tables/ from the result before the report: ``overwrite_tables=False`` keeps
+    them (the report still adds inputs.tsv); by default the report writes every table it links."""
+    res = make_result()
+    for overwrite in (False, True):
+        out = tmp_path / str(overwrite)
+        (out / "tables").mkdir(parents=True)
+        (out / "tables" / "claims.tsv").write_text("as the pipeline wrote it\n")
+        write_report(res, out, figures=False, overwrite_tables=overwrite)
+        kept = (out / "tables" / "claims.tsv").read_text() == "as the pipeline wrote it\n"
+        assert kept is not overwrite
+        assert (out / "tables" / "inputs.tsv").is_file() and (out / "tables" / "comparisons.tsv").is_file()

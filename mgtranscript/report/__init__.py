@@ -102,7 +102,8 @@ def complete_inputs(res: Any) -> list[dict]:
 
 
 def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bool = False,
-                 title: str | None = None, n_jobs: int = 1, drawn: list | None = None) -> Path:
+                 title: str | None = None, n_jobs: int = 1, drawn: Any = None,
+                 overwrite_tables: bool = True) -> Path:
     """Draw the figures, write the linked tables and the report of an ``AnalysisResult``.
 
     Parameters
@@ -123,7 +124,11 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
         Processes drawing the figures (see :func:`draw_figures`).
     drawn
         Figures already drawn into ``out_dir/figures`` (what :func:`draw_cohort_figures` returned
-        for each cohort as it was analysed): not drawn again.
+        for each cohort as it was analysed), or the :class:`~mgtranscript.report.figures.CohortFigures`
+        drawing them: not drawn again.
+    overwrite_tables
+        Write every linked table even where ``out_dir/tables`` has it (default); False keeps the
+        ones there (the pipeline wrote them from the same result: they are not written twice).
 
     Returns
     -------
@@ -146,7 +151,7 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
         res.inputs = complete_inputs(res)
     except AttributeError:  # pragma: no cover
         pass
-    write_tables(res, out, overwrite=True)
+    write_tables(res, out, overwrite=overwrite_tables)
     rep = build(res, figs, title=title, errors=errors)
     path = rep.write(out / "report.html")
     try:

@@ -130,15 +130,30 @@ class _Drawer(_ClaimFigures, _CohortFigures):
             fig.clear()
         return None
 
-    def run(self, n_jobs: int, drawn: Iterable[FigureEntry] = ()) -> None:
+    def _name(self, i: int) -> str:
+        return f"{safe_name(self.jobs[i].stem)}.png"
+
+    def _draw(self, todo: list[int], n_jobs: int) -> dict[int, str | None]:
+        msgs = _run_parallel(self, todo, n_jobs) if n_jobs > 1 and len(todo) > 2 else None
+        return msgs if msgs is not None else {i: self.run_one(i) for i in todo}
+
+    def run(self, n_jobs: int, drawn: Iterable[FigureEntry] = (), later: CohortFigures | None = None) -> None:
         """Draw every job not in ``drawn`` (figures already drawn into this folder), in ``n_jobs``
         forked processes when more than one (figures are independent; each process writes its own
-        files; the longest jobs start first), keeping the jobs' order in :attr:`out`."""
+        files; the longest jobs start first), keeping the jobs' order in :attr:`out`.
+
+        ``later``: cohorts still being drawn in the background; the other figures are drawn
+        meanwhile, then whatever the background did not draw."""
         done = {Path(p).name for _s, p, _c in drawn if (self.dir / Path(p).name).is_file()}
-        todo = [i for i, job in enumerate(self.jobs) if f"{safe_name(job.stem)}.png" not in done]
-        msgs = _run_parallel(self, todo, n_jobs) if n_jobs > 1 and len(todo) > 2 else None
-        if msgs is None:
-            msgs = {i: self.run_one(i) for i in todo}
+        todo = [i for i in range(len(self.jobs)) if self._name(i) not in done]
+        if later is None:
+            msgs = self._draw(todo, n_jobs)
+        else:
+            later.drop_queued()  # cohorts not started yet are drawn here, with the rest
+            busy = later.names()
+            msgs = self._draw([i for i in todo if self._name(i) not in busy], n_jobs)
+            got = {Path(p).name for _s, p, _c in later.wait()}
+            msgs.update(self._draw([i for i in todo if self._name(i) in busy and self._name(i) not in got], n_jobs))
         for i, job in enumerate(self.jobs):
             msg = msgs.get(i)
             if msg is None:
@@ -181,7 +196,7 @@ def _run_parallel(drawer: _Drawer, todo: list[int], n_jobs: int) -> dict[int, st
 
 def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_error: str = "warn",
                  errors: list | None = None, n_jobs: int = 1,
-                 drawn: Iterable[FigureEntry] | None = None) -> list[FigureEntry]:
+                 drawn: Iterable[FigureEntry] | CohortFigures | None = None) -> list[FigureEntry]:
     """Draw every figure of the report from an ``AnalysisResult``.
 
     Parameters
@@ -203,6 +218,8 @@ def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_err
     drawn
         Figures already drawn into ``figures_dir`` (what :func:`draw_cohort_figures` returned
         while the other cohorts were being analysed): not drawn again, listed in their place.
+        Or the :class:`CohortFigures` drawing them in the background: the other figures are
+        drawn meanwhile.
 
     Returns
     -------
@@ -217,7 +234,10 @@ def draw_figures(res: Any, figures_dir: str | Path, *, svg: bool = False, on_err
     d.overview()
     d.claims()
     d.cohorts()
-    d.run(n_jobs, drawn or ())
+    if isinstance(drawn, CohortFigures):
+        d.run(n_jobs, later=drawn)
+    else:
+        d.run(n_jobs, drawn or ())
     if errors is not None:
         errors.extend(d.errors)
     return d.out
@@ -286,9 +306,11 @@ class CohortFigures:
     """Draw each cohort's own figures in a forked process while the run goes on.
 
     ``submit(res, acc, cohort_row)`` as soon as cohort ``acc`` is analysed (``res`` holds its
-    tables); ``wait()`` at the end returns what was drawn, for ``draw_figures(..., drawn=...)`` /
-    ``write_report(..., drawn=...)``. A cohort whose process failed is simply drawn again at the end.
-    Where processes cannot be forked, nothing is drawn early (``wait()`` returns ``[]``).
+    tables); at the end hand the object to ``draw_figures(..., drawn=...)`` /
+    ``write_report(..., drawn=...)``: the other figures are drawn while it finishes, then whatever it
+    did not draw (``wait()`` returns what it drew). The drawing processes run at a lower priority
+    (``nice`` 10): they take the CPU the analysis leaves idle. A cohort whose process failed is
+    simply drawn again at the end. Where processes cannot be forked, nothing is drawn early.
 
     Parameters
     ----------
@@ -349,6 +371,15 @@ class CohortFigures:
             proc.start()
             self._running.append((proc, entries))
 
+    def drop_queued(self) -> None:
+        """Forget the cohorts submitted but not started (whoever calls this draws them)."""
+        self._queue.clear()
+
+    def names(self) -> set[str]:
+        """File names of the figures drawn, being drawn or waiting to be drawn here."""
+        entries = [e for _v, _a, es in self._queue for e in es] + [e for _p, es in self._running for e in es]
+        return {Path(p).name for _s, p, _c in entries + self._done}
+
     def wait(self) -> list[FigureEntry]:
         """Wait for every cohort submitted; the figures drawn (section, path, caption)."""
         while self._queue or self._running:
@@ -361,4 +392,10 @@ class CohortFigures:
 
 
 def _draw_early(view: Any, accession: str, figures_dir: Path, svg: bool) -> None:
+    import os
+
+    try:  # idle cycles only: the analysis of the next cohort goes first
+        os.nice(10)
+    except (AttributeError, OSError):  # pragma: no cover - not POSIX
+        pass
     draw_cohort_figures(view, accession, figures_dir, svg=svg, on_error="warn")
