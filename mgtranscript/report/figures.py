@@ -152,7 +152,7 @@ class _Drawer(_ClaimFigures, _CohortFigures):
             later.drop_queued()  # cohorts not started yet are drawn here, with the rest
             busy = later.names()
             msgs = self._draw([i for i in todo if self._name(i) not in busy], n_jobs)
-            got = {Path(p).name for _s, p, _c in later.wait()}
+            got = {Path(p).name for _s, p, _c in later.finish()}
             msgs.update(self._draw([i for i in todo if self._name(i) in busy and self._name(i) not in got], n_jobs))
         for i, job in enumerate(self.jobs):
             msg = msgs.get(i)
@@ -308,9 +308,11 @@ class CohortFigures:
     ``submit(res, acc, cohort_row)`` as soon as cohort ``acc`` is analysed (``res`` holds its
     tables); at the end hand the object to ``draw_figures(..., drawn=...)`` /
     ``write_report(..., drawn=...)``: the other figures are drawn while it finishes, then whatever it
-    did not draw (``wait()`` returns what it drew). The drawing processes run at a lower priority
-    (``nice`` 10): they take the CPU the analysis leaves idle. A cohort whose process failed is
-    simply drawn again at the end. Where processes cannot be forked, nothing is drawn early.
+    did not draw (:meth:`finish`; :meth:`wait` instead waits for every cohort). The drawing processes
+    run at a lower priority (``nice`` 10): they take the CPU the analysis leaves idle, and one not
+    done when the other figures are is stopped (its cohort is drawn with the rest). A cohort whose
+    process failed is simply drawn again at the end. Where processes cannot be forked, nothing is
+    drawn early.
 
     Parameters
     ----------
@@ -379,6 +381,22 @@ class CohortFigures:
         """File names of the figures drawn, being drawn or waiting to be drawn here."""
         entries = [e for _v, _a, es in self._queue for e in es] + [e for _p, es in self._running for e in es]
         return {Path(p).name for _s, p, _c in entries + self._done}
+
+    def finish(self) -> list[FigureEntry]:
+        """Stop now: the figures of the cohorts whose processes completed; a process still running
+        (at low priority it may be starved on a busy machine) is stopped, its cohort left to the caller."""
+        self._queue.clear()
+        self._reap()
+        for proc, _entries in self._running:
+            proc.terminate()
+            proc.join()
+        if self._running:
+            logger.info("%d cohorts' figures were not finished in the background", len(self._running))
+            for tmp in self.dir.glob("*.tmp"):  # a palette PNG cut short (written as <name>.tmp, then renamed)
+                tmp.unlink(missing_ok=True)
+        self._running = []
+        logger.info("%d figures drawn while the run went on", len(self._done))
+        return list(self._done)
 
     def wait(self) -> list[FigureEntry]:
         """Wait for every cohort submitted; the figures drawn (section, path, caption)."""
