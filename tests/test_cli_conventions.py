@@ -281,7 +281,7 @@ def _result(work: Path, status: str = "analysed"):
 
 
 def _fake_run(calls: list, *, fail: BaseException | None = None, status: str = "analysed"):
-    def _run(out, **kwargs):  # the work inside run_analysis's output transaction
+    def _run(out, **kwargs):  # the work inside run_analysis's output transaction (pipeline._runner._run)
         calls.append((Path(out), kwargs))
         out = Path(out)
         (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -301,7 +301,7 @@ def previous_output(tmp_path, monkeypatch) -> Path:
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls))
     out = tmp_path / "out"
     assert main(["run", "--out", str(out), "--no-plots"]) == 0
     (out / "figures").mkdir()
@@ -317,7 +317,7 @@ def test_a_failed_run_leaves_the_previous_output_byte_for_byte(previous_output, 
 
     before = snapshot(previous_output)
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls, fail=fail))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls, fail=fail))
     assert main(["run", "--out", str(previous_output), "--no-plots"]) == code
     assert calls and calls[0][0] != previous_output  # the run wrote elsewhere
     assert snapshot(previous_output) == before
@@ -337,7 +337,7 @@ def test_a_run_that_analysed_nothing_does_not_replace_the_output(previous_output
     from mgtranscript import pipeline
 
     before = snapshot(previous_output)
-    monkeypatch.setattr(pipeline, "_run", _fake_run([], status="unavailable"))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run([], status="unavailable"))
     assert main(["run", "--out", str(previous_output)]) == 1
     assert "left as it was" in capsys.readouterr().err
     assert snapshot(previous_output) == before
@@ -345,10 +345,10 @@ def test_a_run_that_analysed_nothing_does_not_replace_the_output(previous_output
 
 def test_a_completed_run_replaces_the_output_whole_with_a_manifest(previous_output, monkeypatch, capsys):
     from mgtranscript import pipeline
-    from mgtranscript._output import read_manifest
+    from mgtranscript.pipeline import read_manifest
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls))
     assert main(["run", "--out", str(previous_output), "--method", "zscore", "--no-plots"]) == 0
     files = snapshot(previous_output)
     assert "figures/old_figure.png" not in files  # nothing stale survives
@@ -364,7 +364,7 @@ def test_samples_are_passed_on_checked(tmp_path, monkeypatch, shared_dir):
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls))
     sheet = shared_dir / "samples" / "GSE77314_SraRunTable.csv"
     assert main(["run", "--out", str(tmp_path / "o"), "--cohorts", "gse77314",
                  "--samples", f"gse77314={sheet}"]) == 0
@@ -378,7 +378,7 @@ def test_progress_off_reaches_the_pipeline(tmp_path, monkeypatch, argv, env):
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls))
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     assert main(["run", "--out", str(tmp_path / "o"), *argv]) == 0
@@ -479,7 +479,7 @@ def test_run_prints_the_time_of_the_whole_run_and_phases_at_v(tmp_path, monkeypa
         time.sleep(0.3)
         return res
 
-    monkeypatch.setattr(pipeline, "_run", slow)
+    monkeypatch.setattr(pipeline._runner, "_run", slow)
     assert main(["-v", "run", "--out", str(tmp_path / "out")]) == 0
     out, err = capsys.readouterr()
     secs = float(out.rsplit(" in ", 1)[1].split(" s")[0])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript._output import transactional_output
+from mgtranscript.pipeline import transactional_output
 from mgtranscript.claims import VERDICT_COLUMNS, load_claims
 from mgtranscript.cli import main
 

@@ -89,8 +89,8 @@ def _imbalanced_cohort(seed=0, n=60):
 
 
 def test_an_imbalanced_covariate_is_adjusted_for_in_the_primary_estimate():
-    from mgtranscript.plan import _compare
-    from mgtranscript.plan_design import UNADJUSTED, audit_contrasts, covariate_words
+    from mgtranscript.pipeline._contrasts import compare_table as _compare
+    from mgtranscript.pipeline._design import UNADJUSTED, audit_contrasts, covariate_words
 
     a = _imbalanced_cohort()
     k = {"groupby": "condition", "group": "NASH", "reference": "NAFL", "paired_by": None,
@@ -127,7 +127,7 @@ def test_paired_effects_vote_on_g_av_with_g_z_named_beside():
 
 
 def test_cell_evidence_without_donors_says_so_and_is_a_risk_of_bias():
-    from mgtranscript.plan import cell_effects
+    from mgtranscript.pipeline._cells import cell_effects
 
     rng = np.random.default_rng(0)
     types = np.repeat(["CD56+ NK", "CD8+ cytotoxic T"], 200)

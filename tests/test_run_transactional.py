@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mgtranscript._output import transactional_output
+from mgtranscript.pipeline import transactional_output
 from mgtranscript.errors import FetchError, MgTranscriptError
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .._checks import check_catalog, check_cohorts, check_input_file, check_method, check_samples, known_cohorts
+from ..pipeline import check_catalog, check_cohorts, check_input_file, check_method, check_samples, known_cohorts
 from ..errors import InputDataError, UsageError
 
 __all__ = ["parse_samples", "check_method", "check_cohorts", "check_samples", "check_input_file",

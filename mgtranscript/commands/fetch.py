@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from .. import datasets
-    from .._output import atomic_file, check_output_file
+    from ..pipeline import atomic_file, check_output_file
     from ..errors import OfflineError
     from ._common import check_catalog, check_input_file
 

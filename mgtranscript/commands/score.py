@@ -80,7 +80,7 @@ def parse_options(method: str, items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from .. import get
-    from .._output import atomic_file, check_output_file
+    from ..pipeline import atomic_file, check_output_file
     from ..tl.score import score
     from ._common import check_input_file, read_h5ad
 

@@ -26,7 +26,7 @@ ENTRY_KEYS = frozenset({
     "accession", "title", "disease_area", "source", "platform", "technology", "data_source",
     "expression_file", "gene_id_type", "n_samples", "citation", "pmid", "unverified", "design",
     "reference", "condition_order", "subgroup_order", "fibrosis_order", "notes", "sample_sheet",
-    "confidence", "load", "counts", "labels", "numeric", "pairing", "expected",
+    "confidence", "load", "counts", "labels", "numeric", "pairing", "expected", "plan_order",
 })
 REQUIRED_KEYS = (
     "accession", "title", "disease_area", "platform", "technology", "data_source",
@@ -103,6 +103,10 @@ def validate(cohorts: dict[str, dict], source: str, *, diseases, conditions) -> 
             raise CatalogError(f"{where}: accession field {c['accession']!r} differs from the table name.")
         if not isinstance(c["n_samples"], int) or c["n_samples"] < 1:
             raise CatalogError(f"{where}: n_samples must be a positive whole number, not {c['n_samples']!r}.")
+        if "plan_order" in c and (not isinstance(c["plan_order"], int) or isinstance(c["plan_order"], bool)
+                                  or c["plan_order"] < 1):
+            raise CatalogError(f"{where}: plan_order must be a positive whole number (the cohort's place in the "
+                               f"default plan), not {c['plan_order']!r}.")
         if c["disease_area"] not in DISEASE_AREAS:
             raise CatalogError(f"{where}: disease_area must be one of {DISEASE_AREAS}, not {c['disease_area']!r}.")
         if c["design"] not in ("paired", "unpaired"):

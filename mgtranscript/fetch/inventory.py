@@ -98,7 +98,9 @@ def remove(relpath: str) -> bool:
 def clear_cache(pattern: str | None = None) -> int:
     """Remove cached files (all, or those whose path contains ``pattern``).
 
-    Clearing everything also drops unfinished downloads (``.partial/``).
+    Clearing everything also drops unfinished downloads (``.partial/``) and every other
+    bookkeeping folder at the top of the cache, such as the parsed cohorts and cohort results
+    that runs keep there (``.pipeline/``).
 
     Returns
     -------
@@ -114,6 +116,9 @@ def clear_cache(pattern: str | None = None) -> int:
     if not pattern:
         shutil.rmtree(root / PARTIAL, ignore_errors=True)
         shutil.rmtree(root / META, ignore_errors=True)
+        for d in (root.iterdir() if root.is_dir() else ()):  # derived data (e.g. .pipeline/)
+            if d.name.startswith(".") and d.is_dir() and not d.is_symlink():
+                shutil.rmtree(d, ignore_errors=True)
     # drop folders left empty
     for dirpath, _dirs, _files in sorted(os.walk(root), key=lambda t: -len(t[0])):
         p = Path(dirpath)

@@ -64,8 +64,14 @@ def _write_tsv(df: pd.DataFrame, path: Path) -> None:
 def write_tables(res: Any, out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     """Write the TSVs the report links (``tables/<name>.tsv``, ``de_<accession>.tsv``, ``inputs.tsv``).
 
-    Tables the pipeline already wrote are kept unless ``overwrite``; no index column.
+    A result of the pipeline (:class:`mgtranscript.pipeline.AnalysisResult`) writes its own
+    tables, all of them, through the pipeline's one writer (``res.write_tables``). For any other
+    result object, the tables above are written; those already there are kept unless
+    ``overwrite``; no index column.
     """
+    writer = getattr(res, "write_tables", None)
+    if callable(writer):
+        return writer(out_dir)
     tdir = Path(out_dir) / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -101,7 +107,7 @@ def complete_inputs(res: Any) -> list[dict]:
 
 
 def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bool = False,
-                 title: str | None = None, n_jobs: int = 1) -> Path:
+                 title: str | None = None, n_jobs: int = 1, tables: bool = True) -> Path:
     """Draw the figures, write the linked tables and the report of an ``AnalysisResult``.
 
     Parameters
@@ -120,6 +126,10 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
         Page title.
     n_jobs
         Processes drawing the figures (see :func:`draw_figures`).
+    tables
+        Also write the tables the report links (:func:`write_tables`); ``False`` when they are
+        already written (:func:`mgtranscript.pipeline.run_analysis` writes them once, before the
+        report).
 
     Returns
     -------
@@ -138,11 +148,12 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
             pass
     else:
         figs = [tuple(f) for f in (getattr(res, "figures", None) or [])]
-    try:
-        res.inputs = complete_inputs(res)
-    except AttributeError:  # pragma: no cover
-        pass
-    write_tables(res, out, overwrite=True)
+    if tables:
+        try:
+            res.inputs = complete_inputs(res)
+        except AttributeError:  # pragma: no cover
+            pass
+        write_tables(res, out, overwrite=True)
     rep = build(res, figs, title=title, errors=errors)
     path = rep.write(out / "report.html")
     try:

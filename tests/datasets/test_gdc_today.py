@@ -177,7 +177,7 @@ def test_duplicate_aliquots_are_kept_and_reported(cache, monkeypatch, caplog):
 def test_the_release_and_the_queries_are_recorded_for_provenance(gdc_server, monkeypatch):
     from gdc_server import STATUS
 
-    from mgtranscript._provenance import inputs_of
+    from mgtranscript.pipeline._provenance import inputs_of
     from mgtranscript.fetch import cache_dir, read_meta
 
     adata = gdc("TCGA-LIHC", max_files=4)

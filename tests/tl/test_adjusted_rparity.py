@@ -29,7 +29,7 @@ class _Result:
 
 @pytest.fixture(scope="module")
 def gse167523(mirror_server, session_cache, shared_dir):
-    from mgtranscript.plan_design import audit_contrasts
+    from mgtranscript.pipeline._design import audit_contrasts
 
     a = _real_cohorts.load("GSE167523", mirror_server, session_cache, shared_dir)
     res = _Result()
@@ -74,7 +74,7 @@ def test_adjusted_standardised_difference_matches_r_lm(gse167523, analysis, cova
 
 @pytest.mark.network
 def test_voom_with_the_covariates_in_the_design_matches_r_limma(gse167523):
-    from mgtranscript.plan import _de
+    from mgtranscript.pipeline._steps import de_tables as _de
 
     a, covs, _ = gse167523
     tables = _de(a, CONTRAST, covs[CONTRAST["tag"]])

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .errors import UsageError
+from ..errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import AnalysisResult
+    from ._result import CohortResult
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ __all__ = ["cell_effects"]
 
 
 def _design_row(name: str, donor: str | None, n_donors: int, n_cells: int) -> dict:
-    from .tl.donors import DONORS_UNKNOWN
+    from ..tl.donors import DONORS_UNKNOWN
 
     unknown = donor is None
     caveat = (f"{name}: {DONORS_UNKNOWN}" if unknown else "")
@@ -41,18 +41,19 @@ def _design_row(name: str, donor: str | None, n_donors: int, n_cells: int) -> di
 
 
 def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cell_type",
-                 donor_key: str | None = None, result: AnalysisResult) -> list[dict]:
+                 donor_key: str | None = None, result: CohortResult) -> list[dict]:
     """Per-cell evidence for ``scope = cell`` claims: the correlation named by the claim inside
     the cell types its ``cell_types`` patterns match, within each cell type and donor,
     combined with donors as the unit (:func:`mgtranscript.tl.correlate_cells`).
 
     ``cells`` maps a name to an AnnData of cells (log-normalised ``X``, cell types in
     ``obs[cell_type_key]``, donors in ``obs[donor_key]``). Rows get ``design = "cells:..."``;
-    they count for any disease area. A ``donors`` row per dataset goes to the run's design table.
+    they count for any disease area. A ``donors`` row per dataset goes to the ``design`` table of
+    ``result`` (a :class:`~._result.CohortResult`), the correlations to its ``correlations`` table.
     """
-    from . import tl
-    from .claims.effects import correlation_effects
-    from .tl.donors import donor_column
+    from .. import tl
+    from ..claims.effects import correlation_effects
+    from ..tl.donors import donor_column
 
     eff: list[dict] = []
     cell_claims = claims[(claims["scope"] == "cell") & (claims["feature_kind"] == "correlation")]

@@ -34,7 +34,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputPathError
+from ..errors import OutputPathError
 
 __all__ = ["MANIFEST", "transactional_output", "atomic_file", "check_output_path", "check_output_file",
            "write_manifest", "read_manifest"]
@@ -139,7 +139,7 @@ def _sha256(path: Path) -> str:
 
 def write_manifest(folder: str | os.PathLike, extra: dict | None = None) -> dict:
     """Write ``folder/manifest.json`` listing every file under ``folder`` (path, bytes, sha256)."""
-    from . import __version__
+    from .. import __version__
 
     folder = Path(folder)
     files = []

@@ -36,14 +36,14 @@ def covariate_words(columns) -> str:
 
 
 def _age_column(obs: pd.DataFrame) -> str | None:
-    from .tl.design.audit import _AGE
+    from ..tl.design.audit import _AGE
 
     return next((str(c) for c in obs.columns if _AGE.match(str(c))), None)
 
 
 def _covariates(adata, table: pd.DataFrame, paired: bool) -> list[str]:
     """obs columns to adjust a contrast for (created here), from its design table."""
-    from .tl.design import covariates_to_adjust
+    from ..tl.design import covariates_to_adjust
 
     if paired:
         return []
@@ -70,10 +70,11 @@ def _covariates(adata, table: pd.DataFrame, paired: bool) -> list[str]:
 
 
 def audit_contrasts(adata, accession: str, contrasts: list[dict], result) -> dict[str, list[str]]:
-    """Audit each contrast (design and pair tables of ``result``); return the covariate columns
+    """Audit each contrast (rows to the ``design`` and ``pairs`` tables of ``result``, a
+    :class:`~._result.CohortResult`); return the covariate columns
     each contrast's primary estimates are adjusted for (``tag -> [obs columns]``)."""
-    from . import tl
-    from .tl.design import mark_adjusted
+    from .. import tl
+    from ..tl.design import mark_adjusted
 
     adjust: dict[str, list[str]] = {}
     for k in contrasts:

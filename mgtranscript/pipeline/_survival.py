@@ -1,4 +1,4 @@
-"""Survival claims in a run (:mod:`mgtranscript.plan`): Cox models, their PH checks, evidence rows.
+"""Survival claims in a run (:mod:`._cohort`): Cox models, their PH checks, evidence rows.
 
 For each survival claim whose feature a cohort measures (TCGA-LIHC), :func:`survival_rows`
 fits :func:`mgtranscript.tl.survival` (tumours, one per patient; adjusted for stage, age
@@ -23,7 +23,7 @@ import logging
 import numpy as np
 import pandas as pd
 
-from .errors import MgTranscriptError
+from ..errors import MgTranscriptError
 
 logger = logging.getLogger(__name__)
 
@@ -76,9 +76,10 @@ def _annotate(row: dict, s: dict) -> dict:
 
 
 def survival_rows(adata, accession: str, area: str, claims: pd.DataFrame, result) -> list[dict]:
-    """Effect rows of the survival claims for one cohort; tables to ``result`` (see module doc)."""
-    from . import tl
-    from .claims.effects import survival_effects
+    """Effect rows of the survival claims for one cohort; its ``survival`` and ``design`` rows and
+    Kaplan-Meier steps (``km``) to ``result``, a :class:`~._result.CohortResult` (see module doc)."""
+    from .. import tl
+    from ..claims.effects import survival_effects
 
     if "os_days" not in adata.obs or "os_event" not in adata.obs:
         return []
@@ -96,7 +97,7 @@ def survival_rows(adata, accession: str, area: str, claims: pd.DataFrame, result
         km = adata.uns.get("_surv", {}).get("km")
         if km is not None:  # tidy KM steps for the report: group, time, survival, at_risk
             km = pd.DataFrame(km).rename(columns={"timeline": "time"})
-            result.km[accession] = km if accession not in result.km else pd.concat([result.km[accession], km])
+            result.km = km if result.km is None else pd.concat([result.km, km])
         adata.uns.pop("_surv", None)
         result.append("survival", summ)
         result.append("design", pd.DataFrame(ph_design_rows(summ, accession)))

@@ -9,14 +9,12 @@ import os
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import AnalysisResult
-
-__all__ = ["file_input", "bundled_inputs", "inputs_of", "versions", "write_provenance"]
+__all__ = ["file_input", "bundled_inputs", "inputs_of", "recorded_inputs", "resolve_inputs", "versions",
+           "write_provenance", "cache_inputs"]
 
 
 def file_input(path: Path, *, source: str, cohort: str = "", url: str = "") -> dict:
@@ -29,8 +27,8 @@ def file_input(path: Path, *, source: str, cohort: str = "", url: str = "") -> d
 
 
 def bundled_inputs() -> list[dict]:
-    from ._resources import resource_dir
-    from .genesets import gene_sets_dir
+    from .._resources import resource_dir
+    from ..genesets import gene_sets_dir
 
     files = [(p, "bundled gene sets") for p in sorted(gene_sets_dir().glob("*")) if p.suffix in (".gmt", ".tsv")]
     seeds = resource_dir("seeds")
@@ -50,11 +48,15 @@ def inputs_of(adata) -> list[dict]:
     DataFrame of ``uns`` with ``url`` and ``sha256`` columns (e.g. the GDC file manifest).
     ``relpath`` (the cache path, for API answers whose URL names no file), ``query`` (the
     API query answered), ``data_release`` and ``tag`` (the GDC release and API version)
-    are kept.
+    are kept. (:func:`recorded_inputs` then :func:`resolve_inputs`.)
     """
-    from .fetch import cache_dir
-    from .fetch.urls import mirror_relpath
+    return resolve_inputs(recorded_inputs(adata))
 
+
+def recorded_inputs(adata) -> list[dict]:
+    """What the loaders recorded in ``uns`` about their input files (``url``, ``sha256``,
+    ``relpath`` and the keys of :data:`_EXTRA_KEYS`), once per file; nothing about where
+    they are on this machine (see :func:`resolve_inputs`)."""
     found = []
 
     def take(x):
@@ -87,12 +89,34 @@ def inputs_of(adata) -> list[dict]:
         if key in seen:
             continue
         seen.add(key)
+        out.append(f)
+    return out
+
+
+def cache_inputs(records: list[dict]) -> list[tuple[dict, Path | None]]:
+    """Each recorded input with the cache file holding it (None when the cache has none)."""
+    from ..fetch import cache_dir
+    from ..fetch.urls import mirror_relpath
+
+    out = []
+    for f in records:
         try:
-            p = cache_dir() / (f.pop("relpath", None) or mirror_relpath(f["url"]))
-            f["bytes"] = p.stat().st_size if p.is_file() else None
-            f["path"] = str(p) if p.is_file() else ""
+            p = cache_dir() / (f.get("relpath") or mirror_relpath(f["url"]))
+            out.append((f, p if p.is_file() else None))
         except Exception:  # noqa: BLE001 - a URL the cache does not hold (e.g. an API query)
-            f["bytes"], f["path"] = None, ""
+            out.append((f, None))
+    return out
+
+
+def resolve_inputs(records: list[dict]) -> list[dict]:
+    """Recorded inputs (:func:`recorded_inputs`) with their size, cache path and source on
+    this machine (``mirror``, ``download (cache)`` or ``GDC API (cache)``)."""
+    out = []
+    for rec, p in cache_inputs(records):
+        f = dict(rec)
+        f.pop("relpath", None)
+        f["bytes"] = p.stat().st_size if p is not None else None
+        f["path"] = str(p) if p is not None else ""
         if f["url"].startswith("https://api.gdc.cancer.gov/"):
             f["source"] = "GDC API (cache)"  # never a file mirror
         else:
@@ -114,14 +138,19 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_provenance(res: AnalysisResult, out: Path) -> None:
-    from .fetch import cache_entries
+def read_through_cache(inputs: list[dict]) -> list[dict]:
+    """Inputs read through the cache that no loader records (the MSigDB gene-set collections),
+    as rows of the provenance."""
+    from ..fetch import cache_entries
 
-    used = {f["url"] for f in res.inputs}
-    extra = [{"url": e["url"], "sha256": e["sha256"], "bytes": e.get("bytes"), "source": "download (cache)",
-              "path": e.get("path", "")} for e in cache_entries() if e.get("url") and e["url"] not in used
-             and "gsea-msigdb" in e["url"]]  # gene-set collections are read through the cache
-    res.inputs += extra
+    used = {f["url"] for f in inputs}
+    return [{"url": e["url"], "sha256": e["sha256"], "bytes": e.get("bytes"), "source": "download (cache)",
+             "path": e.get("path", "")} for e in cache_entries() if e.get("url") and e["url"] not in used
+            and "gsea-msigdb" in e["url"]]
+
+
+def write_provenance(res: Any, out: Path) -> None:
+    """``out/provenance.json``: date, cohorts, inputs, data releases, versions, parameters."""
     prov = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "cohorts": res.cohorts.to_dict("records"),
@@ -130,5 +159,6 @@ def write_provenance(res: AnalysisResult, out: Path) -> None:
         "versions": versions(),
         "params": res.params,
         "mirror": os.environ.get("MGTRANSCRIPT_MIRROR", ""),
+        **({"run": res.run} if getattr(res, "run", None) else {}),
     }
     (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str))
