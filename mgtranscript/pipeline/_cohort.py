@@ -58,8 +58,7 @@ def _prepare(adata, accession: str, *, method: str, mechanisms, cr: CohortResult
         mech.update(mechanism_union(_mechanism_table(), mechanisms))
         sets["mech"] = mech
     for m in (method, *[a for a in ALT_METHODS if a != method]):
-        for prefix, gs in sets.items():
-            tl.score(adata, gs, method=m, key_added=f"{prefix}_{m}", progress=False)
+        _score_once(adata, sets, m)
     tl.mg_balance(adata, key_added="mg_balance")  # z-scores of genes: independent of the scoring method
     cov = pd.DataFrame(adata.uns[f"mg_{method}"]["coverage"])
     cr.append("coverage", cov.reset_index().rename(columns={"index": "set"}).assign(cohort=accession))
@@ -80,6 +79,32 @@ def _prepare(adata, accession: str, *, method: str, mechanisms, cr: CohortResult
     if "mech" in sets:
         cr.gene_sets.update({k: list(v) for k, v in sets["mech"].items()})
     return {"mg": mg, "composition": comp_cols, "alt_layers": alt_layers}
+
+
+def _score_once(adata, sets: dict, method: str) -> None:
+    """Score every family of sets (Mg, mechanisms) with ``method`` in one call, then file each
+    family under its own key (``mg_<method>``, ``mech_<method>``) as separate calls would: a
+    set's score depends only on its own genes and the sample's ranks, not on the other sets
+    scored with it (the columns, values and coverage rows are those of separate calls)."""
+    from .. import tl
+
+    union: dict = {}
+    for gs in sets.values():
+        union.update(gs)
+    tl.score(adata, union, method=method, key_added="_all_sets", progress=False)
+    scores, info = adata.obsm.pop("_all_sets"), adata.uns.pop("_all_sets")
+    others = {prefix: " and ".join(o for o in sets if o != prefix) for prefix in sets}
+    for prefix, gs in sets.items():
+        names = [c for c in scores.columns if c in gs]
+        adata.obsm[f"{prefix}_{method}"] = scores[names].copy()
+        spec = getattr(gs, "spec", None)
+        params = dict(info["params"], gene_sets=spec if isinstance(spec, str) else f"{prefix} sets ({len(gs)} sets)")
+        if others[prefix]:
+            params["scored_with"] = f"the {others[prefix]} sets, in one call"
+        if getattr(gs, "version", None):
+            params["gene_sets_version"] = gs.version
+        cov = info["coverage"]
+        adata.uns[f"{prefix}_{method}"] = {"params": params, "coverage": cov.loc[[s for s in cov.index if s in gs]]}
 
 
 def _mechanism_table() -> dict[str, tuple[str, ...]]:
