@@ -131,15 +131,43 @@ def aliased_factors(adata, sides: _Sides, lib: np.ndarray | None, *, tech, ident
     return out
 
 
+#: DE counts of the sample subsets seen last: the contrasts of one cohort that share a batch
+#: boundary compare the same groups inside each batch (same samples, same data), so each count
+#: is computed once per cohort. Keyed by a hash of everything the count depends on.
+_DE_COUNTS: dict[bytes, int] = {}
+
+
+def _de_key(sub, col: str, grp: str, ref: str, use_counts: bool, counts_layer: str | None) -> bytes:
+    import hashlib
+
+    mat = sub.layers[counts_layer] if use_counts and counts_layer in sub.layers else sub.X
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((col, grp, ref, use_counts, counts_layer, sub.shape)).encode())
+    h.update(np.ascontiguousarray(np.asarray(mat, dtype=np.float64)).data)
+    h.update("\0".join(map(str, sub.var_names)).encode())
+    h.update("\0".join(map(str, sub.obs[col].astype(str))).encode())
+    for c in ("lib_size", "norm_factor"):  # voom's effective library sizes
+        if c in sub.obs:
+            h.update(np.ascontiguousarray(sub.obs[c].to_numpy(dtype=np.float64)).data)
+    return h.digest()
+
+
 def _de_count(sub, col: str, grp: str, ref: str, use_counts: bool, counts_layer: str | None) -> int:
     from ..de import de
 
+    key = _de_key(sub, col, grp, ref, use_counts, counts_layer)
+    if key in _DE_COUNTS:
+        return _DE_COUNTS[key]
     method = "voom" if use_counts else "limma"
     kw = {"layer": counts_layer} if use_counts else {}
     tab = de(sub, groupby=col, group=grp, reference=ref, method=method, key_added="_batch_de", **kw)
     sub.uns.pop("_batch_de", None)
     sub.uns.pop("_batch_de_params", None)
-    return int((pd.to_numeric(tab["padj"], errors="coerce") < FDR).sum())
+    n = int((pd.to_numeric(tab["padj"], errors="coerce") < FDR).sum())
+    _DE_COUNTS[key] = n
+    while len(_DE_COUNTS) > 32:
+        _DE_COUNTS.pop(next(iter(_DE_COUNTS)))
+    return n
 
 
 def batch_strength(adata, sides: _Sides, batch: np.ndarray, *, groupby: str, labels_key: str,
