@@ -62,6 +62,24 @@ def test_run_writes_report_tables_png_figures_and_a_manifest(run_dir):
     assert "tables/claims.tsv" in listed and "report.html" in listed
 
 
+def test_every_table_has_the_columns_of_the_one_list_of_tables(run_dir):
+    """tables/ holds exactly the tables of pipeline.TABLES, PER_COHORT and INPUTS, each with its
+    listed columns in that order (a method may add its own after or between them)."""
+    from mgtranscript.pipeline import INPUTS, PER_COHORT, TABLES
+
+    files = {p.name for p in (run_dir / "tables").glob("*.tsv")}
+    per = {spec.file.format(accession=acc) + ".tsv" for spec in PER_COHORT
+           for acc in ("GSE126848", "GSE167523", "GSE77314", "TCGA-LIHC")}
+    assert files == {f"{spec.file}.tsv" for spec in (*TABLES, INPUTS)} | per
+    for name in sorted(files):
+        spec = next((s for s in (*TABLES, INPUTS) if f"{s.file}.tsv" == name), None) or next(
+            s for s in PER_COHORT if name.startswith(s.file.split("{")[0]))
+        header = (run_dir / "tables" / name).read_text().split("\n", 1)[0].split("\t")
+        if header == [""]:  # an empty table (e.g. no survival data) is an empty file
+            continue
+        assert [c for c in header if c in spec.columns] == list(spec.columns), name
+
+
 def test_cohort_statuses_and_groups(run_dir):
     cohorts = _table(run_dir, "cohorts").set_index("accession")
     for acc in ("GSE126848", "GSE167523", "GSE77314", "TCGA-LIHC"):

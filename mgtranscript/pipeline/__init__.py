@@ -31,13 +31,14 @@ from ._output import (
     transactional_output,
     write_manifest,
 )
-from ._result import PER_COHORT, TABLES, AnalysisResult, CohortResult, TableSpec, merge, write_tables
+from ._result import INPUTS, PER_COHORT, TABLES, AnalysisResult, CohortResult, TableSpec, merge, write_tables
 from ._runner import run_analysis
 from ._tasks import find_sample_sheet
 from ._write import write_result
 
 __all__ = [
-    "run_analysis", "analyse_cohort", "AnalysisResult", "CohortResult", "merge", "TABLES", "PER_COHORT", "TableSpec",
+    "run_analysis", "analyse_cohort", "AnalysisResult", "CohortResult", "merge", "TABLES", "PER_COHORT", "INPUTS",
+    "TableSpec",
     "DEFAULT_COHORTS", "KEY_GENES", "ALT_METHODS", "ALT_NORMS", "find_sample_sheet", "check_arguments",
     "RunArguments", "CLI_NAMES", "write_tables", "write_result",
     # checks and outputs shared with the other commands

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["TableSpec", "TABLES", "COHORT_TABLES", "PER_COHORT", "AnalysisResult", "CohortResult", "merge",
-           "write_tables"]
+__all__ = ["TableSpec", "TABLES", "COHORT_TABLES", "PER_COHORT", "INPUTS", "AnalysisResult", "CohortResult",
+           "merge", "write_tables"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,13 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("pairs", "pairs", ("pair", "group_sample", "reference_sample", "sex_group", "sex_reference",
                                  "sex_status", "identity_similarity", "identity_rank", "identity_pval", "best_match",
                                  "flagged", "reason", "cohort"), "pair checks of paired contrasts"),
-    TableSpec("survival", "survival", ("feature", "n", "cohort"), "Cox models of survival claims"),
+    TableSpec("survival", "survival", ("feature", "source", "group", "n", "n_events", "n_high", "n_low", "cut",
+                                       "cut_value", "n_cuts", "logrank_p", "logrank_p_raw", "hr_per_sd", "hr_ci_low",
+                                       "hr_ci_high", "cox_p", "ph_test_p", "ph_violated", "adjusted_for", "n_adj",
+                                       "hr_adj_per_sd", "hr_adj_ci_low", "hr_adj_ci_high", "cox_adj_p",
+                                       "ph_adj_test_p", "ph_adj_violated", "median_os_high", "median_os_low",
+                                       "n_excluded", "excluded", "penalised", "note", "cohort", "qval"),
+              "Cox models of survival claims (tl.survival's summary per cohort)"),
     TableSpec("effects", "effects", ("cohort", "disease_area", "scenario", "analysis", "contrast", "feature",
                                      "effect_kind", "estimate", "ci_low", "ci_high", "se", "pval", "qval", "n", "test",
                                      "design", "level", "note"),
@@ -109,6 +115,11 @@ PER_COHORT: tuple[TableSpec, ...] = (
     TableSpec("features", "features_{accession}", ("sample",),
               "per-sample labels, scores, composition and key genes (for figures)", index_label="sample"),
 )
+
+#: The input files of the run (the provenance's inputs as a table); written when the result has any.
+INPUTS = TableSpec("inputs", "inputs", ("url", "sha256", "bytes", "path", "source"),
+                   "every input file: public URL, sha256, size, local path, where it came from",
+                   per_cohort_rows=False)
 
 #: Names of the tables whose rows come from the cohorts (what a :class:`CohortResult` holds).
 COHORT_TABLES: tuple[str, ...] = tuple(t.name for t in TABLES if t.per_cohort_rows and t.name not in
@@ -321,7 +332,7 @@ def write_tables(res: AnalysisResult, out_dir: str | Path) -> list[Path]:
             written.append(path)
     inputs = list(getattr(res, "inputs", None) or [])
     if inputs:
-        path = tdir / "inputs.tsv"
+        path = tdir / f"{INPUTS.file}.tsv"
         pd.DataFrame(inputs).to_csv(path, sep="\t", index=False)
         written.append(path)
     return written
