@@ -211,6 +211,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     from ._judge import judge_run
     from ._parallel import run_tasks
     from ._provenance import bundled_inputs, file_input
+    from ._write import write_result
 
     t0 = time.monotonic()
     claims = load_claims() if claims is None else claims
@@ -251,7 +252,11 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.inputs += bundled
     if catalog is not None and not isinstance(catalog, dict):
         res.inputs.append(file_input(Path(catalog), source="user catalog"))
-    _write(res, out, t0=t0, results=results, plots=plots, report=report, svg=svg)
+    res.params["timings"] = _phases(results)
+    res.run["timings_by_cohort"] = {cr.accession: {k: round(v, 2) for k, v in cr.timings.items()}
+                                    for cr in results if cr.timings}
+    draw = (lambda r, folder: _draw(r, folder, plots=plots, report=report, svg=svg)) if plots or report else None
+    write_result(res, out, report=draw, started=t0)
     return res
 
 
@@ -311,18 +316,10 @@ def _phases(results: list[CohortResult]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in out.items()}
 
 
-def _write(res: AnalysisResult, out: Path, *, t0: float, results, plots: bool, report: bool, svg: bool) -> None:
-    """Tables, then figures and report (given the finished result), then provenance with the timings."""
+def _draw(res: AnalysisResult, out: Path, *, plots: bool, report: bool, svg: bool) -> None:
+    """The report (and its figures) of the finished result, into the folder being written."""
     from ._parallel import usable_cores
-    from ._provenance import read_through_cache, write_provenance
-    from ._result import write_tables
-    from ._write import complete_inputs
 
-    t_tables = time.monotonic()
-    res.inputs = complete_inputs(res.inputs + read_through_cache(res.inputs))
-    write_tables(res, out)
-    res.params["seconds"] = round(time.monotonic() - t0, 1)
-    res.timings["tables"] = round(time.monotonic() - t_tables, 1)
     t_fig = time.monotonic()
     n_jobs = max(1, min(usable_cores(), 8))
     if report:
@@ -335,8 +332,3 @@ def _write(res: AnalysisResult, out: Path, *, t0: float, results, plots: bool, r
 
         res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=n_jobs)
         res.timings["figures"] = round(time.monotonic() - t_fig, 1)
-    res.params["timings"] = {**_phases(results), **{f"run: {k}": v for k, v in res.timings.items()},
-                             "run: total": round(time.monotonic() - t0, 1)}
-    res.run["timings_by_cohort"] = {cr.accession: {k: round(v, 2) for k, v in cr.timings.items()}
-                                    for cr in results if cr.timings}
-    write_provenance(res, out)
