@@ -150,7 +150,7 @@ def test_processes_and_a_dask_cluster_give_the_tables_of_the_serial_run(syntheti
     pd.testing.assert_frame_equal(on_dask.claims, serial.claims)
 
 
-def test_a_rerun_takes_cohorts_from_the_result_cache_and_a_changed_input_does_not(synthetic):
+def test_a_rerun_takes_cohorts_from_the_result_cache_and_a_changed_input_does_not(synthetic, monkeypatch):
     first = _run(synthetic / "first")
     assert _sources(synthetic / "first") == {"GSE126848": "computed", "GSE167523": "computed"}
     kept = sorted(p.name.split("-")[0] for p in (synthetic / "cache" / ".pipeline" / "results").glob("*.npz"))
@@ -171,6 +171,13 @@ def test_a_rerun_takes_cohorts_from_the_result_cache_and_a_changed_input_does_no
     assert changed["de_GSE126848.tsv"] == _tables(synthetic / "first")["de_GSE126848.tsv"]
     assert changed["de_GSE167523.tsv"] != _tables(synthetic / "first")["de_GSE167523.tsv"]
 
+    # other mechanism gene sets (same names, one gene fewer): other results
+    from mgtranscript.tl import enrich
+
+    fewer = {k: v[:-1] if k == "HALLMARK_INFLAMMATORY_RESPONSE" else v for k, v in _mechanisms(_genes()).items()}
+    monkeypatch.setattr(enrich, "mechanism_sets", lambda: fewer)
+    _run(synthetic / "sets", jobs=1)
+    assert set(_sources(synthetic / "sets").values()) == {"computed"}
     # no cache at all: everything computed again
     _run(synthetic / "nocache", jobs=1, use_cache=False)
     assert set(_sources(synthetic / "nocache").values()) == {"computed"}

@@ -279,7 +279,7 @@ def _tasks(cohorts, samples, cat, *, method, permutations, seed, claims, mechani
 
     samples = {k.upper(): v for k, v in (samples or {}).items()}
     params = {"method": method, "permutations": permutations, "seed": seed, "claims": frame_hash(claims),
-              "mechanisms": hashlib.sha256(json.dumps(mechanisms, sort_keys=True, default=list).encode()).hexdigest(),
+              "mechanisms": _sets_hash(mechanisms),
               "gene_sets": [f["sha256"] for f in bundled]}
     out = []
     for acc in cohorts:
@@ -289,6 +289,14 @@ def _tasks(cohorts, samples, cat, *, method, permutations, seed, claims, mechani
                               mechanisms=mechanisms, catalog=catalog, params=params,
                               cache={"parsed": cache.parsed, "results": cache.results}))
     return out
+
+
+def _sets_hash(sets) -> str:
+    """sha256 of gene sets (names and genes, in order); "" for none."""
+    if sets is None:
+        return ""
+    doc = [[str(k), [str(g) for g in v]] for k, v in sets.items()]
+    return hashlib.sha256(json.dumps(doc).encode()).hexdigest()
 
 
 def _cells(name: str, cdata, claims, cell_type_key, donor_key) -> CohortResult:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 import pandas as pd
@@ -215,13 +216,16 @@ def calc_norm_factors(
     if n_samples == 0:
         return np.ones(0)
     key = _memo_key(x, lib, (method, ref_column, logratio_trim, sum_trim, do_weighting, a_cutoff, p))
-    if key in _MEMO:
-        return _MEMO[key].copy()
+    with _MEMO_LOCK:
+        hit = _MEMO.get(key)
+    if hit is not None:
+        return hit.copy()
     f = _norm_factors(x, lib, method=method, ref_column=ref_column, logratio_trim=logratio_trim,
                       sum_trim=sum_trim, do_weighting=do_weighting, a_cutoff=a_cutoff, p=p)
-    _MEMO[key] = f.copy()
-    while len(_MEMO) > _MEMO_SIZE:
-        _MEMO.pop(next(iter(_MEMO)))
+    with _MEMO_LOCK:
+        _MEMO[key] = f.copy()
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
     return f
 
 
@@ -230,6 +234,7 @@ def calc_norm_factors(
 #: library sizes and options, so a hit returns exactly what the computation would.
 _MEMO: dict[bytes, np.ndarray] = {}
 _MEMO_SIZE = 16
+_MEMO_LOCK = threading.Lock()
 
 
 def _memo_key(x: np.ndarray, lib: np.ndarray, options: tuple) -> bytes:

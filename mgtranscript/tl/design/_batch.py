@@ -28,6 +28,7 @@ against and the strength cannot be judged.
 from __future__ import annotations
 
 import logging
+import threading
 from itertools import combinations
 
 import numpy as np
@@ -135,6 +136,7 @@ def aliased_factors(adata, sides: _Sides, lib: np.ndarray | None, *, tech, ident
 #: boundary compare the same groups inside each batch (same samples, same data), so each count
 #: is computed once per cohort. Keyed by a hash of everything the count depends on.
 _DE_COUNTS: dict[bytes, int] = {}
+_DE_LOCK = threading.Lock()
 
 
 def _de_key(sub, col: str, grp: str, ref: str, use_counts: bool, counts_layer: str | None) -> bytes:
@@ -156,17 +158,20 @@ def _de_count(sub, col: str, grp: str, ref: str, use_counts: bool, counts_layer:
     from ..de import de
 
     key = _de_key(sub, col, grp, ref, use_counts, counts_layer)
-    if key in _DE_COUNTS:
-        return _DE_COUNTS[key]
+    with _DE_LOCK:
+        hit = _DE_COUNTS.get(key)
+    if hit is not None:
+        return hit
     method = "voom" if use_counts else "limma"
     kw = {"layer": counts_layer} if use_counts else {}
     tab = de(sub, groupby=col, group=grp, reference=ref, method=method, key_added="_batch_de", **kw)
     sub.uns.pop("_batch_de", None)
     sub.uns.pop("_batch_de_params", None)
     n = int((pd.to_numeric(tab["padj"], errors="coerce") < FDR).sum())
-    _DE_COUNTS[key] = n
-    while len(_DE_COUNTS) > 32:
-        _DE_COUNTS.pop(next(iter(_DE_COUNTS)))
+    with _DE_LOCK:
+        _DE_COUNTS[key] = n
+        while len(_DE_COUNTS) > 32:
+            _DE_COUNTS.pop(next(iter(_DE_COUNTS)))
     return n
 
 
