@@ -221,3 +221,19 @@ def test_the_default_plan_comes_from_the_catalog():
                                "GSE48452", "GSE89632", "GSE14520", "GSE76427", "GSE36376", "TCGA-LIHC")
     orders = [cohort_info(a)["plan_order"] for a in DEFAULT_COHORTS]
     assert orders == sorted(orders) and set(DEFAULT_COHORTS) <= set(catalog()["accession"])
+
+
+def test_written_files_are_found_in_the_output_folder_after_the_swap(tmp_path):
+    """A run writes into a temporary folder that then becomes out_dir: the result's figure and report
+    paths point into out_dir without being rewritten."""
+    from mgtranscript.pipeline import AnalysisResult
+
+    work, out = tmp_path / ".out.tmp-1-ab", tmp_path / "out"
+    res = AnalysisResult(out_dir=out)
+    res.writing_in(work)
+    res.figures = [("claims", work / "figures" / "R1.png", "R1 per cohort")]
+    res.report = work / "report.html"
+    assert res.figures == [("claims", out / "figures" / "R1.png", "R1 per cohort")]
+    assert res.report == out / "report.html"
+    res.figures = [("x", tmp_path / "elsewhere.png", "kept as given")]
+    assert res.figures[0][1] == tmp_path / "elsewhere.png"
