@@ -177,7 +177,7 @@ def test_a_rerun_takes_cohorts_from_the_result_cache_and_a_changed_input_does_no
     fewer = {k: v[:-1] if k == "HALLMARK_INFLAMMATORY_RESPONSE" else v for k, v in _mechanisms(_genes()).items()}
     monkeypatch.setattr(enrich, "mechanism_sets", lambda: fewer)
     _run(synthetic / "sets", jobs=1)
-    assert set(_sources(synthetic / "sets").values()) == {"computed"}
+    assert set(_sources(synthetic / "sets").values()) == {"computed (parsed cohort from the cache)"}
     # no cache at all: everything computed again
     _run(synthetic / "nocache", jobs=1, use_cache=False)
     assert set(_sources(synthetic / "nocache").values()) == {"computed"}

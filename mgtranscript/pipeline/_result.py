@@ -145,7 +145,8 @@ class CohortResult:
     data; ``input_records`` the files it was read from as the loaders record them, ``inputs``
     the same with their size, path and source on this machine (the rows of the provenance);
     ``timings`` seconds per phase; ``source`` says whether the analysis ran (``"computed"``) or
-    came from the result cache (``"result cache"``); ``loaded`` whether its data could be loaded.
+    came from the result cache (``"result cache"``), ``"computed (parsed cohort from the cache)"`` when
+    only the parsing was reused; ``loaded`` whether its data could be loaded.
     """
 
     accession: str

@@ -180,8 +180,6 @@ def _run(task: CohortTask) -> CohortResult:
         return cr
     finally:
         cr.timings["load"] = time.perf_counter() - t0
-    if parsed:
-        cr.source = "parsed cache"
     cr.loaded = True
     cr.input_records = recorded_inputs(adata)
     files = files_of(adata)
@@ -221,7 +219,7 @@ def _run(task: CohortTask) -> CohortResult:
     for name in ("tables", "de", "de_contrast", "ranking", "features", "km", "gene_sets"):
         setattr(cr, name, getattr(done, name))
     cr.timings.update(done.timings)
-    cr.source = "computed"
+    cr.source = "computed (parsed cohort from the cache)" if parsed else "computed"
     cache.put_result(acc, sheet, task.params, cr, files)
     return cr
 
