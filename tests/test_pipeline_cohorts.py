@@ -141,9 +141,15 @@ def test_processes_and_a_dask_cluster_give_the_tables_of_the_serial_run(syntheti
         on_dask = _run(synthetic / "dask", client=client, use_cache=False)
         # an active client is found without being passed
         _run(synthetic / "dask_active", use_cache=False)
+        # the command line connects to a scheduler
+        from mgtranscript.cli import main
+
+        assert main(["run", "--out", str(synthetic / "cli"), "--cohorts", "GSE126848", "GSE167523", "GSE142530",
+                     "--permutations", "20", "--no-plots", "--no-cache", "-q",
+                     "--scheduler", cluster.scheduler_address]) == 0
     want = _tables(synthetic / "serial")
     assert len(want) >= 20
-    for name in ("processes", "dask", "dask_active"):
+    for name in ("processes", "dask", "dask_active", "cli"):
         got = _tables(synthetic / name)
         assert got.keys() == want.keys(), name
         assert [t for t in want if got[t] != want[t]] == [], name

@@ -9,6 +9,7 @@ a failed or interrupted run leaves the previous output byte for byte.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
@@ -64,7 +65,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="no progress bars (also: -q, or MGTRANSCRIPT_PROGRESS=0)")
     p.add_argument("--jobs", type=_positive, default=None, metavar="N",
                    help="cohorts analysed side by side in N processes (default: the usable cores; 1: one after "
-                        "another); with an active dask.distributed client, cohorts run on its cluster")
+                        "another)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a dask.distributed scheduler (e.g. tcp://host:8786): every cohort runs as a task on its "
+                        "cluster (needs the dask extra: pip install 'mgtranscript[dask]')")
     p.add_argument("--no-cache", action="store_true",
                    help="compute every cohort again: neither reuse nor keep parsed cohorts and results of earlier "
                         "runs (downloads stay cached)")
@@ -85,6 +89,12 @@ def validate(args: argparse.Namespace) -> dict:
     arguments = check_arguments(cohorts=args.cohorts, samples=parse_samples(args.samples), method=args.method,
                                 permutations=args.permutations, catalog=getattr(args, "catalog", None),
                                 jobs=getattr(args, "jobs", None), names=CLI_NAMES)
+    if getattr(args, "scheduler", None):
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UsageError("--scheduler needs dask.distributed; install it with pip install "
+                             "'mgtranscript[dask]', or leave --scheduler out to use processes here") from None
     cells = {}
     for spec in args.cells or []:
         name, sep, path = spec.partition("=")
@@ -102,10 +112,10 @@ def run(args: argparse.Namespace) -> int:
 
     out: Path = checked["out"]
     cells = {name: read_h5ad(path, option=f"--cells {name}=") for name, path in checked["cells"].items()}
-    with gseapy_logs_as_ours():
+    with gseapy_logs_as_ours(), _dask_client(getattr(args, "scheduler", None)) as client:
         res = run_analysis(out, arguments=checked["arguments"], cells=cells or None, cell_type_key=args.cell_type_key,
                            donor_key=args.donor_key, seed=args.seed, plots=not args.no_plots, svg=args.svg,
-                           progress=progress_flag(args.no_progress), use_cache=not args.no_cache,
+                           progress=progress_flag(args.no_progress), use_cache=not args.no_cache, client=client,
                            manifest={"command": "mgtranscript run", "samples": checked["samples"]})
     print("cohorts:")
     for r in res.cohorts.itertuples():
@@ -118,6 +128,25 @@ def run(args: argparse.Namespace) -> int:
     total = time.monotonic() - t_start
     print(f"wrote {out}/report.html, tables/, figures/, manifest.json in {total:.1f} s")
     return 0
+
+
+@contextlib.contextmanager
+def _dask_client(address: str | None):
+    """A client of the dask.distributed scheduler at ``address`` for the run (None without one)."""
+    if not address:
+        yield None
+        return
+    import distributed
+
+    try:
+        client = distributed.Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"--scheduler {address}: cannot connect to a dask scheduler there ({exc}); start one "
+                         "(dask scheduler) or check the address") from None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _short(text: str, n: int) -> str:
