@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from ._settings import settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import AnalysisResult
@@ -96,7 +97,7 @@ def inputs_of(adata) -> list[dict]:
         if f["url"].startswith("https://api.gdc.cancer.gov/"):
             f["source"] = "GDC API (cache)"  # never a file mirror
         else:
-            f["source"] = "mirror" if os.environ.get("MGTRANSCRIPT_MIRROR") else "download (cache)"
+            f["source"] = "mirror" if settings.mirror else "download (cache)"
         out.append(f)
     return out
 
@@ -129,6 +130,6 @@ def write_provenance(res: AnalysisResult, out: Path) -> None:
         "data_releases": {str(f.get("cohort", "")): f["data_release"] for f in res.inputs if f.get("data_release")},
         "versions": versions(),
         "params": res.params,
-        "mirror": os.environ.get("MGTRANSCRIPT_MIRROR", ""),
+        "mirror": settings.mirror or "",
     }
     (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str))

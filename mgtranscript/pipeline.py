@@ -105,15 +105,16 @@ class AnalysisResult:
 def find_sample_sheet(accession: str, search: list[Path] | None = None) -> Path | None:
     """A user sample sheet for ``accession``: ``<dir>/<ACC>*.csv|tsv|txt``.
 
-    Directories searched, in order: ``search``; ``$MGTRANSCRIPT_SAMPLES``; and, when
-    ``MGTRANSCRIPT_MIRROR`` is a directory, a ``samples/`` folder beside it (the layout of
-    a shared data folder holding ``mirror/`` and ``samples/``).
+    Directories searched, in order: ``search``; ``settings.samples_dir``
+    (``MGTRANSCRIPT_SAMPLES``); and, when ``settings.mirror`` is a directory, a ``samples/``
+    folder beside it (the layout of a shared data folder holding ``mirror/`` and ``samples/``).
     """
+    from ._settings import settings
+
     dirs: list[Path] = list(search or [])
-    env = os.environ.get("MGTRANSCRIPT_SAMPLES")
-    if env:
-        dirs.append(Path(env))
-    mirror = os.environ.get("MGTRANSCRIPT_MIRROR", "")
+    if settings.samples_dir is not None:
+        dirs.append(settings.samples_dir)
+    mirror = settings.mirror
     if mirror and not mirror.startswith(("http://", "https://")):
         dirs.append(Path(mirror).expanduser().resolve().parent / "samples")
     for d in dirs:
@@ -234,7 +235,7 @@ def run_analysis(
     plots, report, svg
         Draw figures (PNG; also SVG with ``svg=True``) / write the HTML report.
     progress
-        Show a progress bar over cohorts (default: on unless ``MGTRANSCRIPT_PROGRESS=0``).
+        Show a progress bar over cohorts (default: ``settings.progress``).
     alpha
         Significance level of the claim verdicts.
     claims

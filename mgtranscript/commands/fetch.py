@@ -38,14 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def not_in_mirror(accession: str, exc: Exception) -> Exception:
-    """An accession none of whose files is in the mirror set by ``MGTRANSCRIPT_MIRROR``: say that
-    the accession may not exist, and what to do when it does (the variable is already set)."""
-    import os
+    """An accession none of whose files is in the mirror (``settings.mirror``): say that the
+    accession may not exist, and what to do when it does (the mirror is already set)."""
     import re
 
+    from .._settings import settings
     from ..errors import OfflineError
 
-    mirror = os.environ.get("MGTRANSCRIPT_MIRROR", "").strip()
+    mirror = settings.mirror
     text = str(exc)
     if not mirror or "none of its files" not in text:
         return exc

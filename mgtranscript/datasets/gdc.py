@@ -60,10 +60,10 @@ Clinical
 Query results are cached too (keyed by a hash of the request body), so a cohort
 once loaded can be loaded again offline.
 
-Environment: ``MGTRANSCRIPT_GDC_URL`` replaces the base URL
+Settings: ``settings.gdc_url`` (``MGTRANSCRIPT_GDC_URL``) replaces the base URL
 ``https://api.gdc.cancer.gov`` (a GDC mirror, or a local test server); the cache
-layout does not change. A file mirror (``MGTRANSCRIPT_MIRROR``) cannot answer the
-GDC API: with one set and no ``MGTRANSCRIPT_GDC_URL``, an uncached project fails at
+layout does not change. A file mirror (``settings.mirror``) cannot answer the
+GDC API: with one set and no ``settings.gdc_url``, an uncached project fails at
 once with an :class:`~mgtranscript.errors.OfflineError` whose first line says so.
 """
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from .._settings import settings
 from ..errors import (
     AccessionNotFound,
     DataFormatError,
@@ -53,6 +53,7 @@ __all__ = [
     "sample_type_code",
 ]
 
+#: The environment variable giving the default of ``settings.gdc_url`` (named in messages).
 GDC_URL_ENV = "MGTRANSCRIPT_GDC_URL"
 #: Records per page of a files/cases query.
 PAGE_SIZE = 500
@@ -81,8 +82,8 @@ SAMPLE_TYPE_CODES = {
 
 
 def _endpoint(name: str) -> tuple[str, bool]:
-    """(URL, explicit) of a GDC endpoint, honouring ``MGTRANSCRIPT_GDC_URL``."""
-    base = os.environ.get(GDC_URL_ENV, "").strip()
+    """(URL, explicit) of a GDC endpoint, honouring ``settings.gdc_url`` (``MGTRANSCRIPT_GDC_URL``)."""
+    base = settings.gdc_url
     if base:
         return base.rstrip("/") + "/" + name, True
     return urls.gdc_endpoint(name), False
@@ -349,7 +350,7 @@ def data_release(*, key: str, refresh: bool = False) -> dict:
 
 def _get_small(url: str, rel: str, explicit: bool) -> Path:
     """GET a small answer into the cache at ``rel``; from the server named by
-    ``MGTRANSCRIPT_GDC_URL`` itself when ``explicit`` (never a file mirror)."""
+    ``settings.gdc_url`` itself when ``explicit`` (never a file mirror)."""
     if not explicit:
         return fetch(url, relpath=rel, force=True, progress=False)
     from ..fetch import http

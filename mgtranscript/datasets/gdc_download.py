@@ -5,8 +5,8 @@
 ``batch_size`` files and :data:`MAX_BATCH_BYTES` bytes; ``GET {GDC}/data/<file_id>``
 one file. Each file is verified against the query's ``md5sum`` and cached as soon as
 it verifies. A batch the server is too busy for (HTTP 429 or 503) is waited out and
-sent again as is, honouring ``Retry-After`` (at most ``MGTRANSCRIPT_RETRIES`` tries,
-each wait capped at ``MGTRANSCRIPT_MAX_WAIT``); splitting it would only multiply the
+sent again as is, honouring ``Retry-After`` (at most ``settings.retries`` tries,
+each wait capped at ``settings.max_wait``); splitting it would only multiply the
 requests of a rate-limited client. A batch that fails otherwise (server error, cut-off
 or corrupt archive, missing or damaged members) is asked for in two halves,
 recursively, down to single-file GETs; files already verified are kept.
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pandas as pd
 import requests
 import urllib3
 
+from .._settings import settings
 from ..errors import AccessionNotFound, DownloadCorrupt, FetchError, OfflineError
 from ..fetch import cache_dir, fetch, is_offline, safe_extract_tar, store, urls
 
@@ -43,7 +43,7 @@ class GDCBusy(FetchError):
 
 
 def _data_endpoint() -> tuple[str, bool]:
-    base = os.environ.get("MGTRANSCRIPT_GDC_URL", "").strip()
+    base = settings.gdc_url
     if base:
         return base.rstrip("/") + "/data", True
     return urls.gdc_endpoint("data"), False
@@ -83,7 +83,7 @@ class _Downloader:
         self.n_split = 0
         self.waits: list[float] = []
         self.bar = None
-        if os.environ.get("MGTRANSCRIPT_PROGRESS", "1") != "0" and n_total > 1:
+        if settings.progress and n_total > 1:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=n_total, desc="GDC files", unit="file", leave=False, delay=0.5)
@@ -107,11 +107,11 @@ class _Downloader:
         self._done(r, path)
 
     def _get_explicit(self, r) -> Path:
-        """GET from the server named by MGTRANSCRIPT_GDC_URL itself (never a file mirror)."""
+        """GET from the server named by ``settings.gdc_url`` itself (never a file mirror)."""
         from ..fetch import http
 
         url = f"{self.data_url}/{r.file_id}"
-        attempts = max(1, int(os.environ.get("MGTRANSCRIPT_VERIFY_RETRIES", "3")))
+        attempts = settings.verify_retries
         partial = cache_dir() / ".partial"
         partial.mkdir(parents=True, exist_ok=True)
         attempt = 0

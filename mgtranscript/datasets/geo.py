@@ -305,7 +305,7 @@ def geo(
     harmonise
         Map gene ids to current symbols (:func:`mgtranscript.datasets.harmonise_var`).
     progress
-        Show download progress bars (default: ``MGTRANSCRIPT_PROGRESS``).
+        Show download progress bars (default: ``settings.progress``).
 
     Returns
     -------

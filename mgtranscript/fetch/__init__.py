@@ -1,12 +1,12 @@
 """Download layer: one cache, one URL builder, one HTTP client.
 
 Everything mgtranscript downloads goes through :func:`fetch`, which caches files at
-``$MGTRANSCRIPT_CACHE/HOST/PATH``, verifies them before they become visible,
-resumes interrupted downloads, retries politely and honours
-``MGTRANSCRIPT_MIRROR`` / ``MGTRANSCRIPT_OFFLINE`` (see :mod:`.cache`).
+``settings.cache_dir/HOST/PATH``, verifies them before they become visible,
+resumes interrupted downloads, retries politely and honours ``settings.mirror`` /
+``settings.offline`` (:data:`mgtranscript.settings`; see :mod:`.cache`).
 
 Modules: :mod:`.urls` (URL builders, known hosts), :mod:`.http` (the HTTP client:
-retries, rate limits, resume), :mod:`.cache` (cache layout, settings, verification,
+retries, rate limits, resume), :mod:`.cache` (cache layout, verification,
 metadata), :mod:`.download` (:func:`fetch` and friends), :mod:`.inventory` (list,
 verify, clear), :mod:`.locks` (per-file locks), :mod:`.archives` (safe extraction).
 

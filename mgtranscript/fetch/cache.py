@@ -13,27 +13,28 @@ whose content changed since it was cached (modification time moved and sha256 no
 longer matches), is evicted and fetched again. :func:`fetch_read` does the same for
 a file that fails to decode (truncated gzip, EOF, undecodable bytes): it is evicted
 and fetched once more. When that is impossible (offline) the error names the file
-and the fix in one line. Environment variables:
+and the fix in one line. The settings used here (:data:`mgtranscript.settings`; the
+environment variable giving each default in brackets):
 
-``MGTRANSCRIPT_CACHE``
+``cache_dir`` (``MGTRANSCRIPT_CACHE``)
     The cache directory (default: the platform's user cache dir).
-``MGTRANSCRIPT_MIRROR``
+``mirror`` (``MGTRANSCRIPT_MIRROR``)
     A directory, or an ``http(s)://`` base URL, laid out like ``HOST/PATH``; used
     instead of the public hosts for GET requests. A directory mirror is also used
     when offline (it is not the network).
-``MGTRANSCRIPT_OFFLINE=1``
+``offline`` (``MGTRANSCRIPT_OFFLINE=1``)
     Never touch the network; a file that is neither cached nor in a directory
     mirror raises :class:`~mgtranscript.errors.OfflineError` naming it and its
     public URL.
-``MGTRANSCRIPT_PROGRESS=0``
-    No progress bars.
-``MGTRANSCRIPT_RETRIES``, ``MGTRANSCRIPT_BACKOFF``, ``MGTRANSCRIPT_MAX_WAIT``
+``progress`` (``MGTRANSCRIPT_PROGRESS=0`` turns it off)
+    Progress bars.
+``retries``, ``backoff``, ``max_wait`` (``MGTRANSCRIPT_RETRIES``, ``MGTRANSCRIPT_BACKOFF``, ``MGTRANSCRIPT_MAX_WAIT``)
     Tries per request (5), base backoff in seconds (1.0), longest single wait (60 s).
-``MGTRANSCRIPT_VERIFY_RETRIES``
+``verify_retries`` (``MGTRANSCRIPT_VERIFY_RETRIES``)
     How many times a download that fails verification (truncated gzip, hash
     mismatch) is fetched again from scratch before :class:`DownloadCorrupt` (3).
 
-This module holds the settings above, the cache layout, hashing and verification
+This module reads the settings above and holds the cache layout, hashing and verification
 (:func:`verify_file`), provenance metadata (:func:`read_meta`), integrity checks
 (:func:`integrity_problem`), eviction and the :class:`Decompress` processor. The
 rest of the download layer lives next to it:
@@ -67,8 +68,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import platformdirs
-
+from .._settings import settings
 from ..errors import DownloadCorrupt, MgTranscriptError
 from .archives import safe_extract_tar, safe_extract_zip
 from .urls import https_from_ftp, mirror_relpath
@@ -93,22 +93,21 @@ _PART_SUFFIX, _META_SUFFIX, _LOCK_SUFFIX = ".part", ".json", ".lock"
 
 
 def cache_dir() -> Path:
-    """The cache directory: ``$MGTRANSCRIPT_CACHE`` or the platform user cache dir."""
-    env = os.environ.get("MGTRANSCRIPT_CACHE")
-    path = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("mgtranscript"))
+    """The cache directory, created if missing: ``settings.cache_dir`` (``MGTRANSCRIPT_CACHE``;
+    default the platform user cache dir)."""
+    path = settings.cache_dir
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def is_offline() -> bool:
-    """Whether ``MGTRANSCRIPT_OFFLINE`` forbids network access."""
-    return os.environ.get("MGTRANSCRIPT_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+    """Whether ``settings.offline`` (``MGTRANSCRIPT_OFFLINE``) forbids network access."""
+    return settings.offline
 
 
 def mirror_base() -> str | None:
-    """``$MGTRANSCRIPT_MIRROR`` (a directory or an http(s) base URL), or None."""
-    value = os.environ.get("MGTRANSCRIPT_MIRROR", "").strip()
-    return value or None
+    """``settings.mirror`` (``MGTRANSCRIPT_MIRROR``: a directory or an http(s) base URL), or None."""
+    return settings.mirror
 
 
 def _mirror_dir() -> Path | None:
@@ -119,7 +118,7 @@ def _mirror_dir() -> Path | None:
 
 
 def _verify_attempts() -> int:
-    return max(1, int(os.environ.get("MGTRANSCRIPT_VERIFY_RETRIES", "3")))
+    return settings.verify_retries
 
 
 def sha256sum(path: Path) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .._settings import settings
 from ..errors import DownloadCorrupt, HostNotAllowed, OfflineError
 from . import http
 from .cache import (
@@ -91,7 +92,7 @@ class _Progress:
 def _progress_enabled(progress: bool | None) -> bool:
     if progress is not None:
         return progress
-    return os.environ.get("MGTRANSCRIPT_PROGRESS", "1") != "0"
+    return settings.progress
 
 
 # --------------------------------------------------------------------------- fetch
@@ -138,7 +139,7 @@ def fetch(
     explicit
         The user passed this URL; allow hosts outside :data:`~mgtranscript.fetch.urls.KNOWN_HOSTS`.
     progress
-        Show a progress bar (default: on unless ``MGTRANSCRIPT_PROGRESS=0``).
+        Show a progress bar (default: ``settings.progress``).
     force
         Download again even if cached.
     method, data, json_body
@@ -155,11 +156,11 @@ def fetch(
     Raises
     ------
     OfflineError
-        ``MGTRANSCRIPT_OFFLINE=1`` and the file is not available locally.
+        ``settings.offline`` is True and the file is not available locally.
     AccessionNotFound
         The server answered 404/410 (not retried).
     DownloadCorrupt
-        Verification failed ``MGTRANSCRIPT_VERIFY_RETRIES`` times; nothing was cached.
+        Verification failed ``settings.verify_retries`` times; nothing was cached.
     FetchError
         The server kept failing.
     HostNotAllowed

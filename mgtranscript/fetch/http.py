@@ -3,7 +3,7 @@
 Retries with exponential backoff on timeouts, dropped connections and 5xx; honours
 ``Retry-After`` on 429 (and 503); never retries 404 (raises
 :class:`~mgtranscript.errors.AccessionNotFound` at once); limits requests to NCBI
-hosts to 3/s, or 10/s when ``NCBI_API_KEY`` is set; resumes interrupted downloads
+hosts to 3/s, or 10/s with an API key (``settings.ncbi_api_key``, ``NCBI_API_KEY``); resumes interrupted downloads
 with an HTTP ``Range`` request where the server allows it.
 
 Without a network, retrying is pointless: a host whose name does not resolve, or
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import socket
 import threading
 import time
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from .._settings import settings
 from ..errors import AccessionNotFound, FetchError, HostUnreachable
 from .urls import NCBI_HOSTS
 
@@ -51,12 +51,12 @@ class RetryPolicy:
     Parameters
     ----------
     attempts
-        Total number of tries (first try included).
+        Total number of tries (first try included; default ``settings.retries``).
     backoff
-        Base delay in seconds; try ``k`` waits ``backoff * 2**k`` (capped at ``max_delay``).
+        Base delay in seconds; try ``k`` waits ``backoff * 2**k`` (capped at ``max_delay``;
+        default ``settings.backoff``).
     max_delay
-        Upper bound of one wait, also applied to ``Retry-After``
-        (default ``$MGTRANSCRIPT_MAX_WAIT`` or 60 s).
+        Upper bound of one wait, also applied to ``Retry-After`` (default ``settings.max_wait``).
     timeout
         ``(connect, read)`` timeout in seconds for each try.
     """
@@ -68,10 +68,9 @@ class RetryPolicy:
         max_delay: float | None = None,
         timeout: tuple[float, float] = (15.0, 120.0),
     ) -> None:
-        env = os.environ.get
-        self.attempts = max(1, attempts if attempts is not None else int(env("MGTRANSCRIPT_RETRIES", "5")))
-        self.backoff = backoff if backoff is not None else float(env("MGTRANSCRIPT_BACKOFF", "1.0"))
-        self.max_delay = max_delay if max_delay is not None else float(env("MGTRANSCRIPT_MAX_WAIT", "60"))
+        self.attempts = max(1, attempts if attempts is not None else settings.retries)
+        self.backoff = backoff if backoff is not None else settings.backoff
+        self.max_delay = max_delay if max_delay is not None else settings.max_wait
         self.timeout = timeout
 
     def delay(self, attempt: int) -> float:
@@ -124,9 +123,9 @@ _session_local = threading.local()
 
 
 def ncbi_limiter() -> RateLimiter:
-    """The limiter for NCBI hosts: 3 requests/s, or 10/s with ``NCBI_API_KEY``."""
+    """The limiter for NCBI hosts: 3 requests/s, or 10/s with ``settings.ncbi_api_key``."""
     global _ncbi_limiter, _ncbi_key_state
-    key = os.environ.get("NCBI_API_KEY", "")
+    key = settings.ncbi_api_key or ""
     if _ncbi_limiter is None or key != _ncbi_key_state:
         _ncbi_limiter = RateLimiter(10.0 if key else 3.0)
         _ncbi_key_state = key
@@ -278,8 +277,9 @@ def request(
     _check_reachable(url, name)
     ncbi = rate_limited(url)
     params = dict(kwargs.pop("params", None) or {})
-    if ncbi and os.environ.get("NCBI_API_KEY") and "eutils" in (urlsplit(url).hostname or ""):
-        params.setdefault("api_key", os.environ["NCBI_API_KEY"])
+    key = settings.ncbi_api_key
+    if ncbi and key and "eutils" in (urlsplit(url).hostname or ""):
+        params.setdefault("api_key", key)
     last: str = ""
     for attempt in range(policy.attempts):
         if ncbi:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .._settings import settings
 from ..errors import FetchError
 from .cache import _LOCK_SUFFIX, PARTIAL, cache_dir
 
@@ -30,8 +31,8 @@ _thread_locks_guard = threading.Lock()
 
 
 def _flock_with_timeout(fh, lock_path: Path, rel: str) -> None:
-    """Take the cross-process lock, giving up after ``MGTRANSCRIPT_LOCK_TIMEOUT`` s (600)."""
-    timeout = float(os.environ.get("MGTRANSCRIPT_LOCK_TIMEOUT", "600"))
+    """Take the cross-process lock, giving up after ``settings.lock_timeout`` s (600)."""
+    timeout = settings.lock_timeout
     deadline = time.monotonic() + timeout
     while True:
         try:

@@ -17,7 +17,7 @@ Specs understood by :func:`load`
     Named bundled sub-sets (comma separated).
 ``"hallmark"``, ``"h.all"``, ``"reactome"``, ``"c5.bp"``, ``"c5.mf"``, ``"c5.cc"``, ``"c6"``
     An MSigDB symbols GMT fetched through :mod:`mgtranscript.fetch` (cached; honours
-    ``MGTRANSCRIPT_MIRROR`` / ``MGTRANSCRIPT_OFFLINE``). ``"hallmark:HALLMARK_DNA_REPAIR"``
+    ``settings.mirror`` / ``settings.offline``). ``"hallmark:HALLMARK_DNA_REPAIR"``
     keeps the named sets only.
 a path
     A ``.gmt`` or ``.gmx`` file (optionally gzipped).
@@ -26,7 +26,8 @@ a ``dict`` / a long ``DataFrame`` / a :class:`GeneSets`
 
 The bundled files live in the repository's top-level ``gene_sets/`` folder and are shipped
 inside the wheel (:func:`gene_sets_dir` finds them in either layout); set
-``MGTRANSCRIPT_GENE_SETS`` to use another folder laid out the same way (``magnesium.gmt``,
+``mgtranscript.settings.gene_sets_dir`` (``MGTRANSCRIPT_GENE_SETS``) to use another folder
+laid out the same way (``magnesium.gmt``,
 ``magnesium_genes.tsv``, ``VERSION``).
 
 Modules: :mod:`._sets` (the :class:`GeneSets` container), :mod:`.formats` (GMT/GMX),

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
+from .._settings import settings
 from ..errors import GeneSetError
 from ._sets import GeneSets
 from .formats import _parse_gmt
@@ -21,7 +21,8 @@ __all__ = [
 #: The default liver magnesium score.
 DEFAULT_SET = "MG_LIVER_CORE"
 
-#: Environment variable pointing at an alternative ``gene_sets/`` folder.
+#: The environment variable giving the default of ``settings.gene_sets_dir`` (an alternative
+#: ``gene_sets/`` folder).
 ENV_VAR = "MGTRANSCRIPT_GENE_SETS"
 
 _GMT_NAME = "magnesium.gmt"
@@ -31,8 +32,9 @@ _TABLE_NAME = "magnesium_genes.tsv"
 def gene_sets_dir() -> Path:
     """The folder holding the bundled sets.
 
-    ``$MGTRANSCRIPT_GENE_SETS`` when set, else the ``gene_sets/`` resources shipped with the
-    package (the repository's top-level ``gene_sets/`` in a source checkout).
+    ``settings.gene_sets_dir`` (``MGTRANSCRIPT_GENE_SETS``) when set, else the ``gene_sets/``
+    resources shipped with the package (the repository's top-level ``gene_sets/`` in a source
+    checkout).
 
     Raises
     ------
@@ -41,14 +43,13 @@ def gene_sets_dir() -> Path:
     """
     from .._resources import resource_dir
 
-    env = os.environ.get(ENV_VAR, "").strip()
-    d = Path(env).expanduser() if env else resource_dir("gene_sets")
+    d = settings.gene_sets_dir or resource_dir("gene_sets")
     if d is None or not (d / _GMT_NAME).is_file():
         where = f"at {d}" if d is not None else "inside the installed package"
         raise GeneSetError(
             f"the bundled magnesium gene sets were not found {where}. Reinstall mgtranscript "
-            f"(`pip install mgtranscript`, or `pip install -e .` from its repository), or set {ENV_VAR} "
-            f"to a folder holding {_GMT_NAME}, {_TABLE_NAME} and VERSION."
+            f"(`pip install mgtranscript`, or `pip install -e .` from its repository), or set "
+            f"mgtranscript.settings.gene_sets_dir (or {ENV_VAR}) to a folder holding {_GMT_NAME}, {_TABLE_NAME} and VERSION."
         )
     return d
 

@@ -128,15 +128,19 @@ def _child(i: int) -> tuple[str | None, str | None]:
 
 
 def _run_parallel(drawer: _Drawer, n_jobs: int) -> list[str | None] | None:
-    """Run the drawer's jobs in forked workers; None where forking is not available."""
+    """Run the drawer's jobs in forked workers; None where forking is not available. The workers
+    get this process's settings explicitly (not through the environment)."""
     import multiprocessing as mp
+
+    from .._settings import init_worker, settings
 
     global _ACTIVE
     if "fork" not in mp.get_all_start_methods():
         return None
     _ACTIVE = drawer
     try:
-        with mp.get_context("fork").Pool(min(n_jobs, len(drawer.jobs))) as pool:
+        with mp.get_context("fork").Pool(min(n_jobs, len(drawer.jobs)), initializer=init_worker,
+                                         initargs=(settings.to_dict(),)) as pool:
             got = pool.map(_child, range(len(drawer.jobs)), chunksize=1)
     finally:
         _ACTIVE = None

@@ -99,7 +99,7 @@ def score(
     copy
         Return a scored copy instead of writing into ``adata``.
     progress
-        Progress bar over sample chunks (default: on unless ``MGTRANSCRIPT_PROGRESS=0``).
+        Progress bar over sample chunks (default: ``settings.progress``).
     chunk_size
         Samples per chunk for sample-independent methods (default: about 25 million
         matrix entries per chunk). Results do not depend on it.

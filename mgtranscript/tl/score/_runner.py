@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..._settings import settings
 from ...errors import GeneSetError, InputDataError, MgTranscriptError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -168,7 +169,7 @@ def default_chunk_size(n_obs: int, n_cols: int) -> int:
 def _progress_enabled(progress: bool | None) -> bool:
     if progress is not None:
         return bool(progress)
-    return os.environ.get("MGTRANSCRIPT_PROGRESS", "1") != "0"
+    return settings.progress
 
 
 def check_finite(block: np.ndarray, obs_names: Any, var_names: Any, *, row_offset: int = 0,
