@@ -262,6 +262,25 @@ class Settings:
         """
         return {name: value for name, value in self._values.items() if name not in self._errors}
 
+    def to_environ(self) -> dict[str, str]:
+        """The environment variables that give a child process (``mgtranscript ...`` started with
+        :mod:`subprocess`) these settings: every variable, ``""`` for a setting that is None.
+
+        Returns
+        -------
+        dict
+            ``{variable: text}``, e.g. ``{"MGTRANSCRIPT_OFFLINE": "1", ...}``; pass
+            ``env={**os.environ, **settings.to_environ()}``.
+        """
+        out = {}
+        for name, value in self.to_dict().items():
+            if isinstance(value, bool):
+                text = "1" if value else "0"
+            else:
+                text = "" if value is None else str(value)
+            out[FIELDS[name].env] = text
+        return out
+
     def __repr__(self) -> str:
         width = max(map(len, FIELDS))
         lines = ["mgtranscript settings ([the environment variable giving the default]):"]
