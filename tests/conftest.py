@@ -3,8 +3,10 @@
 Every test runs isolated from the developer's shell and cache (``_isolated_settings``):
 ``mgtranscript.settings`` start from the built-in defaults with a temporary cache, offline,
 no progress bars and no mirror, whatever ``MGTRANSCRIPT_*`` variables are set. Fixtures and
-tests change them with ``settings.override`` (restored after the test), never the environment;
-only a test that starts a ``mgtranscript`` subprocess passes environment variables to it.
+tests change them with ``settings.override`` or by assignment (``settings.offline = False``;
+every setting is restored after each test), never through the environment; a test that starts
+a ``mgtranscript`` subprocess hands it its settings as environment variables
+(``settings.to_environ()``), which the child reads once.
 """
 
 from __future__ import annotations

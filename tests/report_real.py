@@ -14,7 +14,6 @@ Use::
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -144,7 +143,9 @@ def adapt(res, captured: dict) -> None:
         res.claims_evidence = _evidence(res)
     # inputs with bytes and where they came from
     inputs = []
-    mirror = os.environ.get("MGTRANSCRIPT_MIRROR", "")
+    from mgtranscript import settings
+
+    mirror = settings.mirror or ""
     for f in res.inputs:
         f = dict(f)
         if "bytes" not in f:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mgtranscript import settings
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -23,7 +25,7 @@ def section_code(title: str) -> list[str]:
 def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_path, monkeypatch):
     (code,) = section_code("A short tour of the API")
     monkeypatch.chdir(tmp_path)  # nothing beside it: the sample sheet is found where the README says
-    monkeypatch.setenv("MGTRANSCRIPT_SAMPLES", str(shared_dir / "samples"))
+    settings.samples_dir = shared_dir / "samples"
     ns: dict = {}
     exec(compile(code, "README.md (A short tour of the API)", "exec"), ns)  # noqa: S102
     audit, de, res = ns["audit"], ns["de"], ns["res"]

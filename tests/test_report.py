@@ -17,7 +17,7 @@ import pytest
 from report_browser import CHROMIUM, probe
 from report_fixture import make_result
 
-from mgtranscript import pl
+from mgtranscript import pl, settings
 from mgtranscript.errors import InputDataError
 from mgtranscript.report import Report, draw_figures, write_report
 from mgtranscript.report.format import abbreviate, fmt_est_ci, fmt_odds, fmt_p, gene_list
@@ -578,14 +578,14 @@ def test_probe_catches_what_a_reader_would_stumble_on(tmp_path):
 
 @pytest.mark.slow
 @needs_chromium
-def test_real_run_report_in_chromium(mirror_env, shared_dir, tmp_path, monkeypatch):
+def test_real_run_report_in_chromium(mirror_env, shared_dir, tmp_path):
     """The report of a real run on the mirror (GSE126848 unpaired MASLD, GSE77314 paired HCC; GSE135251 has
     metadata only): the bottom line on the first screen, every table filled, flags with the cohort's data."""
     from report_lint import lint, tables
     from report_real import run_real
 
-    monkeypatch.setenv("MGTRANSCRIPT_SAMPLES", str(shared_dir / "samples"))
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
+    settings.samples_dir = shared_dir / "samples"
+    settings.backoff = 0.01
     out = tmp_path / "out"
     res, _ = run_real(out, cohorts=["GSE126848", "GSE135251", "GSE77314"], permutations=100)
     path = write_report(res, out)

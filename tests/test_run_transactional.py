@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from mgtranscript import settings
 from mgtranscript._output import transactional_output
 from mgtranscript.errors import FetchError, MgTranscriptError
 
@@ -36,7 +37,7 @@ def quick_plan(monkeypatch, tmp_path):
 
     monkeypatch.setattr(datasets, "load_cohort", unavailable)
     monkeypatch.setattr(enrich, "mechanism_sets", no_sets)
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(tmp_path / "cache"))
+    settings.cache_dir = tmp_path / "cache"
     out = tmp_path / "out"
     with transactional_output(out) as work:  # a good earlier output
         (work / "tables").mkdir()

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mgtranscript import settings
 from mgtranscript.datasets.geo import geo
 from mgtranscript.errors import FetchError
 
@@ -105,11 +106,11 @@ def test_unknown_accession_is_one_clear_error(fault_server):
     assert len(fault_server.log) <= 5  # one request per candidate file, none repeated
 
 
-def test_unknown_accession_offline_says_where_it_looked(cache, monkeypatch):
+def test_unknown_accession_offline_says_where_it_looked(cache):
     from mgtranscript.errors import OfflineError
 
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
-    monkeypatch.delenv("MGTRANSCRIPT_MIRROR", raising=False)
+    settings.offline = True
+    settings.mirror = None
     with pytest.raises(OfflineError, match="GSE999999999: not available offline: none of its files is in") as err:
         geo("GSE999999999")
     assert "no such series" not in str(err.value)  # offline we cannot know it does not exist

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript import pl, tl
+from mgtranscript import pl, settings, tl
 from mgtranscript.errors import InputDataError
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "survival"
@@ -35,10 +35,7 @@ def lihc(tmp_path_factory):
     from gdc_server import GDCServer
 
     server = GDCServer().start()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MGTRANSCRIPT_GDC_URL", server.url)
-        mp.setenv("MGTRANSCRIPT_CACHE", str(tmp_path_factory.mktemp("gdccache")))
-        mp.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
+    with settings.override(gdc_url=server.url, cache_dir=tmp_path_factory.mktemp("gdccache"), offline=False):
         from mgtranscript.datasets import load_cohort
 
         with warnings.catch_warnings():
