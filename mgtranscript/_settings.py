@@ -165,9 +165,10 @@ class Settings:
             try:
                 self._values[name] = _from_text(f, text)
             except ValueError as exc:  # raised when the setting is used, never at import
+                example = {"True": "1", "False": "0"}.get(f.example, f.example.strip("'"))
                 self._errors[name] = SettingsError(
-                    f"the environment variable {f.env}={text!r} {exc}: set it to e.g. {f.env}="
-                    f"{f.example.strip(chr(39))} or unset it (or set mgtranscript.settings.{name} in Python)")
+                    f"the environment variable {f.env}={text!r} {exc}: set it to e.g. {f.env}={example} "
+                    f"or unset it (or set mgtranscript.settings.{name} in Python)")
 
     # ------------------------------------------------------------------ machinery
 

@@ -1,7 +1,7 @@
 """The default analysis plan: ``mgtranscript run``.
 
-For every catalog cohort it can obtain (downloading what is missing, or reading
-``MGTRANSCRIPT_MIRROR``), the plan:
+For every catalog cohort it can obtain (downloading what is missing, or reading the
+mirror, ``settings.mirror``), the plan:
 
 1. loads the cohort with harmonised labels (:func:`mgtranscript.datasets.load_cohort`);
 2. scores the bundled Mg sub-sets, the review's mechanism sets (each set and their union per

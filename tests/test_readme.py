@@ -41,3 +41,21 @@ def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_pat
     assert set(res.claims_evidence["cohort"]) >= {"GSE126848", "GSE167523", "GSE77314"}
     assert ns["sheet"].name == "GSE77314_SraRunTable.csv" and not (tmp_path / ns["sheet"].name).exists()
     assert set(ns["hcc"].obs["condition"]) == {"hcc_tumour", "hcc_nontumour"}
+
+
+def test_readme_settings_section_runs_and_lists_every_setting(capsys):
+    (code,) = section_code("Settings")
+    before = settings.to_dict()
+    settings.progress = True
+    exec(compile(code, "README.md (Settings)", "exec"), {})  # noqa: S102
+    assert settings.progress is False  # "from now on"
+    assert (settings.offline, settings.retries) == (before["offline"], before["retries"])  # restored after the block
+    assert "[MGTRANSCRIPT_CACHE]" in capsys.readouterr().out
+    from mgtranscript._settings import FIELDS
+
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("## Settings\n"):text.index("Without a network")]
+    rows = {ln.split("|")[1].strip(): ln.split("|")[2] for ln in table.splitlines() if ln.startswith("| `")}
+    listed = {name.strip("` ") for key in rows for name in key.split(",")}
+    assert listed == set(FIELDS)
+    assert all(f"`{f.env}" in " ".join(rows.values()) for f in FIELDS.values())

@@ -71,7 +71,7 @@ def load_gene_info(*, url: str | None = None, taxon: str = "Homo_sapiens") -> Ge
     ----------
     url
         Where to fetch it from; default :func:`mgtranscript.fetch.urls.gene_info_url`
-        for ``taxon`` (honours ``MGTRANSCRIPT_MIRROR`` / ``MGTRANSCRIPT_OFFLINE``).
+        for ``taxon`` (honours ``settings.mirror`` / ``settings.offline``).
         A local path is also accepted.
     taxon
         NCBI file stem, e.g. ``"Homo_sapiens"`` or ``"Mus_musculus"``.

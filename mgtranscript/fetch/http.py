@@ -11,7 +11,7 @@ that refuses the connection (or whose network is unreachable), is not retried.
 The first such failure marks the host unreachable for the rest of the process:
 later requests to it fail at once with :class:`~mgtranscript.errors.HostUnreachable`,
 without touching the network, and one warning says how to work offline
-(``MGTRANSCRIPT_MIRROR``, ``MGTRANSCRIPT_OFFLINE=1``). :func:`forget_unreachable`
+(``settings.mirror``, ``settings.offline``). :func:`forget_unreachable`
 clears that memory (e.g. in a notebook after the network is back).
 """
 
@@ -157,7 +157,7 @@ def _retry_after(resp: requests.Response) -> float | None:
 def rate_limited(url: str) -> bool:
     """Whether requests to ``url`` fall under NCBI's rate policy.
 
-    Decided by the host actually contacted: a mirror (``MGTRANSCRIPT_MIRROR``) is
+    Decided by the host actually contacted: a mirror (``settings.mirror``) is
     not NCBI and is not slowed down.
     """
     return (urlsplit(url).hostname or "") in NCBI_HOSTS

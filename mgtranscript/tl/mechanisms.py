@@ -71,7 +71,7 @@ def mechanism_sets(*, version: str = "7.0"):
     """The gene sets of :data:`MECHANISMS`, loaded from MSigDB through the download layer.
 
     Hallmark (``h.all``) and Reactome (``c2.cp.reactome``) GMTs of the given MSigDB
-    ``version`` are fetched (cached; honours ``MGTRANSCRIPT_MIRROR``/``_OFFLINE``), the
+    ``version`` are fetched (cached; honours ``settings.mirror`` / ``settings.offline``), the
     listed set names are looked up case-insensitively, and ``CYTOLYTIC`` (GZMA, PRF1;
     Rooney 2015) is added. A name not found in this MSigDB version is reported in a
     warning and skipped.
