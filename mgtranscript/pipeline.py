@@ -316,7 +316,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
 
     from . import datasets
     from .claims import build_evidence, judge, load_claims
-    from .fetch.download import _progress_enabled
+    from .fetch import progress_enabled as _progress_enabled
     from .tl.enrich import mechanism_sets
 
     t0 = time.monotonic()

@@ -22,7 +22,7 @@ def pytest_configure(config):
 @pytest.fixture(autouse=True)
 def _forget_unreachable_hosts():
     """Hosts found unreachable by one test (e.g. a stopped server's port) are not so for the next."""
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     http.forget_unreachable()
     yield

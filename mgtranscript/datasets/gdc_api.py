@@ -27,12 +27,12 @@ from ..errors import (
 from ..fetch import (
     cache_dir,
     fetch,
+    gdc_endpoint,
     is_offline,
     mirror_base,
     read_meta,
     remove,
     store,
-    urls,
 )
 from .gdc_clinical import CLINICAL_EXPAND, CLINICAL_FIELDS
 from .gdc_download import MAX_BATCH_BYTES, download_files
@@ -85,7 +85,7 @@ def _endpoint(name: str) -> tuple[str, bool]:
     base = os.environ.get(GDC_URL_ENV, "").strip()
     if base:
         return base.rstrip("/") + "/" + name, True
-    return urls.gdc_endpoint(name), False
+    return gdc_endpoint(name), False
 
 
 def _query_rel(name: str, body: dict) -> str:
@@ -158,7 +158,7 @@ def _record(record: list | None, name: str, body: dict, pages: list[dict], n: in
     if record is None:
         return
     url, _ = _endpoint(name)
-    pub = urls.gdc_endpoint(name)
+    pub = gdc_endpoint(name)
     ask = {k: v for k, v in body.items() if k not in ("size", "from")}
     warns = list(dict.fromkeys(w for p in pages for w in p.get("_warnings", [])))
     answers = []
@@ -317,7 +317,7 @@ def data_release(*, key: str, refresh: bool = False) -> dict:
     ``{"data_release": "unknown", ...}`` with the reason; never an error.
     """
     url, explicit = _endpoint("status")
-    pub = urls.gdc_endpoint("status")
+    pub = gdc_endpoint("status")
     rel = f"{_CACHE_HOST}/status/for-{key}.json"
     out = {"data_release": "unknown", "tag": "", "commit": "", "status": "", "url": pub, "relpath": rel,
            "sha256": "", "note": ""}
@@ -352,13 +352,13 @@ def _get_small(url: str, rel: str, explicit: bool) -> Path:
     ``MGTRANSCRIPT_GDC_URL`` itself when ``explicit`` (never a file mirror)."""
     if not explicit:
         return fetch(url, relpath=rel, force=True, progress=False)
-    from ..fetch import http
+    from ..fetch import RetryPolicy, download_to
 
     partial = cache_dir() / ".partial"
     partial.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=partial, prefix="gdc-") as tmp:
         part = Path(tmp) / "status.json"
-        http.download_to(url, part, public_url=url, policy=http.RetryPolicy(attempts=2))
+        download_to(url, part, public_url=url, policy=RetryPolicy(attempts=2))
         return store(part, rel, url=url)
 
 

@@ -26,7 +26,7 @@ import requests
 import urllib3
 
 from ..errors import AccessionNotFound, DownloadCorrupt, FetchError, OfflineError
-from ..fetch import cache_dir, fetch, is_offline, safe_extract_tar, store, urls
+from ..fetch import cache_dir, fetch, gdc_endpoint, is_offline, safe_extract_tar, store
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _data_endpoint() -> tuple[str, bool]:
     base = os.environ.get("MGTRANSCRIPT_GDC_URL", "").strip()
     if base:
         return base.rstrip("/") + "/data", True
-    return urls.gdc_endpoint("data"), False
+    return gdc_endpoint("data"), False
 
 
 def _rel(row) -> str:
@@ -108,7 +108,7 @@ class _Downloader:
 
     def _get_explicit(self, r) -> Path:
         """GET from the server named by MGTRANSCRIPT_GDC_URL itself (never a file mirror)."""
-        from ..fetch import http
+        from ..fetch import download_to
 
         url = f"{self.data_url}/{r.file_id}"
         attempts = max(1, int(os.environ.get("MGTRANSCRIPT_VERIFY_RETRIES", "3")))
@@ -119,7 +119,7 @@ class _Downloader:
             attempt += 1
             with tempfile.TemporaryDirectory(dir=partial, prefix="gdc-") as tmp:
                 part = Path(tmp) / r.file_name
-                http.download_to(url, part, public_url=url)
+                download_to(url, part, public_url=url)
                 try:
                     return store(part, _rel(r), url=url, known_hash=_md5(r))
                 except DownloadCorrupt as exc:
@@ -154,7 +154,7 @@ class _Downloader:
         self.batch(rest[half:])
 
     def _post(self, rows: list) -> None:
-        from ..fetch.cache import verify_file
+        from ..fetch import verify_file
 
         ids = [r.file_id for r in rows]
         partial = cache_dir() / ".partial"
@@ -179,18 +179,18 @@ class _Downloader:
     def _post_archive(self, ids: list[str], arc: Path) -> None:
         """``POST /data`` for ``ids`` into ``arc``: 429/503 waited out (``Retry-After``) and
         the same batch sent again; any other failure raised at once (the caller splits)."""
-        from ..fetch import http
+        from ..fetch import RetryPolicy, pause, request, retry_after
 
-        policy = http.RetryPolicy()
+        policy = RetryPolicy()
         body = json.dumps({"ids": ids})
         for attempt in range(policy.attempts):
-            resp = http.request("POST", self.data_url, public_url=self.data_url,
-                                policy=http.RetryPolicy(attempts=1), stream=True, ok_status=(200, 429, 503),
-                                data=body, headers={"Content-Type": "application/json",
-                                                    "Accept-Encoding": "identity"})
+            resp = request("POST", self.data_url, public_url=self.data_url,
+                           policy=RetryPolicy(attempts=1), stream=True, ok_status=(200, 429, 503),
+                           data=body, headers={"Content-Type": "application/json",
+                                               "Accept-Encoding": "identity"})
             try:
                 if resp.status_code in (429, 503):
-                    wait = http._retry_after(resp)
+                    wait = retry_after(resp)
                     status = f"HTTP {resp.status_code} {resp.reason}"
                     if attempt + 1 >= policy.attempts:
                         raise GDCBusy(
@@ -204,7 +204,7 @@ class _Downloader:
                                    "sending the same batch again (%d/%d)", status, len(ids), delay,
                                    "Retry-After" if wait is not None else "backoff", attempt + 1,
                                    policy.attempts - 1)
-                    http._sleep(delay)
+                    pause(delay)
                     continue
                 length = resp.headers.get("Content-Length")
                 got = 0

@@ -73,7 +73,7 @@ def query_uns(q: dict) -> dict:
 
 def manifest(files: pd.DataFrame, paths: dict) -> pd.DataFrame:
     """file_id, file_name, aliquot, md5sum, file_size, url (public), sha256 and relpath of the cached file."""
-    from ..fetch import read_meta, urls
+    from ..fetch import gdc_endpoint, read_meta
 
     sha = [read_meta(paths[f]).get("sha256", "") if f in paths else "" for f in files["file_id"]]
     return pd.DataFrame({
@@ -81,6 +81,6 @@ def manifest(files: pd.DataFrame, paths: dict) -> pd.DataFrame:
         "aliquot_barcode": files["aliquot_barcode"].fillna("").astype(str).to_numpy(),
         "md5sum": files["md5sum"].fillna("").astype(str).to_numpy(),
         "file_size": pd.to_numeric(files["file_size"], errors="coerce").fillna(-1).astype(np.int64).to_numpy(),
-        "url": [f"{urls.gdc_endpoint('data')}/{f}" for f in files["file_id"]], "sha256": sha,
+        "url": [f"{gdc_endpoint('data')}/{f}" for f in files["file_id"]], "sha256": sha,
         "relpath": [f"api.gdc.cancer.gov/data/{f}/{n}" for f, n in zip(files["file_id"], files["file_name"])],
     })

@@ -70,7 +70,7 @@ def load_gene_info(*, url: str | None = None, taxon: str = "Homo_sapiens") -> Ge
     Parameters
     ----------
     url
-        Where to fetch it from; default :func:`mgtranscript.fetch.urls.gene_info_url`
+        Where to fetch it from; default :func:`mgtranscript.fetch.gene_info_url`
         for ``taxon`` (honours ``MGTRANSCRIPT_MIRROR`` / ``MGTRANSCRIPT_OFFLINE``).
         A local path is also accepted.
     taxon
@@ -80,7 +80,7 @@ def load_gene_info(*, url: str | None = None, taxon: str = "Homo_sapiens") -> Ge
     -------
     :class:`GeneInfo` with ``source`` (public URL) and ``sha256`` set.
     """
-    from ..fetch import fetch, fetch_read, read_meta, sha256sum, urls
+    from ..fetch import fetch, fetch_read, gene_info_url, read_meta, sha256sum
 
     def key_of(path: Path) -> tuple:
         st = path.stat()
@@ -97,7 +97,7 @@ def load_gene_info(*, url: str | None = None, taxon: str = "Homo_sapiens") -> Ge
             _CACHE[key] = gi
             logger.info("loaded %d genes from %s", len(gi), path)
         return _CACHE[key]
-    src = url or urls.gene_info_url(species=taxon)
+    src = url or gene_info_url(species=taxon)
     key = key_of(fetch(src))
     if key in _CACHE:
         return _CACHE[key]

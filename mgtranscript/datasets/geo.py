@@ -10,7 +10,7 @@ Sources tried by ``geo(acc, source="auto")``
    (:mod:`mgtranscript.datasets.platform`) and log2-transformed if needed
    (:func:`mgtranscript.pp.ensure_log`).
 2. RNA-seq series have no values in the matrix. Then NCBI's generated raw counts
-   (``urls.ncbi_counts_url``: NCBI GeneID rows, GSM columns) are used, and failing
+   (``ncbi_counts_url``: NCBI GeneID rows, GSM columns) are used, and failing
    that an author's supplementary count table (file names saying count/raw/expression,
    tsv/csv/txt, gzip ok).
 3. Count-table columns are matched to GSM ids by, in order of preference, exact GSM
@@ -47,8 +47,18 @@ from ..errors import (
     InputDataError,
     OfflineError,
 )
-from ..fetch import fetch_read, list_remote_dir, read_meta, urls
-from ..fetch.cache import mirror_base
+from ..fetch import (
+    check_accession,
+    fetch_read,
+    geo_matrix_dir_url,
+    geo_series_matrix_url,
+    geo_soft_url,
+    https_from_ftp,
+    list_remote_dir,
+    mirror_base,
+    ncbi_counts_url,
+    read_meta,
+)
 from . import platform as gpl_mod
 from .geo_counts import _counts_adata, _load_counts, match_columns, read_count_table
 from .samplesheet import join_sample_sheet, read_sample_sheet
@@ -114,7 +124,7 @@ class _Ctx:
 
         value = fetch_read(url, read, progress=self.progress)
         meta = read_meta(got[0])
-        self.files[role] = {"url": urls.https_from_ftp(url), "sha256": meta.get("sha256", ""),
+        self.files[role] = {"url": https_from_ftp(url), "sha256": meta.get("sha256", ""),
                             "name": got[0].name}
         return value
 
@@ -130,9 +140,9 @@ def _matrix_records(ctx: _Ctx, platform: str | None) -> list[GeoRecord]:
     acc = ctx.acc
     pat = re.compile(rf"^{acc}(?:-(GPL\d+))?_series_matrix\.txt(\.gz)?$", re.I)
     try:
-        names = [n for n in list_remote_dir(urls.geo_matrix_dir_url(acc)) if pat.match(n)]
+        names = [n for n in list_remote_dir(geo_matrix_dir_url(acc)) if pat.match(n)]
     except FetchError as exc:
-        logger.info("cannot list %s (%s); trying the single-platform name", urls.geo_matrix_dir_url(acc), exc)
+        logger.info("cannot list %s (%s); trying the single-platform name", geo_matrix_dir_url(acc), exc)
         names = []
     listed = bool(names)
     if not listed:  # unlisted: the per-platform name (if a platform was asked for), then the plain one
@@ -149,7 +159,7 @@ def _matrix_records(ctx: _Ctx, platform: str | None) -> list[GeoRecord]:
         found = {p: found[p]}
     records = []
     for plat, name in found.items():
-        url = urls.geo_matrix_dir_url(acc) + name
+        url = geo_matrix_dir_url(acc) + name
         role = f"series_matrix_{plat}" if plat else "series_matrix"
         try:
             records.append(ctx.get(url, role, parse_series_matrix))
@@ -259,7 +269,7 @@ def _harmonise(ctx: _Ctx, adata: AnnData) -> AnnData:
 def _soft_record(ctx: _Ctx, platform: str | None) -> GeoRecord:
     """The series' SOFT family file, restricted to ``platform`` when given."""
     acc = ctx.acc
-    rec = ctx.get(urls.geo_soft_url(acc), "soft", parse_soft)
+    rec = ctx.get(geo_soft_url(acc), "soft", parse_soft)
     if platform:
         keep = rec.obs.index[rec.obs.get("platform_id", pd.Series(dtype=str)).astype(str).str.upper()
                              == platform.upper()]
@@ -324,7 +334,7 @@ def geo(
     InputDataError
         Bad arguments, incompatible platforms, bad sample sheet.
     """
-    acc = urls.check_accession(accession)
+    acc = check_accession(accession)
     if source not in _SOURCES:
         raise InputDataError(f"source={source!r}; use one of {_SOURCES}.")
     ctx = _Ctx(acc, progress)
@@ -341,7 +351,7 @@ def geo(
         if rec is None and source == "auto":
             # no series matrix (some series only have the SOFT family file): the SOFT file
             # carries the same sample metadata, and the values of array series
-            soft_url = urls.geo_soft_url(acc)
+            soft_url = geo_soft_url(acc)
             try:
                 rec = _soft_record(ctx, platform)
                 from_soft = True
@@ -354,7 +364,7 @@ def geo(
             raise ctx.unreachable_error() or ctx.nothing_found_error() or FetchError(
                 f"{acc}: the series matrix could not be obtained (tried {'; '.join(ctx.tried)}); check "
                 "the accession and the network, or pass samples= with a sample sheet and drop "
-                "metadata_only.", url=urls.geo_series_matrix_url(acc))
+                "metadata_only.", url=geo_series_matrix_url(acc))
         missing_metadata = (f"{acc}: neither the series matrix nor the SOFT file could be obtained "
                             f"(tried {'; '.join(ctx.tried)}); sample metadata (titles, characteristics) "
                             "is missing")
@@ -384,7 +394,7 @@ def geo(
                 f"{'; ' + '; '.join(ctx.warnings[-1:]) if ctx.warnings else ''}. Download one of them "
                 "(or point MGTRANSCRIPT_MIRROR at a copy), or use metadata_only=True for the "
                 "sample metadata alone.",
-                url=urls.ncbi_counts_url(acc),
+                url=ncbi_counts_url(acc),
             )
         counts_df, creport, mapping, colrep, data_source = got
         if missing_metadata and sheet is None:  # counts without labels: say so (once data exists)

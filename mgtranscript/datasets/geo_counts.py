@@ -15,7 +15,15 @@ import pandas as pd
 from anndata import AnnData
 
 from ..errors import DataFormatError, FetchError, InputDataError
-from ..fetch import fetch_read, list_remote_dir, read_meta, urls
+from ..fetch import (
+    fetch_read,
+    geo_suppl_dir_url,
+    geo_suppl_url,
+    https_from_ftp,
+    list_remote_dir,
+    ncbi_counts_url,
+    read_meta,
+)
 from .samplesheet import match_key, normalise_id
 from .seriesmatrix import GeoRecord
 
@@ -214,15 +222,15 @@ def _suppl_candidates(ctx: _Ctx, rec: GeoRecord | None) -> list[tuple[str, str]]
     acc = ctx.acc
     names: list[tuple[str, str]] = []
     try:
-        for n in list_remote_dir(urls.geo_suppl_dir_url(acc)):
-            names.append((n, urls.geo_suppl_url(acc, n)))
+        for n in list_remote_dir(geo_suppl_dir_url(acc)):
+            names.append((n, geo_suppl_url(acc, n)))
     except FetchError as exc:
-        ctx.failed(urls.geo_suppl_dir_url(acc), exc)
+        ctx.failed(geo_suppl_dir_url(acc), exc)
         if rec is not None:
             sf = rec.series.get("supplementary_file", [])
             for u in [sf] if isinstance(sf, str) else sf:
                 if u and u.upper() != "NONE":
-                    names.append((u.rsplit("/", 1)[-1], urls.https_from_ftp(u)))
+                    names.append((u.rsplit("/", 1)[-1], https_from_ftp(u)))
     declared = _catalog_expression_file(acc)
     out = [(n, u) for n, u in names
            if _TABLE_EXT.search(n) and (_SUPPL_WORDS.search(n) or n == declared)]
@@ -286,7 +294,7 @@ def _load_counts(ctx: _Ctx, rec: GeoRecord | None, source: str, sheet, samples_k
     """Try NCBI counts then suppl tables; return (df, report, column report, source name) or None."""
     def attempts():
         if source in ("auto", "ncbi"):
-            yield "ncbi_counts", urls.ncbi_counts_url(ctx.acc)
+            yield "ncbi_counts", ncbi_counts_url(ctx.acc)
         if source in ("auto", "suppl"):
             yield from (("supplementary", u) for _, u in _suppl_candidates(ctx, rec))
 
@@ -334,7 +342,7 @@ def _load_counts(ctx: _Ctx, rec: GeoRecord | None, source: str, sheet, samples_k
             )
             continue
         meta = read_meta(path)
-        ctx.files[kind] = {"url": urls.https_from_ftp(url), "sha256": meta.get("sha256", ""),
+        ctx.files[kind] = {"url": https_from_ftp(url), "sha256": meta.get("sha256", ""),
                            "name": path.name}
         return df, report, mapping, colrep, kind
     if last_error is not None:

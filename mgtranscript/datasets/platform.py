@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError, FetchError
-from ..fetch import fetch, read_meta, urls
+from ..fetch import fetch, gpl_annot_url, gpl_full_soft_url, read_meta
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ def load_platform_symbols(platform: str, *, progress: bool | None = None) -> tup
         If neither file can be obtained (the message lists both URLs).
     """
     tried = []
-    for url in (urls.gpl_annot_url(platform), urls.gpl_full_soft_url(platform)):
+    for url in (gpl_annot_url(platform), gpl_full_soft_url(platform)):
         try:
             path = fetch(url, progress=progress)
         except FetchError as exc:

@@ -102,12 +102,11 @@ def _gene_info_table(gene_info: Any) -> pd.DataFrame | None:
             logger.info("mgtranscript.datasets.geneids not importable; gene_info aliases unused")
             return None
         if gene_info == "auto":
-            from ..fetch import cache_dir, urls
-            from ..fetch.urls import mirror_relpath
+            from ..fetch import cache_dir, gene_info_url, mirror_relpath
 
             # Data harmonised by mgtranscript's loaders always put gene_info in the cache;
             # "auto" never downloads it just to resolve aliases.
-            cached = cache_dir() / mirror_relpath(urls.gene_info_url())
+            cached = cache_dir() / mirror_relpath(gene_info_url())
             if not cached.is_file():
                 logger.info("gene_info not in the cache; alias resolution uses the bundled table only "
                             "(pass gene_info=True to download it)")

@@ -45,7 +45,7 @@ def msigdb(collection: str, *, version: str | None = None) -> GeneSets:
     FetchError, OfflineError
         Download problems (see :func:`mgtranscript.fetch.fetch`).
     """
-    from ..fetch import fetch, urls
+    from ..fetch import fetch, msigdb_url
 
     key = str(collection).strip().lower()
     if key not in MSIGDB_COLLECTIONS:
@@ -55,7 +55,7 @@ def msigdb(collection: str, *, version: str | None = None) -> GeneSets:
         )
     coll, default = MSIGDB_COLLECTIONS[key]
     ver = str(version) if version is not None else default
-    url = urls.msigdb_url(coll, ver)
+    url = msigdb_url(coll, ver)
     try:
         path = fetch(url)
     except AccessionNotFound as exc:

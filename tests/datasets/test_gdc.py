@@ -586,7 +586,7 @@ def test_gdc_with_a_mirror_fails_at_once_naming_the_fix(tmp_path, monkeypatch):
     """A mirror laid out by URL cannot answer GDC API queries: say so without retrying."""
     from mgtranscript.datasets import gdc
     from mgtranscript.errors import OfflineError
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     sent = []
     monkeypatch.setattr(http, "request", lambda *a, **k: sent.append(a) or pytest.fail("contacted a host"))

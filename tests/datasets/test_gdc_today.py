@@ -100,7 +100,7 @@ def test_fetch_tcga_options(strict_gdc, tmp_path, capsys):
     (["TCGA-LIHC", "--max-files", "0"], ["--max-files must be a positive number"]),
 ])
 def test_options_of_the_other_kind_of_accession_are_usage_errors(argv, words, tmp_path, capsys, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     monkeypatch.setattr(http, "request", lambda *a, **k: pytest.fail("contacted a host"))
     rc, io = _fetch(["fetch", *argv, "--out", str(tmp_path / "x.h5ad")], capsys)
@@ -111,7 +111,7 @@ def test_options_of_the_other_kind_of_accession_are_usage_errors(argv, words, tm
 
 
 def test_a_busy_gdc_is_waited_out_not_split(gdc_server, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     waits = []
     monkeypatch.setattr(http, "_sleep", waits.append)
@@ -125,7 +125,7 @@ def test_a_busy_gdc_is_waited_out_not_split(gdc_server, monkeypatch):
 
 
 def test_a_503_without_retry_after_backs_off_and_one_that_never_ends_is_an_error(gdc_server, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     waits = []
     monkeypatch.setattr(http, "_sleep", waits.append)

@@ -10,7 +10,7 @@ import pytest
 
 from mgtranscript.datasets.geo import geo, read_count_table
 from mgtranscript.errors import DataFormatError, FetchError, InputDataError
-from mgtranscript.fetch import urls
+from mgtranscript.fetch import _urls as urls
 
 
 @pytest.fixture

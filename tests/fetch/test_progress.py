@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 
-from mgtranscript.fetch.download import _Progress, _progress_enabled
+from mgtranscript.fetch._download import _Progress, progress_enabled
 
 
 def test_progress_switch(monkeypatch):
     monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "0")
-    assert _progress_enabled(None) is False
-    assert _progress_enabled(True) is True  # an explicit argument wins
+    assert progress_enabled(None) is False
+    assert progress_enabled(True) is True  # an explicit argument wins
     monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "1")
-    assert _progress_enabled(None) is True
+    assert progress_enabled(None) is True
 
 
 def test_progress_bar_shows_name_and_size_for_slow_downloads(capsys):

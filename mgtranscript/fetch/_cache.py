@@ -38,24 +38,21 @@ This module holds the settings above, the cache layout, hashing and verification
 (:func:`integrity_problem`), eviction and the :class:`Decompress` processor. The
 rest of the download layer lives next to it:
 
-:mod:`.download`
+:mod:`._download`
     :func:`fetch`, :func:`fetch_read`, :func:`store`, :func:`list_remote_dir`:
     verified, resumable downloads from the public hosts or a mirror.
-:mod:`.inventory`
+:mod:`._inventory`
     :func:`cache_entries`, :func:`remove`, :func:`verify_cache`, :func:`clear_cache`.
-:mod:`.locks`
+:mod:`._locks`
     Per-file locks across threads and processes; :func:`clean_partial`.
-:mod:`.archives`
+:mod:`._archives`
     :func:`safe_extract_tar`, :func:`safe_extract_zip`.
-
-Their public names can still be imported from here (``mgtranscript.fetch.cache``).
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib
 import json
 import os
 import re
@@ -70,22 +67,19 @@ from pathlib import Path, PurePosixPath
 import platformdirs
 
 from ..errors import DownloadCorrupt, MgTranscriptError
-from .archives import safe_extract_tar, safe_extract_zip
-from .urls import https_from_ftp, mirror_relpath
+from ._urls import https_from_ftp, mirror_relpath
 
 __all__ = [
     "cache_dir",
     "partial_path",
     "verify_file",
     "sha256sum",
-    "safe_extract_tar",
-    "safe_extract_zip",
     "is_offline",
     "mirror_base",
     "read_meta",
     "Decompress",
     "integrity_problem",
-]  # + the public names of _MOVED (below)
+]
 
 #: Folders of the cache that hold bookkeeping, never cached files.
 PARTIAL, META = ".partial", ".meta"
@@ -335,24 +329,3 @@ def _derived_from(rel: str) -> list[dict]:
             out.append({"path": plain})
     return out
 
-
-#: names that moved to another module of :mod:`mgtranscript.fetch`, still importable from here
-_MOVED = {
-    "fetch": "download", "fetch_read": "download", "store": "download",
-    "list_remote_dir": "download", "_Progress": "download", "_progress_enabled": "download",
-    "cache_entries": "inventory", "remove": "inventory", "verify_cache": "inventory",
-    "clear_cache": "inventory", "clean_partial": "locks",
-}
-__all__ += [name for name in _MOVED if not name.startswith("_")]
-
-
-def __getattr__(name: str):
-    try:
-        modname = _MOVED[name]
-    except KeyError:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    return getattr(importlib.import_module(f"{__package__}.{modname}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_MOVED))

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import FetchError
-from .cache import _LOCK_SUFFIX, PARTIAL, cache_dir
+from ._cache import _LOCK_SUFFIX, PARTIAL, cache_dir
 
 try:  # POSIX: lock across processes; elsewhere only across threads
     import fcntl

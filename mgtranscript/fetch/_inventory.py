@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import DownloadCorrupt
-from .cache import (
+from ._cache import (
     _META_SUFFIX,
     META,
     PARTIAL,
@@ -18,7 +18,7 @@ from .cache import (
     read_meta,
     verify_file,
 )
-from .locks import _locked
+from ._locks import _locked
 
 __all__ = ["cache_entries", "remove", "verify_cache", "clear_cache"]
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import DownloadCorrupt, HostNotAllowed, OfflineError
-from . import http
-from .cache import (
+from . import _http as http
+from ._cache import (
     _PART_SUFFIX,
     PARTIAL,
     _check_rel,
@@ -38,12 +38,12 @@ from .cache import (
     sha256sum,
     verify_file,
 )
-from .locks import _locked, _prune_empty_dirs
-from .urls import KNOWN_HOSTS, https_from_ftp, mirror_relpath
+from ._locks import _locked, _prune_empty_dirs
+from ._urls import KNOWN_HOSTS, https_from_ftp, mirror_relpath
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["fetch", "fetch_read", "store", "list_remote_dir"]
+__all__ = ["fetch", "fetch_read", "store", "list_remote_dir", "progress_enabled"]
 
 
 def _check_url(url: str, explicit: bool) -> None:
@@ -88,7 +88,8 @@ class _Progress:
             self.bar = None
 
 
-def _progress_enabled(progress: bool | None) -> bool:
+def progress_enabled(progress: bool | None) -> bool:
+    """Whether to show progress bars: ``progress`` when given, else ``MGTRANSCRIPT_PROGRESS != 0``."""
     if progress is not None:
         return progress
     return os.environ.get("MGTRANSCRIPT_PROGRESS", "1") != "0"
@@ -330,7 +331,7 @@ def _download_verified(src_url: str, part: Path, *, url: str, dest: Path, known_
     for attempt in range(attempts):
         if method != "GET":
             part.unlink(missing_ok=True)  # only GET is resumable
-        bar = _Progress(dest.name, _progress_enabled(progress))
+        bar = _Progress(dest.name, progress_enabled(progress))
         try:
             http.download_to(src_url, part, public_url=url, progress=bar, method=method,
                               data=body, headers=headers)

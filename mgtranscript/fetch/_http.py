@@ -32,12 +32,12 @@ import requests
 import urllib3
 
 from ..errors import AccessionNotFound, FetchError, HostUnreachable
-from .urls import NCBI_HOSTS
+from ._urls import NCBI_HOSTS
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["RetryPolicy", "RateLimiter", "request", "download_to", "USER_AGENT", "forget_unreachable",
-           "unreachable_hosts"]
+           "unreachable_hosts", "retry_after", "pause"]
 
 #: How this module waits between tries (tests replace it to record the delays decided).
 _sleep = time.sleep
@@ -142,7 +142,8 @@ def _session() -> requests.Session:
     return s
 
 
-def _retry_after(resp: requests.Response) -> float | None:
+def retry_after(resp: requests.Response) -> float | None:
+    """Seconds a 429/503 answer asks to wait (its ``Retry-After`` header), or None."""
     value = resp.headers.get("Retry-After")
     if not value:
         return None
@@ -204,7 +205,7 @@ def _no_route_reason(exc: BaseException) -> str | None:
 
 
 def _unreachable_message(origin: str, reason: str, name: str) -> str:
-    from .cache import mirror_base
+    from ._cache import mirror_base
 
     base = mirror_base()
     if base and base.startswith(("http://", "https://")) and _origin(base) == origin:
@@ -245,6 +246,11 @@ def _mark_unreachable(url: str, reason: str, name: str) -> HostUnreachable:
     if first:
         logger.warning("%s", msg)
     return HostUnreachable(msg, url=name)
+
+
+def pause(seconds: float) -> None:
+    """Wait ``seconds`` before the next try (through ``_sleep``, which tests replace)."""
+    _sleep(seconds)
 
 
 def request(
@@ -308,7 +314,7 @@ def request(
                 )
             last = f"HTTP {resp.status_code} {resp.reason}"
             if resp.status_code in (429, 503):
-                wait = _retry_after(resp)
+                wait = retry_after(resp)
             retryable = resp.status_code in (408, 425, 429) or resp.status_code >= 500
             if not retryable:
                 try:
