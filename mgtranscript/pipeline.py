@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ._provenance import bundled_inputs, file_input, inputs_of, write_provenance
-from .datasets.label_checks import format_counts
+from .datasets import format_counts
 from .errors import LabelsMissing, MgTranscriptError, UsageError
 from .plan import KEY_GENES, analyse_cohort, cell_effects
 
@@ -139,7 +139,7 @@ def check_arguments(*, cohorts=None, samples=None, method: str = "ssgsea", permu
         that does not exist or breaks the schema (one line each, naming the argument and the fix).
     """
     from ._checks import check_catalog, check_cohorts, check_method, check_samples
-    from .datasets.catalog import use_catalog
+    from .datasets import use_catalog
 
     check_method(method, option="method=")
     if not isinstance(permutations, (int, np.integer)) or isinstance(permutations, bool) or permutations < 0:
@@ -274,7 +274,7 @@ def run_analysis(
     from ._output import check_output_path, transactional_output
 
     t_start = time.monotonic()
-    from .datasets.catalog import use_catalog
+    from .datasets import use_catalog
 
     cohorts = check_arguments(cohorts=cohorts, samples=samples, method=method, permutations=permutations,
                               catalog=catalog)

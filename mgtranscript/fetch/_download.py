@@ -255,7 +255,7 @@ def fetch_read(url: str, reader: Callable[[Path], object], **fetch_kwargs) -> ob
     url
         As for :func:`fetch`.
     reader
-        Parses the local file (e.g. :func:`~mgtranscript.datasets.seriesmatrix.parse_series_matrix`).
+        Parses the local file (e.g. :func:`~mgtranscript.datasets._seriesmatrix.parse_series_matrix`).
     **fetch_kwargs
         Passed to :func:`fetch` (``progress``, ``known_hash``, ``processor`` ...).
 

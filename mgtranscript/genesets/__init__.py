@@ -38,7 +38,7 @@ Alias resolution
 :func:`match` first matches set genes to the data's gene names exactly. A set gene
 that is absent is then resolved through (1) the bundled table's aliases and previous
 symbols and (2) NCBI ``gene_info`` synonyms (via
-:func:`mgtranscript.datasets.geneids.load_gene_info`), in both directions: an old
+:func:`mgtranscript.datasets.load_gene_info`), in both directions: an old
 symbol in the set finds the current symbol in the data (``ACDP4->CNNM4``) and a
 current symbol in the set finds an old symbol in the data (``MMGT1->EMC5``). A
 name is used as an alias only if exactly one gene claims it and it is not the

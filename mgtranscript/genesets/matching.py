@@ -71,7 +71,7 @@ def _gene_info_aliases(table: pd.DataFrame) -> tuple[dict[str, str], frozenset[s
     if "symbol" not in cols or "synonyms" not in cols:
         raise GeneSetError(
             "gene_info table needs columns 'symbol' and 'synonyms' (NCBI gene_info or "
-            "mgtranscript.datasets.geneids.load_gene_info().table)."
+            "mgtranscript.datasets.load_gene_info().table)."
         )
     sym = table[cols["symbol"]].astype(str)
     syn = table[cols["synonyms"]]
@@ -96,11 +96,8 @@ def _gene_info_table(gene_info: Any) -> pd.DataFrame | None:
     if hasattr(gene_info, "table") and isinstance(gene_info.table, pd.DataFrame):
         return gene_info.table
     if gene_info is True or gene_info == "auto":
-        try:
-            from ..datasets import geneids
-        except ImportError:  # pragma: no cover - depends on the install
-            logger.info("mgtranscript.datasets.geneids not importable; gene_info aliases unused")
-            return None
+        from ..datasets import load_gene_info
+
         if gene_info == "auto":
             from ..fetch import cache_dir, gene_info_url, mirror_relpath
 
@@ -111,7 +108,7 @@ def _gene_info_table(gene_info: Any) -> pd.DataFrame | None:
                 logger.info("gene_info not in the cache; alias resolution uses the bundled table only "
                             "(pass gene_info=True to download it)")
                 return None
-        return geneids.load_gene_info().table
+        return load_gene_info().table
     raise GeneSetError(
         f"gene_info must be 'auto', True, False, a GeneInfo or a DataFrame, not {gene_info!r}."
     )
@@ -177,7 +174,7 @@ def match(
         (bundled table, then NCBI gene_info synonyms); see the module docstring.
     gene_info
         Source of NCBI synonyms: ``"auto"`` (use
-        :func:`~mgtranscript.datasets.geneids.load_gene_info` if gene_info is already in
+        :func:`~mgtranscript.datasets.load_gene_info` if gene_info is already in
         the download cache — the loaders put it there when they harmonise gene ids — and
         never download just for this), ``True`` (load it, downloading if needed), ``False`` (bundled aliases only), or a ``GeneInfo`` / DataFrame with
         ``symbol`` and ``synonyms`` columns.
@@ -328,7 +325,7 @@ def match(
     if not (final_size > 0).any():
         kind_d, kind_s = _id_kind(list(data[:2000])), _id_kind(list(uniq_set_genes[:2000]))
         hint = (f" The data look like {kind_d} while the sets use {kind_s}: map the data's ids to "
-                "current HGNC symbols first (mgtranscript.datasets.geneids.harmonise_var)."
+                "current HGNC symbols first (mgtranscript.datasets.harmonise_var)."
                 if kind_d != kind_s else " Check that the data and the sets are from the same "
                 "species and use the same kind of gene identifier.")
         raise GeneSetError(

@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 
 from mgtranscript.datasets import load_cohort
-from mgtranscript.datasets.gdc import (
+from mgtranscript.datasets._gdc import (
     GDCClinicalWarning,
     clinical_table,
     condition_of,
@@ -32,7 +32,7 @@ from mgtranscript.datasets.gdc import (
     read_star_counts,
     sample_type_code,
 )
-from mgtranscript.datasets.gdc_clinical import CLINICAL_EXPAND, etiology_label
+from mgtranscript.datasets._gdc_clinical import CLINICAL_EXPAND, etiology_label
 from mgtranscript.errors import (
     AccessionNotFound,
     DataFormatError,
@@ -45,7 +45,7 @@ from mgtranscript.errors import (
 from mgtranscript.fetch import cache_entries, verify_cache
 from mgtranscript.pp import log2_cpm
 
-gdc_api = importlib.import_module("mgtranscript.datasets.gdc_api")
+gdc_api = importlib.import_module("mgtranscript.datasets._gdc_api")
 
 OBS_COLUMNS = [
     "condition", "disease", "sample_type_code", "sample_type", "patient_id", "pair_id", "case_id",

@@ -15,8 +15,8 @@ import anndata as ad
 import pandas as pd
 import pytest
 
-from mgtranscript.datasets.gdc import gdc
-from mgtranscript.datasets.gdc_api import sample_code
+from mgtranscript.datasets import gdc
+from mgtranscript.datasets._gdc_api import sample_code
 from mgtranscript.errors import FetchError
 
 
@@ -140,14 +140,14 @@ def test_a_503_without_retry_after_backs_off_and_one_that_never_ends_is_an_error
 
 def test_api_warnings_are_logged_and_kept(gdc_server, caplog):
     gdc_server.api_warnings = {"facets": "unrecognized values: [foo]"}
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.gdc_api"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets._gdc_api"):
         adata = gdc("TCGA-LIHC", max_files=3)
     assert "GDC /files answered with a warning: facets: unrecognized values: [foo]" in caplog.text
     assert "GDC /cases answered with a warning" in caplog.text
     assert adata.uns["gdc"]["api_warnings"] == ["facets: unrecognized values: [foo]"]
     gdc_server.api_warnings = {}
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.gdc_api"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets._gdc_api"):
         gdc("TCGA-LIHC", max_files=3, refresh=True)
     assert "answered with a warning" not in caplog.text  # "warnings": {} is not a warning
 

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from mgtranscript.datasets.geneids import (
+from mgtranscript.datasets import (
     GeneInfo,
     ensure_symbols,
     harmonise_ids,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.datasets.geo import geo, read_count_table
+from mgtranscript.datasets._geo import geo, read_count_table
 from mgtranscript.errors import DataFormatError, FetchError, InputDataError
 from mgtranscript.fetch import _urls as urls
 

@@ -269,7 +269,7 @@ def validate_names(adata: AnnData) -> None:
         raise InputDataError(
             f"{var.duplicated().sum()} duplicated gene name(s) in adata.var_names "
             f"(e.g. {', '.join(map(str, dups[:5]))}); a gene set cannot tell them apart. Fix: "
-            "mgtranscript.datasets.geneids.harmonise_var(adata) to collapse them, or "
+            "mgtranscript.datasets.harmonise_var(adata) to collapse them, or "
             "adata.var_names_make_unique()"
         )
     obs = pd.Index(adata.obs_names)

@@ -114,7 +114,7 @@ def mg_balance(
         raise GeneSetError(
             f"mg_balance: none of the {' or '.join(missing)} genes are in adata.var_names "
             f"(first genes of the data: {', '.join(map(str, adata.var_names[:3]))}); "
-            "use gene symbols (see mgtranscript.datasets.geneids.harmonise_var)"
+            "use gene symbols (see mgtranscript.datasets.harmonise_var)"
         )
     cols = np.union1d(matched["influx"], matched["efflux"])
     X = dense_columns(adata, layer, cols)

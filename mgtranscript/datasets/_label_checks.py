@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .catalog_schema import EXPECTED_META_KEYS, UNLABELLED
+from ._catalog_schema import EXPECTED_META_KEYS, UNLABELLED
 
 __all__ = ["check_labels", "missing_information", "format_counts", "STATUS_OK", "STATUS_DISAGREE"]
 

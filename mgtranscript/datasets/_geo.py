@@ -7,7 +7,7 @@ Sources tried by ``geo(acc, source="auto")``
    when a series has none, the SOFT family file (``soft/GSExxx_family.soft.gz``),
    which carries the same fields. It always gives the sample metadata; for arrays it also gives the values, which
    are mapped probe -> gene through the GPL annotation
-   (:mod:`mgtranscript.datasets.platform`) and log2-transformed if needed
+   (:mod:`mgtranscript.datasets._platform`) and log2-transformed if needed
    (:func:`mgtranscript.pp.ensure_log`).
 2. RNA-seq series have no values in the matrix. Then NCBI's generated raw counts
    (``ncbi_counts_url``: NCBI GeneID rows, GSM columns) are used, and failing
@@ -25,7 +25,7 @@ Counts are kept in ``layers["counts"]``; ``X`` is edgeR-style log2 CPM
 family file instead of the series matrix.
 
 This module holds :func:`geo` and the series-matrix / SOFT / array side; count tables
-are found, read and matched in :mod:`mgtranscript.datasets.geo_counts`.
+are found, read and matched in :mod:`mgtranscript.datasets._geo_counts`.
 """
 
 from __future__ import annotations
@@ -39,98 +39,26 @@ import numpy as np
 import pandas as pd
 from anndata import AnnData
 
-from ..errors import (
-    AccessionNotFound,
-    DataFormatError,
-    FetchError,
-    HostUnreachable,
-    InputDataError,
-    OfflineError,
-)
+from ..errors import DataFormatError, FetchError, InputDataError
 from ..fetch import (
     check_accession,
-    fetch_read,
     geo_matrix_dir_url,
     geo_series_matrix_url,
     geo_soft_url,
-    https_from_ftp,
     list_remote_dir,
-    mirror_base,
     ncbi_counts_url,
-    read_meta,
 )
-from . import platform as gpl_mod
-from .geo_counts import _counts_adata, _load_counts, match_columns, read_count_table
-from .samplesheet import join_sample_sheet, read_sample_sheet
-from .seriesmatrix import GeoRecord, parse_series_matrix, parse_soft
+from . import _platform as gpl_mod
+from ._geo_ctx import _Ctx
+from ._geo_counts import _counts_adata, _load_counts, match_columns, read_count_table
+from ._samplesheet import join_sample_sheet, read_sample_sheet
+from ._seriesmatrix import GeoRecord, parse_series_matrix, parse_soft
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["geo", "read_count_table", "match_columns"]
 
 _SOURCES = ("auto", "matrix", "soft", "ncbi", "suppl")
-
-
-class _Ctx:
-    """Collects provenance and warnings while loading one series."""
-
-    def __init__(self, acc: str, progress: bool | None) -> None:
-        self.acc = acc
-        self.progress = progress
-        self.files: dict[str, dict] = {}
-        self.tried: list[str] = []
-        self.errors: list[FetchError] = []
-        self.warnings: list[str] = []
-
-    def failed(self, url: str, exc: FetchError) -> None:
-        self.tried.append(f"{url} ({type(exc).__name__})")
-        self.errors.append(exc)
-
-    def unreachable_error(self) -> FetchError | None:
-        """One short error when every file failed because its host cannot be reached, else None."""
-        if not self.errors or not all(isinstance(e, HostUnreachable) for e in self.errors):
-            return None
-        first = self.errors[0]
-        return HostUnreachable(f"{self.acc}: none of its files could be obtained: {first}", url=first.url)
-
-    def nothing_found_error(self) -> FetchError | None:
-        """One short error when not a single file of the series exists where we looked: 404 on
-        GEO (the accession does not exist), or absent from the mirror/cache when working
-        offline (it may exist); else None."""
-        if not self.errors or self.files or not all(isinstance(e, (AccessionNotFound, OfflineError))
-                                                    for e in self.errors):
-            return None
-        if not all(isinstance(e, AccessionNotFound) for e in self.errors):
-            return OfflineError(
-                f"{self.acc}: not available offline: none of its files is in the mirror or the cache "
-                f"(tried {'; '.join(self.tried)}). Fetch it once with network access, or point "
-                "MGTRANSCRIPT_MIRROR at a copy that has it.", url=self.errors[0].url)
-        mirror = mirror_base()
-        where = f"the mirror {mirror} has" if mirror else "GEO has"
-        return AccessionNotFound(
-            f"{self.acc}: no such series found: {where} none of its files (HTTP 404; tried "
-            f"{'; '.join(self.tried)}). Check the accession (GEO series ids look like GSE126848; "
-            "`mgtranscript datasets` lists the cohorts this toolkit knows)"
-            + (", or add the series to the mirror (MGTRANSCRIPT_MIRROR), or unset MGTRANSCRIPT_MIRROR "
-               "to fetch it from GEO." if mirror else "."), url=self.errors[0].url)
-
-    def get(self, url: str, role: str, reader):
-        """``reader(path)`` of the cached file of ``url`` (evicted and fetched again if damaged)."""
-        got: list[Path] = []
-
-        def read(path: Path):
-            got[:] = [path]
-            return reader(path)
-
-        value = fetch_read(url, read, progress=self.progress)
-        meta = read_meta(got[0])
-        self.files[role] = {"url": https_from_ftp(url), "sha256": meta.get("sha256", ""),
-                            "name": got[0].name}
-        return value
-
-    def warn(self, msg: str) -> None:
-        self.warnings.append(msg)
-        warnings.warn(msg, UserWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- series matrix
@@ -255,9 +183,9 @@ def _harmonise(ctx: _Ctx, adata: AnnData) -> AnnData:
     if adata.n_vars == 0:
         return adata
     try:
-        from .geneids import harmonise_var
+        from ._geneids import harmonise_var
     except ImportError:
-        ctx.warn("gene ids were not harmonised: mgtranscript.datasets.geneids is not available.")
+        ctx.warn("gene ids were not harmonised: mgtranscript.datasets._geneids is not available.")
         return adata
     try:
         harmonise_var(adata)

@@ -5,7 +5,7 @@ characteristics, title, source name, description) or a sample table (an SRA Run 
 ``SraRunTable.csv``, a GEOquery ``pData`` or GEOparse ``phenotype_data`` export, CSV or TSV),
 finds the fields carrying the disease state (or tumour / non-tumour), fibrosis stage, NAS,
 etiology, sex and age, maps their values through the liver vocabulary
-(:mod:`mgtranscript.datasets.vocabulary`) and proposes a catalog entry in the schema of the
+(:mod:`mgtranscript.datasets._vocabulary`) and proposes a catalog entry in the schema of the
 bundled ``cohorts.toml``: the label rules, the counts per label, every value it could not
 map, and how sure it is. The labels it reports are those the proposed entry gives when
 applied by :func:`mgtranscript.datasets.label_obs`, so the entry and the table agree.
@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
-from .catalog import CONDITIONS, UNLABELLED
-from .seriesmatrix import snake_case
-from .vocabulary import (
+from ._catalog import CONDITIONS, UNLABELLED
+from ._seriesmatrix import snake_case
+from ._vocabulary import (
     ETIOLOGY,
     SEX,
     area_of,
@@ -98,7 +98,7 @@ class LabelDraft:
 
     def to_toml(self) -> str:
         """The proposed entry as TOML (loadable with ``--catalog``), with comments."""
-        from .catalog_toml import entry_to_toml
+        from ._catalog_toml import entry_to_toml
 
         if not self.liver:
             return f"# {self.accession}: {self.verdict}\n"
@@ -160,7 +160,7 @@ def read_sample_table(table: str | Path | pd.DataFrame) -> pd.DataFrame:
     InputDataError
         The file does not exist or cannot be read as a table.
     """
-    from .samplesheet import read_sample_sheet
+    from ._samplesheet import read_sample_sheet
 
     df = read_sample_sheet(table)
     first = df.columns[0]
@@ -192,7 +192,7 @@ def _obs_of(source, progress) -> tuple[pd.DataFrame, dict, str]:
         return source.obs.copy(), dict(geo_uns.get("series", {})), str(geo_uns.get("accession", ""))
     text = str(source).strip()
     if re.fullmatch(r"(?i)GSE\d+", text) and not Path(text).exists():
-        from .geo import geo
+        from ._geo import geo
 
         ad = geo(text.upper(), metadata_only=True, progress=progress)
         return ad.obs.copy(), dict(ad.uns["geo"].get("series", {})), text.upper()
@@ -338,7 +338,7 @@ def infer_labels(source, *, accession: str | None = None, progress: bool | None 
     InputDataError
         ``source`` is neither an accession nor a readable table.
     """
-    from .labels import label_obs
+    from ._labels import label_obs
 
     obs, series, acc = _obs_of(source, progress)
     acc = (accession or acc or "DRAFT").strip()

@@ -51,14 +51,13 @@ __all__ = [
     "harmonise_ids",
     "harmonise_var",
     "ensure_symbols",
-    "detect_id_type",
     "DUPLICATE_RULES",
 ]
 
 #: Accepted values of ``harmonise_var(duplicates=...)``.
 DUPLICATE_RULES = ("auto", "sum", "mean", "first", "max_mean")
 
-from ._gene_info import _ID_TYPES, GeneInfo, detect_id_type  # noqa: F401 - public here
+from ._gene_info import GeneInfo
 
 
 _CACHE: dict[tuple[str, float, int], GeneInfo] = {}

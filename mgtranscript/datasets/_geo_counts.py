@@ -1,5 +1,5 @@
 """Count tables of GEO series: reading them, matching their columns to GSM ids, and
-finding and loading them for :func:`~mgtranscript.datasets.geo.geo` (NCBI-generated raw
+finding and loading them for :func:`~mgtranscript.datasets.geo` (NCBI-generated raw
 counts first, then the authors' supplementary tables, read by the cohort catalog's
 ``[counts]`` layout where it declares one)."""
 
@@ -24,11 +24,11 @@ from ..fetch import (
     ncbi_counts_url,
     read_meta,
 )
-from .samplesheet import match_key, normalise_id
-from .seriesmatrix import GeoRecord
+from ._samplesheet import match_key, normalise_id
+from ._seriesmatrix import GeoRecord
 
 if TYPE_CHECKING:
-    from .geo import _Ctx
+    from ._geo_ctx import _Ctx
 
 logger = logging.getLogger(__name__)
 
@@ -248,7 +248,7 @@ def _suppl_candidates(ctx: _Ctx, rec: GeoRecord | None) -> list[tuple[str, str]]
 
 def _catalog_expression_file(acc: str) -> str | None:
     """The file name the cohort catalog declares for a series' expression values."""
-    from .catalog import catalog, cohort_info
+    from ._catalog import catalog, cohort_info
 
     if acc not in set(catalog()["accession"]):
         return None
@@ -257,7 +257,7 @@ def _catalog_expression_file(acc: str) -> str | None:
 
 def _catalog_counts_rules(acc: str) -> dict | None:
     """The cohort catalog's ``[counts]`` layout for an author table, if it has one."""
-    from .catalog import catalog, cohort_info
+    from ._catalog import catalog, cohort_info
 
     if acc not in set(catalog()["accession"]):
         return None
@@ -271,7 +271,7 @@ def _read_with_catalog_rules(path: Path, obs: pd.DataFrame, rules: dict):
     names such as ``Control_Lille 389`` that match the title ``Control_389`` by their trailing
     number). The rule applied is reported, never guessed.
     """
-    from .author_counts import match_author_columns, read_author_counts
+    from ._author_counts import match_author_columns, read_author_counts
 
     ac = read_author_counts(path, rules)
     matched = match_author_columns(list(ac.counts.columns), obs, rules)

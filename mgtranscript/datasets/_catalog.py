@@ -21,11 +21,11 @@ Every entry records the group counts its source reports (``[cohorts.X.expected]`
 source cited); labels that disagree with them are reported (``uns["labels"]["check"]``) and the
 analysis plan does not analyse the cohort. A user catalog (``--catalog FILE`` on the command
 line, ``catalog=`` in Python, :func:`use_catalog`) in the same schema is merged over the
-bundled one; :mod:`mgtranscript.datasets.catalog_schema` checks it.
+bundled one; ``_catalog_schema`` checks it.
 
-Label application (:func:`label_obs`, :func:`apply_labels`) lives in
-:mod:`mgtranscript.datasets.labels`; both stay importable from here. Author count tables whose layout a catalog entry declares (``[cohorts.X.counts]``)
-are read by :mod:`mgtranscript.datasets.author_counts`, beside the GEO loaders.
+Label application (:func:`~mgtranscript.datasets.label_obs`, :func:`~mgtranscript.datasets.apply_labels`)
+lives in ``_labels``. Author count tables whose layout a catalog entry declares (``[cohorts.X.counts]``)
+are read by ``_author_counts``, beside the GEO loaders.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
 import pandas as pd
 
 from ..errors import CatalogError, InputDataError
-from . import catalog_schema
+from . import _catalog_schema as catalog_schema
 
 logger = logging.getLogger(__name__)
 
@@ -290,21 +290,3 @@ def condition_order(accession: str, *, catalog: CatalogLike | None = None) -> li
     with use_catalog(catalog):
         return list(_cohorts()[_resolve(accession)]["condition_order"])
 
-
-_MOVED = ("AuthorCounts", "read_author_counts", "match_author_columns")
-#: moved to :mod:`mgtranscript.datasets.labels`
-_LABELS = ("label_obs", "apply_labels", "_find_column", "_values")
-__all__ += [name for name in _LABELS if not name.startswith("_")]
-
-
-def __getattr__(name: str) -> Any:
-    # the author-count reader moved to datasets.author_counts; keep the old import path
-    if name in _MOVED:
-        from . import author_counts
-
-        return getattr(author_counts, name)
-    if name in _LABELS:
-        from . import labels
-
-        return getattr(labels, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,7 @@ Files
     ``POST {GDC}/files`` with filters ``cases.project.project_id = project``,
     ``files.data_type = "Gene Expression Quantification"``,
     ``files.analysis.workflow_type = workflow``; fields
-    :data:`~mgtranscript.datasets.gdc_api.FILE_FIELDS` (``file_id, file_name, md5sum,
+    :data:`~mgtranscript.datasets._gdc_api.FILE_FIELDS` (``file_id, file_name, md5sum,
     file_size, cases.case_id, cases.submitter_id, cases.samples.submitter_id,
     cases.samples.sample_type, cases.samples.portions.analytes.aliquots.submitter_id``:
     only fields today's API has; ``cases.samples.sample_type_id`` was removed in API
@@ -23,7 +23,7 @@ Data
     ``POST {GDC}/data`` with ``{"ids": [...]}`` (a tar.gz of ``<file_id>/<file_name>``
     members plus ``MANIFEST.txt``) for batches of at most ``batch_size`` files and
     :data:`MAX_BATCH_BYTES` bytes, ``GET {GDC}/data/<file_id>`` for single files
-    (:mod:`mgtranscript.datasets.gdc_download`). A 429/503 answer to a batch is waited
+    (:mod:`mgtranscript.datasets._gdc_download`). A 429/503 answer to a batch is waited
     out (``Retry-After``) and the same batch sent again.
     Archives are extracted with :func:`~mgtranscript.fetch.safe_extract_tar`; each file
     is verified against the query's ``md5sum`` and cached by file id at
@@ -47,10 +47,10 @@ Samples
     ``uns["gdc"]["duplicates"]``.
 Clinical
     ``POST {GDC}/cases`` (filter ``submitter_id``, sorted ``submitter_id:asc``) with
-    ``expand=`` :data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_EXPAND`; a server
+    ``expand=`` :data:`~mgtranscript.datasets._gdc_clinical.CLINICAL_EXPAND`; a server
     that refuses the nested group is asked for the same fields by name
-    (:data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_FIELDS`). Which fields make
-    which column is documented in :mod:`mgtranscript.datasets.gdc_clinical`
+    (:data:`~mgtranscript.datasets._gdc_clinical.CLINICAL_FIELDS`). Which fields make
+    which column is documented in :mod:`mgtranscript.datasets._gdc_clinical`
     (etiology flags from risk factors and liver-relevant comorbidities only, NA when
     unknown; primary diagnosis by ``diagnosis_is_primary_disease``; ``sex`` from
     ``sex_at_birth``; ``os_days``/``os_event`` with last contact the latest of the
@@ -79,7 +79,7 @@ from anndata import AnnData
 from scipy import sparse
 
 from ..errors import DataFormatError, InputDataError
-from .gdc_api import (
+from ._gdc_api import (
     _SORT,
     CONDITION_BY_CODE,
     GDC_URL_ENV,
@@ -91,15 +91,15 @@ from .gdc_api import (
     query_files,
     sample_type_code,
 )
-from .gdc_clinical import (
+from ._gdc_clinical import (
     CLINICAL_EXPAND,
     GDCClinicalWarning,
     clinical_table,
     risk_factor_table,
     survival_counts,
 )
-from .gdc_download import MAX_BATCH_BYTES, download_files
-from .gdc_samples import add_clinical, code_mismatches, duplicates, manifest, obs_names, query_uns
+from ._gdc_download import MAX_BATCH_BYTES, download_files
+from ._gdc_samples import add_clinical, code_mismatches, duplicates, manifest, obs_names, query_uns
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def gdc(
     ``sample_type_code``, ``disease`` (``HCC`` for TCGA-LIHC; ``unlabelled`` for
     unlabelled samples), ``condition`` (``hcc_tumour`` / ``hcc_nontumour`` /
     ``hcc_recurrent`` / ``unlabelled``), ``pair_id`` and, with ``clinical``, the
-    columns of :data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_COLUMNS`
+    columns of :data:`~mgtranscript.datasets._gdc_clinical.CLINICAL_COLUMNS`
     (``etiology_*`` nullable booleans, ``os_event`` nullable integers). ``uns["gdc"]``
     records the queries (``queries``), the data release (``release``), the files
     (``manifest``: ids, md5 and sha256), the download, duplicates, the survival counts

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
-from .seriesmatrix import snake_case
+from ._seriesmatrix import snake_case
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputDataError
-from .catalog import (
+from ._catalog import (
     DISEASES,
     OUTPUT_COLUMNS,
     UNLABELLED,
@@ -170,7 +170,7 @@ def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True,
     DataFrame (same index) with ``cohort``, ``disease``, ``condition``,
     ``fibrosis_stage``, ``nas``, plus ``subgroup`` and ``pair_id`` when the cohort
     defines them. ``attrs["label_check"]`` holds the check against the entry's expected
-    counts and rules (:func:`mgtranscript.datasets.label_checks.check_labels`) and
+    counts and rules (:func:`mgtranscript.datasets._label_checks.check_labels`) and
     ``attrs["missing"]`` what is missing to label or pair the samples (or ``None``).
     """
     with use_catalog(catalog):
@@ -178,7 +178,7 @@ def label_obs(obs: pd.DataFrame, accession: str, *, warn: bool = True,
 
 
 def _label_obs(obs: pd.DataFrame, accession: str, *, warn: bool) -> pd.DataFrame:
-    from .label_checks import check_labels, missing_information, rule_problems
+    from ._label_checks import check_labels, missing_information, rule_problems
 
     acc = _resolve(accession)
     info = _cohorts()[acc]
@@ -317,7 +317,7 @@ def apply_labels(adata, accession: str | None = None, *, copy: bool = False, war
     cohort, counts per condition, reference and pairing rule, and ``check``: the labels against
     the entry's expected counts (``status`` ``ok`` or ``labels disagree``, ``reason``,
     ``expected``, ``observed``, ``source``, ``n_unlabelled``; see
-    :mod:`mgtranscript.datasets.label_checks`).
+    :mod:`mgtranscript.datasets._label_checks`).
     """
     with use_catalog(catalog):
         return _apply_labels(adata, accession, copy=copy, warn=warn)

@@ -3,7 +3,7 @@
 See :mod:`mgtranscript.datasets.gdc` for what is asked and why (only fields today's
 API has; stable ``sort`` and a ``pagination.total`` check for paged listings; the
 ``warnings`` of every answer logged). Downloads live in
-:mod:`mgtranscript.datasets.gdc_download`.
+:mod:`mgtranscript.datasets._gdc_download`.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from ..fetch import (
     remove,
     store,
 )
-from .gdc_clinical import CLINICAL_EXPAND, CLINICAL_FIELDS
-from .gdc_download import MAX_BATCH_BYTES, download_files
+from ._gdc_clinical import CLINICAL_EXPAND, CLINICAL_FIELDS
+from ._gdc_download import MAX_BATCH_BYTES, download_files
 
 logger = logging.getLogger(__name__)
 
@@ -371,9 +371,9 @@ def fetch_clinical(case_ids: list[str], *, project: str | None = None,
                    refresh: bool = False, record: list | None = None) -> list[dict]:
     """GDC ``cases`` records for these case submitter ids (patient barcodes).
 
-    Asks for ``expand=`` :data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_EXPAND`; a
+    Asks for ``expand=`` :data:`~mgtranscript.datasets._gdc_clinical.CLINICAL_EXPAND`; a
     server that refuses it (HTTP 4xx) is asked for
-    :data:`~mgtranscript.datasets.gdc_clinical.CLINICAL_FIELDS` by name instead.
+    :data:`~mgtranscript.datasets._gdc_clinical.CLINICAL_FIELDS` by name instead.
     ``record`` (a list) receives the query, its answers and the API's warnings.
     """
     pairs: list[tuple[str, list]] = [("submitter_id", sorted(set(case_ids)))]

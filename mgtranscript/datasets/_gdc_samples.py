@@ -1,4 +1,4 @@
-"""Sample table and records of :func:`mgtranscript.datasets.gdc.gdc` (helpers).
+"""Sample table and records of :func:`mgtranscript.datasets.gdc` (helpers).
 
 Duplicate aliquots, sample names, barcode/``sample_type`` disagreements, the clinical
 columns copied onto samples, and the h5ad-writable records of the queries and files.
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .gdc_api import SAMPLE_TYPE_CODES
-from .gdc_clinical import CLINICAL_COLUMNS, ETIOLOGY_FLAGS
+from ._gdc_api import SAMPLE_TYPE_CODES
+from ._gdc_clinical import CLINICAL_COLUMNS, ETIOLOGY_FLAGS
 
 __all__ = ["add_clinical", "code_mismatches", "duplicates", "manifest", "obs_names", "query_uns"]
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError, InputDataError
-from .catalog import _MATCH_METHODS, LabelWarning, cohort_info
-from .labels import _find_column, _values
+from ._catalog import _MATCH_METHODS, LabelWarning, cohort_info
+from ._labels import _find_column, _values
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ key and the fix: unknown keys (with a "did you mean"), missing required keys, ba
 syntax, labels outside the vocabulary, and expected counts that do not add up to
 ``n_samples``. Checks that need the samples (a rule that matches no sample, two rules that
 give one sample different labels, labels that disagree with the expected counts) run when
-a cohort is labelled (:mod:`mgtranscript.datasets.label_checks`).
+a cohort is labelled (:mod:`mgtranscript.datasets._label_checks`).
 """
 
 from __future__ import annotations
