@@ -317,7 +317,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     from . import datasets
     from .claims import build_evidence, judge, load_claims
     from .fetch import progress_enabled as _progress_enabled
-    from .tl.enrich import mechanism_sets
+    from .genesets import mechanism_sets
 
     t0 = time.monotonic()
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -471,7 +471,7 @@ def _n_jobs() -> int:
 
 def _adjust(res: AnalysisResult) -> None:
     """Benjamini-Hochberg q-values, each over all tests of its table in the run."""
-    from .tl._stats import bh_adjust
+    from ._stats import bh_adjust
 
     for name, p in (("comparisons", "t_pval"), ("trends", "pval"), ("coupling", "pval"), ("correlations", "pval"),
                     ("survival", "cox_p")):
@@ -491,7 +491,7 @@ def _meta(effects: pd.DataFrame) -> pd.DataFrame:
     by the claims' own pooling rule (:func:`mgtranscript.claims.rules.pool_effects`: REML,
     Hartung-Knapp t CI with k - 1 df, prediction interval for k >= 3)."""
     from .claims.rules import pool_effects
-    from .tl._stats import bh_adjust
+    from ._stats import bh_adjust
 
     if effects.empty:
         return pd.DataFrame()

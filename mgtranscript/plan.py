@@ -144,7 +144,7 @@ def _prepare(adata, accession: str, *, method: str, mechanisms, result: Analysis
 
 
 def _mechanism_table() -> dict[str, tuple[str, ...]]:
-    from .tl.enrich import MECHANISMS
+    from .genesets import MECHANISMS
 
     return MECHANISMS
 

@@ -25,15 +25,17 @@ PKG = Path(mg.__file__).parent
 
 #: Public functions that take a table, a ranking or a gene list rather than an AnnData.
 NOT_ANNDATA = {
-    "tl.gsea_prerank", "tl.ora", "tl.meta_analysis", "tl.running_sum", "tl.mechanism_sets", "tl.compare_table",
+    "tl.gsea_prerank", "tl.ora", "tl.meta_analysis", "tl.running_sum", "tl.compare_table",
     "pl.gsea", "pl.forest", "pl.effect_forest", "pl.volcano", "pl.savefig", "pl.km", "pp.calc_norm_factors",
     "pl.contrast_heatmap", "pl.enrichment_dotplot",  # a run's tables (comparisons, gsea)
 }
 #: Functions whose second positional argument is data too (e.g. the gene sets to score).
 TWO_POSITIONAL = {"tl.score", "tl.score_cells", "tl.correlate", "tl.survival", "pl.scores", "pl.heatmap",
                   "pl.scatter", "pl.trend", "pl.survival", "get.scores", "get.coverage", "get.params"}
-#: Public helpers that are not analyses of an AnnData (colours and labels of the figures).
-HELPERS = {"pl.group_colour", "pl.group_label", "pl.set_label", "pl.feature_label"}
+#: Public helpers that are not analyses of an AnnData: colours and labels of the figures; the
+#: pieces of the design audit, the scoring methods and the meta-analysis the analysis run reuses.
+HELPERS = {"pl.group_colour", "pl.group_label", "pl.set_label", "pl.feature_label",
+           "tl.method_options", "tl.pool", "tl.covariates_to_adjust", "tl.mark_adjusted", "tl.donor_column"}
 #: Functions that write results into the AnnData they are given.
 WRITERS = {"tl.score", "tl.mg_balance", "tl.compare", "tl.trend", "tl.de", "tl.coupling", "tl.score_cells",
            "tl.correlate", "tl.composition", "tl.design_check", "tl.survival",

@@ -47,7 +47,7 @@ STAGE_CONTEXT = {"MASLD": ("condition:NASH|NAFL",)}
 def coupling_parts(features: str) -> tuple[str, str, list[str]]:
     """``"MG_EFFLUX_EXCHANGE~oxidative_stress (HALLMARK_A, HALLMARK_B)"`` -> ``("MG_EFFLUX_EXCHANGE",
     "oxidative_stress", ["HALLMARK_A", "HALLMARK_B"])``: the Mg set, the mechanism key of
-    :data:`mgtranscript.tl.mechanisms.MECHANISMS` and the gene sets the claim lists (which must be
+    :data:`mgtranscript.genesets.MECHANISMS` and the gene sets the claim lists (which must be
     the mechanism's sets: the union of these is what is scored).
 
     Raises
@@ -55,7 +55,7 @@ def coupling_parts(features: str) -> tuple[str, str, list[str]]:
     DataFormatError
         An unknown mechanism, or listed sets that differ from the mechanism's.
     """
-    from ..tl.mechanisms import MECHANISMS
+    from ..genesets import MECHANISMS
 
     mg_set, _, rest = str(features).partition("~")
     mech, _, sets = rest.partition("(")
@@ -260,6 +260,6 @@ def _dose_response_and_stages(c: pd.Series, area: pd.DataFrame, contrast: str) -
 
 
 def _mechanism_sets(mech: str) -> list[str]:
-    from ..tl.enrich import MECHANISMS
+    from ..genesets import MECHANISMS
 
     return list(MECHANISMS.get(mech, ()))

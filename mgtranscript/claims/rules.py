@@ -77,9 +77,9 @@ def pool_effects(kind: str, estimates, se) -> dict:
     """The one pooling rule of the project (claim verdicts and ``tables/meta.tsv``): a random-effects
     pool (REML tau^2) on the kind's pooling scale (:data:`POOL_SCALE`) with a Hartung-Knapp t CI
     and p (``k - 1`` df) and, for ``k >= 3``, a 95% prediction interval
-    (:func:`mgtranscript.tl.meta.pool`, ``test="knha"``). Estimates and intervals are returned on
+    (:func:`mgtranscript.tl.pool`, ``test="knha"``). Estimates and intervals are returned on
     the kind's natural scale; ``se`` stays on the pooling scale."""
-    from ..tl.meta import pool
+    from ..tl import pool
 
     y = to_scale(kind, estimates)
     se = np.asarray(se, dtype=float)

@@ -57,7 +57,7 @@ def contrast_label(contrast: str) -> str:
 
 
 def _bh(p: np.ndarray) -> np.ndarray:
-    from ..tl._stats import bh_adjust
+    from .._stats import bh_adjust
 
     return bh_adjust(np.asarray(p, dtype=float))
 

@@ -29,9 +29,11 @@ inside the wheel (:func:`gene_sets_dir` finds them in either layout); set
 ``MGTRANSCRIPT_GENE_SETS`` to use another folder laid out the same way (``magnesium.gmt``,
 ``magnesium_genes.tsv``, ``VERSION``).
 
-Modules: :mod:`._sets` (the :class:`GeneSets` container), :mod:`.formats` (GMT/GMX),
-:mod:`.bundled` (the curated Mg sets), :mod:`.msigdb`, :mod:`._load` (:func:`load`,
-:func:`combine`) and :mod:`.matching` (:func:`match`: aliases and coverage).
+The names below are the whole public surface; the modules behind them are private: ``_sets``
+(the :class:`GeneSets` container), ``_formats`` (GMT/GMX), ``_bundled`` (the curated Mg sets),
+``_msigdb``, ``_mechanisms`` (the review's mechanisms: :data:`MECHANISMS` and
+:func:`mechanism_sets`), ``_load`` (:func:`load`, :func:`combine`) and ``_matching``
+(:func:`match`: aliases and coverage).
 
 Alias resolution
 ----------------
@@ -49,7 +51,7 @@ from __future__ import annotations
 
 from ._load import combine, load
 from ._sets import GeneSetCoverageWarning, GeneSets
-from .bundled import (
+from ._bundled import (
     DEFAULT_SET,
     ENV_VAR,
     bundled_names,
@@ -57,9 +59,10 @@ from .bundled import (
     gene_sets_dir,
     mg_gene_table,
 )
-from .formats import read_gmt, read_gmx
-from .matching import match
-from .msigdb import MSIGDB_COLLECTIONS, msigdb
+from ._formats import read_gmt, read_gmx
+from ._matching import match
+from ._mechanisms import CYTOLYTIC, MECHANISMS, mechanism_of, mechanism_sets
+from ._msigdb import MSIGDB_COLLECTIONS, msigdb
 
 __all__ = [
     "DEFAULT_SET",
@@ -77,4 +80,8 @@ __all__ = [
     "gene_sets_dir",
     "bundled_version",
     "bundled_names",
+    "MECHANISMS",
+    "CYTOLYTIC",
+    "mechanism_of",
+    "mechanism_sets",
 ]

@@ -75,7 +75,7 @@ SET_WORDS: dict[str, str] = {
     "CYTOLYTIC": "Cytolytic activity (GZMA, PRF1)",
 }
 
-#: The review's mechanisms (``mgtranscript.tl.enrich`` names) in words.
+#: The review's mechanisms (the keys of ``mgtranscript.genesets.MECHANISMS``) in words.
 MECHANISM_WORDS: dict[str, str] = {
     "inflammation": "inflammation", "oxidative_stress": "oxidative stress", "mitochondria": "mitochondria",
     "insulin_resistance": "insulin resistance", "er_stress": "ER stress", "dna_repair": "DNA repair",

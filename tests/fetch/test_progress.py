@@ -43,7 +43,7 @@ def test_scoring_bars_follow_the_switch(monkeypatch, capsys):
     import pandas as pd
 
     import mgtranscript as mg
-    from mgtranscript.tl.score import _runner
+    from mgtranscript.tl._score import _runner
 
     rng = np.random.default_rng(0)
     genes = [f"G{i}" for i in range(50)]

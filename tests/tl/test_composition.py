@@ -13,7 +13,7 @@ import pytest
 import _real_cohorts
 import mgtranscript as mg
 from mgtranscript import genesets
-from mgtranscript.genesets.bundled import liver_celltype_table
+from mgtranscript.genesets._bundled import liver_celltype_table
 
 GENE_SETS = Path(__file__).resolve().parents[2] / "gene_sets"
 CELL_TYPES = ["hepatocyte", "cholangiocyte", "stellate_fibroblast", "sinusoidal_endothelial",
