@@ -488,9 +488,9 @@ def _adjust(res: AnalysisResult) -> None:
 
 def _meta(effects: pd.DataFrame) -> pd.DataFrame:
     """Random-effects pools of primary per-cohort effects per contrast and feature, only where k >= 2,
-    by the claims' own pooling rule (:func:`mgtranscript.claims.rules.pool_effects`: REML,
+    by the claims' own pooling rule (:func:`mgtranscript.claims.pool_effects`: REML,
     Hartung-Knapp t CI with k - 1 df, prediction interval for k >= 3)."""
-    from .claims.rules import pool_effects
+    from .claims import pool_effects
     from ._stats import bh_adjust
 
     if effects.empty:

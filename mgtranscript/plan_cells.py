@@ -51,7 +51,7 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
     they count for any disease area. A ``donors`` row per dataset goes to the run's design table.
     """
     from . import tl
-    from .claims.effects import correlation_effects
+    from .claims import correlation_effects
     from .tl import donor_column
 
     eff: list[dict] = []

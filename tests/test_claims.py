@@ -16,7 +16,7 @@ from mgtranscript.claims import (
     judge,
     load_claims,
 )
-from mgtranscript.claims.grading import RISK_OF_BIAS, optimal_information_size
+from mgtranscript.claims._grading import RISK_OF_BIAS, optimal_information_size
 from mgtranscript.errors import DataFormatError
 from mgtranscript.genesets import MECHANISMS
 

@@ -1,7 +1,7 @@
 """Verdict rules: from per-cohort evidence to one effect (:func:`vote`) and one verdict (:func:`decide`).
 
 Everything here is pure arithmetic on evidence rows (see :data:`~._table.EVIDENCE_COLUMNS`);
-the analyses that produce the rows live in :mod:`.evidence`, the certainty in :mod:`.grading`.
+the analyses that produce the rows live in :mod:`._evidence`, the certainty in :mod:`._grading`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["Vote", "vote", "decide", "pool_effects", "power_not_down", "POOL_SCALE", "NOT_DOWN_MARGIN",
+from .._stats import bh_adjust
+
+__all__ = ["Vote", "vote", "claim_votes", "decide", "pool_effects", "power_not_down", "POOL_SCALE", "NOT_DOWN_MARGIN",
            "HETEROGENEITY_P", "I2_INCONSISTENT", "KIND_SYMBOL"]
 
 Z95 = float(stats.norm.ppf(0.975))
@@ -244,3 +246,13 @@ def decide(expected: str, v: Vote, q: float, *, alpha: float = 0.05) -> tuple[st
             return "supported", f"significant in the expected direction (q={q:.2g})"
         return "contradicted", f"significant in the opposite direction (q={q:.2g})"
     return "inconclusive", f"not significant (q={q:.2g})"
+
+
+def claim_votes(claims: pd.DataFrame, rows: pd.DataFrame, alpha: float) -> tuple[dict[str, Vote], dict[str, float]]:
+    """One vote per claim and its q: Benjamini-Hochberg over the voted p of all testable claims."""
+    votes = {}
+    for cid, sub in rows.groupby("claim_id", sort=False):
+        votes[cid] = vote(sub, alpha=alpha)
+    tested = [c for c in claims["claim_id"] if c in votes and np.isfinite(votes[c].pval)]
+    q = dict(zip(tested, bh_adjust(np.array([votes[c].pval for c in tested], dtype=float)))) if tested else {}
+    return votes, q

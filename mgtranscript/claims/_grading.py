@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .rules import I2_INCONSISTENT, NOT_DOWN_MARGIN, NULL, Vote, fmt_num, sign_of
+from ._rules import I2_INCONSISTENT, NOT_DOWN_MARGIN, NULL, Vote, fmt_num, sign_of
 
 __all__ = ["RISK_OF_BIAS", "Bias", "risk_of_bias", "grade", "optimal_information_size", "OIS_EFFECT",
            "LEVELS", "DOSE_RESPONSE_ROLE", "PROXY_SOURCES"]

@@ -19,6 +19,9 @@ __all__ = ["EFFECT_COLUMNS", "build_evidence", "mechanism_feature", "coupling_pa
            "STAGE_CONTEXT", "STAGE_CONTEXT_ROLE", "exclude_batch_aliased", "ALIASED_ROLE"]
 
 #: Columns of the run's ``effects`` table.
+#: ``analysis`` of the rows that hold a mean log2 difference (the fold change of "not down" claims).
+DIFFERENCE = "difference"
+
 EFFECT_COLUMNS = [
     "cohort", "disease_area", "scenario", "analysis", "contrast", "feature", "effect_kind", "estimate",
     "ci_low", "ci_high", "se", "pval", "qval", "n", "test", "design", "level", "note",
@@ -227,8 +230,6 @@ def _fold_change_rows(c: pd.Series, sel: pd.DataFrame) -> tuple[pd.DataFrame, pd
     """(rows to vote, standardised rows shown as context). A "not down" claim's margin is a fold
     change: where a cohort and scenario have the mean log2 difference, it replaces Hedges' g
     (shown beside); every other claim votes on the standardised rows only."""
-    from .effects import DIFFERENCE
-
     diff = sel["analysis"] == DIFFERENCE
     if c["expected_direction"] != "not down" or not diff.any():
         return sel[~diff], sel.iloc[0:0]
@@ -242,7 +243,7 @@ def _dose_response_and_stages(c: pd.Series, area: pd.DataFrame, contrast: str) -
     """Context rows of a group-contrast claim's feature: its gradient across ordered stages in the
     same cohorts (a dose-response may rate the certainty up) and, for "not down" claims, the
     disease-stage contrasts of :data:`STAGE_CONTEXT`."""
-    from .grading import DOSE_RESPONSE_ROLE
+    from ._grading import DOSE_RESPONSE_ROLE
 
     if contrast.startswith("trend:") or ":" not in contrast:
         return []

@@ -3,7 +3,7 @@
 :func:`cohort_effects` runs, on a labelled and scored cohort, every test a claim of the
 table can use, under the primary analysis and under the alternative analyses
 (:data:`SCENARIOS`) the robustness of a verdict is measured against. The result is rows of
-:data:`~.evidence.EFFECT_COLUMNS`; :func:`~.evidence.build_evidence` turns them into evidence.
+:data:`~._evidence.EFFECT_COLUMNS`; :func:`~._evidence.build_evidence` turns them into evidence.
 
 What the AnnData must hold (the pipeline prepares it): ``X`` log expression (TMM log2-CPM for
 counts); ``obsm["mg_<method>"]`` and ``obsm["mech_<method>"]`` scores (the latter with the
@@ -21,11 +21,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .evidence import EFFECT_COLUMNS, mechanism_feature
+from ._evidence import DIFFERENCE, EFFECT_COLUMNS, mechanism_feature
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SCENARIOS", "DIFFERENCE", "compare_effects", "difference_effects", "trend_effects", "correlation_effects",
+__all__ = ["SCENARIOS", "compare_effects", "difference_effects", "trend_effects", "correlation_effects",
            "de_effects", "survival_effects", "mechanism_union", "contrast_parts"]
 
 #: Alternative analyses a verdict is re-derived under (name -> what changes).
@@ -45,9 +45,6 @@ SCENARIOS = {
 }
 
 Z95 = 1.959963984540054
-
-#: ``analysis`` of the mean log2 difference rows (:func:`difference_effects`).
-DIFFERENCE = "difference"
 
 
 def contrast_parts(contrast: str) -> tuple[str, str, str]:

@@ -15,12 +15,12 @@ from ._table import (
     VERDICT_COLUMNS,
     load_claims,
 )
-from .evidence import ALIASED_ROLE, BULK_CELL_REASON, STAGE_CONTEXT_ROLE
-from .grading import DOSE_RESPONSE_ROLE, PROXY_SOURCES, RISK_OF_BIAS, grade, risk_of_bias
-from .robustness import robustness_text, scenario_rows, sensitivity
-from .rules import KIND_SYMBOL, Vote, cohort_estimate, decide, fmt_num, set_agreement, sign_of, vote
+from ._evidence import ALIASED_ROLE, BULK_CELL_REASON, STAGE_CONTEXT_ROLE, build_evidence
+from ._grading import DOSE_RESPONSE_ROLE, PROXY_SOURCES, grade, risk_of_bias
+from ._robustness import robustness_text, scenario_rows, sensitivity
+from ._rules import KIND_SYMBOL, Vote, claim_votes, cohort_estimate, decide, fmt_num, set_agreement, sign_of
 
-__all__ = ["Judgement", "judge", "PRIMARY", "CAVEAT_SEP", "BIAS_CHECKS", "STAGE_CONTEXT_ROLE", "contrast_label",
+__all__ = ["Judgement", "judge", "evaluate_claims", "PRIMARY", "CAVEAT_SEP", "STAGE_CONTEXT_ROLE", "contrast_label",
            "cohort_sentence"]
 
 #: Separator of the caveats of one verdict (a caveat may itself contain ";").
@@ -120,11 +120,6 @@ def _unavailable_reason(claim: pd.Series, cohorts: pd.DataFrame | None) -> str:
     return f"no {disease} cohort with expression measured it [" + "; ".join(parts) + "]"
 
 
-#: Design-audit checks that are a risk of bias (kept for compatibility: the table with the words
-#: is :data:`~.grading.RISK_OF_BIAS`).
-BIAS_CHECKS = tuple(RISK_OF_BIAS)
-
-
 def _fill_q(ev: pd.DataFrame) -> pd.DataFrame:
     """Rows without a q-value get one: BH over the rows of their scenario that lack one."""
     ev = ev.copy()
@@ -140,16 +135,6 @@ def _fill_q(ev: pd.DataFrame) -> pd.DataFrame:
 def _scenario_rows(ev: pd.DataFrame, scenario: str) -> pd.DataFrame:
     """Included rows of ``scenario`` (primary rows where it re-derives nothing; never a pool)."""
     return scenario_rows(ev, scenario, PRIMARY)
-
-
-def _votes(claims: pd.DataFrame, rows: pd.DataFrame, alpha: float) -> tuple[dict[str, Vote], dict[str, float]]:
-    """One vote per claim and its q: Benjamini-Hochberg over the voted p of all testable claims."""
-    votes = {}
-    for cid, sub in rows.groupby("claim_id", sort=False):
-        votes[cid] = vote(sub, alpha=alpha)
-    tested = [c for c in claims["claim_id"] if c in votes and np.isfinite(votes[c].pval)]
-    q = dict(zip(tested, _bh(np.array([votes[c].pval for c in tested])))) if tested else {}
-    return votes, q
 
 
 def _one_q(ev: pd.DataFrame, votes: dict[str, Vote], qs: dict[str, float], alpha: float) -> None:
@@ -234,7 +219,7 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
         The claims table (default: the bundled one).
     design
         The design audit (``cohort, contrast, check, flagged, caveat``): flagged checks of a
-        cohort and contrast become caveats; those of :data:`~.grading.RISK_OF_BIAS` also rate
+        cohort and contrast become caveats; those of :data:`~._grading.RISK_OF_BIAS` also rate
         the certainty down.
     cohorts
         The cohort status table, to say why an untestable claim could not be tested and which
@@ -251,7 +236,7 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
     ev["included"] = ev["included"].astype(str).str.lower().isin(("true", "1"))
     ev["scenario"] = ev["scenario"].fillna(PRIMARY).replace("", PRIMARY)
     ev = _fill_q(ev)
-    votes, qs = _votes(claims, _scenario_rows(ev, PRIMARY), alpha)
+    votes, qs = claim_votes(claims, _scenario_rows(ev, PRIMARY), alpha)
     _one_q(ev, votes, qs, alpha)
     primary_rows = _scenario_rows(ev, PRIMARY)
     areas = ({} if cohorts is None or cohorts.empty or "disease_area" not in cohorts
@@ -323,7 +308,7 @@ def judge(evidence: pd.DataFrame | None = None, *, claims: pd.DataFrame | None =
 
 def _aliased_only(context: pd.DataFrame, reason: str) -> dict:
     """A claim measured only on contrasts aliased with a dominating batch (evidence role
-    :data:`~.evidence.ALIASED_ROLE`) is ``inconclusive``, not "not testable": the data exist but
+    :data:`~._evidence.ALIASED_ROLE`) is ``inconclusive``, not "not testable": the data exist but
     cannot be read as biology. Its certainty is very low, for that risk of bias."""
     if not (context["role"].astype(str) == ALIASED_ROLE).any():
         return {}
@@ -345,3 +330,31 @@ def _pooled_row(cid: str, v: Vote, q: float, used: pd.DataFrame) -> dict:
             "ci_high": v.ci_high, "se": v.se, "pval": v.pval, "qval": q, "q_family": "claims", "n": v.n,
             "role": "pooled", "included": True, "used": True,
             "why": "the effect the verdict voted on (q over the claims)"}
+
+
+def evaluate_claims(effects: pd.DataFrame | None = None, *, design: pd.DataFrame | None = None,
+                    cohorts: pd.DataFrame | None = None, claims: pd.DataFrame | None = None,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """Give every claim a verdict from a run's ``effects`` table (see :func:`judge` for all tables).
+
+    Parameters
+    ----------
+    effects
+        The run's estimates (``tables/effects.tsv``; columns :data:`EFFECT_COLUMNS`).
+    design
+        The design audit (``tables/design.tsv``): flagged checks become caveats; a contrast
+        aliased with a dominating batch does not vote.
+    cohorts
+        The cohort status table (``tables/cohorts.tsv``), to say why a claim is not testable.
+    claims
+        The claims table (default: the bundled ``seeds/claims.tsv``).
+    alpha
+        Significance level for q-values.
+
+    Returns
+    -------
+    DataFrame with one row per claim and the columns of :data:`VERDICT_COLUMNS`.
+    """
+    claims = load_claims() if claims is None else claims
+    evidence = build_evidence(effects, claims=claims, cohorts=cohorts, design=design)
+    return judge(evidence, claims=claims, design=design, cohorts=cohorts, alpha=alpha).verdicts

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ._table import SENSITIVITY_COLUMNS
-from .rules import decide
+from ._rules import claim_votes, decide
 
 __all__ = ["MEDIATOR_ALTERNATIVES", "sensitivity", "robustness_text", "scenario_rows"]
 
@@ -65,14 +65,12 @@ def sensitivity(claims: pd.DataFrame, ev: pd.DataFrame, verdict_of: dict[str, st
                 primary: str = "primary") -> pd.DataFrame:
     """One row per claim and alternative that re-derived at least one of its voted estimates
     (:data:`SENSITIVITY_COLUMNS`)."""
-    from .verdicts import _votes  # the same vote and q as the primary analysis
-
     rows = []
     scenarios = [s for s in dict.fromkeys(ev["scenario"]) if s != primary]
     expected = dict(zip(claims["claim_id"], claims["expected_direction"]))
     for scen in scenarios:
         rederived = _rederived(ev, scen, primary)
-        votes, qs = _votes(claims, scenario_rows(ev, scen, primary), alpha)
+        votes, qs = claim_votes(claims, scenario_rows(ev, scen, primary), alpha)  # as the primary analysis
         mediator = _is_mediator(scen)
         for cid in claims["claim_id"]:
             if cid not in rederived or verdict_of.get(cid, "not testable") == "not testable":
