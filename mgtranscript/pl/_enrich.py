@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import styled, suptitle
+from mgtranscript.pl._look import styled, suptitle
 from mgtranscript.pl._utils import new_figure, savefig
 
 
@@ -66,7 +66,8 @@ def gsea(
     -------
     matplotlib.figure.Figure
     """
-    from mgtranscript.pl._style import fmt_p, set_label, wrap  # noqa: PLC0415
+    from mgtranscript._words import fmt_p, set_label  # noqa: PLC0415
+    from mgtranscript.pl._look import wrap  # noqa: PLC0415
     from mgtranscript._utils import clean_ranking, sort_ranking  # noqa: PLC0415
     from mgtranscript.tl import running_sum  # noqa: PLC0415
 

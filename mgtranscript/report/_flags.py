@@ -15,8 +15,8 @@ from typing import Any
 import pandas as pd
 
 from mgtranscript.report._result import table
-from mgtranscript.report.format import contrast_words, is_missing
-from mgtranscript.report.page import esc, slug
+from mgtranscript.report._format import contrast_words, is_missing
+from mgtranscript.report._page import esc, slug
 
 #: A few words for each design check (the full caveat is in the audit).
 CHECK_WORDS = {
@@ -33,7 +33,7 @@ def _flagged(v: Any) -> bool:
 
 
 def _headline(row: pd.Series) -> str:
-    from mgtranscript.report.top import caveat_headline
+    from mgtranscript.report._format import caveat_headline
 
     check = str(row.get("check", ""))
     if check in CHECK_WORDS:

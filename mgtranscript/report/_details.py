@@ -2,7 +2,7 @@
 
 Cohorts -> Mg scores -> genes -> pooled effects -> DE -> enrichment -> coupling -> trends ->
 survival -> design audit -> sensitivity -> provenance: one function per section, each filling
-the :class:`~mgtranscript.report.page.Section` it is given.
+the :class:`~mgtranscript.report._page.Section` it is given.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mgtranscript.pl._style import group_label, set_label
+from mgtranscript._words import group_label, set_label
 from mgtranscript.report._common import (
     _add_figures,
     _cohort_words,
@@ -27,8 +27,8 @@ from mgtranscript.report._common import (
     _tech,
     _tsv,
 )
-from mgtranscript.report.figures import design_words, mapping, params_of, table
-from mgtranscript.report.format import (
+from mgtranscript.report._result import design_words, mapping, params_of, table
+from mgtranscript.report._format import (
     DASH,
     Cell,
     Col,
@@ -46,8 +46,8 @@ from mgtranscript.report.format import (
     fmt_int,
     is_missing,
 )
-from mgtranscript.report.flags import cohort_flags, design_anchor
-from mgtranscript.report.page import Section
+from mgtranscript.report._flags import cohort_flags, design_anchor
+from mgtranscript.report._page import Section
 
 #: Packages whose versions the provenance section records.
 PACKAGES: tuple[str, ...] = ("mgtranscript", "numpy", "scipy", "pandas", "anndata", "scanpy", "gseapy",
@@ -363,7 +363,7 @@ def _sensitivity(sec: Section, res: Any) -> None:
     sec.text(f"Each gene/score verdict re-derived under alternative choices (normalisation, scoring method, DE "
              f"method, pairing, control group): **{int(agree.sum())} of {len(s)} re-analyses agree** with the "
              "main analysis in direction and significance. Per claim in the evidence above.")
-    from mgtranscript.report.evidence import sensitivity_columns
+    from mgtranscript.report._evidence import sensitivity_columns
 
     sec.table(s, columns=sensitivity_columns(), title="All re-analyses", per="claim_id", tsv=_tsv("sensitivity"),
               max_rows=12, what="re-analyses", collapsed=True)

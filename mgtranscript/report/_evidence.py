@@ -14,8 +14,9 @@ from mgtranscript.report._common import (
     _perm_floor,
     _tsv,
 )
-from mgtranscript.report.figures import FigureEntry, design_words, params_of, table
-from mgtranscript.report.format import (
+from mgtranscript.report._figures import FigureEntry
+from mgtranscript.report._result import design_words, params_of, table
+from mgtranscript.report._format import (
     DASH,
     Cell,
     Col,
@@ -28,8 +29,8 @@ from mgtranscript.report.format import (
     fmt_int,
     is_missing,
 )
-from mgtranscript.report.page import Report, badge, certainty_html, esc, slug
-from mgtranscript.report.top import n_words
+from mgtranscript.report._page import Report, badge, certainty_html, esc, slug
+from mgtranscript.report._top import n_words
 
 
 #: Words for ``claims_evidence.q_family``.

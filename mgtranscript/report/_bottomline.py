@@ -13,8 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from mgtranscript.report.format import is_missing
-from mgtranscript.report.page import esc, slug
+from mgtranscript.report._format import is_missing
+from mgtranscript.report._page import esc, slug
 
 #: Disease areas in the order a reader meets them; "any" holds the claims about liver disease in general.
 AREA_ORDER: tuple[str, ...] = ("MASLD", "ALD", "HCC", "DILI", "any")
@@ -148,7 +148,7 @@ def area_sentence(claims: pd.DataFrame, area: str, cohorts: pd.DataFrame | None 
 
 def _reasons(reasons: Iterable[Any]) -> str:
     """Distinct reasons in a few words each (the part before the first ":"), with how many claims give each."""
-    from mgtranscript.report.top import reason_headline
+    from mgtranscript.report._format import reason_headline
 
     counts: dict[str, int] = {}
     for r in reasons:

@@ -4,7 +4,7 @@ The page is ONE self-contained HTML file: CSS and JS inline, images as data URIs
 external request. Links to ``tables/*.tsv`` and ``figures/*.png`` point at files written
 beside the report.
 
-Tables are curated views (:class:`mgtranscript.report.format.Col`) or plain DataFrames;
+Tables are curated views (:class:`mgtranscript.report._format.Col`) or plain DataFrames;
 long ones are collapsed in a ``<details>`` that says how many rows there are and links
 the full TSV; truncation is per group (e.g. per cohort) and always said; every table
 sorts by clicking a header. No column grows wider than the window: cells wrap anywhere.
@@ -32,7 +32,7 @@ import pandas as pd
 
 from mgtranscript.errors import InputDataError
 from mgtranscript.report._assets import CSS, JS
-from mgtranscript.report.format import (
+from mgtranscript.report._format import (
     DASH,
     Cell,
     Col,

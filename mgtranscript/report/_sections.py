@@ -10,8 +10,8 @@ the verdict, the sensitivity analyses), and everything else grouped by question:
 -> Mg scores -> genes -> pooled effects -> DE -> enrichment -> coupling -> trends ->
 survival -> design audit -> sensitivity -> provenance.
 
-Modules: :mod:`~mgtranscript.report.top` (asked, cohort cards, claims table),
-:mod:`~mgtranscript.report.evidence` (per claim), :mod:`~mgtranscript.report.details`
+Modules: :mod:`~mgtranscript.report._top` (asked, cohort cards, claims table),
+:mod:`~mgtranscript.report._evidence` (per claim), :mod:`~mgtranscript.report._details`
 (everything else), with shared helpers in ``report/_common.py``; this module puts them in order.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from mgtranscript.report.details import (
+from mgtranscript.report._details import (
     PACKAGES,
     _cohorts,
     _coupling,
@@ -38,11 +38,12 @@ from mgtranscript.report.details import (
     _trends,
 )
 from mgtranscript.report._common import _add_figures
-from mgtranscript.report.evidence import _evidence
-from mgtranscript.report.figures import FigureEntry, mapping, table
-from mgtranscript.report.flags import banners, cohort_flags
-from mgtranscript.report.page import Report, esc
-from mgtranscript.report.top import (
+from mgtranscript.report._evidence import _evidence
+from mgtranscript.report._figures import FigureEntry
+from mgtranscript.report._result import mapping, table
+from mgtranscript.report._flags import banners, cohort_flags
+from mgtranscript.report._page import Report, esc
+from mgtranscript.report._top import (
     ASKED,
     HOW_TO_READ,
     REVIEW_CITATION,

@@ -1,20 +1,19 @@
-"""One look for every figure: group colours, words for names, font sizes.
+"""Words for people, shared by the figures (:mod:`mgtranscript.pl`) and the report
+(:mod:`mgtranscript.report`): one colour and one name per group, gene-set and score names in
+words, feature units, and numbers and p-values as people read them.
 
 - :data:`GROUP_COLOURS` gives every condition / disease group ONE colour, the same in
   every figure and every cohort (``NASH`` is always brick red, ``healthy`` always blue).
   Groups not listed get a stable colour derived from their name.
 - :func:`set_label`, :func:`group_label` and :func:`feature_label` turn keys
-  (``MG_EFFLUX_EXCHANGE``, ``hcc_nontumour``, ``HALLMARK_TNFA_SIGNALING_VIA_NFKB``) into words.
-- :data:`RC` are the matplotlib settings every ``pl`` function draws under (text readable
-  at 100% zoom when the PNG is shown at 2/3 of its pixel size, as the report does).
-- ``_tick_labels`` (group and n, rotated when they would not fit) and ``_legend_outside``
-  place the labels of the sample-level plots.
+  (``MG_EFFLUX_EXCHANGE``, ``hcc_nontumour``, ``HALLMARK_TNFA_SIGNALING_VIA_NFKB``) into words;
+  :func:`feature_units` gives a feature's units.
+- :func:`fmt_p` and :func:`fmt_signed` write p-values and signed numbers.
 """
-
 from __future__ import annotations
 
-import functools
 import hashlib
+import math
 import re
 from collections.abc import Iterable, Sequence
 
@@ -95,40 +94,6 @@ _TOKENS: dict[str, str] = {
 #: Columns of ``features`` that are labels, not numbers to plot.
 LABEL_COLUMNS = ("condition", "disease", "pair_id", "fibrosis_stage", "subgroup", "etiology", "os_days",
                  "os_event", "sex", "age")
-
-#: matplotlib settings for every figure of :mod:`mgtranscript.pl`.
-RC: dict = {
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 10,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
-    "legend.title_fontsize": 9,
-    "figure.titlesize": 12,
-    "figure.titleweight": "bold",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": False,
-    "svg.fonttype": "none",
-    "savefig.facecolor": "white",
-    "figure.facecolor": "white",
-}
-
-
-def styled(func):
-    """Run a plotting function under :data:`RC` (no global matplotlib state is changed)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from matplotlib import rc_context  # noqa: PLC0415
-
-        with rc_context(RC):
-            return func(*args, **kwargs)
-
-    return wrapper
-
 
 def group_colour(name: object) -> str:
     """The colour of a group, the same in every figure (stable fallback for unknown names)."""
@@ -244,33 +209,6 @@ def feature_label(name: object, params: dict | None = None, *, units: bool = Tru
     return f"{text}\n{u}" if u else text
 
 
-def wrap(text: str, width: int = 40) -> str:
-    """Wrap a label on word boundaries (matplotlib does not)."""
-    import textwrap  # noqa: PLC0415
-
-    return "\n".join(textwrap.wrap(str(text), width=width, break_long_words=False, break_on_hyphens=False)) \
-        or str(text)
-
-
-def two_lines(text: str, width: int = 40) -> str:
-    """Wrap a label on word boundaries into at most two lines (wider lines rather than a third one)."""
-    text = " ".join(str(text).split())
-    w = max(width, (len(text) + 1) // 2)
-    out = wrap(text, w)
-    while out.count("\n") > 1:
-        w += 2
-        out = wrap(text, w)
-    return out
-
-
-def suptitle(fig, text: str | None) -> None:
-    """A figure title wrapped to the figure's width (12 pt bold: about 7.5 characters per inch)."""
-    if not text:
-        return
-    width = fig.get_size_inches()[0]
-    fig.suptitle(wrap(text, max(24, int(width * 7.5))))
-
-
 def fmt_signed(v: float, digits: int = 2) -> str:
     """A number with a true minus sign (as matplotlib's tick labels)."""
     s = f"{v:.{digits}f}"
@@ -283,8 +221,6 @@ def fmt_p(p: float, *, floor: float | None = None) -> str:
     ``floor``: the smallest p a permutation test can give (1/(permutations + 1)); a p of 0
     is then shown as ``< floor``.
     """
-    import math  # noqa: PLC0415
-
     try:
         f = float(p)
     except (TypeError, ValueError):
@@ -300,25 +236,3 @@ def fmt_p(p: float, *, floor: float | None = None) -> str:
     if f >= 0.995:
         return "1"
     return f"{f:.2g}" if f < 0.1 else f"{f:.2f}"
-
-
-def _tick_labels(levels, counts, width_in: float | None = None) -> tuple[list[str], bool]:
-    """Tick labels "group (n=..)" and whether they must be rotated to fit ``width_in`` inches."""
-    labels = [f"{group_label(lv)}\n(n={c})" for lv, c in zip(levels, counts)]
-    longest = max((len(group_label(lv)) for lv in levels), default=0)
-    if width_in is None:
-        rotate = len(levels) > 4 or longest > 11
-    else:  # 9 pt text: about 0.068 in per character, plus a gap
-        rotate = len(levels) * (longest * 0.068 + 0.1) > width_in * 0.9
-    return labels, rotate
-
-
-def _legend_outside(ax_or_fig, handles, title: str | None = None) -> None:
-    if not handles:
-        return
-    target = ax_or_fig
-    if hasattr(target, "legend") and hasattr(target, "transAxes"):
-        target.legend(handles=handles, title=title, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                      frameon=False, borderaxespad=0.0)
-    else:
-        target.legend(handles=handles, title=title, loc="outside right center", frameon=False)

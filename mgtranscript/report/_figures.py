@@ -14,7 +14,7 @@ with within-group fits, ordered trends, and KM curves where survival was analyse
 
 The per-claim figures are drawn in ``report/_figures_claims.py``, the per-cohort ones in
 ``report/_figures_cohorts.py`` (mixins of the drawer here); the readers of the result
-(``table``, ``mapping``, ``stage_order``, ...) live in ``report/_result.py`` and are re-exported.
+(``table``, ``mapping``, ``stage_order``, ...) live in ``report/_result.py``.
 """
 
 from __future__ import annotations
@@ -29,15 +29,8 @@ import pandas as pd
 from mgtranscript import pl
 from mgtranscript.errors import MgTranscriptError
 from mgtranscript.report._figures_claims import _ClaimFigures
-from mgtranscript.report._figures_cohorts import MAIN_SET as MAIN_SET
 from mgtranscript.report._figures_cohorts import _CohortFigures
-from mgtranscript.report._result import design_words as design_words
-from mgtranscript.report._result import gene_columns as gene_columns
-from mgtranscript.report._result import mapping, params_of, safe_name
-from mgtranscript.report._result import mg_sets_in as mg_sets_in
-from mgtranscript.report._result import stage_order as stage_order
-from mgtranscript.report._result import table as table
-from mgtranscript.report._result import units_for as units_for
+from mgtranscript.report._result import mapping, params_of, safe_name, table
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@
 - :func:`abbreviate`: long text shortened, the full text kept for a tooltip.
 - :class:`Col`: one column of a curated table view (header, how to show a row, how to sort it).
 
-Every function returns plain text; HTML escaping happens in :mod:`mgtranscript.report.page`.
+Every function returns plain text; HTML escaping happens in :mod:`mgtranscript.report._page`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mgtranscript.pl._style import fmt_p as _fmt_p
-from mgtranscript.pl._style import group_label, set_label
+from mgtranscript._words import fmt_p as _fmt_p
+from mgtranscript._words import group_label, set_label
 
 MINUS = "\u2212"
 DASH = "—"
@@ -70,7 +70,7 @@ def fmt_int(v: Any) -> str:
 
 
 def fmt_p(v: Any, *, floor: float | None = None) -> str:
-    """A p- or q-value for people (see :func:`mgtranscript.pl._style.fmt_p`).
+    """A p- or q-value for people (see :func:`mgtranscript._words.fmt_p`).
 
     ``< 1e-10`` below 1e-10; ``0`` from a permutation test with ``floor`` (its smallest
     attainable p, 1/(permutations + 1)) as ``< floor``; two significant digits otherwise
@@ -303,3 +303,32 @@ def as_float(v: Any) -> float:
 def finite(v: Any) -> bool:
     f = _num(v)
     return bool(np.isfinite(f))
+
+
+_PARENS = re.compile(r"\s*\([^()]*\)")
+_BRACKETS = re.compile(r"\s*\[[^\[\]]*\]")
+
+
+def caveat_headline(text: str, limit: int = 100) -> str:
+    """The gist of a caveat: cohort prefix kept, parentheses (numbers, sample ids) and everything
+    after the first ": " dropped; the full text stays in the claim's details and ``tables/claims.tsv``."""
+    prefix, rest = "", text.strip()
+    head = re.match(r"^([A-Z][A-Z0-9_-]+: )(.*)$", rest)  # a cohort id: GSE126848, TCGA-LIHC
+    if head:
+        prefix, rest = head.group(1), head.group(2)
+    prev = None
+    while prev != rest:  # innermost parentheses first, so nested ones go too
+        prev, rest = rest, _PARENS.sub("", rest)
+    rest = rest.split(": ", 1)[0].strip().rstrip(";,")
+    out = prefix + rest
+    return out if len(out) <= limit else out[: limit - 1].rstrip() + "…"
+
+
+def reason_headline(text: Any, limit: int = 110) -> str:
+    """Why a claim is not testable, in one line: brackets and parentheses dropped."""
+    t = "" if is_missing(text) else str(text).strip()
+    prev = None
+    while prev != t:
+        prev, t = t, _BRACKETS.sub("", _PARENS.sub("", t))
+    t = t.strip().rstrip(";,.")
+    return t if len(t) <= limit else t[: limit - 1].rsplit(" ", 1)[0] + "…"

@@ -1,10 +1,10 @@
 """The top of the report: the bottom line, the claims by disease area, what was asked, the cohorts.
 
-The bottom line (:mod:`mgtranscript.report.bottomline`) fills the first screen; then ONE
+The bottom line (:mod:`mgtranscript.report._bottomline`) fills the first screen; then ONE
 COMPACT LINE PER CLAIM, grouped by disease area (id, verdict badge and certainty, statement,
 effect with 95% CI and q, source), each opening in place on its details (why, effect and n,
 cohorts, certainty and its reasons, caveats, robustness, citation) and linking to its
-evidence (:mod:`mgtranscript.report.evidence`). Caveats every claim shares are said once, in
+evidence (:mod:`mgtranscript.report._evidence`). Caveats every claim shares are said once, in
 the legend. Then what was asked (the review, cited) and which cohorts were analysed (a card
 each; the others one line each with the reason behind a disclosure).
 """
@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from mgtranscript.report._common import _cohort_words, _groups_html, _tech, _tsv
-from mgtranscript.report.bottomline import (
+from mgtranscript.report._bottomline import (
     VERDICT_ORDER,
     area_words,
     areas_of,
@@ -27,8 +27,8 @@ from mgtranscript.report.bottomline import (
     certainty_level,
     claims_of,
 )
-from mgtranscript.report.figures import table
-from mgtranscript.report.format import (
+from mgtranscript.report._result import table
+from mgtranscript.report._format import (
     DASH,
     abbreviate,
     as_float,
@@ -37,8 +37,9 @@ from mgtranscript.report.format import (
     fmt_int,
     is_missing,
     p_eq,
+    reason_headline,
 )
-from mgtranscript.report.page import Report, badge, certainty_html, esc, inline_md, slug
+from mgtranscript.report._page import Report, badge, certainty_html, esc, inline_md, slug
 
 REVIEW_CITATION = ("Ji L, Yu H, Wang R, Yan H, Yin X, Guo S, Wang R. Targeting Magnesium Homeostasis: "
                    "A Novel Therapeutic Strategy for Liver Diseases. Front. Nutr. 2026 (review; CC BY).")
@@ -138,35 +139,6 @@ def _effect_html(r: pd.Series) -> str:
     q_txt = p_eq("q", q) if not is_missing(q) else ""
     return (f'<span class="kind">{esc(kind)}</span> {esc(est)}'
             + (f' <span class="q">{esc(q_txt)}</span>' if q_txt else ""))
-
-
-_PARENS = re.compile(r"\s*\([^()]*\)")
-_BRACKETS = re.compile(r"\s*\[[^\[\]]*\]")
-
-
-def caveat_headline(text: str, limit: int = 100) -> str:
-    """The gist of a caveat: cohort prefix kept, parentheses (numbers, sample ids) and everything
-    after the first ": " dropped; the full text stays in the claim's details and ``tables/claims.tsv``."""
-    prefix, rest = "", text.strip()
-    head = re.match(r"^([A-Z][A-Z0-9_-]+: )(.*)$", rest)  # a cohort id: GSE126848, TCGA-LIHC
-    if head:
-        prefix, rest = head.group(1), head.group(2)
-    prev = None
-    while prev != rest:  # innermost parentheses first, so nested ones go too
-        prev, rest = rest, _PARENS.sub("", rest)
-    rest = rest.split(": ", 1)[0].strip().rstrip(";,")
-    out = prefix + rest
-    return out if len(out) <= limit else out[: limit - 1].rstrip() + "…"
-
-
-def reason_headline(text: Any, limit: int = 110) -> str:
-    """Why a claim is not testable, in one line: brackets and parentheses dropped."""
-    t = "" if is_missing(text) else str(text).strip()
-    prev = None
-    while prev != t:
-        prev, t = t, _BRACKETS.sub("", _PARENS.sub("", t))
-    t = t.strip().rstrip(";,.")
-    return t if len(t) <= limit else t[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def caveat_items(r: pd.Series) -> list[str]:
@@ -291,7 +263,7 @@ def _bottom_line(rep: Report, res: Any) -> None:
     if claims.empty:
         sec.text("No claim was evaluated.")
         return
-    from mgtranscript.report.flags import cohort_flags
+    from mgtranscript.report._flags import cohort_flags
 
     sec.html(bottom_line_html(claims, table(res, "cohorts"), flagged=cohort_flags(res)))
 
