@@ -95,7 +95,6 @@ from ._gdc_clinical import (
     CLINICAL_EXPAND,
     GDCClinicalWarning,
     clinical_table,
-    risk_factor_table,
     survival_counts,
 )
 from ._gdc_download import MAX_BATCH_BYTES, download_files
@@ -115,7 +114,6 @@ __all__ = [
     "gdc",
     "query_files",
     "read_star_counts",
-    "risk_factor_table",
     "sample_type_code",
     "survival_counts",
 ]

@@ -93,7 +93,6 @@ __all__ = [
     "OS_MISSING_REASONS",
     "clinical_table",
     "etiology_label",
-    "risk_factor_table",
     "survival_counts",
 ]
 
@@ -383,10 +382,3 @@ def survival_counts(table: pd.DataFrame, **extra: int) -> dict:
             "n_censored": int((ev[has] == 0).sum()),
             "dropped": {r: int(counts.get(r, 0)) for r in OS_MISSING_REASONS.values()},
             **{k: int(v) for k, v in extra.items()}}
-
-
-def risk_factor_table(cases: list[dict]) -> pd.DataFrame:
-    """Risk-factor part of :func:`clinical_table` (kept for callers of the old name)."""
-    cols = ["case_id", "risk_factors", *ETIOLOGY_FLAGS, "etiology", "alcohol_history",
-            "alcohol_intensity", "viral_hepatitis_serology"]
-    return clinical_table(cases)[cols]

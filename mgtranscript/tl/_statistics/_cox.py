@@ -17,7 +17,6 @@ import pandas as pd
 __all__ = ["PENALIZER", "cox_into"]
 
 PENALIZER = 0.01
-_PENALIZER = PENALIZER
 
 
 def _fit_cox(df: pd.DataFrame):
@@ -37,7 +36,7 @@ def _fit_cox(df: pd.DataFrame):
             failed = True
         if not failed:
             return cph, False
-        return CoxPHFitter(penalizer=_PENALIZER).fit(df, duration_col="T", event_col="E"), True
+        return CoxPHFitter(penalizer=PENALIZER).fit(df, duration_col="T", event_col="E"), True
 
 
 def _hr(cph, term: str = "z") -> tuple[float, float, float, float]:
@@ -74,7 +73,7 @@ def cox_into(row: dict, prefix: str, df: pd.DataFrame, what: str, penalised: lis
     if pen:
         row.update({keys[k]: np.nan for k in ("hr", "lo", "hi", "p", "ph")}, **{keys["bad"]: False})
         penalised.append(f"{what}: HR per SD {hr:.3g} [{lo:.3g}, {hi:.3g}], p {p:.2g} from a ridge-penalised "
-                         f"refit (penalizer {_PENALIZER}) after the unpenalised fit did not converge; shown, "
+                         f"refit (penalizer {PENALIZER}) after the unpenalised fit did not converge; shown, "
                          "not used as the estimate")
         note.append(f"{what} not estimable without a penalty (see penalised)")
         return
