@@ -64,7 +64,7 @@ def check_catalog(path: str | os.PathLike | None, *, option: str = "--catalog") 
     """A user cohort catalog exists and passes the schema (unknown keys, rules, expected counts)."""
     if path is None:
         return None
-    from .datasets.catalog import load_catalog
+    from .datasets import load_catalog
 
     p = check_input_file(path, option, "catalog TOML file")
     try:
@@ -88,7 +88,7 @@ def check_input_file(path: str | os.PathLike, option: str, what: str = "file") -
 def check_samples(samples: dict[str, Path], cohorts: list[str] | None, *,
                   option: str = "--samples") -> dict[str, Path]:
     """Every sheet exists and reads as a table; every accession is one the run will analyse."""
-    from .datasets.samplesheet import read_sample_sheet
+    from .datasets import read_sample_sheet
 
     targets = cohorts if cohorts is not None else known_cohorts()
     for acc, path in samples.items():

@@ -12,7 +12,7 @@ evidence needs beside the hazard ratio travels with each row:
 * a ``design`` row (check ``proportional_hazards``, contrast ``survival``) records the
   PH test of the voted model; when it fails (p < 0.05) the row is flagged and its
   ``caveat`` becomes a caveat of the verdict that uses the model, which lowers its
-  certainty (:data:`mgtranscript.claims.grading.RISK_OF_BIAS`: a violated model
+  certainty (:data:`mgtranscript.claims.RISK_OF_BIAS`: a violated model
   assumption is a statistical-analysis risk of bias, as in QUIPS).
 """
 
@@ -78,7 +78,7 @@ def _annotate(row: dict, s: dict) -> dict:
 def survival_rows(adata, accession: str, area: str, claims: pd.DataFrame, result) -> list[dict]:
     """Effect rows of the survival claims for one cohort; tables to ``result`` (see module doc)."""
     from . import tl
-    from .claims.effects import survival_effects
+    from .claims import survival_effects
 
     if "os_days" not in adata.obs or "os_event" not in adata.obs:
         return []

@@ -54,7 +54,7 @@ def inputs_of(adata) -> list[dict]:
     are kept.
     """
     from .fetch import cache_dir
-    from .fetch.urls import mirror_relpath
+    from .fetch import mirror_relpath
 
     found = []
 

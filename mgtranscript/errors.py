@@ -55,7 +55,7 @@ class HostUnreachable(FetchError):
     """A host's name does not resolve or it refuses connections: no network, or a mirror down.
 
     Never retried; the host is not contacted again in the same process (see
-    :func:`mgtranscript.fetch.http.forget_unreachable`).
+    :func:`mgtranscript.fetch.forget_unreachable`).
     """
 
 

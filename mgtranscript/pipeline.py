@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ._provenance import bundled_inputs, file_input, inputs_of, write_provenance
-from .datasets.label_checks import format_counts
+from .datasets import format_counts
 from .errors import LabelsMissing, MgTranscriptError, UsageError
 from .plan import KEY_GENES, analyse_cohort, cell_effects
 
@@ -140,7 +140,7 @@ def check_arguments(*, cohorts=None, samples=None, method: str = "ssgsea", permu
         that does not exist or breaks the schema (one line each, naming the argument and the fix).
     """
     from ._checks import check_catalog, check_cohorts, check_method, check_samples
-    from .datasets.catalog import use_catalog
+    from .datasets import use_catalog
 
     check_method(method, option="method=")
     if not isinstance(permutations, (int, np.integer)) or isinstance(permutations, bool) or permutations < 0:
@@ -275,7 +275,7 @@ def run_analysis(
     from ._output import check_output_path, transactional_output
 
     t_start = time.monotonic()
-    from .datasets.catalog import use_catalog
+    from .datasets import use_catalog
 
     cohorts = check_arguments(cohorts=cohorts, samples=samples, method=method, permutations=permutations,
                               catalog=catalog)
@@ -317,8 +317,8 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
 
     from . import datasets
     from .claims import build_evidence, judge, load_claims
-    from .fetch.download import _progress_enabled
-    from .tl.enrich import mechanism_sets
+    from .fetch import progress_enabled as _progress_enabled
+    from .genesets import mechanism_sets
 
     t0 = time.monotonic()
     (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -472,7 +472,7 @@ def _n_jobs() -> int:
 
 def _adjust(res: AnalysisResult) -> None:
     """Benjamini-Hochberg q-values, each over all tests of its table in the run."""
-    from .tl._stats import bh_adjust
+    from ._stats import bh_adjust
 
     for name, p in (("comparisons", "t_pval"), ("trends", "pval"), ("coupling", "pval"), ("correlations", "pval"),
                     ("survival", "cox_p")):
@@ -489,10 +489,10 @@ def _adjust(res: AnalysisResult) -> None:
 
 def _meta(effects: pd.DataFrame) -> pd.DataFrame:
     """Random-effects pools of primary per-cohort effects per contrast and feature, only where k >= 2,
-    by the claims' own pooling rule (:func:`mgtranscript.claims.rules.pool_effects`: REML,
+    by the claims' own pooling rule (:func:`mgtranscript.claims.pool_effects`: REML,
     Hartung-Knapp t CI with k - 1 df, prediction interval for k >= 3)."""
-    from .claims.rules import pool_effects
-    from .tl._stats import bh_adjust
+    from .claims import pool_effects
+    from ._stats import bh_adjust
 
     if effects.empty:
         return pd.DataFrame()

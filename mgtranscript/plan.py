@@ -7,7 +7,7 @@ of the sensitivity analysis; alternative normalisations), the design audit of ea
 (:mod:`mgtranscript.plan_design`: a sex or age imbalance it flags is adjusted for in the primary
 estimates, the unadjusted ones are the scenario ``"unadjusted for sex/age"``), group comparisons, DE + GSEA + ORA of the main contrast, trends, HCC by etiology, within-group
 couplings and correlations, survival; every estimate a claim can use becomes a row of the
-run's ``effects`` table (:mod:`mgtranscript.claims.effects`).
+run's ``effects`` table (:func:`mgtranscript.claims.compare_effects` and the other builders).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ COUPLING_MG_SETS = ("MG_EFFLUX_EXCHANGE", "MG_LIVER_CORE")
 def _contrasts(adata, accession: str, claims: pd.DataFrame) -> list[dict]:
     """Within-cohort contrasts: each condition vs the reference, each disease vs control, and the
     contrasts claims name whose groups the cohort has (at least 3 samples each)."""
-    from .claims.effects import contrast_parts
+    from .claims import contrast_parts
     from .datasets import cohort_info
 
     info = cohort_info(accession)
@@ -109,7 +109,7 @@ def _prepare(adata, accession: str, *, method: str, mechanisms, result: Analysis
     """Scores (primary and alternative methods), union mechanism sets, composition and
     alternative normalisations; returns what later steps need."""
     from . import pp, tl
-    from .claims.effects import mechanism_union
+    from .claims import mechanism_union
     from .genesets import load as load_sets
 
     mg = load_sets("magnesium")
@@ -144,7 +144,7 @@ def _prepare(adata, accession: str, *, method: str, mechanisms, result: Analysis
 
 
 def _mechanism_table() -> dict[str, tuple[str, ...]]:
-    from .tl.enrich import MECHANISMS
+    from .genesets import MECHANISMS
 
     return MECHANISMS
 
@@ -153,7 +153,7 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
                    seed: int = 0, result: AnalysisResult, claims: pd.DataFrame | None = None) -> None:
     """Run steps 2-5 of the plan on one labelled cohort, appending to ``result``."""
     from . import tl
-    from .claims import effects as E
+    from . import claims as E
     from .claims import load_claims
     from .datasets import cohort_info
 
@@ -305,7 +305,7 @@ def _etiology(adata, accession, mg_key, genes, result) -> list[dict]:
     """HCC by etiology (where recorded): tumour vs matched non-tumour within each etiology, and Mg
     scores of alcohol-related and NAFLD-related vs viral tumours. Context for the HCC and ALD
     claims, never voted: alcohol-related HCC is not alcohol-related liver disease without cancer."""
-    from .claims import effects as E
+    from . import claims as E
 
     if "etiology" not in adata.obs or "condition" not in adata.obs:
         return []
@@ -342,7 +342,7 @@ def _etiology(adata, accession, mg_key, genes, result) -> list[dict]:
 
 def _trends(adata, accession, area, mg_key, genes, result) -> list[dict]:
     from . import tl
-    from .claims.effects import trend_effects
+    from .claims import trend_effects
     from .datasets import condition_order
 
     specs = []
@@ -392,7 +392,7 @@ def _labelled(adata):
 
 
 def _couplings(adata, accession, area, method, mechanisms, composition, result) -> list[dict]:
-    from .claims.effects import correlation_effects
+    from .claims import correlation_effects
 
     if mechanisms is None:
         return []
@@ -424,7 +424,7 @@ def _couplings(adata, accession, area, method, mechanisms, composition, result) 
 
 
 def _correlations(adata, accession, area, claims, composition, result) -> list[dict]:
-    from .claims.effects import correlation_effects
+    from .claims import correlation_effects
 
     sub = _labelled(adata)
     eff = []

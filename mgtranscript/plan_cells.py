@@ -29,7 +29,7 @@ __all__ = ["cell_effects"]
 
 
 def _design_row(name: str, donor: str | None, n_donors: int, n_cells: int) -> dict:
-    from .tl.donors import DONORS_UNKNOWN
+    from .tl import DONORS_UNKNOWN
 
     unknown = donor is None
     caveat = (f"{name}: {DONORS_UNKNOWN}" if unknown else "")
@@ -51,8 +51,8 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
     they count for any disease area. A ``donors`` row per dataset goes to the run's design table.
     """
     from . import tl
-    from .claims.effects import correlation_effects
-    from .tl.donors import donor_column
+    from .claims import correlation_effects
+    from .tl import donor_column
 
     eff: list[dict] = []
     cell_claims = claims[(claims["scope"] == "cell") & (claims["feature_kind"] == "correlation")]

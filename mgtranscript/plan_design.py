@@ -8,7 +8,7 @@ adjusted for it (a paired contrast compares each person with themselves, so sex 
 out): the covariate columns ``covariate_sex`` (recorded sex where the metadata has it, else the
 genetic sex from XIST/chrY) and ``covariate_age`` are added to ``obs``, the flag's
 ``risk_of_bias`` is cleared and its caveat says the estimates are adjusted
-(:func:`mgtranscript.tl.design.mark_adjusted`); the unadjusted estimates become the sensitivity
+(:func:`mgtranscript.tl.mark_adjusted`); the unadjusted estimates become the sensitivity
 scenario :data:`UNADJUSTED`.
 """
 
@@ -36,14 +36,14 @@ def covariate_words(columns) -> str:
 
 
 def _age_column(obs: pd.DataFrame) -> str | None:
-    from .tl.design.audit import _AGE
+    from .tl import AGE_COLUMN as _AGE
 
     return next((str(c) for c in obs.columns if _AGE.match(str(c))), None)
 
 
 def _covariates(adata, table: pd.DataFrame, paired: bool) -> list[str]:
     """obs columns to adjust a contrast for (created here), from its design table."""
-    from .tl.design import covariates_to_adjust
+    from .tl import covariates_to_adjust
 
     if paired:
         return []
@@ -73,7 +73,7 @@ def audit_contrasts(adata, accession: str, contrasts: list[dict], result) -> dic
     """Audit each contrast (design and pair tables of ``result``); return the covariate columns
     each contrast's primary estimates are adjusted for (``tag -> [obs columns]``)."""
     from . import tl
-    from .tl.design import mark_adjusted
+    from .tl import mark_adjusted
 
     adjust: dict[str, list[str]] = {}
     for k in contrasts:

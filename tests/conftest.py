@@ -57,7 +57,7 @@ def _isolated_settings(tmp_path_factory, _isolated_session_settings):
 @pytest.fixture(autouse=True)
 def _forget_unreachable_hosts():
     """Hosts found unreachable by one test (e.g. a stopped server's port) are not so for the next."""
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     http.forget_unreachable()
     yield

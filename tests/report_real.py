@@ -77,7 +77,7 @@ def adapt(res, captured: dict) -> None:
     """Fill the schema fields the (old) pipeline does not produce; keep every field it does."""
     from mgtranscript import datasets
     from mgtranscript.genesets import load as load_sets
-    from mgtranscript.tl.enrich import mechanism_sets
+    from mgtranscript.genesets import mechanism_sets
 
     if not _has(res, "features"):
         res.features = {acc: _features(a) for acc, a in captured.items()}

@@ -444,7 +444,7 @@ def test_a_repeated_warning_is_shown_once_and_gseapy_speaks_like_us(command, cap
     from mgtranscript.commands._common import gseapy_logs_as_ours
 
     def noisy(args):
-        log = logging.getLogger("mgtranscript.tl.score.gsva")
+        log = logging.getLogger("mgtranscript.tl._score.gsva")
         for _ in range(2):
             log.warning("1471 gene(s) have constant expression across samples and are discarded for GSVA.")
         log.warning("3577 gene(s) have constant expression across samples and are discarded for GSVA.")

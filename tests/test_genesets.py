@@ -285,9 +285,9 @@ def test_alias_rules_with_a_gene_info_table():
 
 
 def test_gene_info_synonyms_rescue_outdated_hallmark_symbols(mirror_env):
-    from mgtranscript.datasets import geneids
+    from mgtranscript.datasets import load_gene_info
 
-    gi = geneids.load_gene_info()
+    gi = load_gene_info()
     data = gi.table["symbol"].dropna().drop_duplicates().tolist()
     _, plain = _match("hallmark", data, gene_info=False)
     _, rescued = _match("hallmark", data, gene_info=gi)

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.claims import EFFECT_COLUMNS, build_evidence, evaluate_claims, judge, load_claims
-from mgtranscript.claims.effects import compare_effects
-from mgtranscript.claims.evidence import ALIASED_ROLE
+from mgtranscript.claims import compare_effects
+from mgtranscript.claims._evidence import ALIASED_ROLE
 from mgtranscript.pipeline import AnalysisResult
 
 Z95 = 1.959963984540054

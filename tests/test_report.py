@@ -20,8 +20,8 @@ from report_fixture import make_result
 from mgtranscript import pl, settings
 from mgtranscript.errors import InputDataError
 from mgtranscript.report import Report, draw_figures, write_report
-from mgtranscript.report.format import abbreviate, fmt_est_ci, fmt_odds, fmt_p, gene_list
-from mgtranscript.report.sections import SECTION_IDS
+from mgtranscript.report._format import abbreviate, fmt_est_ci, fmt_odds, fmt_p, gene_list
+from mgtranscript.report import SECTION_IDS
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium cannot be installed here (.ci/run installs it)")
 
@@ -161,7 +161,7 @@ def test_bottom_line_says_per_disease_area_which_claims_hold(built):
 
 
 def test_area_sentence_from_verdicts():
-    from mgtranscript.report.bottomline import area_sentence
+    from mgtranscript.report._bottomline import area_sentence
 
     claims = pd.DataFrame({
         "claim_id": ["A", "B", "C", "D", "E"], "disease": ["HCC"] * 4 + ["ALD"],
@@ -292,7 +292,7 @@ def test_identical_forest_rows_are_merged():
 
 
 def test_forest_pools_only_with_two_cohorts(result, tmp_path, monkeypatch):
-    from mgtranscript.report import figures as figmod
+    from mgtranscript.report import _figures as figmod
 
     calls = {}
 
@@ -310,7 +310,7 @@ def test_forest_pools_only_with_two_cohorts(result, tmp_path, monkeypatch):
 
 def test_caveats_in_full_in_the_claims_details(result, tmp_path):
     """A claim's caveats are listed in full in its details (opening in place), once."""
-    from mgtranscript.report.top import caveat_headline
+    from mgtranscript.report._format import caveat_headline
 
     full = ("GSE126848: recorded sex (gender) is unevenly distributed between groups (Cramér's V 0.42): "
             "MASLD: female 10/31, male 21/31; control: male 26/26")

@@ -15,8 +15,7 @@ from mgtranscript import settings
 from mgtranscript._plan_survival import PH_CHECK, survival_rows
 from mgtranscript.claims import load_claims
 from mgtranscript.claims._table import CERTAINTY_LEVELS
-from mgtranscript.claims.evidence import build_evidence
-from mgtranscript.claims.verdicts import judge
+from mgtranscript.claims import build_evidence, judge
 from mgtranscript.pipeline import AnalysisResult
 
 DATA = __import__("pathlib").Path(__file__).resolve().parent / "data"

@@ -31,7 +31,7 @@ def add_catalog_option(p) -> None:
 
 def catalog_context(args):
     """Check ``--catalog`` (UsageError before any work) and return the context that applies it."""
-    from ..datasets.catalog import use_catalog
+    from ..datasets import use_catalog
 
     return use_catalog(check_catalog(getattr(args, "catalog", None)))
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import styled, suptitle
+from mgtranscript.pl._look import styled, suptitle
 from mgtranscript.pl._utils import new_figure, savefig
 
 logger = logging.getLogger(__name__)

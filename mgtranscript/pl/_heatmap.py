@@ -15,12 +15,7 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import (
-    _tick_labels,
-    styled,
-    two_lines,
-    wrap,
-)
+from mgtranscript.pl._look import _tick_labels, styled, two_lines, wrap
 from mgtranscript.pl._utils import (
     _column,
     _is_anndata,

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import fmt_p, fmt_signed, styled, suptitle, wrap
+from mgtranscript._words import fmt_p, fmt_signed
+from mgtranscript.pl._look import styled, suptitle, wrap
 from mgtranscript.pl._utils import new_figure, savefig
 
 logger = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ def forest(
         for i, (kind, f, r, wi) in enumerate(rows):
             y = -i
             if kind == "header":
-                from mgtranscript.pl._style import set_label  # noqa: PLC0415
+                from mgtranscript._words import set_label  # noqa: PLC0415
 
                 labels.append(set_label(f))
             elif kind == "cohort":

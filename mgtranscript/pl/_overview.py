@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import group_label, set_label, styled, two_lines
+from mgtranscript._words import group_label, set_label
+from mgtranscript.pl._look import styled, two_lines
 from mgtranscript.pl._utils import new_figure, savefig
 
 logger = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ def _columns(df: pd.DataFrame, contrasts: Sequence[str] | None) -> list[tuple[st
 
 def _col_labels(cols, flagged, disq, width: int = 15) -> list[str]:
     """``GSE77314 ⚑`` over the contrast in words, wrapped to the column's width."""
-    from mgtranscript.pl._style import wrap  # noqa: PLC0415
+    from mgtranscript.pl._look import wrap  # noqa: PLC0415
 
     out = []
     for acc, contrast in cols:

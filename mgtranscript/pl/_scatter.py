@@ -15,18 +15,8 @@ import pandas as pd
 from scipy import stats
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import (
-    _legend_outside,
-    feature_label,
-    fmt_signed,
-    group_colour,
-    group_label,
-    set_label,
-    styled,
-    suptitle,
-    two_lines,
-    wrap,
-)
+from mgtranscript._words import feature_label, fmt_signed, group_colour, group_label, set_label
+from mgtranscript.pl._look import _legend_outside, styled, suptitle, two_lines, wrap
 from mgtranscript.pl._utils import (
     _column,
     _is_anndata,

@@ -15,17 +15,8 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import (
-    LABEL_COLUMNS,
-    _legend_outside,
-    _tick_labels,
-    group_colour,
-    group_label,
-    set_label,
-    styled,
-    suptitle,
-    two_lines,
-)
+from mgtranscript._words import LABEL_COLUMNS, group_colour, group_label, set_label
+from mgtranscript.pl._look import _legend_outside, _tick_labels, styled, suptitle, two_lines
 from mgtranscript.pl._utils import (
     _column,
     _is_anndata,

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import group_colour, group_label, styled, suptitle, two_lines
+from mgtranscript._words import group_colour, group_label
+from mgtranscript.pl._look import styled, suptitle, two_lines
 from mgtranscript.pl._utils import new_figure, savefig
 
 

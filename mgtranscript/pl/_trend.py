@@ -15,14 +15,8 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import (
-    feature_label,
-    group_colour,
-    group_label,
-    styled,
-    suptitle,
-    two_lines,
-)
+from mgtranscript._words import feature_label, group_colour, group_label
+from mgtranscript.pl._look import styled, suptitle, two_lines
 from mgtranscript.pl._utils import (
     _column,
     _jitter,

@@ -112,7 +112,7 @@ def group_levels(values: pd.Series, order: Sequence[str] | None) -> list:
 
 def colours(levels) -> list[str]:
     """One colour per group level, from the shared palette (:data:`mgtranscript.pl.GROUP_COLOURS`)."""
-    from mgtranscript.pl._style import group_colours  # noqa: PLC0415
+    from mgtranscript._words import group_colours  # noqa: PLC0415
 
     if isinstance(levels, int):
         levels = [f"group {i}" for i in range(levels)]

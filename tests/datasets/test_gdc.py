@@ -25,7 +25,7 @@ import pytest
 
 from mgtranscript import settings
 from mgtranscript.datasets import load_cohort
-from mgtranscript.datasets.gdc import (
+from mgtranscript.datasets._gdc import (
     GDCClinicalWarning,
     clinical_table,
     condition_of,
@@ -33,7 +33,7 @@ from mgtranscript.datasets.gdc import (
     read_star_counts,
     sample_type_code,
 )
-from mgtranscript.datasets.gdc_clinical import CLINICAL_EXPAND, etiology_label
+from mgtranscript.datasets._gdc_clinical import CLINICAL_EXPAND, etiology_label
 from mgtranscript.errors import (
     AccessionNotFound,
     DataFormatError,
@@ -46,7 +46,7 @@ from mgtranscript.errors import (
 from mgtranscript.fetch import cache_entries, verify_cache
 from mgtranscript.pp import log2_cpm
 
-gdc_api = importlib.import_module("mgtranscript.datasets.gdc_api")
+gdc_api = importlib.import_module("mgtranscript.datasets._gdc_api")
 
 OBS_COLUMNS = [
     "condition", "disease", "sample_type_code", "sample_type", "patient_id", "pair_id", "case_id",
@@ -587,7 +587,7 @@ def test_gdc_with_a_mirror_fails_at_once_naming_the_fix(tmp_path, monkeypatch):
     """A mirror laid out by URL cannot answer GDC API queries: say so without retrying."""
     from mgtranscript.datasets import gdc
     from mgtranscript.errors import OfflineError
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     sent = []
     monkeypatch.setattr(http, "request", lambda *a, **k: sent.append(a) or pytest.fail("contacted a host"))

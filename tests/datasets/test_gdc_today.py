@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from mgtranscript import settings
-from mgtranscript.datasets.gdc import gdc
-from mgtranscript.datasets.gdc_api import sample_code
+from mgtranscript.datasets import gdc
+from mgtranscript.datasets._gdc_api import sample_code
 from mgtranscript.errors import FetchError
 
 
@@ -101,7 +101,7 @@ def test_fetch_tcga_options(strict_gdc, tmp_path, capsys):
     (["TCGA-LIHC", "--max-files", "0"], ["--max-files must be a positive number"]),
 ])
 def test_options_of_the_other_kind_of_accession_are_usage_errors(argv, words, tmp_path, capsys, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     monkeypatch.setattr(http, "request", lambda *a, **k: pytest.fail("contacted a host"))
     rc, io = _fetch(["fetch", *argv, "--out", str(tmp_path / "x.h5ad")], capsys)
@@ -112,7 +112,7 @@ def test_options_of_the_other_kind_of_accession_are_usage_errors(argv, words, tm
 
 
 def test_a_busy_gdc_is_waited_out_not_split(gdc_server, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     waits = []
     monkeypatch.setattr(http, "_sleep", waits.append)
@@ -126,7 +126,7 @@ def test_a_busy_gdc_is_waited_out_not_split(gdc_server, monkeypatch):
 
 
 def test_a_503_without_retry_after_backs_off_and_one_that_never_ends_is_an_error(gdc_server, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     waits = []
     monkeypatch.setattr(http, "_sleep", waits.append)
@@ -141,14 +141,14 @@ def test_a_503_without_retry_after_backs_off_and_one_that_never_ends_is_an_error
 
 def test_api_warnings_are_logged_and_kept(gdc_server, caplog):
     gdc_server.api_warnings = {"facets": "unrecognized values: [foo]"}
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.gdc_api"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets._gdc_api"):
         adata = gdc("TCGA-LIHC", max_files=3)
     assert "GDC /files answered with a warning: facets: unrecognized values: [foo]" in caplog.text
     assert "GDC /cases answered with a warning" in caplog.text
     assert adata.uns["gdc"]["api_warnings"] == ["facets: unrecognized values: [foo]"]
     gdc_server.api_warnings = {}
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.gdc_api"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets._gdc_api"):
         gdc("TCGA-LIHC", max_files=3, refresh=True)
     assert "answered with a warning" not in caplog.text  # "warnings": {} is not a warning
 

@@ -12,7 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from mgtranscript import settings
-from mgtranscript.datasets.geneids import (
+from mgtranscript.datasets import (
     GeneInfo,
     ensure_symbols,
     harmonise_ids,
@@ -20,7 +20,7 @@ from mgtranscript.datasets.geneids import (
     load_gene_info,
 )
 from mgtranscript.errors import DataFormatError, InputDataError
-from mgtranscript.fetch import urls
+from mgtranscript.fetch import _urls as urls
 
 GENE_INFO_REL = "ftp.ncbi.nlm.nih.gov/gene/DATA/GENE_INFO/Mammalia/Homo_sapiens.gene_info.gz"
 GSE126848_COUNTS = "ftp.ncbi.nlm.nih.gov/geo/series/GSE126nnn/GSE126848/suppl/GSE126848_Gene_counts_raw.txt.gz"

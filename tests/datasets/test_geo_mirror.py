@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 
 from mgtranscript import settings
-from mgtranscript.datasets.geo import geo
+from mgtranscript.datasets import geo
 from mgtranscript.errors import FetchError
 
 pytestmark = pytest.mark.network
 
-HAVE_GENEIDS = importlib.util.find_spec("mgtranscript.datasets.geneids") is not None
+HAVE_GENEIDS = importlib.util.find_spec("mgtranscript.datasets._geneids") is not None
 MG = ["CNNM4", "TRPM7", "SLC41A1", "MAGT1"]
 
 
@@ -23,7 +23,7 @@ def sra_sheet(shared_dir):
     return shared_dir / "samples" / "GSE77314_SraRunTable.csv"
 
 
-@pytest.mark.skipif(not HAVE_GENEIDS, reason="mgtranscript.datasets.geneids not available yet")
+@pytest.mark.skipif(not HAVE_GENEIDS, reason="mgtranscript.datasets._geneids not available yet")
 def test_gse126848_author_counts_matched_by_description(mirror_env):
     a = geo("GSE126848")
     assert a.n_obs == 57

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from mgtranscript import settings
-from mgtranscript.datasets.geo import geo, read_count_table
+from mgtranscript.datasets._geo import geo, read_count_table
 from mgtranscript.errors import DataFormatError, FetchError, InputDataError
-from mgtranscript.fetch import urls
+from mgtranscript.fetch import _urls as urls
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from mirror_server import MirrorServer
 from synthetic_geo import array_series, gsms, support_files
 
 from mgtranscript import datasets, settings
-from mgtranscript.datasets.catalog import LabelWarning, cohort_info
+from mgtranscript.datasets import LabelWarning, cohort_info
 
 
 def _cells(key: str, values: list[str]) -> list[str]:

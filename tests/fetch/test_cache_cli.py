@@ -9,8 +9,9 @@ import pytest
 from fetch_helpers import COUNTS_URL, HALLMARK_URL
 from mgtranscript import settings
 from mgtranscript.cli import main
-from mgtranscript.fetch import Decompress, cache_entries, fetch, partial_path, urls
-from mgtranscript.fetch.urls import mirror_relpath
+from mgtranscript.fetch import Decompress, cache_entries, fetch, partial_path
+from mgtranscript.fetch import _urls as urls
+from mgtranscript.fetch import mirror_relpath
 
 MATRIX_URL = urls.geo_series_matrix_url("GSE126848")
 

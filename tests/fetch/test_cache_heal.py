@@ -15,9 +15,10 @@ from mgtranscript import settings
 from mgtranscript._settings import init_worker
 from mgtranscript.cli import main
 from mgtranscript.errors import DataFormatError, DownloadCorrupt, OfflineError
-from mgtranscript.fetch import cache as fcache
-from mgtranscript.fetch import fetch, fetch_read, integrity_problem, read_meta, sha256sum, urls
-from mgtranscript.fetch.urls import mirror_relpath
+from mgtranscript.fetch import _cache as fcache
+from mgtranscript.fetch import fetch, fetch_read, integrity_problem, read_meta, sha256sum
+from mgtranscript.fetch import _urls as urls
+from mgtranscript.fetch import mirror_relpath
 
 MATRIX_URL = urls.geo_series_matrix_url("GSE126848")
 

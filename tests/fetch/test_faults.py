@@ -16,8 +16,10 @@ from mgtranscript.errors import (
     HostNotAllowed,
     OfflineError,
 )
-from mgtranscript.fetch import cache_entries, fetch, http, partial_path, read_meta, sha256sum, urls
-from mgtranscript.fetch.urls import mirror_relpath
+from mgtranscript.fetch import cache_entries, fetch, partial_path, read_meta, sha256sum
+from mgtranscript.fetch import _http as http
+from mgtranscript.fetch import _urls as urls
+from mgtranscript.fetch import mirror_relpath
 
 REL = mirror_relpath(COUNTS_URL)
 PATH = "/" + REL

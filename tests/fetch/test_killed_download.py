@@ -13,7 +13,7 @@ from fetch_helpers import COUNTS_URL, StallServer, assert_cache_clean
 from mgtranscript import settings
 from mgtranscript.cli import main
 from mgtranscript.fetch import cache_entries, fetch, partial_path, sha256sum
-from mgtranscript.fetch.urls import mirror_relpath
+from mgtranscript.fetch import mirror_relpath
 
 REL = mirror_relpath(COUNTS_URL)
 
@@ -61,8 +61,8 @@ def test_a_lock_held_elsewhere_times_out_with_a_clear_error(cache):
     import fcntl
 
     from mgtranscript.errors import FetchError
-    from mgtranscript.fetch import cache as fcache
-    from mgtranscript.fetch import urls
+    from mgtranscript.fetch import _cache as fcache
+    from mgtranscript.fetch import _urls as urls
 
     rel = urls.mirror_relpath(urls.gene_info_url())
     lock = fcache.cache_dir() / fcache.PARTIAL / (rel + ".lock")
@@ -71,4 +71,4 @@ def test_a_lock_held_elsewhere_times_out_with_a_clear_error(cache):
     with open(lock, "a") as other:  # another open file description: conflicts like another process
         fcntl.flock(other, fcntl.LOCK_EX)
         with pytest.raises(FetchError, match="delete that lock file"):
-            fcache.fetch(urls.gene_info_url())
+            fetch(urls.gene_info_url())

@@ -18,7 +18,9 @@ from fetch_helpers import COUNTS_URL, HALLMARK_URL
 from mgtranscript import settings
 from mgtranscript.cli import main
 from mgtranscript.errors import FetchError, HostUnreachable
-from mgtranscript.fetch import cache_entries, fetch, http, urls
+from mgtranscript.fetch import cache_entries, fetch
+from mgtranscript.fetch import _http as http
+from mgtranscript.fetch import _urls as urls
 
 
 @pytest.fixture

@@ -5,15 +5,15 @@ from __future__ import annotations
 import time
 
 from mgtranscript import settings
-from mgtranscript.fetch.download import _Progress, _progress_enabled
+from mgtranscript.fetch._download import _Progress, progress_enabled
 
 
 def test_progress_switch():
     settings.progress = False
-    assert _progress_enabled(None) is False
-    assert _progress_enabled(True) is True  # an explicit argument wins
+    assert progress_enabled(None) is False
+    assert progress_enabled(True) is True  # an explicit argument wins
     settings.progress = True
-    assert _progress_enabled(None) is True
+    assert progress_enabled(None) is True
 
 
 def test_progress_bar_shows_name_and_size_for_slow_downloads(capsys):
@@ -44,7 +44,7 @@ def test_scoring_bars_follow_the_switch(capsys):
     import pandas as pd
 
     import mgtranscript as mg
-    from mgtranscript.tl.score import _runner
+    from mgtranscript.tl._score import _runner
 
     rng = np.random.default_rng(0)
     genes = [f"G{i}" for i in range(50)]

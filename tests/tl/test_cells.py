@@ -196,7 +196,7 @@ def test_pseudobulk_without_counts_explains_the_fix(pbmc, caplog):
         mg.tl.pseudobulk(pbmc, groupby="bulk_labels")  # no 'counts' layer in pbmc68k
     with pytest.raises(InputDataError, match="negative"):
         mg.tl.pseudobulk(pbmc, groupby="bulk_labels", layer=None)  # X is scaled
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl.cells"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl._score._cells"):
         mg.tl.pseudobulk(pbmc, groupby="bulk_labels", layer="raw", func="sum")
     assert "non-integer" in caplog.text
     with pytest.raises(InputDataError, match="no column"):

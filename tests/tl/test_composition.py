@@ -13,7 +13,7 @@ import pytest
 import _real_cohorts
 import mgtranscript as mg
 from mgtranscript import genesets
-from mgtranscript.genesets.bundled import liver_celltype_table
+from mgtranscript.genesets._bundled import liver_celltype_table
 
 GENE_SETS = Path(__file__).resolve().parents[2] / "gene_sets"
 CELL_TYPES = ["hepatocyte", "cholangiocyte", "stellate_fibroblast", "sinusoidal_endothelial",
@@ -65,7 +65,8 @@ def _gene_info(path: str) -> pd.DataFrame:
 
 @pytest.mark.network
 def test_every_marker_is_a_current_ncbi_symbol(mirror_env):
-    from mgtranscript.fetch import fetch, urls
+    from mgtranscript.fetch import fetch
+    from mgtranscript.fetch import _urls as urls
 
     gi = _gene_info(str(fetch(urls.gene_info_url(), progress=False)))
     symbols = set(gi["Symbol"])

@@ -18,7 +18,7 @@ from scipy import stats
 import _real_cohorts
 import mgtranscript as mg
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl.correlate import CORRELATE_COLUMNS
+from mgtranscript.tl import CORRELATE_COLUMNS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "correlate"
 
@@ -335,7 +335,7 @@ def test_coupling_within_and_paired_use_correlate():
     mg.tl.coupling(a, mg_key="mg", mechanism_key="mech", key_added="pooled")
     mg.tl.coupling(a, mg_key="mg", mechanism_key="mech", within="condition", key_added="within")
     pooled, within = a.uns["pooled"], a.uns["within"]
-    from mgtranscript.tl.enrich import COUPLING_COLUMNS
+    from mgtranscript.tl import COUPLING_COLUMNS
 
     assert list(within.columns) == COUPLING_COLUMNS
     assert pooled.iloc[0]["design"] == "pooled" and pooled.iloc[0]["r"] > 0.5

@@ -14,7 +14,7 @@ import pytest
 import _real_cohorts
 import mgtranscript as mg
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl.design import DESIGN_COLUMNS, PAIR_COLUMNS, Y_GENES, infer_sex
+from mgtranscript.tl import DESIGN_COLUMNS, PAIR_COLUMNS, Y_GENES, infer_sex
 
 SEX_GENES = ["XIST", *Y_GENES]
 

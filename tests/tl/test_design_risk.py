@@ -15,7 +15,7 @@ import pytest
 
 import _real_cohorts
 import mgtranscript as mg
-from mgtranscript.tl.design import RISK_CHECKS, covariates_to_adjust, mark_adjusted
+from mgtranscript.tl import RISK_CHECKS, covariates_to_adjust, mark_adjusted
 
 LEVELS = ("healthy", "obese", "NAFL", "NASH")
 

@@ -11,8 +11,9 @@ import pytest
 from scipy import optimize, stats
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl.compare import compare, compare_table
-from mgtranscript.tl.meta import META_COLUMNS, meta_analysis, pool, tau2_reml
+from mgtranscript.tl import compare, compare_table
+from mgtranscript.tl import META_COLUMNS, meta_analysis, pool
+from mgtranscript.tl._statistics._meta import tau2_reml
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "meta"
 

@@ -9,8 +9,8 @@ import pytest
 
 import mgtranscript as mg
 from mgtranscript.errors import GeneSetError, InputDataError
-from mgtranscript.tl.score.mean import mean_matrix
-from mgtranscript.tl.score.singscore import prepare, singscore_matrix
+from mgtranscript.tl._score.mean import mean_matrix
+from mgtranscript.tl._score.singscore import prepare, singscore_matrix
 
 # one sample, six genes; ascending ranks with ties "min":
 #   value  1 -> g1: 1;  3,3 -> g2,g3: 2,2;  5 -> g0: 4;  7 -> g5: 5;  9 -> g4: 6
