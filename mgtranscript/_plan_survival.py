@@ -77,7 +77,7 @@ def _annotate(row: dict, s: dict) -> dict:
 
 def survival_rows(adata, accession: str, area: str, claims: pd.DataFrame, result) -> list[dict]:
     """Effect rows of the survival claims for one cohort; tables to ``result`` (see module doc)."""
-    from . import tl
+    from . import get, tl
     from .claims import survival_effects
 
     if "os_days" not in adata.obs or "os_event" not in adata.obs:
@@ -88,12 +88,12 @@ def survival_rows(adata, accession: str, area: str, claims: pd.DataFrame, result
             continue
         covs = [c for c in COVARIATES if c in adata.obs]
         try:
-            summ = tl.survival(adata, feat, covariates=covs or None, key_added="_surv")
+            tl.survival(adata, feat, covariates=covs or None, key_added="_surv")
         except MgTranscriptError as exc:
             logger.warning("%s: survival model for %s failed: %s", accession, feat, exc)
             continue
-        summ = pd.DataFrame(summ if summ is not None else adata.uns["_surv"]["summary"]).assign(cohort=accession)
-        km = adata.uns.get("_surv", {}).get("km")
+        summ = get.survival(adata, "_surv").assign(cohort=accession)
+        km = get.survival(adata, "_surv", table="km")
         if km is not None:  # tidy KM steps for the report: group, time, survival, at_risk
             km = pd.DataFrame(km).rename(columns={"timeline": "time"})
             result.km[accession] = km if accession not in result.km else pd.concat([result.km[accession], km])

@@ -108,7 +108,7 @@ def _main_contrast(contrasts: list[dict], accession: str) -> dict | None:
 def _prepare(adata, accession: str, *, method: str, mechanisms, result: AnalysisResult) -> dict:
     """Scores (primary and alternative methods), union mechanism sets, composition and
     alternative normalisations; returns what later steps need."""
-    from . import pp, tl
+    from . import get, pp, tl
     from .claims import mechanism_union
     from .genesets import load as load_sets
 
@@ -122,7 +122,7 @@ def _prepare(adata, accession: str, *, method: str, mechanisms, result: Analysis
         for prefix, gs in sets.items():
             tl.score(adata, gs, method=m, key_added=f"{prefix}_{m}", progress=False)
     tl.mg_balance(adata, key_added="mg_balance")  # z-scores of genes: independent of the scoring method
-    cov = pd.DataFrame(adata.uns[f"mg_{method}"]["coverage"])
+    cov = get.coverage(adata, f"mg_{method}")
     result.append("coverage", cov.reset_index().rename(columns={"index": "set"}).assign(cohort=accession))
     comp_cols: list[str] = []
     try:
@@ -244,19 +244,19 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
 
 
 def _compare(adata, *, keys=None, genes=None, layer=None, paired_by=None, covariates=None, **base) -> pd.DataFrame:
-    from . import tl
+    from . import get, tl
 
     kw = {"covariates": covariates} if covariates else {}
     tl.compare(adata, keys=keys, genes=genes or None, layer=layer, paired_by=paired_by, key_added="_cmp", **base, **kw)
-    table = pd.DataFrame(adata.uns.pop("_cmp"))
-    adata.uns.pop("_cmp_params", None)
+    table = get.compare(adata, "_cmp")
+    adata.uns.pop("_cmp")
     return table
 
 
 def _de(adata, k: dict, covariates=()) -> dict[str, tuple[pd.DataFrame, str, pd.DataFrame | None]]:
     """voom (counts) and limma-trend (log-CPM) for one contrast, on genes passing filterByExpr; with
     ``covariates`` in the design (and the unadjusted table beside)."""
-    from . import pp, tl
+    from . import get, pp, tl
 
     sub = adata[adata.obs[k["groupby"]].astype(str).isin((k["group"], k["reference"])).to_numpy()]
     out = {}
@@ -264,8 +264,12 @@ def _de(adata, k: dict, covariates=()) -> dict[str, tuple[pd.DataFrame, str, pd.
     extra = f", adjusted for {covariate_words(covariates)}" if covariates else ""
 
     def run(data, **kw):
-        tab = pd.DataFrame(tl.de(data, key_added="_de", covariates=list(covariates) or None, **base, **kw))
-        unadj = pd.DataFrame(tl.de(data, key_added="_de", **base, **kw)) if covariates else None
+        tl.de(data, key_added="_de", covariates=list(covariates) or None, **base, **kw)
+        tab = get.de(data, "_de")
+        unadj = None
+        if covariates:
+            tl.de(data, key_added="_de", **base, **kw)
+            unadj = get.de(data, "_de")
         return tab, unadj
 
     if "counts" in adata.layers:
@@ -341,7 +345,7 @@ def _etiology(adata, accession, mg_key, genes, result) -> list[dict]:
 
 
 def _trends(adata, accession, area, mg_key, genes, result) -> list[dict]:
-    from . import tl
+    from . import get, tl
     from .claims import trend_effects
     from .datasets import condition_order
 
@@ -357,7 +361,8 @@ def _trends(adata, accession, area, mg_key, genes, result) -> list[dict]:
     eff = []
     for sub, by, ordr in specs:
         tl.trend(sub, by=by, order=ordr, keys=[mg_key, "mg_balance"], genes=genes, key_added="_trend")
-        table = pd.DataFrame(sub.uns.pop("_trend")).assign(cohort=accession)
+        table = get.trend(sub, "_trend").assign(cohort=accession)
+        sub.uns.pop("_trend")
         if "by" not in table:
             table["by"] = by
         table["by"] = table["by"].replace({"tumor_grade_num": "tumor_grade"})
@@ -367,12 +372,12 @@ def _trends(adata, accession, area, mg_key, genes, result) -> list[dict]:
 
 
 def _correlate(adata, x, y, **kw) -> pd.DataFrame:
-    from . import tl
+    from . import get, tl
 
-    res = tl.correlate(adata, x, y, key_added="_corr", **kw)
-    table = res if isinstance(res, pd.DataFrame) else adata.uns["_corr"]["table"]
+    tl.correlate(adata, x, y, key_added="_corr", **kw)
+    table = get.correlate(adata, "_corr")
     adata.uns.pop("_corr", None)
-    return pd.DataFrame(table)
+    return table
 
 
 def _within_kw(adata, accession) -> dict:

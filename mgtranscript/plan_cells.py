@@ -50,7 +50,7 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
     ``obs[cell_type_key]``, donors in ``obs[donor_key]``). Rows get ``design = "cells:..."``;
     they count for any disease area. A ``donors`` row per dataset goes to the run's design table.
     """
-    from . import tl
+    from . import get, tl
     from .claims import correlation_effects
     from .tl import donor_column
 
@@ -61,7 +61,7 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
             raise UsageError(f"cells {name!r}: no obs[{cell_type_key!r}] with cell types; pass cell_type_key= "
                              f"(obs columns: {', '.join(map(str, cdata.obs.columns[:10]))})")
         try:
-            donor = donor_column(cdata, donor_key)
+            donor = donor_column(cdata.obs, donor_key)
         except Exception as exc:  # noqa: BLE001 - an InputDataError: a bad option is a usage error here
             raise UsageError(f"cells {name!r}: {exc}") from None
         n_donors = int(cdata.obs[donor].nunique()) if donor else 0
@@ -76,8 +76,8 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
                                name, c.claim_id, x, y, x in cdata.var_names, y in cdata.var_names, int(mask.sum()))
                 continue
             sub = cdata[mask.to_numpy()].copy()
-            t = tl.correlate_cells(sub, x, y, cell_type_key=cell_type_key, donor_key=donor, key_added="_cc")
-            t = t.assign(cohort=name, feature_x=x, feature_y=y)
+            tl.correlate_cells(sub, x, y, cell_type_key=cell_type_key, donor_key=donor, key_added="_cc")
+            t = get.correlate(sub, "_cc").assign(cohort=name, feature_x=x, feature_y=y)
             result.append("correlations", t)
             eff += correlation_effects(t, cohort=name, area="any", analysis="correlation")
     return eff

@@ -1,5 +1,13 @@
 """Tools: gene-set scoring, comparisons, differential expression, enrichment, meta-analysis.
 
+Every tool that takes an AnnData stores its results in it, scanpy style, and returns ``None``
+(or the modified copy with ``copy=True``): scores in ``obsm[key_added]`` / ``obs``, and
+``uns[key_added] = {"params": {...}, <table name>: DataFrame, ...}`` -- the parameters (with
+``params["function"]``, the tool that wrote them) and named tables. :mod:`mgtranscript.get`
+reads them back: ``tl.compare(adata)`` then ``get.compare(adata)``. Tools on tables, rankings
+or gene lists (:func:`meta_analysis`, :func:`pool`, :func:`gsea_prerank`, :func:`ora`,
+:func:`running_sum`) return their results.
+
 The names below are the whole public surface. The modules behind them are private and grouped
 by concern: ``_score`` (one module per scoring method), ``_de`` (limma-voom), ``_enrich`` (GSEA,
 ORA, the running sum), ``_statistics`` (comparisons, trends, correlations, coupling,
@@ -10,6 +18,7 @@ Scoring
 :func:`score`
     One entry point for every scoring method (``"ssgsea"``, ``"gsva"``, ``"zscore"``,
     ``"plage"``, ``"singscore"``, ``"mean"``); results go to ``adata.obsm[key_added]``.
+    :func:`score_methods` lists each method's options (with defaults and descriptions).
 :func:`mg_balance`
     Signed magnesium influx-minus-efflux balance per sample, to ``adata.obs``.
 :func:`score_cells`, :func:`pseudobulk`
@@ -62,6 +71,7 @@ from ._score import (
     pseudobulk,
     score,
     score_cells,
+    score_methods,
 )
 from ._statistics import (
     ADJUSTED_COLUMNS,
@@ -72,7 +82,6 @@ from ._statistics import (
     META_COLUMNS,
     TREND_COLUMNS,
     compare,
-    compare_table,
     correlate,
     correlate_cells,
     coupling,
@@ -85,10 +94,10 @@ from ._statistics import (
 
 __all__ = [
     # scoring
-    "score", "mg_balance", "METHODS", "method_options", "score_cells", "pseudobulk", "composition",
+    "score", "mg_balance", "METHODS", "method_options", "score_methods", "score_cells", "pseudobulk", "composition",
     "marker_coherence",
     # statistics
-    "compare", "compare_table", "trend", "correlate", "correlate_cells", "coupling", "meta_analysis", "pool",
+    "compare", "trend", "correlate", "correlate_cells", "coupling", "meta_analysis", "pool",
     "survival", "donor_column",
     # differential expression and enrichment
     "de", "gsea_prerank", "ora", "running_sum",

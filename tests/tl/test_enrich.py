@@ -11,7 +11,7 @@ import pytest
 from scipy import stats
 
 from mgtranscript.errors import InputDataError
-from mgtranscript import genesets, tl
+from mgtranscript import genesets, get, tl
 from mgtranscript._stats import bh_adjust
 
 
@@ -191,7 +191,7 @@ def test_coupling_matches_scipy(method):
     adata = _coupled_adata()
     out = tl.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method=method, copy=True)
     assert "coupling" not in adata.uns  # copy=True leaves the input alone
-    tab = out.uns["coupling"]
+    tab = get.coupling(out)
     assert len(tab) == 4 and set(tab["group"]) == {"all"}
     f = stats.spearmanr if method == "spearman" else stats.pearsonr
     for row in tab.itertuples():
@@ -209,7 +209,7 @@ def test_coupling_partial_removes_group_confounding():
 
     adata = _coupled_adata()
     tl.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method="pearson", groupby="condition")
-    raw = adata.uns["coupling"].set_index(["group", "mg_set", "mechanism_set"])
+    raw = get.coupling(adata).set_index(["group", "mg_set", "mechanism_set"])
     conf = ("MG_CONFOUNDED", "HALLMARK_INFLAMMATORY_RESPONSE")
     assert raw.loc[("all", *conf), "r"] > 0.6 and raw.loc[("all", *conf), "qval"] < 1e-4
     assert set(raw.index.get_level_values("group")) == {"all", "healthy", "NASH"}
@@ -218,7 +218,7 @@ def test_coupling_partial_removes_group_confounding():
 
     tl.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method="pearson",
                covariates="condition", key_added="partial")
-    part = adata.uns["partial"].set_index(["group", "mg_set", "mechanism_set"])
+    part = get.coupling(adata, "partial").set_index(["group", "mg_set", "mechanism_set"])
     assert abs(part.loc[("all", *conf), "r"]) < 0.3 and part.loc[("all", *conf), "pval"] > 0.05
     core = ("MG_LIVER_CORE", "HALLMARK_OXIDATIVE_PHOSPHORYLATION")
     assert part.loc[("all", *core), "r"] > 0.6

@@ -25,18 +25,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
 from ...errors import InputDataError
+from .._store import finish, start, store
 from ._limma import _ROBUST_MSG, ebayes, lm_fit
 from ..._stats import bh_adjust
 
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["de", "lm_fit", "ebayes", "voom", "lowess"]
+__all__ = ["de", "de_table", "lm_fit", "ebayes", "voom", "lowess"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -222,7 +227,7 @@ def _covariate_columns(obs: pd.DataFrame, covariates: Sequence[str]) -> tuple[np
 
 
 def de(
-    adata,
+    adata: AnnData,
     *,
     groupby: str,
     group: str,
@@ -235,7 +240,7 @@ def de(
     copy: bool = False,
     trend: bool = False,
     robust: bool = False,
-) -> pd.DataFrame:
+) -> AnnData | None:
     """Differential expression of ``group`` versus ``reference`` (limma / voom moderated t).
 
     Only samples whose ``obs[groupby]`` is ``group`` or ``reference`` are used. The design
@@ -264,10 +269,9 @@ def de(
         ``obs`` column identifying pairs (e.g. patient); adds the pair factor to the
         design (as ``~ group + pair`` in limma). Only complete pairs are kept.
     key_added
-        The result table goes to ``adata.uns[key_added]``, the parameters to
-        ``adata.uns[f"{key_added}_params"]``.
+        Results go to ``adata.uns[key_added] = {"params": ..., "table": DataFrame}``.
     copy
-        Work on (and store results in) a copy of ``adata``.
+        Work on (and store results in) a copy of ``adata``, and return it.
     trend
         ``eBayes(trend=TRUE)``: prior variance follows the average expression.
     robust
@@ -282,10 +286,11 @@ def de(
 
     Returns
     -------
-    Tidy DataFrame, one row per gene in ``var_names`` order: ``gene``, ``log2fc``, ``se``,
-    ``stat`` (moderated t), ``pval``, ``padj`` (BH), ``ave_expr``, ``B``, ``df_total``.
-    (With ``copy=True`` the table is also in the copy's ``uns``; the table is returned
-    either way.)
+    The modified copy when ``copy=True``, else ``None``. The table in
+    ``uns[key_added]["table"]`` (read it with :func:`mgtranscript.get.de` ``(adata,
+    key_added)``) is tidy, one row per gene in ``var_names`` order: ``gene``, ``log2fc``,
+    ``se``, ``stat`` (moderated t), ``pval``, ``padj`` (BH), ``ave_expr``, ``B``,
+    ``df_total``; ``params`` records the design (columns, samples per group, prior df).
 
     Raises
     ------
@@ -293,12 +298,21 @@ def de(
         Unknown column/levels, too few samples, NaN/negative counts, rank-deficient design,
         ``robust=True`` together with ``trend=True``.
     """
+    adata = start(adata, "de", key_added=key_added, copy=copy)
+    table, params = de_table(adata, groupby=groupby, group=group, reference=reference, layer=layer, method=method,
+                             covariates=covariates, paired_by=paired_by, trend=trend, robust=robust)
+    store(adata, key_added, "de", params, table=table)
+    return finish(adata, copy)
+
+
+def de_table(adata: AnnData, *, groupby: str, group: str, reference: str, layer: str | None = None,
+             method: str = "limma", covariates: Sequence[str] | None = None, paired_by: str | None = None,
+             trend: bool = False, robust: bool = False) -> tuple[pd.DataFrame, dict]:
+    """The work of :func:`de` without writing to ``adata``: ``(table, params)``."""
     if method not in ("limma", "voom"):
         raise InputDataError(f"method must be 'limma' or 'voom', got {method!r}.")
     if robust and trend:
         raise InputDataError(_ROBUST_MSG)
-    if copy:
-        adata = adata.copy()
     obs = adata.obs
     covariates = list(covariates or [])
     for col in [groupby, *covariates, *([paired_by] if paired_by else [])]:
@@ -404,10 +418,8 @@ def de(
         "df_prior": float(np.median(eb["df_prior"])),
         "s2_prior": float(np.median(s2_prior)),
     }
-    adata.uns[key_added] = table
-    adata.uns[f"{key_added}_params"] = params
     logger.info(
         "de: %s vs %s (%d vs %d samples, %s), %d genes padj<0.05",
         group, reference, n_group, n_ref, method, int((table["padj"] < 0.05).sum()),
     )
-    return table
+    return table, params

@@ -50,7 +50,7 @@ A row is **flagged** when the association is both significant and large:
   order, not recorded as a patient id.
 
 A flagged row carries a ``caveat`` in plain words, ready to quote in a verdict; all
-caveats joined are in ``uns[key]["caveat"]``. Flags that lower the certainty of a verdict
+caveats joined are in ``uns[key]["params"]["caveat"]``. Flags that lower the certainty of a verdict
 (GRADE risk of bias) also carry a ``risk_of_bias`` reason (:func:`._risk.risk_of_bias`):
 confounding by collection (library size, sample-id series, technical fields, a dominating
 batch), an RNA-composition shift (TMM factor), pairing declared but not recorded, and a sex
@@ -62,19 +62,24 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ...errors import InputDataError
 from .._statistics._compare import _level_order
+from .._store import finish, start, store
 from ._association import COVARIATE_AUC_LARGE, _categorical_row, _continuous_row
 from ._batch import aliased_factors, batch_row, batch_strength
 from ._ids import _day, _id_rows
 from ._pairs import _pair_table
 from ._risk import outlier_row, pairing_row, risk_of_bias
 from ._util import _dense, _labels, _Sides
-from ._sex import _SEX, _recorded_sex, infer_sex
+from ._sex import _SEX, _recorded_sex, sex_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +112,7 @@ _KEY_TECH = re.compile(r"(instrument|platform|submission_date)", re.IGNORECASE)
 
 
 def design_check(
-    adata,
+    adata: AnnData,
     *,
     groupby: str,
     group: str | None = None,
@@ -119,7 +124,7 @@ def design_check(
     batch_strength_check: bool = True,
     key_added: str = "design_check",
     copy: bool = False,
-):
+) -> AnnData | None:
     """Audit a contrast for technical and demographic confounds (see the module docstring).
 
     Parameters
@@ -152,14 +157,17 @@ def design_check(
         vs inside each batch; composition scores): the ``batch_aliased`` row. Needs
         ``group`` and ``reference``.
     key_added
-        ``uns[key_added]`` = ``{"params", "table", "samples", "pairs" (paired), "caveat"}``.
+        ``uns[key_added]`` = ``{"params", "table", "samples", "pairs" (paired)}``; the flagged
+        rows' caveats joined are ``params["caveat"]``.
     copy
         Return a modified copy instead of writing into ``adata``.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per check (:data:`DESIGN_COLUMNS`): ``check`` (``library_size``,
+    The modified copy when ``copy=True``, else ``None``. Read the tables with
+    :func:`mgtranscript.get.design` ``(adata, key_added)`` (``table=`` ``"samples"`` or
+    ``"pairs"`` for the others). The main table has one row per check
+    (:data:`DESIGN_COLUMNS`): ``check`` (``library_size``,
         ``norm_factor``, ``top_share``, ``sex_inferred``, ``sex_recorded``,
         ``sex_mismatch``, ``age``, ``technical``, ``sample_ids``, ``batch_aliased``,
         ``library_outlier``, ``pairs``, ``pairing_declared``),
@@ -168,15 +176,14 @@ def design_check(
         13.0 M (NASH)"), ``pval``, ``n``, ``flagged`` and ``caveat`` (plain words, empty
         unless flagged) and ``risk_of_bias`` (for flagged rows that lower the certainty of a
         verdict in GRADE: the domain and the reason, e.g. "sex imbalance left unadjusted: ...";
-        empty for caveats only). With ``copy=True`` the modified copy instead.
+        empty for caveats only).
 
     Raises
     ------
     InputDataError
         Unknown columns or levels.
     """
-    if copy:
-        adata = adata.copy()
+    adata = start(adata, "design_check", key_added=key_added, copy=copy)
     lab = _labels(adata, groupby)
     levels_all = [lv for lv in dict.fromkeys(v for v in lab if v is not None)]
     levels_all = [lv for lv in _level_order(adata, groupby, levels_all) if lv != "unlabelled"]
@@ -245,7 +252,7 @@ def design_check(
         rows.append(r)
 
     # --- sex ------------------------------------------------------------------------
-    sex = infer_sex(adata, counts_layer=counts_layer)
+    sex = sex_table(adata, counts_layer=counts_layer)
     samples["chrY"] = sex["chrY"].to_numpy()
     samples["XIST"] = sex["XIST"].to_numpy()
     samples["inferred_sex"] = sex["inferred_sex"].to_numpy()
@@ -384,24 +391,20 @@ def design_check(
         table.loc[table["check"] == "sex_inferred", "caveat"] = ""
     table["risk_of_bias"] = [risk_of_bias(r.check, r.flagged, r.caveat) for r in table.itertuples()]
     caveat = "; ".join(dict.fromkeys(c for c in table.loc[table["flagged"], "caveat"] if c))
-    entry = {
-        "params": {"groupby": groupby, "group": group or "", "reference": reference or "",
-                   "contrast": sides.describe(), "paired_by": paired_by or "", "counts_layer": counts_layer or "",
-                   "top_n": int(top_n), "skipped": skipped,
-                   "rule": "flag: continuous p < 0.01 and |AUC - 0.5| >= 0.25 (age: >= 0.15); categorical p < 0.01 "
-                           "and Cramér's V >= 0.3, or perfect separation; any sex mismatch; any flagged pair; a "
-                           "library <= 0.2 x its group's median; pairs declared by sample order; a completely "
-                           "aliased technical factor that dominates (>= 20% of expressed genes across the boundary "
-                           "and >= 10 x the share inside a batch)"},
-        "table": table,
-        "samples": samples[[c for c in SAMPLE_COLUMNS if c in samples.columns]],
-        "caveat": caveat,
-    }  # fmt: skip
+    params = {"groupby": groupby, "group": group or "", "reference": reference or "",
+              "contrast": sides.describe(), "paired_by": paired_by or "", "counts_layer": counts_layer or "",
+              "top_n": int(top_n), "skipped": skipped, "caveat": caveat,
+              "rule": "flag: continuous p < 0.01 and |AUC - 0.5| >= 0.25 (age: >= 0.15); categorical p < 0.01 "
+                      "and Cramér's V >= 0.3, or perfect separation; any sex mismatch; any flagged pair; a "
+                      "library <= 0.2 x its group's median; pairs declared by sample order; a completely "
+                      "aliased technical factor that dominates (>= 20% of expressed genes across the boundary "
+                      "and >= 10 x the share inside a batch)"}  # fmt: skip
+    tables = {"table": table, "samples": samples[[c for c in SAMPLE_COLUMNS if c in samples.columns]]}
     if pairs_tab is not None:
-        entry["pairs"] = pairs_tab
-    adata.uns[key_added] = entry
+        tables["pairs"] = pairs_tab
+    store(adata, key_added, "design_check", params, **tables)
     logger.info("design_check %s: %d checks, %d flagged", sides.describe(), len(table), int(table["flagged"].sum()))
-    return adata if copy else table
+    return finish(adata, copy)
 
 
 def _default_reference(adata, groupby: str, levels: list[str], group: str) -> str:

@@ -132,13 +132,11 @@ def aliased_factors(adata, sides: _Sides, lib: np.ndarray | None, *, tech, ident
 
 
 def _de_count(sub, col: str, grp: str, ref: str, use_counts: bool, counts_layer: str | None) -> int:
-    from .._de import de
+    from .._de._core import de_table
 
     method = "voom" if use_counts else "limma"
     kw = {"layer": counts_layer} if use_counts else {}
-    tab = de(sub, groupby=col, group=grp, reference=ref, method=method, key_added="_batch_de", **kw)
-    sub.uns.pop("_batch_de", None)
-    sub.uns.pop("_batch_de_params", None)
+    tab, _params = de_table(sub, groupby=col, group=grp, reference=ref, method=method, **kw)
     return int((pd.to_numeric(tab["padj"], errors="coerce") < FDR).sum())
 
 

@@ -4,13 +4,18 @@ of the ``obs`` columns ``sex`` / ``gender``."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from .._store import finish, start, store
 from ._util import _dense
 
-__all__ = ["infer_sex", "Y_GENES"]
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
+__all__ = ["infer_sex", "sex_table", "Y_GENES"]
 
 #: chrY genes expressed in most tissues (male-specific region), summed for the chrY score.
 Y_GENES = ("RPS4Y1", "DDX3Y", "KDM5D", "UTY", "EIF1AY")
@@ -21,7 +26,8 @@ Y_PRESENT, Y_ABSENT, XIST_HIGH = 5.0, 2.0, 4.0
 _SEX = re.compile(r"^(sex|gender)([_ ]?ch\d)?$", re.IGNORECASE)
 
 
-def infer_sex(adata, *, counts_layer: str | None = "counts") -> pd.DataFrame:
+def infer_sex(adata: AnnData, *, counts_layer: str | None = "counts", key_added: str = "infer_sex",
+              copy: bool = False) -> AnnData | None:
     """Genetic sex per sample from XIST and the chrY genes :data:`Y_GENES`.
 
     With counts (``layers[counts_layer]``): ``chrY`` = log2(summed CPM of the chrY genes
@@ -42,12 +48,28 @@ def infer_sex(adata, *, counts_layer: str | None = "counts") -> pd.DataFrame:
         Samples x genes, gene symbols in ``var_names``.
     counts_layer
         Layer with raw counts; ``None`` (or a missing layer) uses the log-scale ``X``.
+    key_added
+        Results go to ``adata.uns[key_added] = {"params": ..., "table": DataFrame}``.
+    copy
+        Return a modified copy instead of writing into ``adata``.
 
     Returns
     -------
-    DataFrame indexed by ``obs_names``: ``chrY``, ``XIST`` (the levels), ``inferred_sex``,
-    ``sex_detail``, ``chrY_state``, ``XIST_state`` and ``scale`` (how the levels were measured).
+    The modified copy when ``copy=True``, else ``None``. The table (read it with
+    :func:`mgtranscript.get.sex` ``(adata, key_added)``) is indexed by ``obs_names``:
+    ``chrY``, ``XIST`` (the levels), ``inferred_sex``, ``sex_detail``, ``chrY_state``,
+    ``XIST_state`` and ``scale`` (how the levels were measured).
     """
+    adata = start(adata, "infer_sex", key_added=key_added, copy=copy)
+    table = sex_table(adata, counts_layer=counts_layer)
+    scale = str(table["scale"].iloc[0]) if len(table) else ""
+    store(adata, key_added, "infer_sex", {"counts_layer": counts_layer or "", "scale": scale,
+                                          "y_genes": list(Y_GENES)}, table=table)
+    return finish(adata, copy)
+
+
+def sex_table(adata: AnnData, *, counts_layer: str | None = "counts") -> pd.DataFrame:
+    """The work of :func:`infer_sex` without writing to ``adata``: its table."""
     genes = [g for g in Y_GENES if g in adata.var_names]
     has_xist = "XIST" in adata.var_names
     n = adata.n_obs

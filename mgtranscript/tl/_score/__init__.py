@@ -10,9 +10,10 @@ samples and ``_core`` holds :func:`score`. ``_cells`` (per-cell scores, pseudobu
 
 from ._cells import pseudobulk, score_cells
 from ._composition import COHERENCE_COLUMNS, composition, marker_coherence
-from ._core import check_anndata, score
-from ._runner import METHODS, method_options
+from ._core import score
+from ._methods import method_options, score_methods
+from ._runner import METHODS
 from .mean import mg_balance
 
-__all__ = ["score", "mg_balance", "METHODS", "method_options", "check_anndata", "score_cells", "pseudobulk",
+__all__ = ["score", "mg_balance", "METHODS", "method_options", "score_methods", "score_cells", "pseudobulk",
            "composition", "marker_coherence", "COHERENCE_COLUMNS"]

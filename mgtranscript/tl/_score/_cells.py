@@ -173,7 +173,7 @@ def score_cells(
     import scanpy as sc
 
     from mgtranscript import genesets
-    from ._core import check_anndata
+    from .._store import check_anndata, finish, start, store
     from ._runner import describe_spec
 
     check_anndata(adata, "score_cells")
@@ -187,7 +187,7 @@ def score_cells(
             f"random_state must be an integer seed or None (scanpy re-seeds NumPy's global RNG); "
             f"got {type(random_state).__name__}."
         )
-    adata = adata.copy() if copy else adata
+    adata = start(adata, "score_cells", key_added=key_added, copy=copy)
     x, var_names, used_raw = _cell_matrix(adata, layer, use_raw)
     if not var_names.is_unique:
         raise InputDataError(
@@ -237,22 +237,20 @@ def score_cells(
     for name in df.columns:
         adata.obs[f"{key_added}_{name}"] = df[name].to_numpy()
 
-    adata.uns[key_added] = {
-        "params": {
-            "method": "score_genes",
-            "ctrl_size": int(ctrl_size),
-            "n_bins": int(n_bins),
-            "random_state": -1 if random_state is None else int(random_state),
-            "layer": "" if layer is None else layer,
-            "use_raw": bool(used_raw),
-            "min_size": int(min_size),
-            "gene_sets": describe_spec(gene_sets),
-            "scanpy_version": _version("scanpy"),
-        },
-        "coverage": coverage,
-    }
+    store(adata, key_added, "score_cells", {
+        "method": "score_genes",
+        "ctrl_size": int(ctrl_size),
+        "n_bins": int(n_bins),
+        "random_state": -1 if random_state is None else int(random_state),
+        "layer": "" if layer is None else layer,
+        "use_raw": bool(used_raw),
+        "min_size": int(min_size),
+        "gene_sets": describe_spec(gene_sets),
+        "scanpy_version": _version("scanpy"),
+        "obs_columns": [f"{key_added}_{name}" for name in df.columns],
+    }, coverage=coverage)
     logger.info("scored %d set(s) in %d cells into obsm[%r]", df.shape[1], df.shape[0], key_added)
-    return adata if copy else None
+    return finish(adata, copy)
 
 
 def _version(dist: str) -> str:
@@ -305,7 +303,8 @@ def pseudobulk(
         means); ``obs`` has the ``groupby`` (and
         ``sample_key``) columns, ``n_cells``, and every other ``obs`` column that is
         constant within each profile (e.g. a donor's disease state); ``var`` is copied;
-        ``uns["pseudobulk"]`` records the parameters.
+        ``uns["pseudobulk"]["params"]`` records the parameters
+        (:func:`mgtranscript.get.params` ``(pb, "pseudobulk")``).
 
     Notes
     -----
@@ -321,7 +320,7 @@ def pseudobulk(
     import anndata as ad
     import scanpy as sc
 
-    from ._core import check_anndata
+    from .._store import check_anndata
 
     check_anndata(adata, "pseudobulk")
     keys = [groupby] if isinstance(groupby, str) else list(groupby)
@@ -437,12 +436,13 @@ def pseudobulk(
     out_obs.index.name = None
 
     pb = ad.AnnData(X=agg, obs=out_obs, var=var)
-    pb.uns["pseudobulk"] = {
+    pb.uns["pseudobulk"] = {"params": {
+        "function": "pseudobulk",
         "groupby": keys[: len(keys) - (sample_key is not None)],
         "sample_key": "" if sample_key is None else sample_key,
         "layer": "X" if layer is None else layer,
         "func": func,
         "min_cells": int(min_cells),
-    }
+    }}
     logger.info("pseudobulk: %d profiles from %d cells", pb.n_obs, int(n_cells.sum()))
     return pb

@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from ...errors import InputDataError
+from .._store import finish, start, store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ def _snake(name: str) -> str:
 
 
 def composition(
-    adata,
+    adata: AnnData,
     *,
     gene_sets: Any = "liver_celltypes",
     method: str = "zscore",
@@ -55,7 +59,7 @@ def composition(
     key_added: str = "composition",
     obs: bool = True,
     copy: bool = False,
-):
+) -> AnnData | None:
     """Score liver cell-type marker sets per sample (relative scores, not proportions).
 
     Parameters
@@ -88,8 +92,9 @@ def composition(
 
     Returns
     -------
-    The samples x cell types DataFrame (``copy=False``) or the modified copy
-    (``copy=True``).
+    The modified copy when ``copy=True``, else ``None``. The samples x cell types scores are
+    in ``obsm[key_added]`` (:func:`mgtranscript.get.scores` ``(adata, key_added)``), the
+    marker coverage in ``uns[key_added]["coverage"]`` (:func:`mgtranscript.get.coverage`).
 
     Raises
     ------
@@ -104,8 +109,7 @@ def composition(
     """
     from ._core import score
 
-    if copy:
-        adata = adata.copy()
+    adata = start(adata, "composition", key_added=key_added, copy=copy)
     score(adata, gene_sets, method=method, layer=layer, key_added=key_added, min_size=1)
     table = adata.obsm[key_added]
     if table.shape[1] == 0:
@@ -120,10 +124,10 @@ def composition(
             adata.obs[col] = table[ct].to_numpy(dtype=float)
             columns[str(ct)] = col
     entry = adata.uns[key_added]
-    params = dict(entry["params"])
+    params = {k: v for k, v in entry["params"].items() if k != "function"}
     params["interpretation"] = _NOT_PROPORTIONS
     params["obs_columns"] = columns
-    entry["params"] = params
+    store(adata, key_added, "composition", params, coverage=entry["coverage"])
     cov = entry.get("coverage")
     if isinstance(cov, pd.DataFrame) and "final_size" in cov.columns:
         low = [str(s) for s, k in cov["final_size"].items() if k < 3]
@@ -132,17 +136,19 @@ def composition(
     n_nan = int(np.isnan(table.to_numpy(dtype=float)).any(axis=0).sum())
     if n_nan:
         logger.warning("composition: %d cell type(s) could not be scored in some samples", n_nan)
-    return adata if copy else table.copy()
+    return finish(adata, copy)
 
 
 def marker_coherence(
-    adata,
+    adata: AnnData,
     *,
     gene_sets: Any = "liver_celltypes",
     within: str | None = None,
     layer: str | None = None,
     min_n: int = 5,
-) -> pd.DataFrame:
+    key_added: str = "marker_coherence",
+    copy: bool = False,
+) -> AnnData | None:
     """How well each marker tracks the rest of its set, within strata of samples.
 
     A marker set can only stand for a cell population in bulk samples when its markers move
@@ -169,13 +175,18 @@ def marker_coherence(
         Expression layer (default ``X``).
     min_n
         Smallest stratum analysed (samples).
+    key_added
+        Results go to ``adata.uns[key_added] = {"params": ..., "table": DataFrame}``.
+    copy
+        Return a modified copy instead of writing into ``adata``.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per set, marker and stratum (:data:`COHERENCE_COLUMNS`): ``cell_type``,
-        ``gene``, ``level`` (the stratum), ``n`` (samples), ``rho`` (Spearman correlation
-        with the rest of the set; NaN when fewer than two other markers are measured).
+    The modified copy when ``copy=True``, else ``None``. The table, read with
+    :func:`mgtranscript.get.marker_coherence` ``(adata, key_added)``, has one row per set,
+    marker and stratum (:data:`COHERENCE_COLUMNS`): ``cell_type``, ``gene``, ``level`` (the
+    stratum), ``n`` (samples), ``rho`` (Spearman correlation with the rest of the set; NaN
+    when fewer than two other markers are measured).
 
     Raises
     ------
@@ -185,7 +196,9 @@ def marker_coherence(
     from scipy import stats
 
     from ...genesets import load
+    from ._runner import describe_spec
 
+    adata = start(adata, "marker_coherence", key_added=key_added, copy=copy)
     if min_n < 4:
         raise InputDataError(f"min_n must be at least 4, got {min_n}.")
     if layer is not None and layer not in adata.layers:
@@ -219,4 +232,7 @@ def marker_coherence(
                     rho = float(stats.spearmanr(X[:, j], Z[:, rest].mean(axis=1))[0])
                 rows.append({"cell_type": str(ct), "gene": str(names[gi]), "level": lv, "n": int(m.sum()),
                              "rho": rho})
-    return pd.DataFrame(rows, columns=COHERENCE_COLUMNS)
+    params = {"gene_sets": describe_spec(gene_sets), "within": within or "", "layer": layer or "X",
+              "min_n": int(min_n)}
+    store(adata, key_added, "marker_coherence", params, table=pd.DataFrame(rows, columns=COHERENCE_COLUMNS))
+    return finish(adata, copy)

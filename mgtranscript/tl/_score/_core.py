@@ -1,4 +1,4 @@
-"""The scoring entry point: :func:`mgtranscript.tl.score` (any registered method) and the AnnData checks it shares."""
+"""The scoring entry point: :func:`mgtranscript.tl.score` (any registered method)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ...errors import InputDataError
-from . import _runner
+from .._store import check_anndata, finish, start, store
+from . import _methods, _runner
 
 if TYPE_CHECKING:  # pragma: no cover
     from anndata import AnnData
@@ -18,31 +19,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 __all__ = ["score"]
-
-
-def check_anndata(adata: Any, func: str) -> None:
-    """Refuse anything that is not an AnnData, with the fix in the message.
-
-    A MuData (multimodal container) holds one AnnData per modality in ``mdata.mod``;
-    scoring needs the RNA one. Called first by :func:`score`,
-    :func:`mgtranscript.tl.score_cells` and :func:`mgtranscript.tl.pseudobulk`.
-    """
-    from anndata import AnnData
-
-    if isinstance(adata, AnnData):
-        return
-    kind = type(adata).__name__
-    if kind == "MuData" or (hasattr(adata, "mod") and isinstance(getattr(adata, "mod", None), Mapping)):
-        mods = list(getattr(adata, "mod", {}) or {})
-        rna = "rna" if "rna" in mods else (mods[0] if mods else "rna")
-        raise InputDataError(
-            f"mg.tl.{func} takes an AnnData, not a MuData (modalities: {', '.join(map(repr, mods)) or 'none'}); "
-            f'pass the expression modality, e.g. mg.tl.{func}(mdata.mod["{rna}"], ...), then '
-            "mdata.update() to see the results in the MuData"
-        )
-    hint = (" Wrap a samples x genes table with anndata.AnnData(df)."
-            if isinstance(adata, pd.DataFrame) else "")
-    raise InputDataError(f"mg.tl.{func} takes an AnnData (samples x genes), not a {kind}.{hint}")
 
 
 def score(
@@ -58,7 +34,7 @@ def score(
     copy: bool = False,
     progress: bool | None = None,
     chunk_size: int | None = None,
-    **options: Any,
+    **method_options: Any,
 ) -> AnnData | None:
     """Score gene sets in every sample.
 
@@ -103,10 +79,26 @@ def score(
     chunk_size
         Samples per chunk for sample-independent methods (default: about 25 million
         matrix entries per chunk). Results do not depend on it.
-    **options
-        The method's own options, e.g. ``alpha=0.25, normalize=False, ties="average"``
-        for ssgsea, ``orient=True`` for plage, ``center=True`` for singscore. Unknown
-        options raise an error listing the valid ones.
+    **method_options
+        The method's own options, keyword-only arguments of its ``<method>_matrix``
+        function; :func:`score_methods` lists them as a table with defaults and
+        descriptions. Options of another method, unknown names and values of the wrong
+        type raise an error listing the valid ones. The options are:
+
+        ``ssgsea``
+            ``alpha=0.25`` (weight exponent of the set genes' ranks), ``normalize=False``
+            (divide by the range of all scores, GSVA ``ssgsea.norm``), ``ties="average"``
+            (or ``"gsva"``: GSVA 1.46 exactly), ``n_jobs=None`` (ranking threads).
+        ``gsva``
+            ``kcdf="gaussian"`` (or ``"poisson"`` for counts, ``"none"``),
+            ``mx_diff=True``, ``abs_ranking=False``, ``tau=1.0``, ``chunk_genes=None``,
+            ``use_dask=None``.
+        ``plage``
+            ``orient=True`` (sign the score to follow the set's mean z-score).
+        ``singscore``
+            ``center=True`` (subtract 0.5 from each part), ``n_jobs=None``.
+        ``zscore``, ``mean``
+            No options.
 
     Returns
     -------
@@ -139,19 +131,13 @@ def score(
         raise InputDataError(f"obs must be True or False, got {obs!r}")
 
     mod, _func = _runner.get_method(method)
-    options = _runner.check_options(method, options)
+    options = _methods.check_options(method, method_options)
     if not isinstance(min_size, (int, np.integer)) or min_size < 1:
         raise InputDataError(f"min_size must be an integer >= 1, got {min_size!r}")
     if max_size is not None and (not isinstance(max_size, (int, np.integer)) or max_size < min_size):
         raise InputDataError(f"max_size must be None or an integer >= min_size ({min_size}), got {max_size!r}")
     key = key_added or f"mg_{method}"
-    if copy:
-        if getattr(adata, "isbacked", False):
-            raise InputDataError(
-                "copy=True would load a backed AnnData into memory; call score(..., copy=False) "
-                "(results go to adata.obsm/uns in memory) or adata.to_memory() first"
-            )
-        adata = adata.copy()
+    adata = start(adata, "score", key_added=key, copy=copy)
     _runner.validate_names(adata)
     _runner.get_matrix(adata, layer)  # early, clear error for a missing layer
 
@@ -165,7 +151,7 @@ def score(
     scores = pd.DataFrame(es, index=adata.obs_names.copy(), columns=list(sets))
     adata.obsm[key] = scores
     obs_columns = _write_obs(adata, key, scores if obs else None)
-    full_options = {**_runner.method_options(method), **options}
+    full_options = {**_methods.method_options(method), **options}
     params = {
         "method": method,
         "options": {k: v for k, v in full_options.items() if v is not None},
@@ -179,13 +165,9 @@ def score(
         and not (method == "ssgsea" and options.get("normalize")),
         "obs_columns": obs_columns or None,
     }
-    # h5ad cannot store None: leave unset parameters out
-    adata.uns[key] = {
-        "params": {k: v for k, v in params.items() if v is not None},
-        "coverage": coverage,
-    }
-    return adata if copy else None
-
+    # h5ad (anndata < 0.12) cannot store None: leave unset parameters out
+    store(adata, key, "score", {k: v for k, v in params.items() if v is not None}, coverage=coverage)
+    return finish(adata, copy)
 
 
 def _write_obs(adata: AnnData, key: str, scores: pd.DataFrame | None) -> list[str]:

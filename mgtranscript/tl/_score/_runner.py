@@ -32,7 +32,6 @@ Results are identical to the in-memory path.
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -61,7 +60,7 @@ METHODS: dict[str, str] = {
 }
 
 #: options a method's function takes that the runner fills itself (never from the user)
-_INTERNAL_OPTIONS = {"down_sets"}
+INTERNAL_OPTIONS = {"down_sets"}
 
 #: default chunk: about this many matrix entries (float64) per chunk
 _CHUNK_ENTRIES = 10_000_000  # 500 samples x 20,000 genes: ~1.2 GB peak RSS out of core
@@ -87,29 +86,6 @@ def get_method(method: str) -> tuple[ModuleType, Callable[..., np.ndarray]]:
         ) from exc
     func = getattr(mod, f"{method}_matrix")
     return mod, func
-
-
-def method_options(method: str) -> dict[str, Any]:
-    """The user-settable keyword options of a method and their defaults."""
-    _mod, func = get_method(method)
-    out = {}
-    for p in inspect.signature(func).parameters.values():
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in _INTERNAL_OPTIONS:
-            out[p.name] = p.default
-    return out
-
-
-def check_options(method: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """Reject options the method does not take; return them as a plain dict."""
-    allowed = method_options(method)
-    unknown = [k for k in options if k not in allowed]
-    if unknown:
-        listing = ", ".join(f"{k}={v!r}" for k, v in allowed.items()) or "(none)"
-        raise MgTranscriptError(
-            f"method {method!r} does not take option(s) {', '.join(map(repr, unknown))}; "
-            f"its options are: {listing}"
-        )
-    return dict(options)
 
 
 def _flags(mod: ModuleType) -> tuple[bool, bool]:

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from ...errors import GeneSetError, InputDataError
 
@@ -95,15 +96,18 @@ def mg_balance(
     Returns
     -------
     The copy when ``copy=True``, else ``None``. Writes ``adata.obs[key_added]`` (mean
-    z-score of influx genes minus that of efflux genes) and ``adata.uns[key_added]``
-    (``influx``/``efflux`` genes used, ``params``).
+    z-score of influx genes minus that of efflux genes) and ``adata.uns[key_added]`` =
+    ``{"params": ..., "coverage": DataFrame, "genes": DataFrame}``: the gene lists asked for,
+    their coverage in the data (:func:`mgtranscript.get.coverage`) and the genes used (``gene``,
+    ``role`` = ``"influx"`` / ``"efflux"``; constant genes are left out), read with
+    ``mgtranscript.get.table(adata, "mg_balance", "genes")``.
     """
     from ... import genesets
+    from .._store import finish, start, store
     from ._runner import check_values, dense_columns, validate_names
     from ._common import standardise
 
-    if copy:
-        adata = adata.copy()
+    adata = start(adata, "mg_balance", key_added=key_added, copy=copy)
     validate_names(adata)
     check_values(adata, layer, "mean", {})
     in_name, in_genes = _set_genes(influx, "influx")
@@ -132,11 +136,10 @@ def mg_balance(
         used[k] = [str(adata.var_names[cols[p]]) for p in keep]
     adata.obs[key_added] = parts["influx"] - parts["efflux"]
     params = {"influx": in_name, "efflux": ef_name, "layer": layer}
-    adata.uns[key_added] = {
-        "params": {k: v for k, v in params.items() if v is not None},  # h5ad (anndata < 0.12) cannot store None
-        "influx": used["influx"],
-        "efflux": used["efflux"],
-        "coverage": coverage,
-    }
+    genes = pd.DataFrame({"gene": used["influx"] + used["efflux"],
+                          "role": ["influx"] * len(used["influx"]) + ["efflux"] * len(used["efflux"])})
+    # h5ad (anndata < 0.12) cannot store None
+    store(adata, key_added, "mg_balance", {k: v for k, v in params.items() if v is not None},
+          coverage=coverage, genes=genes)
     log.info("mg_balance: %d influx vs %d efflux genes", len(used["influx"]), len(used["efflux"]))
-    return adata if copy else None
+    return finish(adata, copy)

@@ -4,7 +4,7 @@ correlations with donors as the unit (``_donors``), Mg-score/mechanism coupling 
 random-effects meta-analysis (``_meta``) and survival (``_survival``, Cox fits in ``_cox``).
 ``_features`` resolves the features (scores, genes, obs columns) they all take."""
 
-from ._compare import ADJUSTED_COLUMNS, COMPARE_COLUMNS, compare, compare_table
+from ._compare import ADJUSTED_COLUMNS, COMPARE_COLUMNS, compare
 from ._correlate import CORRELATE_COLUMNS, correlate
 from ._coupling import COUPLING_COLUMNS, coupling
 from ._donors import DONORS_UNKNOWN, correlate_cells, donor_column
@@ -12,6 +12,6 @@ from ._meta import META_COLUMNS, meta_analysis, pool
 from ._survival import survival
 from ._trend import TREND_COLUMNS, trend
 
-__all__ = ["compare", "compare_table", "trend", "correlate", "correlate_cells", "donor_column", "coupling",
+__all__ = ["compare", "trend", "correlate", "correlate_cells", "donor_column", "coupling",
            "meta_analysis", "pool", "survival", "COMPARE_COLUMNS", "ADJUSTED_COLUMNS", "TREND_COLUMNS",
            "CORRELATE_COLUMNS", "COUPLING_COLUMNS", "META_COLUMNS", "DONORS_UNKNOWN"]

@@ -4,29 +4,34 @@
 paired t / Wilcoxon signed-rank for matched designs) and reports effect sizes (Hedges' g
 with a 95% CI, AUROC). :func:`trend` tests for a monotone trend across ordered stages
 (Spearman rho and the Jonckheere-Terpstra test). Both write one tidy table to
-``adata.uns[key_added]`` (read it back with :func:`compare_table`), with BH q-values over
-all rows of the run.
+``adata.uns[key_added]["table"]`` (read it back with :func:`mgtranscript.get.compare` /
+:func:`mgtranscript.get.trend`), with BH q-values over all rows of the run.
 
-This module holds :func:`compare` and :func:`compare_table`; :func:`trend` lives in
-``_trend`` and the feature resolution both use in ``_features``.
+This module holds :func:`compare`; :func:`trend` lives in ``_trend`` and the feature
+resolution both use in ``_features``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ...errors import InputDataError
+from .._store import finish, start, store
 from ._features import _as_list, _features, _labels, covariate_frame
 from ..._stats import auroc, bh_adjust, hedges_g, hedges_g_av, hedges_g_paired, hedges_j
 
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["compare", "compare_table", "COMPARE_COLUMNS", "ADJUSTED_COLUMNS"]
+__all__ = ["compare", "COMPARE_COLUMNS", "ADJUSTED_COLUMNS"]
 
 #: Columns of the :func:`compare` table, in order.
 COMPARE_COLUMNS = [
@@ -151,7 +156,7 @@ def _paired_row(x: np.ndarray, y: np.ndarray) -> dict:
 
 
 def compare(
-    adata,
+    adata: AnnData,
     *,
     groupby: str = "condition",
     reference: str | None = None,
@@ -163,7 +168,7 @@ def compare(
     covariates: str | Sequence[str] | None = None,
     key_added: str = "compare",
     copy: bool = False,
-):
+) -> AnnData | None:
     """Compare scores and single genes between each condition and a reference.
 
     For every feature (each column of each ``obsm`` score table in ``keys``, each numeric
@@ -244,25 +249,23 @@ def compare(
         ``adj_g +/- t(adj_df) * J * adj_se / s``, its p-value ``adj_pval``. Without
         ``covariates`` the table is exactly as before.
     key_added
-        Where the table goes: ``adata.uns[key_added]``; parameters in
-        ``adata.uns[f"{key_added}_params"]``.
+        Where the results go: ``adata.uns[key_added] = {"params": ..., "table": DataFrame}``.
     copy
         Return a modified copy instead of writing into ``adata``.
 
     Returns
     -------
     ``None`` (or the copy when ``copy=True``). The table (columns
-    :data:`COMPARE_COLUMNS`) is in ``uns[key_added]``: read it with
-    ``compare_table(adata, key_added)``. ``qval``/``u_qval`` are Benjamini-Hochberg over all
-    rows of the table (the t and U p-values respectively).
+    :data:`COMPARE_COLUMNS`) is in ``uns[key_added]["table"]``: read it with
+    :func:`mgtranscript.get.compare` ``(adata, key_added)``. ``qval``/``u_qval`` are
+    Benjamini-Hochberg over all rows of the table (the t and U p-values respectively).
 
     Raises
     ------
     InputDataError
         Unknown columns, groups or reference (the message lists the available ones).
     """
-    if copy:
-        adata = adata.copy()
+    adata = start(adata, "compare", key_added=key_added, copy=copy)
     labels = _labels(adata, groupby)
     n_missing = int(labels.isna().sum())
     levels = sorted(set(labels.dropna()))
@@ -331,13 +334,13 @@ def compare(
         table[c] = table[c].astype(int)
     if n_missing:
         logger.info("compare: %d samples with missing %s dropped", n_missing, groupby)
-    adata.uns[key_added] = table
-    adata.uns[f"{key_added}_params"] = {
+    params = {
         "groupby": groupby, "reference": reference, "groups": list(groups), "keys": _as_list(keys),
         "genes": _as_list(genes), "layer": layer or "X", "paired_by": paired_by or "", "n_missing": n_missing,
         "covariates": cov_names,
     }  # fmt: skip
-    return adata if copy else None
+    store(adata, key_added, "compare", params, table=table)
+    return finish(adata, copy)
 
 
 def _ols(y: np.ndarray, X: np.ndarray, coef: int):
@@ -434,34 +437,3 @@ def _complete_pairs(lab, pairs, grp, reference) -> tuple[np.ndarray, np.ndarray,
             used += 2
     n_all = int(((lab == grp) | (lab == reference)).sum())
     return np.array(ig, dtype=int), np.array(ir, dtype=int), n_all - used
-
-
-def compare_table(adata, key: str = "compare") -> pd.DataFrame:
-    """The tidy table written by :func:`compare` or :func:`trend` under ``uns[key]`` (a copy).
-
-    Parameters
-    ----------
-    adata
-        An AnnData on which :func:`compare` or :func:`trend` ran.
-    key
-        Their ``key_added``.
-
-    Returns
-    -------
-    DataFrame, one row per feature and group (columns :data:`COMPARE_COLUMNS` or
-    :data:`~mgtranscript.tl.TREND_COLUMNS`).
-
-    Raises
-    ------
-    InputDataError
-        When ``uns[key]`` does not exist or is not a table.
-    """
-    if key not in adata.uns:
-        raise InputDataError(f"adata.uns has no {key!r}; run mgtranscript.tl.compare(..., key_added={key!r}) first.")
-    tab = adata.uns[key]
-    if isinstance(tab, pd.DataFrame):
-        return tab.copy()
-    try:
-        return pd.DataFrame(tab)
-    except Exception as exc:  # noqa: BLE001
-        raise InputDataError(f"adata.uns[{key!r}] is not a comparison table.") from exc

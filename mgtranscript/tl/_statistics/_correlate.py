@@ -80,11 +80,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ...errors import InputDataError
+from .._store import finish, start, store
 from ._features import _as_list, _gene_values, _resolve, covariate_frame
 from ._partial_corr import (
     _design_matrix,
@@ -95,6 +97,9 @@ from ._partial_corr import (
     _prepare,
 )
 from ..._stats import bh_adjust
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +129,7 @@ def _zero_fraction(v: np.ndarray) -> float:
 
 
 def correlate(
-    adata,
+    adata: AnnData,
     x: str | Sequence[str],
     y: str | Sequence[str],
     *,
@@ -137,7 +142,7 @@ def correlate(
     min_n: int = 4,
     key_added: str = "correlate",
     copy: bool = False,
-):
+) -> AnnData | None:
     """Correlate features across samples, pooled, within groups or within pairs.
 
     Every pair ``x`` x ``y`` is tested. See the module docstring
@@ -183,24 +188,23 @@ def correlate(
 
     Returns
     -------
-    pandas.DataFrame
-        The table (also in ``uns[key_added]["table"]``), columns
-        :data:`CORRELATE_COLUMNS`: ``x``, ``y``, ``method``; ``design`` (``"pooled"``,
-        ``"within:<col>"``, ``"paired:<col>"`` or ``"within:<col>+paired:<col>"``);
-        ``combine`` (``"fisher"``, ``"residualise"``, ``"rmcorr"``, ``"pair+group
-        fixed effects"`` or empty); ``level`` (``"pooled"``, ``"combined"`` or a group
-        name; the first row of each pair is the one to report); ``estimate`` with
-        ``ci_low``/``ci_high`` (95%) and ``pval``; ``qval`` (Benjamini-Hochberg over the
-        pooled/combined rows of this call; empty for per-group rows); ``n`` (complete
-        samples used), ``n_groups`` (groups or pairs), ``df`` (t-test degrees of freedom;
-        empty for a Fisher-combined row, which uses a z-test); ``covariates`` (``;``
-        joined); ``q_het``/``q_pval``/``i2`` (heterogeneity across groups, combined rows
-        only); ``zero_fraction_x``/``_y`` (share of the samples used at the feature's
-        minimum: for a gene, the share with zero reads when ``layers["counts"]`` exists,
-        else the share at the minimum value; a large share means the estimate rests on few
-        samples, and on log-CPM the zero-count samples are ranked by library size --
-        a note says so above 50%); ``note``. With ``copy=True`` the modified copy is
-        returned instead.
+    The modified copy when ``copy=True``, else ``None``. The table in
+    ``uns[key_added]["table"]`` (read it with :func:`mgtranscript.get.correlate`
+    ``(adata, key_added)``) has the columns :data:`CORRELATE_COLUMNS`: ``x``, ``y``,
+    ``method``; ``design`` (``"pooled"``, ``"within:<col>"``, ``"paired:<col>"`` or
+    ``"within:<col>+paired:<col>"``); ``combine`` (``"fisher"``, ``"residualise"``,
+    ``"rmcorr"``, ``"pair+group fixed effects"`` or empty); ``level`` (``"pooled"``,
+    ``"combined"`` or a group name; the first row of each pair is the one to report);
+    ``estimate`` with ``ci_low``/``ci_high`` (95%) and ``pval``; ``qval``
+    (Benjamini-Hochberg over the pooled/combined rows of this call; empty for per-group
+    rows); ``n`` (complete samples used), ``n_groups`` (groups or pairs), ``df`` (t-test
+    degrees of freedom; empty for a Fisher-combined row, which uses a z-test);
+    ``covariates`` (``;`` joined); ``q_het``/``q_pval``/``i2`` (heterogeneity across groups,
+    combined rows only); ``zero_fraction_x``/``_y`` (share of the samples used at the
+    feature's minimum: for a gene, the share with zero reads when ``layers["counts"]``
+    exists, else the share at the minimum value; a large share means the estimate rests on
+    few samples, and on log-CPM the zero-count samples are ranked by library size -- a note
+    says so above 50%); ``note``.
 
     Raises
     ------
@@ -213,16 +217,15 @@ def correlate(
     >>> mg.tl.correlate(adata, "mg_ssgsea:MG_EFFLUX_EXCHANGE", "mech_ssgsea",
     ...                 within="condition", paired_by="pair_id")             # doctest: +SKIP
     """
-    if copy:
-        adata = adata.copy()
+    adata = start(adata, "correlate", key_added=key_added, copy=copy)
     table, params = _correlation_table(
         adata, x, y, method=method, within=within, paired_by=paired_by, covariates=covariates,
         combine=combine, layer=layer, min_n=min_n,
     )
-    adata.uns[key_added] = {"params": params, "table": table}
+    store(adata, key_added, "correlate", params, table=table)
     logger.info("correlate: %d x %d features, design %s -> adata.uns[%r]", len(params["x"]), len(params["y"]),
                 table["design"].iloc[0] if len(table) else "", key_added)
-    return adata if copy else table
+    return finish(adata, copy)
 
 
 def _correlation_table(adata, x, y, *, method, within, paired_by, covariates, combine, layer, min_n):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,10 @@ from mgtranscript.errors import InputDataError
 
 from ..._stats import bh_adjust
 from ...genesets import mechanism_of
+from .._store import finish, start, store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +39,7 @@ COUPLING_COLUMNS = [
 
 
 def coupling(
-    adata,
+    adata: AnnData,
     *,
     mg_key: str,
     mechanism_key: str,
@@ -46,7 +51,7 @@ def coupling(
     combine: str = "fisher",
     key_added: str = "coupling",
     copy: bool = False,
-):
+) -> AnnData | None:
     """Correlate every Mg score with every mechanism score across samples.
 
     The correlations are computed by :func:`mgtranscript.tl.correlate` (see there for the
@@ -85,14 +90,15 @@ def coupling(
     combine
         ``"fisher"`` or ``"residualise"``, for ``within``.
     key_added
-        Result goes to ``adata.uns[key_added]``.
+        Results go to ``adata.uns[key_added] = {"params": ..., "table": DataFrame}``.
     copy
         Return a modified copy instead of writing into ``adata``.
 
     Returns
     -------
-    ``None`` (or the copy when ``copy=True``). ``adata.uns[key_added]`` is a tidy DataFrame
-    with columns :data:`COUPLING_COLUMNS`: ``group, mg_set, mechanism_set, mechanism,
+    ``None`` (or the copy when ``copy=True``). ``adata.uns[key_added]["table"]`` (read it with
+    :func:`mgtranscript.get.coupling` ``(adata, key_added)``) is a tidy DataFrame with columns
+    :data:`COUPLING_COLUMNS`: ``group, mg_set, mechanism_set, mechanism,
     method, r, pval, qval, n, covariates`` as before, plus ``design`` (``"pooled"``,
     ``"within:<col>"``, ``"paired:<col>"``, ...), ``level`` (``"pooled"``,
     ``"combined"`` or the group), ``ci_low``/``ci_high`` (95%), ``df``, ``i2``
@@ -103,6 +109,7 @@ def coupling(
     """
     from ._correlate import _correlation_table
 
+    adata = start(adata, "coupling", key_added=key_added, copy=copy)
     if method not in {"spearman", "pearson"}:
         raise InputDataError(f"method must be 'spearman' or 'pearson', got {method!r}.")
     if isinstance(covariates, str):
@@ -116,7 +123,6 @@ def coupling(
         raise InputDataError(f"give groupby= or within=, not both (got {groupby!r} and {within!r}).")
     if groupby is not None and groupby not in obs.columns:
         raise InputDataError(f"groupby {groupby!r} is not a column of adata.obs (columns: {list(obs.columns)}).")
-    adata = adata.copy() if copy else adata
     A = _score_frame(adata, mg_key)
     B = _score_frame(adata, mechanism_key)
     xs = [f"{mg_key}:{c}" for c in A.columns]
@@ -145,7 +151,9 @@ def coupling(
     for idx in table.groupby("group", sort=False).groups.values():
         table.loc[idx, "qval"] = bh_adjust(table.loc[idx, "pval"].to_numpy(dtype=float))
     table = table[COUPLING_COLUMNS].reset_index(drop=True)
-    adata.uns[key_added] = table
+    params = {"mg_key": mg_key, "mechanism_key": mechanism_key, "method": method, "groupby": groupby or "",
+              "within": within or "", "paired_by": paired_by or "", "covariates": covariates, "combine": combine}
+    store(adata, key_added, "coupling", params, table=table)
     logger.info("coupling: %d pairs, design %s -> adata.uns[%r]", len(A.columns) * len(B.columns),
                 main["design"].iloc[0] if len(main) else "", key_added)
-    return adata if copy else None
+    return finish(adata, copy)

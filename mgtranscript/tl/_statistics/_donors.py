@@ -23,14 +23,19 @@ certainty.
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ...errors import InputDataError
+from .._store import finish, start, store
 from ._features import feature_values
 from ..._stats import Z_95, bh_adjust
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -48,22 +53,34 @@ _COLUMNS = ["x", "y", "method", "design", "combine", "level", "estimate", "ci_lo
             "note"]
 
 
-def donor_column(adata, donor_key: str | None = None) -> str | None:
-    """The ``obs`` column with the donor: ``donor_key`` (checked), else the first of
-    :data:`DONOR_KEYS` present, else None.
+def donor_column(obs: pd.DataFrame, donor_key: str | None = None) -> str | None:
+    """The column of a cells' ``obs`` table that names each cell's donor.
+
+    Parameters
+    ----------
+    obs
+        The cells' ``adata.obs``.
+    donor_key
+        The donor column, if known (it is checked); else the first of :data:`DONOR_KEYS`
+        present is taken.
+
+    Returns
+    -------
+    str or None
+        The column name, or ``None`` when no donor column is found (donors unknown).
 
     Raises
     ------
     InputDataError
-        ``donor_key`` is not an ``obs`` column.
+        ``donor_key`` is not a column of ``obs``.
     """
     if donor_key is not None:
-        if donor_key not in adata.obs.columns:
+        if donor_key not in obs.columns:
             raise InputDataError(f"donor_key {donor_key!r} is not an obs column of the cells; available: "
-                                 f"{', '.join(map(str, adata.obs.columns[:15]))}. Pass the column that names "
+                                 f"{', '.join(map(str, obs.columns[:15]))}. Pass the column that names "
                                  "each cell's donor (or omit it to look for donor, donor_id, individual, patient).")
         return donor_key
-    return next((k for k in DONOR_KEYS if k in adata.obs.columns), None)
+    return next((k for k in DONOR_KEYS if k in obs.columns), None)
 
 
 def _spearman(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float, float, float]:
@@ -78,7 +95,7 @@ def _spearman(x: np.ndarray, y: np.ndarray, method: str) -> tuple[float, float, 
 
 
 def correlate_cells(
-    adata,
+    adata: AnnData,
     x: str,
     y: str,
     *,
@@ -90,7 +107,7 @@ def correlate_cells(
     layer: str | None = None,
     key_added: str = "correlate_cells",
     copy: bool = False,
-):
+) -> AnnData | None:
     """Correlate two features inside each cell type and donor, with donors as the unit.
 
     See the module docstring (``_donors``) for the statistics.
@@ -115,25 +132,27 @@ def correlate_cells(
     layer
         Expression layer for genes (default ``X``).
     key_added
-        ``uns[key_added] = {"params", "table"}``.
+        Results go to ``adata.uns[key_added] = {"params": ..., "table": DataFrame}``.
     copy
         Return a modified copy instead of writing into ``adata``.
 
     Returns
     -------
-    pandas.DataFrame
-        Columns of :data:`mgtranscript.tl.CORRELATE_COLUMNS`. Rows: the combined
-        estimate (``level = "combined"``, ``n`` = donors, ``df`` = donors - 1), one per donor
-        (``level = "donor <id>"``, its cell types combined) and one per cell type and donor
-        (``level = "<cell type> | <donor>"``, ``n`` = cells). ``design`` is
-        ``"cells: within cell type and donor; donors as the unit"`` or, without donors,
-        ``"cells: within cell type; donors unknown ..."``. With ``copy=True`` the copy.
+    The modified copy when ``copy=True``, else ``None``. The table (read it with
+    :func:`mgtranscript.get.correlate` ``(adata, key_added)``) has the columns of
+    :data:`mgtranscript.tl.CORRELATE_COLUMNS`. Rows: the combined estimate (``level =
+    "combined"``, ``n`` = donors, ``df`` = donors - 1), one per donor (``level = "donor
+    <id>"``, its cell types combined) and one per cell type and donor (``level = "<cell
+    type> | <donor>"``, ``n`` = cells). ``design`` is ``"cells: within cell type and donor;
+    donors as the unit"`` or, without donors, ``"cells: within cell type; donors unknown
+    ..."``. ``params["donor_key"]`` is the donor column used (empty when none).
 
     Raises
     ------
     InputDataError
         Unknown columns or features, a bad ``method``, ``min_cells`` < 4 or ``min_donors`` < 2.
     """
+    adata = start(adata, "correlate_cells", key_added=key_added, copy=copy)
     if method not in ("spearman", "pearson"):
         raise InputDataError(f"method must be 'spearman' or 'pearson', got {method!r}.")
     if min_cells < 4 or min_donors < 2:
@@ -141,9 +160,7 @@ def correlate_cells(
     if cell_type_key not in adata.obs.columns:
         raise InputDataError(f"obs has no column {cell_type_key!r} with cell types; pass cell_type_key= "
                              f"(obs columns: {', '.join(map(str, adata.obs.columns[:15]))}).")
-    if copy:
-        adata = adata.copy()
-    dcol = donor_column(adata, donor_key)
+    dcol = donor_column(adata.obs, donor_key)
     xv = feature_values(adata, x, layer=layer)[0][1].astype(float)
     yv = feature_values(adata, y, layer=layer)[0][1].astype(float)
     ct = adata.obs[cell_type_key].astype("object").map(lambda v: None if pd.isna(v) else str(v)).to_numpy(dtype=object)
@@ -213,8 +230,8 @@ def correlate_cells(
             f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
     table = pd.DataFrame([combined, *rows], columns=_COLUMNS)
     table.loc[0, "qval"] = bh_adjust(table.loc[[0], "pval"].to_numpy(float))[0]
-    adata.uns[key_added] = {"params": {"x": x, "y": y, "method": method, "cell_type_key": cell_type_key,
-                                       "donor_key": dcol or "", "min_cells": int(min_cells),
-                                       "min_donors": int(min_donors)}, "table": table}
+    store(adata, key_added, "correlate_cells", {"x": x, "y": y, "method": method, "cell_type_key": cell_type_key,
+                                                "donor_key": dcol or "", "min_cells": int(min_cells),
+                                                "min_donors": int(min_donors)}, table=table)
     logger.info("correlate_cells %s~%s: %s", x, y, combined["note"])
-    return adata if copy else table
+    return finish(adata, copy)

@@ -43,13 +43,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
 from ...errors import InputDataError
+from .._store import finish, start, store
 from ._cox import cox_into as _cox_into
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -294,7 +299,7 @@ def _km(T, E, high, feature: str):
 
 
 def survival(
-    adata,
+    adata: AnnData,
     feature: str | Sequence[str],
     *,
     time: str = "os_days",
@@ -309,7 +314,7 @@ def survival(
     ph_alpha: float = 0.05,
     key_added: str = "survival",
     copy: bool = False,
-):
+) -> AnnData | None:
     """Kaplan-Meier, log-rank and Cox proportional hazards for a feature (lifelines).
 
     Parameters
@@ -353,8 +358,8 @@ def survival(
 
     Returns
     -------
-    With ``copy=False`` the summary DataFrame (also stored); with ``copy=True`` the
-    modified copy. ``adata.uns[key_added]`` holds ``"params"`` (a plain dict),
+    The modified copy when ``copy=True``, else ``None``. ``adata.uns[key_added]`` holds
+    ``"params"`` (a plain dict),
     ``"summary"`` (one row per feature, columns :data:`SUMMARY_COLUMNS`: ``n``,
     ``n_events``, ``cut``, ``cut_value``, ``n_cuts``, ``logrank_p``, ``logrank_p_raw``,
     ``hr_per_sd`` with ``hr_ci_low``/``hr_ci_high``/``cox_p``, ``ph_test_p``/``ph_violated``,
@@ -362,7 +367,9 @@ def survival(
     ``cox_adj_p``, ``ph_adj_test_p``/``ph_adj_violated``, ``median_os_high``/
     ``median_os_low`` (NaN when not reached), ``n_excluded``/``excluded`` (patients of
     the group without survival data, and why), ``penalised`` (a refit shown, not used),
-    ``note``) and ``"km"`` (tidy Kaplan-Meier curves, :data:`KM_COLUMNS`).
+    ``note``) and ``"km"`` (tidy Kaplan-Meier curves, :data:`KM_COLUMNS`); read them with
+    :func:`mgtranscript.get.survival` ``(adata, key_added)`` and ``(adata, key_added,
+    table="km")``.
 
     Raises
     ------
@@ -370,8 +377,7 @@ def survival(
         Missing time/event/group/covariate columns, an unknown feature, fewer than
         ``min_events`` events, a constant feature or a cut that leaves a group empty.
     """
-    if copy:
-        adata = adata.copy()
+    adata = start(adata, "survival", key_added=key_added, copy=copy)
     features = [feature] if isinstance(feature, str) else list(feature)
     if not features:
         raise InputDataError("feature is empty; pass a gene, an obs column or a score.")
@@ -437,8 +443,7 @@ def survival(
         rows.append(row)
     summary = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
     km = pd.concat(kms, ignore_index=True)[KM_COLUMNS]
-    adata.uns[key_added] = {
-        "params": {
+    store(adata, key_added, "survival", {
             "features": [str(f) for f in features], "time": time, "event": event,
             "groupby": groupby or "", "group": str(group) if groupby is not None else "",
             "one_per": one_per or "", "cut": str(cut), "covariates": [str(c) for c in covariates],
@@ -447,8 +452,5 @@ def survival(
             "excluded": dict(counts["excluded"]),
             "method": "lifelines KaplanMeierFitter, logrank_test, CoxPHFitter (per SD), "
                       "proportional_hazard_test (rank)",
-        },
-        "summary": summary,
-        "km": km,
-    }
-    return adata if copy else summary
+        }, summary=summary, km=km)
+    return finish(adata, copy)

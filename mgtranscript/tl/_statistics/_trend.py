@@ -1,19 +1,25 @@
 """Ordered trends of gene-set scores and single genes across stages: :func:`trend`
-(Spearman rho and the Jonckheere-Terpstra test), one tidy table to ``adata.uns[key_added]``
-with BH q-values over all rows of the run."""
+(Spearman rho and the Jonckheere-Terpstra test), one tidy table to
+``adata.uns[key_added]["table"]`` (:func:`mgtranscript.get.trend`) with BH q-values over all rows
+of the run."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ...errors import InputDataError
+from .._store import finish, start, store
 from ._features import _as_list, _features, _labels
 from ..._stats import bh_adjust, jonckheere_terpstra
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +33,7 @@ TREND_COLUMNS = [
 
 
 def trend(
-    adata,
+    adata: AnnData,
     *,
     by: str,
     order: Sequence | None = None,
@@ -36,7 +42,7 @@ def trend(
     layer: str | None = None,
     key_added: str = "trend",
     copy: bool = False,
-):
+) -> AnnData | None:
     """Monotone trend of scores/genes across ordered stages (Spearman and Jonckheere-Terpstra).
 
     Parameters
@@ -54,21 +60,21 @@ def trend(
     keys, genes, layer
         Features, as in :func:`compare`.
     key_added
-        Table to ``adata.uns[key_added]``.
+        Results to ``adata.uns[key_added] = {"params": ..., "table": DataFrame}``.
     copy
         Return a modified copy instead of writing into ``adata``.
 
     Returns
     -------
-    ``None`` or the copy. The table (:data:`TREND_COLUMNS`) has per feature: ``rho`` and
+    ``None`` or the copy. The table (:data:`TREND_COLUMNS`; :func:`mgtranscript.get.trend`
+    ``(adata, key_added)``) has per feature: ``rho`` and
     ``pval`` (Spearman correlation of the values with the stage rank), the
     Jonckheere-Terpstra statistic ``jt_stat`` (pairs increasing with stage), ``jt_z`` and
     two-sided ``jt_pval`` (normal approximation, exact tie-corrected variance; see
     :func:`mgtranscript._stats.jonckheere_terpstra`), and BH ``qval`` (Spearman) and
     ``jt_qval`` over all rows. ``n_missing`` counts samples with a missing/unlisted stage.
     """
-    if copy:
-        adata = adata.copy()
+    adata = start(adata, "trend", key_added=key_added, copy=copy)
     if by not in adata.obs.columns:
         raise InputDataError(f"obs has no column {by!r}; available: {list(adata.obs.columns)}.")
     s = adata.obs[by]
@@ -132,12 +138,12 @@ def trend(
     table["qval"] = bh_adjust(table["pval"].to_numpy(dtype=float))
     table["jt_qval"] = bh_adjust(table["jt_pval"].to_numpy(dtype=float))
     table = table[TREND_COLUMNS]
-    adata.uns[key_added] = table
-    adata.uns[f"{key_added}_params"] = {
+    params = {
         "by": by, "order": order_txt, "keys": _as_list(keys), "genes": _as_list(genes),
         "layer": layer or "X", "n_missing": n_missing,
     }  # fmt: skip
-    return adata if copy else None
+    store(adata, key_added, "trend", params, table=table)
+    return finish(adata, copy)
 
 
 def _num_str(v: float) -> str:
