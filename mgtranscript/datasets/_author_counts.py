@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +154,7 @@ def _first_token(s: pd.Series) -> pd.Series:
 
 
 def match_author_columns(
-    columns, obs: pd.DataFrame, rules: dict | str | None = None, *, warn: bool = True
+    columns: Iterable[str], obs: pd.DataFrame, rules: dict | str | None = None, *, warn: bool = True
 ) -> pd.Series:
     """Map count-table sample names to sample ids (``obs_names``) by a catalog rule.
 

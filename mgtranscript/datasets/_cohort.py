@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from ._catalog import catalog, cohort_info, use_catalog
 from ._gdc import gdc
 from ._geo import geo
 from ._labels import apply_labels
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +19,7 @@ __all__ = ["load_cohort"]
 
 
 def load_cohort(accession: str, *, samples=None, samples_key: str | None = None,
-                metadata_only: bool = False, labels: bool = True, catalog=None, **kwargs):
+                metadata_only: bool = False, labels: bool = True, catalog=None, **kwargs) -> AnnData:
     """Load a cohort and add the catalog's harmonised labels.
 
     Parameters

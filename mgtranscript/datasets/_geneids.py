@@ -36,12 +36,16 @@ import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputDataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -168,14 +172,14 @@ def _aggregate(m, indicator: sp.csr_matrix, sizes: np.ndarray, how: str):
 
 
 def harmonise_var(
-    adata,
+    adata: AnnData,
     *,
     id_type: str = "auto",
     duplicates: str = "auto",
     unmapped: str = "keep",
     gene_info: GeneInfo | None = None,
     copy: bool = False,
-):
+) -> AnnData | None:
     """Rename ``adata.var_names`` to current gene symbols and collapse duplicates.
 
     Parameters

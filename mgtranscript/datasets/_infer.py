@@ -20,6 +20,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,9 @@ from ._vocabulary import (
     resolve,
     term_of,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -310,7 +314,7 @@ def _is_liver(obs: pd.DataFrame, series: dict) -> tuple[bool, str]:
 # --------------------------------------------------------------------------- the draft
 
 
-def infer_labels(source, *, accession: str | None = None, progress: bool | None = None) -> LabelDraft:
+def infer_labels(source: str | Path | pd.DataFrame | AnnData, *, accession: str | None = None, progress: bool | None = None) -> LabelDraft:
     """Propose a catalog entry (label rules, counts, confidence) from a series' own metadata.
 
     Parameters

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from ._catalog import (
     _snake,
     use_catalog,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -288,8 +292,8 @@ def _accession_of(adata) -> str:
     )
 
 
-def apply_labels(adata, accession: str | None = None, *, copy: bool = False, warn: bool = True,
-                 catalog: CatalogLike | None = None):
+def apply_labels(adata: AnnData, accession: str | None = None, *, copy: bool = False, warn: bool = True,
+                 catalog: CatalogLike | None = None) -> AnnData | None:
     """Write harmonised labels into ``adata.obs`` by the catalog's rules.
 
     Parameters

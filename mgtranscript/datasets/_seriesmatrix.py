@@ -32,11 +32,15 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataFormatError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -452,7 +456,7 @@ def _sample_values(df: pd.DataFrame, name: str, start: int, gsm: str) -> pd.Seri
 # --------------------------------------------------------------------------- AnnData
 
 
-def read_series_matrix(path: str | Path):
+def read_series_matrix(path: str | Path) -> AnnData:
     """Read a series matrix file into an AnnData (samples x ``ID_REF``), no id mapping.
 
     ``obs`` holds every ``!Sample_*`` field and characteristic (see the module docs),

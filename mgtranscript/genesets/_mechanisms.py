@@ -70,7 +70,7 @@ def mechanism_of(set_name: str) -> str:
     return ""
 
 
-def mechanism_sets(*, version: str = "7.0"):
+def mechanism_sets(*, version: str = "7.0") -> GeneSets:
     """The gene sets of :data:`MECHANISMS`, loaded from MSigDB through the download layer.
 
     Hallmark (``h.all``) and Reactome (``c2.cp.reactome``) GMTs of the given MSigDB

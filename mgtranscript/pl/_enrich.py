@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,9 @@ import pandas as pd
 from mgtranscript.errors import InputDataError
 from mgtranscript.pl._look import styled, suptitle
 from mgtranscript.pl._utils import new_figure, savefig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 
 @styled
@@ -28,7 +32,7 @@ def gsea(
     p_floor: float | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Classic GSEA enrichment plot: running sum, hit ticks, ranking metric.
 
     The statistics (ES, NES, p, FDR, hits) are written on a line between the title and

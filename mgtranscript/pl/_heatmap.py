@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,6 +26,10 @@ from mgtranscript.pl._utils import (
     savefig,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,7 +43,7 @@ def _dense(m) -> np.ndarray:
 
 @styled
 def heatmap(
-    adata,
+    adata: AnnData,
     genes: Sequence[str],
     *,
     groupby: str = "condition",
@@ -51,7 +56,7 @@ def heatmap(
     units: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Genes (rows) x groups (columns) heatmap of group means.
 
     Parameters

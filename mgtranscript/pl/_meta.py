@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,9 @@ from mgtranscript.errors import InputDataError
 from mgtranscript._words import fmt_p, fmt_signed
 from mgtranscript.pl._look import styled, suptitle, wrap
 from mgtranscript.pl._utils import new_figure, savefig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ def forest(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Forest plot: per-cohort effects with CIs and weights, pooled diamond, one facet per group.
 
     Parameters
@@ -199,7 +203,7 @@ def effect_forest(
     width: float | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Forest plot of one question: a row per cohort/test, a diamond per pooled estimate.
 
     Every row shows its estimate and 95% CI as a square and a line, with the numbers

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,9 @@ from mgtranscript.errors import InputDataError
 from mgtranscript._words import group_label, set_label
 from mgtranscript.pl._look import styled, two_lines
 from mgtranscript.pl._utils import new_figure, savefig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +170,7 @@ def contrast_heatmap(
     show: bool | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Axes | None:
     """Mg genes and Mg set scores (rows) x every contrast of every cohort (columns), effect as colour.
 
     Parameters
@@ -297,7 +301,7 @@ def enrichment_dotplot(
     show: bool | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Axes | None:
     """GSEA of gene sets (rows) across the contrasts of every cohort (columns): NES as colour, q as size.
 
     Parameters

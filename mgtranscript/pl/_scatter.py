@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,10 @@ from mgtranscript.pl._utils import (
     savefig,
     select_columns,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
 
 
 def _within_fits(ax, x: np.ndarray, y: np.ndarray, groups: np.ndarray, levels) -> None:
@@ -45,7 +50,7 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 @styled
 def scatter(
-    adata,
+    adata: AnnData,
     x_key: str,
     y_key: str,
     *,
@@ -61,7 +66,7 @@ def scatter(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """One score against another across samples, coloured by group, with within-group fits.
 
     A correlation across samples pooled from different groups mostly reflects the group

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,10 @@ from mgtranscript.pl._utils import (
     savefig,
     select_columns,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
 
 #: Units of the scoring methods of :func:`mgtranscript.tl.score`, for axis labels.
 METHOD_UNITS = {
@@ -74,7 +79,7 @@ def _pair_segments(x: pd.Series, y: pd.Series, pairs: pd.Series) -> list[np.ndar
 
 @styled
 def scores(
-    adata,
+    adata: AnnData,
     key: str | None = None,
     *,
     groupby: str = "condition",
@@ -88,7 +93,7 @@ def scores(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Scores per group: one panel per gene set, box or violin plus every sample as a point.
 
     Parameters

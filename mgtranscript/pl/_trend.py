@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,10 +28,14 @@ from mgtranscript.pl._utils import (
     savefig,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
+
 
 @styled
 def trend(
-    adata,
+    adata: AnnData,
     features: Sequence[str] | str,
     *,
     by: str,
@@ -42,7 +47,7 @@ def trend(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Features across ordered stages: a box per stage, every sample, a line through the medians.
 
     Parameters

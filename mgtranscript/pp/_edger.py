@@ -113,7 +113,7 @@ def _factor_tmm(
 
 
 def calc_norm_factors(
-    counts,
+    counts: np.ndarray | sparse.spmatrix | pd.DataFrame | AnnData,
     *,
     method: str | None = "TMM",
     lib_size=None,

@@ -16,9 +16,16 @@ risk of bias for GRADE (the ``risk_of_bias`` column of the design table).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._util import _fmt_num, _Sides
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterable
+
+    import pandas as pd
 
 #: A library is an outlier when it holds at most this fraction of its group's median library size.
 OUTLIER_FRACTION = 0.2
@@ -97,13 +104,13 @@ def risk_of_bias(check: str, flagged: bool, caveat: str) -> str:
 ADJUSTABLE = {"sex": ("sex_recorded", "sex_inferred"), "age": ("age",)}
 
 
-def covariates_to_adjust(table) -> list[str]:
+def covariates_to_adjust(table: pd.DataFrame) -> list[str]:
     """The covariates (``"sex"``, ``"age"``) whose imbalance a design table flags."""
     flagged = set(table.loc[table["flagged"].astype(bool), "check"])
     return [cov for cov, checks in ADJUSTABLE.items() if flagged & set(checks)]
 
 
-def mark_adjusted(table, covariates, *, note: str = ""):
+def mark_adjusted(table: pd.DataFrame, covariates: Iterable[str], *, note: str = "") -> pd.DataFrame:
     """A copy of a design table in which the sex / age imbalance rows answered by an adjustment
     for ``covariates`` are no longer a risk of bias; their caveat says so.
 
