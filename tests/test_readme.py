@@ -42,6 +42,19 @@ def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_pat
     assert ns["sheet"].name == "GSE77314_SraRunTable.csv" and not (tmp_path / ns["sheet"].name).exists()
     assert set(ns["hcc"].obs["condition"]) == {"hcc_tumour", "hcc_nontumour"}
 
+    # "Where results go", on the tour's AnnData: every tool's results come back through mg.get
+    (where,) = section_code("Where results go")
+    lines = [ln for ln in where.strip().splitlines()]
+    values = [eval(compile(ln.split("#")[0], "README.md (Where results go)", "eval"), ns) for ln in lines]  # noqa: S307
+    reference, scores, coverage, samples, genes, methods = values
+    assert reference == "healthy"
+    assert {"MG_LIVER_CORE", "condition"} <= set(scores.columns) and len(scores) == ns["adata"].n_obs
+    assert {"t_nk", "hepatocyte"} <= set(coverage.index) and (coverage["final_size"] > 0).all()
+    assert {"inferred_sex", "lib_size"} <= set(samples.columns)
+    assert set(genes["role"]) == {"influx", "efflux"} and {"TRPM7", "CNNM4"} <= set(genes["gene"])
+    assert set(methods["method"]) == {"ssgsea", "gsva", "zscore", "plage", "singscore", "mean"}
+    assert ns["adata"].uns["compare"]["params"]["function"] == "compare"
+
 
 def test_readme_settings_section_runs_and_lists_every_setting(capsys):
     (code,) = section_code("Settings")
