@@ -79,9 +79,8 @@ class Worker:
         from mgtranscript import genesets
         from mgtranscript.claims import load_claims
         from mgtranscript.errors import MgTranscriptError
-        from mgtranscript.genesets.bundled import gene_sets_dir
+        from mgtranscript.genesets import gene_sets_dir, mechanism_sets
         from mgtranscript.pipeline import KEY_GENES
-        from mgtranscript.tl.enrich import mechanism_sets
 
         self.spec = spec
         self.claims = load_claims()

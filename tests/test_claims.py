@@ -16,9 +16,9 @@ from mgtranscript.claims import (
     judge,
     load_claims,
 )
-from mgtranscript.claims.grading import RISK_OF_BIAS, optimal_information_size
+from mgtranscript.claims._grading import RISK_OF_BIAS, optimal_information_size
 from mgtranscript.errors import DataFormatError
-from mgtranscript.tl.mechanisms import MECHANISMS
+from mgtranscript.genesets import MECHANISMS
 
 Z95 = 1.959963984540054
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mgtranscript import settings
 from mgtranscript.pipeline import transactional_output
 from mgtranscript.claims import VERDICT_COLUMNS, load_claims
 from mgtranscript.cli import main
@@ -26,20 +27,16 @@ def run_dir(tmp_path_factory, mirror_server, session_cache, shared_dir):
     from gdc_server import GDCServer
 
     gdc = GDCServer().start()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MGTRANSCRIPT_MIRROR", mirror_server.url)
-    mp.setenv("MGTRANSCRIPT_CACHE", str(session_cache))
-    mp.setenv("MGTRANSCRIPT_SAMPLES", str(shared_dir / "samples"))
-    mp.setenv("MGTRANSCRIPT_GDC_URL", gdc.url)
-    mp.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
     out = tmp_path_factory.mktemp("run") / "out"
     with transactional_output(out) as work:
         (work / "figures").mkdir()
         (work / "figures" / "stale_from_an_earlier_run.png").write_bytes(b"\x89PNG old")
     try:
-        code = main(["run", "--out", str(out), "--cohorts", *COHORTS, "--permutations", "100", "--no-progress"])
+        with settings.override(mirror=mirror_server.url, cache_dir=session_cache, offline=False,
+                               samples_dir=shared_dir / "samples", gdc_url=gdc.url, backoff=0.01):
+            code = main(["run", "--out", str(out), "--cohorts", *COHORTS, "--permutations", "100",
+                         "--no-progress"])
     finally:
-        mp.undo()
         gdc.stop()
     assert code == 0
     return out

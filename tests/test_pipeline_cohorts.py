@@ -52,8 +52,7 @@ def _url(acc: str) -> str:
 
 
 def _counts_file(acc: str) -> Path:
-    from mgtranscript.fetch import cache_dir
-    from mgtranscript.fetch.urls import mirror_relpath
+    from mgtranscript.fetch import cache_dir, mirror_relpath
 
     return cache_dir() / mirror_relpath(_url(acc))
 
@@ -98,18 +97,14 @@ def _fake_load(acc, *, samples=None, metadata_only=False, **kwargs):
 @pytest.fixture
 def synthetic(tmp_path, monkeypatch):
     """Two synthetic cohorts in a temporary cache; every other cohort unavailable."""
-    from mgtranscript import datasets
-    from mgtranscript.tl import enrich
+    from mgtranscript import datasets, genesets, settings
 
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
-    monkeypatch.delenv("MGTRANSCRIPT_MIRROR", raising=False)
-    monkeypatch.delenv("MGTRANSCRIPT_SAMPLES", raising=False)
+    settings.cache_dir = tmp_path / "cache"  # offline, no mirror, no samples dir: the isolated settings
     genes = _genes()
     for acc, (*_, seed) in SYNTHETIC.items():
         _write_counts(acc, seed, genes)
     monkeypatch.setattr(datasets, "load_cohort", _fake_load)
-    monkeypatch.setattr(enrich, "mechanism_sets", lambda: _mechanisms(genes))
+    monkeypatch.setattr(genesets, "mechanism_sets", lambda: _mechanisms(genes))
     return tmp_path
 
 
@@ -178,10 +173,10 @@ def test_a_rerun_takes_cohorts_from_the_result_cache_and_a_changed_input_does_no
     assert changed["de_GSE167523.tsv"] != _tables(synthetic / "first")["de_GSE167523.tsv"]
 
     # other mechanism gene sets (same names, one gene fewer): other results
-    from mgtranscript.tl import enrich
+    from mgtranscript import genesets
 
     fewer = {k: v[:-1] if k == "HALLMARK_INFLAMMATORY_RESPONSE" else v for k, v in _mechanisms(_genes()).items()}
-    monkeypatch.setattr(enrich, "mechanism_sets", lambda: fewer)
+    monkeypatch.setattr(genesets, "mechanism_sets", lambda: fewer)
     _run(synthetic / "sets", jobs=1)
     assert set(_sources(synthetic / "sets").values()) == {"computed (parsed cohort from the cache)"}
     # no cache at all: everything computed again

@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.claims import load_claims
+from mgtranscript import settings
+from mgtranscript.claims import build_evidence, judge, load_claims
 from mgtranscript.claims._table import CERTAINTY_LEVELS
-from mgtranscript.claims.evidence import build_evidence
-from mgtranscript.claims.verdicts import judge
 from mgtranscript.pipeline import CohortResult
 from mgtranscript.pipeline._survival import PH_CHECK, survival_rows
 
@@ -72,11 +71,9 @@ def tcga_run(tmp_path_factory, mirror_server, session_cache):
 
     gdc = GDCServer(strict_fields=True).start()
     out = tmp_path_factory.mktemp("tcga") / "out"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MGTRANSCRIPT_MIRROR", mirror_server.url)  # gene-set collections
-        mp.setenv("MGTRANSCRIPT_CACHE", str(tmp_path_factory.mktemp("tcgacache")))
-        mp.setenv("MGTRANSCRIPT_GDC_URL", gdc.url)
-        mp.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
+    with settings.override(mirror=mirror_server.url,  # gene-set collections
+                           cache_dir=tmp_path_factory.mktemp("tcgacache"), offline=False, gdc_url=gdc.url,
+                           backoff=0.01):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

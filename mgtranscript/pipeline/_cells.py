@@ -29,7 +29,7 @@ __all__ = ["cell_effects"]
 
 
 def _design_row(name: str, donor: str | None, n_donors: int, n_cells: int) -> dict:
-    from ..tl.donors import DONORS_UNKNOWN
+    from ..tl import DONORS_UNKNOWN
 
     unknown = donor is None
     caveat = (f"{name}: {DONORS_UNKNOWN}" if unknown else "")
@@ -51,9 +51,9 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
     they count for any disease area. A ``donors`` row per dataset goes to the ``design`` table of
     ``result`` (a :class:`~._result.CohortResult`), the correlations to its ``correlations`` table.
     """
-    from .. import tl
-    from ..claims.effects import correlation_effects
-    from ..tl.donors import donor_column
+    from .. import get, tl
+    from ..claims import correlation_effects
+    from ..tl import donor_column
 
     eff: list[dict] = []
     cell_claims = claims[(claims["scope"] == "cell") & (claims["feature_kind"] == "correlation")]
@@ -62,7 +62,7 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
             raise UsageError(f"cells {name!r}: no obs[{cell_type_key!r}] with cell types; pass cell_type_key= "
                              f"(obs columns: {', '.join(map(str, cdata.obs.columns[:10]))})")
         try:
-            donor = donor_column(cdata, donor_key)
+            donor = donor_column(cdata.obs, donor_key)
         except Exception as exc:  # noqa: BLE001 - an InputDataError: a bad option is a usage error here
             raise UsageError(f"cells {name!r}: {exc}") from None
         n_donors = int(cdata.obs[donor].nunique()) if donor else 0
@@ -77,8 +77,8 @@ def cell_effects(cells: dict, claims: pd.DataFrame, *, cell_type_key: str = "cel
                                name, c.claim_id, x, y, x in cdata.var_names, y in cdata.var_names, int(mask.sum()))
                 continue
             sub = cdata[mask.to_numpy()].copy()
-            t = tl.correlate_cells(sub, x, y, cell_type_key=cell_type_key, donor_key=donor, key_added="_cc")
-            t = t.assign(cohort=name, feature_x=x, feature_y=y)
+            tl.correlate_cells(sub, x, y, cell_type_key=cell_type_key, donor_key=donor, key_added="_cc")
+            t = get.correlate(sub, "_cc").assign(cohort=name, feature_x=x, feature_y=y)
             result.append("correlations", t)
             eff += correlation_effects(t, cohort=name, area="any", analysis="correlation")
     return eff

@@ -47,8 +47,8 @@ def phase(cr: CohortResult, name: str):
 def _prepare(adata, accession: str, *, method: str, mechanisms, cr: CohortResult) -> dict:
     """Scores (primary and alternative methods), union mechanism sets, composition and
     alternative normalisations; returns what later steps need."""
-    from .. import pp, tl
-    from ..claims.effects import mechanism_union
+    from .. import get, pp, tl
+    from ..claims import mechanism_union
     from ..genesets import load as load_sets
 
     mg = load_sets("magnesium")
@@ -60,7 +60,7 @@ def _prepare(adata, accession: str, *, method: str, mechanisms, cr: CohortResult
     for m in (method, *[a for a in ALT_METHODS if a != method]):
         _score_once(adata, sets, m)
     tl.mg_balance(adata, key_added="mg_balance")  # z-scores of genes: independent of the scoring method
-    cov = pd.DataFrame(adata.uns[f"mg_{method}"]["coverage"])
+    cov = get.coverage(adata, f"mg_{method}")
     cr.append("coverage", cov.reset_index().rename(columns={"index": "set"}).assign(cohort=accession))
     comp_cols: list[str] = []
     try:
@@ -108,7 +108,7 @@ def _score_once(adata, sets: dict, method: str) -> None:
 
 
 def _mechanism_table() -> dict[str, tuple[str, ...]]:
-    from ..tl.enrich import MECHANISMS
+    from ..genesets import MECHANISMS
 
     return MECHANISMS
 
@@ -142,7 +142,7 @@ def analyse_cohort(adata, accession: str, *, method: str = "ssgsea", mechanisms=
         The cohort's tables (comparisons, design, effects, ...), DE table, ranking, features
         and the seconds spent per phase (``timings``). ``status`` is left for the caller.
     """
-    from ..claims import effects as E
+    from .. import claims as E
     from ..claims import load_claims
     from ..datasets import cohort_info
 
@@ -208,7 +208,7 @@ def _compare_contrast(adata, k: dict, adj: list[str], *, cr: CohortResult, info:
                       genes: list[str], fold: set, prep: dict) -> list[dict]:
     """Group comparisons of one contrast: the primary estimates (to ``comparisons``) and every
     alternative analysis of the sensitivity scenarios (effect rows only)."""
-    from ..claims import effects as E
+    from .. import claims as E
 
     accession = cr.accession
     mg_key = f"mg_{method}"

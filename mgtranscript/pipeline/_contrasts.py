@@ -29,7 +29,7 @@ ETIOLOGIES = ("alcohol", "viral", "NAFLD")
 def contrasts_of(adata, accession: str, claims: pd.DataFrame) -> list[dict]:
     """Within-cohort contrasts: each condition vs the reference, each disease vs control, and the
     contrasts claims name whose groups the cohort has (at least 3 samples each)."""
-    from ..claims.effects import contrast_parts
+    from ..claims import contrast_parts
     from ..datasets import cohort_info
 
     info = cohort_info(accession)
@@ -85,22 +85,22 @@ def main_contrast(contrasts: list[dict], accession: str) -> dict | None:
 
 
 def compare_table(adata, *, keys=None, genes=None, layer=None, paired_by=None, covariates=None, **base) -> pd.DataFrame:
-    from .. import tl
+    from .. import get, tl
 
     kw = {"covariates": covariates} if covariates else {}
     tl.compare(adata, keys=keys, genes=genes or None, layer=layer, paired_by=paired_by, key_added="_cmp", **base, **kw)
-    table = pd.DataFrame(adata.uns.pop("_cmp"))
-    adata.uns.pop("_cmp_params", None)
+    table = get.compare(adata, "_cmp")
+    adata.uns.pop("_cmp")
     return table
 
 
 def correlate_table(adata, x, y, **kw) -> pd.DataFrame:
-    from .. import tl
+    from .. import get, tl
 
-    res = tl.correlate(adata, x, y, key_added="_corr", **kw)
-    table = res if isinstance(res, pd.DataFrame) else adata.uns["_corr"]["table"]
+    tl.correlate(adata, x, y, key_added="_corr", **kw)
+    table = get.correlate(adata, "_corr")
     adata.uns.pop("_corr", None)
-    return pd.DataFrame(table)
+    return table
 
 
 def within_kw(adata, accession) -> dict:

@@ -8,7 +8,7 @@ adjusted for it (a paired contrast compares each person with themselves, so sex 
 out): the covariate columns ``covariate_sex`` (recorded sex where the metadata has it, else the
 genetic sex from XIST/chrY) and ``covariate_age`` are added to ``obs``, the flag's
 ``risk_of_bias`` is cleared and its caveat says the estimates are adjusted
-(:func:`mgtranscript.tl.design.mark_adjusted`); the unadjusted estimates become the sensitivity
+(:func:`mgtranscript.tl.mark_adjusted`); the unadjusted estimates become the sensitivity
 scenario :data:`UNADJUSTED`.
 """
 
@@ -36,14 +36,15 @@ def covariate_words(columns) -> str:
 
 
 def _age_column(obs: pd.DataFrame) -> str | None:
-    from ..tl.design.audit import _AGE
+    from ..tl import AGE_COLUMN as _AGE
 
     return next((str(c) for c in obs.columns if _AGE.match(str(c))), None)
 
 
 def _covariates(adata, table: pd.DataFrame, paired: bool) -> list[str]:
     """obs columns to adjust a contrast for (created here), from its design table."""
-    from ..tl.design import covariates_to_adjust
+    from .. import get
+    from ..tl import covariates_to_adjust
 
     if paired:
         return []
@@ -51,7 +52,7 @@ def _covariates(adata, table: pd.DataFrame, paired: bool) -> list[str]:
     for cov in covariates_to_adjust(table):
         col = COVARIATE_COLUMNS[cov]
         if cov == "sex":
-            samples = adata.uns["design_check"]["samples"]
+            samples = get.design(adata, table="samples")
             rec = samples.get("recorded_sex", pd.Series("", index=samples.index)).astype(str)
             inf = samples.get("inferred_sex", pd.Series("", index=samples.index)).astype(str)
             rec = rec.where(rec.isin(("male", "female")), None)
@@ -73,21 +74,21 @@ def audit_contrasts(adata, accession: str, contrasts: list[dict], result) -> dic
     """Audit each contrast (rows to the ``design`` and ``pairs`` tables of ``result``, a
     :class:`~._result.CohortResult`); return the covariate columns
     each contrast's primary estimates are adjusted for (``tag -> [obs columns]``)."""
-    from .. import tl
-    from ..tl.design import mark_adjusted
+    from .. import get, tl
+    from ..tl import mark_adjusted
 
     adjust: dict[str, list[str]] = {}
     for k in contrasts:
-        tab = tl.design_check(adata, groupby=k["groupby"], group=k["group"], reference=k["reference"],
-                              paired_by=k["paired_by"], key_added="design_check")
-        tab = pd.DataFrame(tab if tab is not None else adata.uns["design_check"]["table"])
+        tl.design_check(adata, groupby=k["groupby"], group=k["group"], reference=k["reference"],
+                        paired_by=k["paired_by"], key_added="design_check")
+        tab = get.design(adata)
         cols = _covariates(adata, tab, paired=bool(k["paired_by"]))
         if cols:
             adjust[k["tag"]] = cols
             tab = mark_adjusted(tab, [c.removeprefix("covariate_") for c in cols])
             logger.info("%s %s: primary estimates adjusted for %s", accession, k["tag"], covariate_words(cols))
         result.append("design", tab.assign(cohort=accession, contrast=k["tag"]))
-        pairs = adata.uns["design_check"].get("pairs") if k["paired_by"] else None
+        pairs = get.design(adata, table="pairs") if k["paired_by"] else None
         if pairs is not None and len(pairs):
             result.append("pairs", pd.DataFrame(pairs).assign(cohort=accession))
     return adjust

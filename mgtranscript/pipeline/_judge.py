@@ -24,7 +24,7 @@ def judge_run(res: AnalysisResult, *, claims: pd.DataFrame, alpha: float) -> Non
 
 def adjust(res: AnalysisResult) -> None:
     """Benjamini-Hochberg q-values, each over all tests of its table in the run."""
-    from ..tl._stats import bh_adjust
+    from .._stats import bh_adjust
 
     for name, p in (("comparisons", "t_pval"), ("trends", "pval"), ("coupling", "pval"), ("correlations", "pval"),
                     ("survival", "cox_p")):
@@ -41,10 +41,10 @@ def adjust(res: AnalysisResult) -> None:
 
 def meta_table(effects: pd.DataFrame) -> pd.DataFrame:
     """Random-effects pools of primary per-cohort effects per contrast and feature, only where k >= 2,
-    by the claims' own pooling rule (:func:`mgtranscript.claims.rules.pool_effects`: REML,
+    by the claims' own pooling rule (:func:`mgtranscript.claims.pool_effects`: REML,
     Hartung-Knapp t CI with k - 1 df, prediction interval for k >= 3)."""
-    from ..claims.rules import pool_effects
-    from ..tl._stats import bh_adjust
+    from ..claims import pool_effects
+    from .._stats import bh_adjust
 
     if effects.empty:
         return pd.DataFrame()

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from .._settings import settings
 
 __all__ = ["file_input", "bundled_inputs", "inputs_of", "recorded_inputs", "resolve_inputs", "versions",
            "write_provenance", "cache_inputs"]
@@ -95,8 +96,7 @@ def recorded_inputs(adata) -> list[dict]:
 
 def cache_inputs(records: list[dict]) -> list[tuple[dict, Path | None]]:
     """Each recorded input with the cache file holding it (None when the cache has none)."""
-    from ..fetch import cache_dir
-    from ..fetch.urls import mirror_relpath
+    from ..fetch import cache_dir, mirror_relpath
 
     out = []
     for f in records:
@@ -120,7 +120,7 @@ def resolve_inputs(records: list[dict]) -> list[dict]:
         if f["url"].startswith("https://api.gdc.cancer.gov/"):
             f["source"] = "GDC API (cache)"  # never a file mirror
         else:
-            f["source"] = "mirror" if os.environ.get("MGTRANSCRIPT_MIRROR") else "download (cache)"
+            f["source"] = "mirror" if settings.mirror else "download (cache)"
         out.append(f)
     return out
 
@@ -158,7 +158,7 @@ def write_provenance(res: Any, out: Path) -> None:
         "data_releases": {str(f.get("cohort", "")): f["data_release"] for f in res.inputs if f.get("data_release")},
         "versions": versions(),
         "params": res.params,
-        "mirror": os.environ.get("MGTRANSCRIPT_MIRROR", ""),
+        "mirror": settings.mirror or "",
         **({"run": res.run} if getattr(res, "run", None) else {}),
     }
     (out / "provenance.json").write_text(json.dumps(prov, indent=1, default=str))

@@ -205,8 +205,8 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     """The work inside the output transaction: analyse, merge, judge, write into ``out``."""
     from .. import datasets
     from ..claims import load_claims
-    from ..fetch.download import _progress_enabled
-    from ..tl.enrich import mechanism_sets
+    from ..fetch import progress_enabled as _progress_enabled
+    from ..genesets import mechanism_sets
     from ._cache import Cache
     from ._judge import judge_run
     from ._parallel import run_tasks

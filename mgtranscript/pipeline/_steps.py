@@ -28,7 +28,7 @@ __all__ = ["de_tables", "enrich", "etiology", "trends", "couplings", "correlatio
 def de_tables(adata, k: dict, covariates=()) -> dict[str, tuple[pd.DataFrame, str, pd.DataFrame | None]]:
     """voom (counts) and limma-trend (log-CPM) for one contrast, on genes passing filterByExpr; with
     ``covariates`` in the design (and the unadjusted table beside)."""
-    from .. import pp, tl
+    from .. import get, pp, tl
 
     sub = adata[adata.obs[k["groupby"]].astype(str).isin((k["group"], k["reference"])).to_numpy()]
     out = {}
@@ -36,8 +36,12 @@ def de_tables(adata, k: dict, covariates=()) -> dict[str, tuple[pd.DataFrame, st
     extra = f", adjusted for {covariate_words(covariates)}" if covariates else ""
 
     def run(data, **kw):
-        tab = pd.DataFrame(tl.de(data, key_added="_de", covariates=list(covariates) or None, **base, **kw))
-        unadj = pd.DataFrame(tl.de(data, key_added="_de", **base, **kw)) if covariates else None
+        tl.de(data, key_added="_de", covariates=list(covariates) or None, **base, **kw)
+        tab = get.de(data, "_de")
+        unadj = None
+        if covariates:
+            tl.de(data, key_added="_de", **base, **kw)
+            unadj = get.de(data, "_de")
         return tab, unadj
 
     if "counts" in adata.layers:
@@ -75,7 +79,7 @@ def etiology(adata, accession, mg_key, genes, cr) -> list[dict]:
     """HCC by etiology (where recorded): tumour vs matched non-tumour within each etiology, and Mg
     scores of alcohol-related and NAFLD-related vs viral tumours. Context for the HCC and ALD
     claims, never voted: alcohol-related HCC is not alcohol-related liver disease without cancer."""
-    from ..claims import effects as E
+    from .. import claims as E
 
     if "etiology" not in adata.obs or "condition" not in adata.obs:
         return []
@@ -111,8 +115,8 @@ def etiology(adata, accession, mg_key, genes, cr) -> list[dict]:
 
 
 def trends(adata, accession, area, mg_key, genes, cr) -> list[dict]:
-    from .. import tl
-    from ..claims.effects import trend_effects
+    from .. import get, tl
+    from ..claims import trend_effects
     from ..datasets import condition_order
 
     specs = []
@@ -127,7 +131,8 @@ def trends(adata, accession, area, mg_key, genes, cr) -> list[dict]:
     eff = []
     for sub, by, ordr in specs:
         tl.trend(sub, by=by, order=ordr, keys=[mg_key, "mg_balance"], genes=genes, key_added="_trend")
-        table = pd.DataFrame(sub.uns.pop("_trend")).assign(cohort=accession)
+        table = get.trend(sub, "_trend").assign(cohort=accession)
+        sub.uns.pop("_trend")
         if "by" not in table:
             table["by"] = by
         table["by"] = table["by"].replace({"tumor_grade_num": "tumor_grade"})
@@ -137,7 +142,7 @@ def trends(adata, accession, area, mg_key, genes, cr) -> list[dict]:
 
 
 def couplings(adata, accession, area, method, mechanisms, composition, cr) -> list[dict]:
-    from ..claims.effects import correlation_effects
+    from ..claims import correlation_effects
 
     if mechanisms is None:
         return []
@@ -169,7 +174,7 @@ def couplings(adata, accession, area, method, mechanisms, composition, cr) -> li
 
 
 def correlations(adata, accession, area, claims, composition, cr) -> list[dict]:
-    from ..claims.effects import correlation_effects
+    from ..claims import correlation_effects
 
     sub = labelled(adata)
     eff = []

@@ -12,7 +12,7 @@ evidence needs beside the hazard ratio travels with each row:
 * a ``design`` row (check ``proportional_hazards``, contrast ``survival``) records the
   PH test of the voted model; when it fails (p < 0.05) the row is flagged and its
   ``caveat`` becomes a caveat of the verdict that uses the model, which lowers its
-  certainty (:data:`mgtranscript.claims.grading.RISK_OF_BIAS`: a violated model
+  certainty (:data:`mgtranscript.claims.RISK_OF_BIAS`: a violated model
   assumption is a statistical-analysis risk of bias, as in QUIPS).
 """
 
@@ -78,8 +78,8 @@ def _annotate(row: dict, s: dict) -> dict:
 def survival_rows(adata, accession: str, area: str, claims: pd.DataFrame, result) -> list[dict]:
     """Effect rows of the survival claims for one cohort; its ``survival`` and ``design`` rows and
     Kaplan-Meier steps (``km``) to ``result``, a :class:`~._result.CohortResult` (see module doc)."""
-    from .. import tl
-    from ..claims.effects import survival_effects
+    from .. import get, tl
+    from ..claims import survival_effects
 
     if "os_days" not in adata.obs or "os_event" not in adata.obs:
         return []
@@ -89,12 +89,12 @@ def survival_rows(adata, accession: str, area: str, claims: pd.DataFrame, result
             continue
         covs = [c for c in COVARIATES if c in adata.obs]
         try:
-            summ = tl.survival(adata, feat, covariates=covs or None, key_added="_surv")
+            tl.survival(adata, feat, covariates=covs or None, key_added="_surv")
         except MgTranscriptError as exc:
             logger.warning("%s: survival model for %s failed: %s", accession, feat, exc)
             continue
-        summ = pd.DataFrame(summ if summ is not None else adata.uns["_surv"]["summary"]).assign(cohort=accession)
-        km = adata.uns.get("_surv", {}).get("km")
+        summ = get.survival(adata, "_surv").assign(cohort=accession)
+        km = get.survival(adata, "_surv", table="km")
         if km is not None:  # tidy KM steps for the report: group, time, survival, at_risk
             km = pd.DataFrame(km).rename(columns={"timeline": "time"})
             result.km = km if result.km is None else pd.concat([result.km, km])

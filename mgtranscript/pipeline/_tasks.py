@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 import time
 import traceback
@@ -32,15 +31,16 @@ __all__ = ["CohortTask", "run_task", "find_sample_sheet", "status_row", "short_r
 def find_sample_sheet(accession: str, search: list[Path] | None = None) -> Path | None:
     """A user sample sheet for ``accession``: ``<dir>/<ACC>*.csv|tsv|txt``.
 
-    Directories searched, in order: ``search``; ``$MGTRANSCRIPT_SAMPLES``; and, when
-    ``MGTRANSCRIPT_MIRROR`` is a directory, a ``samples/`` folder beside it (the layout of
-    a shared data folder holding ``mirror/`` and ``samples/``).
+    Directories searched, in order: ``search``; ``settings.samples_dir``
+    (``MGTRANSCRIPT_SAMPLES``); and, when ``settings.mirror`` is a directory, a ``samples/``
+    folder beside it (the layout of a shared data folder holding ``mirror/`` and ``samples/``).
     """
+    from .._settings import settings
+
     dirs: list[Path] = list(search or [])
-    env = os.environ.get("MGTRANSCRIPT_SAMPLES")
-    if env:
-        dirs.append(Path(env))
-    mirror = os.environ.get("MGTRANSCRIPT_MIRROR", "")
+    if settings.samples_dir is not None:
+        dirs.append(settings.samples_dir)
+    mirror = settings.mirror
     if mirror and not mirror.startswith(("http://", "https://")):
         dirs.append(Path(mirror).expanduser().resolve().parent / "samples")
     for d in dirs:
@@ -159,7 +159,7 @@ def _load(task: CohortTask, cache) -> tuple[Any, bool]:
 
 
 def _run(task: CohortTask) -> CohortResult:
-    from ..datasets.label_checks import format_counts
+    from ..datasets import format_counts
     from ._cache import Cache, files_of
     from ._cohort import analyse_cohort
     from ._provenance import recorded_inputs

@@ -1,7 +1,7 @@
 """Ports of edgeR 3.40 on count matrices (samples x genes, no AnnData): ``calcNormFactors``
 (TMM, upper quartile, RLE; :func:`calc_norm_factors`) and the minimum group size of
 ``filterByExpr``. The AnnData-level functions that use them are in
-:mod:`mgtranscript.pp.normalize`."""
+:mod:`mgtranscript.pp._normalize`."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def _factor_tmm(
 
 
 def calc_norm_factors(
-    counts,
+    counts: np.ndarray | sparse.spmatrix | pd.DataFrame | AnnData,
     *,
     method: str | None = "TMM",
     lib_size=None,

@@ -1,8 +1,8 @@
 """The HTML report of an analysis run: ONE self-contained file that answers first.
 
 ``write_report(res, out_dir)`` draws every figure from an ``AnalysisResult``
-(:mod:`mgtranscript.report.figures`), lays the page out answers first
-(:mod:`mgtranscript.report.sections`: the bottom line per disease area on the first screen,
+(:mod:`mgtranscript.report._figures`), lays the page out answers first
+(:mod:`mgtranscript.report._sections`: the bottom line per disease area on the first screen,
 one line per claim grouped by area with its details in place, the Mg genes and scores across
 every contrast, the review's question and the cohorts, the evidence per claim, then everything
 else by question, each cohort's design flags beside its data)
@@ -18,12 +18,12 @@ Build a page by hand with :class:`Report` and :class:`Section`::
     sec.figure(fig, caption="MG_LIVER_CORE by group")
     rep.write("report.html")
 
-Modules: :mod:`~mgtranscript.report.page` (Report/Section; their CSS and inline JS for sortable
-tables in ``_assets.py``), :mod:`~mgtranscript.report.format` (numbers and names for people),
-:mod:`~mgtranscript.report.sections` (the standard layout: :mod:`~mgtranscript.report.bottomline`,
-:mod:`~mgtranscript.report.top`, :mod:`~mgtranscript.report.evidence`,
-:mod:`~mgtranscript.report.details`, :mod:`~mgtranscript.report.flags`),
-:mod:`~mgtranscript.report.figures`.
+Modules: :mod:`~mgtranscript.report._page` (Report/Section; their CSS and inline JS for sortable
+tables in ``_assets.py``), :mod:`~mgtranscript.report._format` (numbers and names for people),
+:mod:`~mgtranscript.report._sections` (the standard layout: :mod:`~mgtranscript.report._bottomline`,
+:mod:`~mgtranscript.report._top`, :mod:`~mgtranscript.report._evidence`,
+:mod:`~mgtranscript.report._details`, :mod:`~mgtranscript.report._flags`),
+:mod:`~mgtranscript.report._figures`.
 """
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ from typing import Any
 import pandas as pd
 
 from mgtranscript.fetch import sha256sum
-from mgtranscript.report.figures import draw_figures, mapping, table
-from mgtranscript.report.page import Report, Section
-from mgtranscript.report.sections import SECTION_IDS, build
+from mgtranscript.report._figures import draw_figures
+from mgtranscript.report._page import Report, Section
+from mgtranscript.report._result import mapping, table
+from mgtranscript.report._sections import SECTION_IDS, build
 
 logger = logging.getLogger(__name__)
 

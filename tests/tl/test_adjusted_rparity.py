@@ -61,7 +61,7 @@ def test_adjusted_standardised_difference_matches_r_lm(gse167523, analysis, cova
     ref = _ref(analysis)
     mg.tl.compare(a, groupby="condition", reference="NAFL", groups=["NASH"], genes=list(ref.index),
                   covariates=covariates, key_added="adj")
-    got = mg.tl.compare_table(a, "adj").set_index("feature")
+    got = mg.get.compare(a, "adj").set_index("feature")
     for g, r in ref.iterrows():
         # mgtranscript harmonises gene symbols before TMM: log-CPM differ from R's by ~1e-4
         np.testing.assert_allclose(got.loc[g, ["adj_g", "adj_g_ci_low", "adj_g_ci_high"]].to_numpy(float),
