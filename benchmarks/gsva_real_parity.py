@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     if rscript is None:
         print("Rscript not found; nothing to compare", file=sys.stderr)
         return 1
-    from mgtranscript.tl.score.gsva import gsva_matrix
+    from mgtranscript.tl._score.gsva import gsva_matrix
 
     df = pd.read_csv(counts_path(args.counts), sep="\t", index_col=0)
     df = df.loc[df.sum(axis=1) > 0]

@@ -70,7 +70,7 @@ def child(spec: dict) -> dict:
             cluster = distributed.LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
                                                processes=True, dashboard_address=None)
             client = distributed.Client(cluster)
-    from mgtranscript.tl.score.gsva import gsva_matrix
+    from mgtranscript.tl._score.gsva import gsva_matrix
 
     # compile (and, for dask, start the workers' imports) outside the timing
     gsva_matrix(X[:40, :300].copy(), {"a": np.arange(20)}, use_dask=(mode == "dask"), chunk_genes=50)

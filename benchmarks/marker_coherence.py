@@ -49,8 +49,8 @@ def _load(acc: str, samples: Path | None):
 def table(sets, data) -> pd.DataFrame:
     rows = []
     for acc, a in data.items():
-        rows.append(mg.tl.marker_coherence(a, gene_sets=sets, within="condition").assign(stratum=lambda d, acc=acc: acc + ":"
-                                                                                + d["level"]))
+        mg.tl.marker_coherence(a, gene_sets=sets, within="condition")
+        rows.append(mg.get.marker_coherence(a).assign(stratum=lambda d, acc=acc: acc + ":" + d["level"]))
     t = pd.concat(rows)
     g = t.groupby(["cell_type", "gene"], sort=False)["rho"]
     out = pd.DataFrame({"median": g.median(), "lowest": g.min(), "strata": g.count(),

@@ -10,7 +10,7 @@ runs; ``--clean`` deletes it afterwards). A child process then builds an AnnData
 ``X`` is a dask array over that file and runs ``mgtranscript.tl.score(adata, sets,
 method="ssgsea")`` (50 sets of 10-200 genes). If ``tl.score`` cannot take a dask-backed
 AnnData, the benchmark falls back to ``dask.array.map_blocks`` over
-``mgtranscript.tl.score.ssgsea.ssgsea_matrix`` and says so (``--fallback`` forces it).
+``mgtranscript.tl._score.ssgsea.ssgsea_matrix`` and says so (``--fallback`` forces it).
 
 Reported: wall time, throughput (samples/s), peak resident memory of the scoring process
 (maximum RSS, target < 3 GB) and its rise over the RSS before scoring. A table is
@@ -113,7 +113,7 @@ def child(spec: dict) -> dict:
             path_used = f"fallback map_blocks (tl.score failed: {type(exc).__name__}: {str(exc)[:200]})"
             t0 = time.perf_counter()
     if scores is None:
-        from mgtranscript.tl.score.ssgsea import ssgsea_matrix
+        from mgtranscript.tl._score.ssgsea import ssgsea_matrix
 
         if path_used.startswith("mgtranscript"):
             path_used = "fallback map_blocks over ssgsea_matrix (--fallback)"

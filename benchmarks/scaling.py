@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """The per-cohort analysis as cohorts and samples grow: 1, 2, 4 cohorts x 50, 100, 200
-samples of synthetic RNA-seq counts, each cohort through ``mgtranscript.plan.analyse_cohort``
+samples of synthetic RNA-seq counts, each cohort through ``mgtranscript.pipeline.analyse_cohort``
 (the steps ``mgtranscript run`` applies to every cohort: scoring with the alternatives,
 design audits, comparisons, voom/limma DE, GSEA prerank and ORA, trends, couplings,
 correlations).
@@ -79,9 +79,8 @@ class Worker:
         from mgtranscript import genesets
         from mgtranscript.claims import load_claims
         from mgtranscript.errors import MgTranscriptError
-        from mgtranscript.genesets.bundled import gene_sets_dir
-        from mgtranscript.plan import KEY_GENES
-        from mgtranscript.tl.enrich import mechanism_sets
+        from mgtranscript.genesets import gene_sets_dir, mechanism_sets
+        from mgtranscript.pipeline import KEY_GENES
 
         self.spec = spec
         self.claims = load_claims()
@@ -146,17 +145,15 @@ class Worker:
         self.cohorts[name] = adata
 
     def analyse(self, name: str, permutations: int | None = None) -> dict:
-        from mgtranscript.pipeline import AnalysisResult
-        from mgtranscript.plan import analyse_cohort
+        from mgtranscript.pipeline import analyse_cohort
 
         adata = self.cohorts.pop(name)
         acc = DESIGNS[self.spec["design"]][0]
-        res = AnalysisResult()
         before = status_kib("VmRSS")
         reset_peak()
         c0, t0 = cpu_seconds(), time.perf_counter()
-        analyse_cohort(adata, acc, method="ssgsea", mechanisms=self.mechanisms,
-                       permutations=permutations or self.spec["permutations"], seed=0, result=res, claims=self.claims)
+        res = analyse_cohort(adata, acc, method="ssgsea", mechanisms=self.mechanisms,
+                             permutations=permutations or self.spec["permutations"], seed=0, claims=self.claims)
         out = {"seconds": time.perf_counter() - t0, "cpu": cpu_seconds() - c0,
                "rss_rise_kib": max(0, status_kib("VmHWM") - before), "n_samples": adata.n_obs,
                "n_effects": int(len(res.effects))}
@@ -304,7 +301,7 @@ def main(argv=None) -> int:
             "permutations": args.permutations or (100 if args.quick else 1000)}
     info = {"machine": machine(), "load_start": load(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
             "argv": sys.argv[1:], "mgtranscript": f"{ROOT} @ {git_describe(ROOT)}", "spec": spec, "jobs": args.jobs}
-    print(f"# scaling of the per-cohort analysis (mgtranscript.plan.analyse_cohort), {info['mgtranscript']}; "
+    print(f"# scaling of the per-cohort analysis (mgtranscript.pipeline.analyse_cohort), {info['mgtranscript']}; "
           f"{args.design} design as {DESIGNS[args.design][0]}, {spec['genes']:,} genes, {spec['permutations']} "
           f"permutations; {args.jobs} worker process(es); cohorts {ks} x samples {ss}; {args.repeat} repeat(s)")
     for line in host_lines(info):

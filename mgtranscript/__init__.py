@@ -9,6 +9,9 @@ Modules follow scanpy's grouping:
 ``get``       tidy tables out of AnnData
 ``genesets``  the curated Mg gene sets, GMT/MSigDB loading, alias resolution
 ``fetch``     the download layer (cache, mirror, retries)
+
+``settings`` holds the options that are not arguments (cache, mirror, offline, progress, ...):
+``mg.settings.offline = True`` or ``with mg.settings.override(offline=True): ...``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import importlib
+
+from ._settings import settings
 
 _SUBMODULES = {"datasets", "pp", "tl", "pl", "get", "genesets", "fetch", "errors", "claims", "report", "pipeline"}
 
@@ -27,4 +32,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'mgtranscript' has no attribute {name!r}")
 
 
-__all__ = sorted(_SUBMODULES) + ["__version__"]
+__all__ = sorted(_SUBMODULES) + ["__version__", "settings"]

@@ -29,7 +29,8 @@ import zlib
 from collections.abc import Iterator
 
 from . import __version__
-from .errors import MgTranscriptError, UsageError
+from ._settings import settings
+from .errors import MgTranscriptError, SettingsError, UsageError
 
 #: subcommand name -> module under mgtranscript.commands
 COMMANDS = {
@@ -157,7 +158,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 @contextlib.contextmanager
 def _cli_environment(verbosity: int) -> Iterator[None]:
-    """Logging to stderr, warnings as log lines, progress bars off with -q; undone on exit."""
+    """Logging to stderr, warnings as log lines, progress bars off with -q (``settings.progress``,
+    never the environment); undone on exit."""
     log = logging.getLogger(_LOGGER)
     handler = _StderrHandler()
     handler.setFormatter(_Formatter(debug=verbosity >= 2))
@@ -169,27 +171,21 @@ def _cli_environment(verbosity: int) -> Iterator[None]:
     log.setLevel(level)
     old_show = warnings.showwarning
     warnings.showwarning = _show_warning
-    old_progress = os.environ.get("MGTRANSCRIPT_PROGRESS")
-    if verbosity < 0:
-        os.environ["MGTRANSCRIPT_PROGRESS"] = "0"
     try:
-        yield
+        with settings.override(**({"progress": False} if verbosity < 0 else {})):
+            yield
     finally:
         warnings.showwarning = old_show
         log.removeHandler(handler)
         log.setLevel(old_level)
-        if verbosity < 0:
-            if old_progress is None:
-                os.environ.pop("MGTRANSCRIPT_PROGRESS", None)
-            else:
-                os.environ["MGTRANSCRIPT_PROGRESS"] = old_progress
 
 
 # --------------------------------------------------------------------------- errors
 
 
 def _debug(verbosity: int) -> bool:
-    return verbosity > 0 or os.environ.get("MGTRANSCRIPT_DEBUG", "").strip().lower() in {"1", "true", "yes", "on"}
+    """Tracebacks on errors: with -v, or ``settings.debug`` (``MGTRANSCRIPT_DEBUG=1``)."""
+    return verbosity > 0 or settings.debug
 
 
 def _one_line(exc: BaseException) -> tuple[str, str]:
@@ -249,7 +245,11 @@ def main(argv: list[str] | None = None) -> int:
               "(`mgtranscript COMMAND -h` for its options)", file=sys.stderr)
         return 2
     verbosity = args.verbose + args.verbose_sub - args.quiet - args.quiet_sub
-    debug = _debug(verbosity)
+    try:
+        debug = _debug(verbosity)
+    except SettingsError as exc:  # an unreadable MGTRANSCRIPT_DEBUG
+        _error(command, str(exc))
+        return 2
     with _cli_environment(verbosity):
         try:
             code = int(args._run(args) or 0)

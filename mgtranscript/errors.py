@@ -23,6 +23,7 @@ __all__ = [
     "GeneSetError",
     "UsageError",
     "OutputPathError",
+    "SettingsError",
 ]
 
 
@@ -47,14 +48,14 @@ class DownloadCorrupt(FetchError):
 
 
 class OfflineError(FetchError):
-    """``MGTRANSCRIPT_OFFLINE=1`` is set and the requested file is not in the cache."""
+    """``settings.offline`` is True (``MGTRANSCRIPT_OFFLINE=1``) and the requested file is not in the cache."""
 
 
 class HostUnreachable(FetchError):
     """A host's name does not resolve or it refuses connections: no network, or a mirror down.
 
     Never retried; the host is not contacted again in the same process (see
-    :func:`mgtranscript.fetch.http.forget_unreachable`).
+    :func:`mgtranscript.fetch.forget_unreachable`).
     """
 
 
@@ -97,3 +98,8 @@ class UsageError(MgTranscriptError, ValueError):
 
 class OutputPathError(UsageError):
     """An output path cannot be written (a folder where a file is expected, no parent, no permission)."""
+
+
+class SettingsError(UsageError):
+    """A setting of :data:`mgtranscript.settings` (or the environment variable that gives its
+    default) has an unknown name or a value of the wrong type or range; nothing was changed."""

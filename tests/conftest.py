@@ -1,12 +1,23 @@
-"""Shared fixtures: the offline mirror served over HTTP on 127.0.0.1, a fresh cache."""
+"""Shared fixtures: the offline mirror served over HTTP on 127.0.0.1, a fresh cache.
+
+Every test runs isolated from the developer's shell and cache (``_isolated_settings``):
+``mgtranscript.settings`` start from the built-in defaults with a temporary cache, offline,
+no progress bars and no mirror, whatever ``MGTRANSCRIPT_*`` variables are set. Fixtures and
+tests change them with ``settings.override`` or by assignment (``settings.offline = False``;
+every setting is restored after each test), never through the environment; a test that starts
+a ``mgtranscript`` subprocess hands it its settings as environment variables
+(``settings.to_environ()``), which the child reads once.
+"""
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
 import pytest
 
+from mgtranscript._settings import Settings, settings
 from mirror_server import MirrorServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,10 +30,34 @@ def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+_CACHE_NUMBERS = itertools.count()
+
+
+def _isolated(tmp_path_factory) -> dict:
+    """Built-in default settings, a new temporary cache (created only when used), offline, no
+    progress, no mirror: nothing from the developer's environment or default cache."""
+    cache = tmp_path_factory.getbasetemp() / "isolated-caches" / f"c{next(_CACHE_NUMBERS)}"
+    return dict(Settings().to_dict(), cache_dir=cache, offline=True, progress=False, mirror=None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session_settings(tmp_path_factory):
+    """Isolated settings under the session- and module-scoped fixtures too (set up before them)."""
+    with settings.override(**_isolated(tmp_path_factory)):
+        yield settings
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path_factory, _isolated_session_settings):
+    """Every test starts isolated (see the module docstring), with its own temporary cache."""
+    with settings.override(**_isolated(tmp_path_factory)):
+        yield settings
+
+
 @pytest.fixture(autouse=True)
 def _forget_unreachable_hosts():
     """Hosts found unreachable by one test (e.g. a stopped server's port) are not so for the next."""
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     http.forget_unreachable()
     yield
@@ -61,44 +96,43 @@ def session_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def cache(tmp_path, monkeypatch) -> Path:
-    """A fresh, empty cache directory for this test."""
+def cache(tmp_path) -> Path:
+    """A fresh, empty cache directory for this test (``settings.cache_dir``; online)."""
     d = tmp_path / "cache"
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(d))
-    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
-    return d
+    with settings.override(cache_dir=d, offline=False):
+        yield d
 
 
 @pytest.fixture
-def mirror_env(mirror_server, session_cache, monkeypatch) -> MirrorServer:
+def mirror_env(mirror_server, session_cache) -> MirrorServer:
     """Point mgtranscript at the mirror served over HTTP, with the session-wide cache."""
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", mirror_server.url)
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(session_cache))
-    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
-    return mirror_server
+    with settings.override(mirror=mirror_server.url, cache_dir=session_cache, offline=False):
+        yield mirror_server
 
 
 @pytest.fixture
-def fault_server(mirror_dir, cache, monkeypatch):
+def fault_server(mirror_dir, cache):
     """A private mirror server whose ``faults`` a test may set; fresh cache; fast retries."""
     server = MirrorServer(mirror_dir).start()
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", server.url)
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
-    yield server
-    server.stop()
+    try:
+        with settings.override(mirror=server.url, backoff=0.01):
+            yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
-def gdc_server(cache, monkeypatch):
+def gdc_server(cache):
     """A fake GDC API with real response shapes (tests/gdc_server.py) and a synthetic
-    TCGA-LIHC: ``MGTRANSCRIPT_GDC_URL`` points at it, fresh cache, fast retries."""
+    TCGA-LIHC: ``settings.gdc_url`` points at it, fresh cache, fast retries."""
     from gdc_server import GDCServer
 
     server = GDCServer().start()
-    monkeypatch.setenv("MGTRANSCRIPT_GDC_URL", server.url)
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
-    yield server
-    server.stop()
+    try:
+        with settings.override(gdc_url=server.url, backoff=0.01):
+            yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ Use::
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -78,7 +77,7 @@ def adapt(res, captured: dict) -> None:
     """Fill the schema fields the (old) pipeline does not produce; keep every field it does."""
     from mgtranscript import datasets
     from mgtranscript.genesets import load as load_sets
-    from mgtranscript.tl.enrich import mechanism_sets
+    from mgtranscript.genesets import mechanism_sets
 
     if not _has(res, "features"):
         res.features = {acc: _features(a) for acc, a in captured.items()}
@@ -144,7 +143,9 @@ def adapt(res, captured: dict) -> None:
         res.claims_evidence = _evidence(res)
     # inputs with bytes and where they came from
     inputs = []
-    mirror = os.environ.get("MGTRANSCRIPT_MIRROR", "")
+    from mgtranscript import settings
+
+    mirror = settings.mirror or ""
     for f in res.inputs:
         f = dict(f)
         if "bytes" not in f:

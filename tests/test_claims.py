@@ -16,9 +16,9 @@ from mgtranscript.claims import (
     judge,
     load_claims,
 )
-from mgtranscript.claims.grading import RISK_OF_BIAS, optimal_information_size
+from mgtranscript.claims._grading import RISK_OF_BIAS, optimal_information_size
 from mgtranscript.errors import DataFormatError
-from mgtranscript.tl.mechanisms import MECHANISMS
+from mgtranscript.genesets import MECHANISMS
 
 Z95 = 1.959963984540054
 
@@ -306,7 +306,7 @@ def _cells(seed=0, rho=0.6, n=150):
 
 def test_cell_claim_uses_per_cell_data_inside_the_named_cell_types():
     from mgtranscript.pipeline import AnalysisResult
-    from mgtranscript.plan import cell_effects
+    from mgtranscript.pipeline._cells import cell_effects
 
     res = AnalysisResult()
     rows = cell_effects({"synthetic_cells": _cells()}, load_claims(), result=res)

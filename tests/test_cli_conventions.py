@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mgtranscript import cli
+from mgtranscript import cli, settings
 from mgtranscript.cli import main
 from mgtranscript.errors import DataFormatError
 
@@ -21,9 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_module(*args: str, env: dict | None = None, **kw) -> subprocess.CompletedProcess:
-    """``python -m mgtranscript ARGS`` with this checkout first on the path."""
-    full_env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-                    MGTRANSCRIPT_PROGRESS="0", **(env or {}))
+    """``python -m mgtranscript ARGS`` with this checkout first on the path and this test's settings
+    (as the child's environment, which it reads once)."""
+    full_env = {**os.environ, **settings.to_environ(),
+                "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), **(env or {})}
     return subprocess.run([sys.executable, "-m", "mgtranscript", *args], capture_output=True, text=True,
                           env=full_env, timeout=120, **kw)
 
@@ -129,7 +130,7 @@ def test_an_error_is_one_line_with_status_1(command, capsys):
     (OSError(28, "No space left on device"), "No space left on device"),
     (TypeError("gdc() got an unexpected keyword argument 'platform'"), "internal error: TypeError"),
 ])
-def test_no_traceback_unless_asked(command, capsys, monkeypatch, exc, expected):
+def test_no_traceback_unless_asked(command, capsys, exc, expected):
     def fail(args):
         raise exc
 
@@ -138,7 +139,7 @@ def test_no_traceback_unless_asked(command, capsys, monkeypatch, exc, expected):
     err = capsys.readouterr().err
     assert "Traceback" not in err and expected in err
     assert len(err.strip().splitlines()) == 1
-    monkeypatch.setenv("MGTRANSCRIPT_DEBUG", "1")
+    settings.debug = True
     assert main(["datasets"]) == 1
     assert "Traceback" in capsys.readouterr().err
 
@@ -160,7 +161,7 @@ def test_closed_stdout_is_quiet(tmp_path):
     d.mkdir(parents=True)
     for i in range(3000):  # far more than a pipe buffer of listing
         (d / f"file_{i:05d}.txt").write_text("x")
-    env = dict(os.environ, PYTHONPATH=str(REPO), MGTRANSCRIPT_CACHE=str(cache), MGTRANSCRIPT_PROGRESS="0")
+    env = {**os.environ, **settings.to_environ(), "PYTHONPATH": str(REPO), "MGTRANSCRIPT_CACHE": str(cache)}
     proc = subprocess.Popen([sys.executable, "-m", "mgtranscript", "cache", "list"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, env=env)
     first = proc.stdout.readline()
@@ -281,7 +282,7 @@ def _result(work: Path, status: str = "analysed"):
 
 
 def _fake_run(calls: list, *, fail: BaseException | None = None, status: str = "analysed"):
-    def _run(out, **kwargs):  # the work inside run_analysis's output transaction
+    def _run(out, **kwargs):  # the work inside run_analysis's output transaction (pipeline._runner._run)
         calls.append((Path(out), kwargs))
         out = Path(out)
         (out / "tables").mkdir(parents=True, exist_ok=True)
@@ -301,7 +302,7 @@ def previous_output(tmp_path, monkeypatch) -> Path:
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls))
     out = tmp_path / "out"
     assert main(["run", "--out", str(out), "--no-plots"]) == 0
     (out / "figures").mkdir()
@@ -317,7 +318,7 @@ def test_a_failed_run_leaves_the_previous_output_byte_for_byte(previous_output, 
 
     before = snapshot(previous_output)
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls, fail=fail))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls, fail=fail))
     assert main(["run", "--out", str(previous_output), "--no-plots"]) == code
     assert calls and calls[0][0] != previous_output  # the run wrote elsewhere
     assert snapshot(previous_output) == before
@@ -337,7 +338,7 @@ def test_a_run_that_analysed_nothing_does_not_replace_the_output(previous_output
     from mgtranscript import pipeline
 
     before = snapshot(previous_output)
-    monkeypatch.setattr(pipeline, "_run", _fake_run([], status="unavailable"))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run([], status="unavailable"))
     assert main(["run", "--out", str(previous_output)]) == 1
     assert "left as it was" in capsys.readouterr().err
     assert snapshot(previous_output) == before
@@ -345,10 +346,10 @@ def test_a_run_that_analysed_nothing_does_not_replace_the_output(previous_output
 
 def test_a_completed_run_replaces_the_output_whole_with_a_manifest(previous_output, monkeypatch, capsys):
     from mgtranscript import pipeline
-    from mgtranscript._output import read_manifest
+    from mgtranscript.pipeline import read_manifest
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls))
     assert main(["run", "--out", str(previous_output), "--method", "zscore", "--no-plots"]) == 0
     files = snapshot(previous_output)
     assert "figures/old_figure.png" not in files  # nothing stale survives
@@ -364,7 +365,7 @@ def test_samples_are_passed_on_checked(tmp_path, monkeypatch, shared_dir):
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls))
     sheet = shared_dir / "samples" / "GSE77314_SraRunTable.csv"
     assert main(["run", "--out", str(tmp_path / "o"), "--cohorts", "gse77314",
                  "--samples", f"gse77314={sheet}"]) == 0
@@ -372,17 +373,17 @@ def test_samples_are_passed_on_checked(tmp_path, monkeypatch, shared_dir):
     assert kwargs["cohorts"] == ["GSE77314"] and kwargs["samples"] == {"GSE77314": str(sheet)}
 
 
-@pytest.mark.parametrize("argv, env", [(["--no-progress"], {}), ([], {"MGTRANSCRIPT_PROGRESS": "0"}),
-                                       (["-q"], {})])
-def test_progress_off_reaches_the_pipeline(tmp_path, monkeypatch, argv, env):
+@pytest.mark.parametrize("argv, values", [(["--no-progress"], {}), ([], {"progress": False}), (["-q"], {})])
+def test_progress_off_reaches_the_pipeline(tmp_path, monkeypatch, argv, values):
     from mgtranscript import pipeline
 
     calls: list = []
-    monkeypatch.setattr(pipeline, "_run", _fake_run(calls))
-    for k, v in env.items():
-        monkeypatch.setenv(k, v)
+    monkeypatch.setattr(pipeline._runner, "_run", _fake_run(calls))
+    settings.progress = True  # bars on (tests run with them off)
+    settings.update(**values)
     assert main(["run", "--out", str(tmp_path / "o"), *argv]) == 0
     assert calls[0][1]["progress"] is False
+    assert settings.progress is ("progress" not in values)  # -q turned the bars off for that command only
 
 
 def test_claims_output_is_written_whole(tmp_path, previous_output, capsys):
@@ -443,7 +444,7 @@ def test_a_repeated_warning_is_shown_once_and_gseapy_speaks_like_us(command, cap
     from mgtranscript.commands._common import gseapy_logs_as_ours
 
     def noisy(args):
-        log = logging.getLogger("mgtranscript.tl.score.gsva")
+        log = logging.getLogger("mgtranscript.tl._score.gsva")
         for _ in range(2):
             log.warning("1471 gene(s) have constant expression across samples and are discarded for GSVA.")
         log.warning("3577 gene(s) have constant expression across samples and are discarded for GSVA.")
@@ -479,7 +480,7 @@ def test_run_prints_the_time_of_the_whole_run_and_phases_at_v(tmp_path, monkeypa
         time.sleep(0.3)
         return res
 
-    monkeypatch.setattr(pipeline, "_run", slow)
+    monkeypatch.setattr(pipeline._runner, "_run", slow)
     assert main(["-v", "run", "--out", str(tmp_path / "out")]) == 0
     out, err = capsys.readouterr()
     secs = float(out.rsplit(" in ", 1)[1].split(" s")[0])

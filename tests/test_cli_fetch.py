@@ -5,6 +5,7 @@ from __future__ import annotations
 import anndata as ad
 import pytest
 
+from mgtranscript import settings
 from mgtranscript.cli import main
 
 pytestmark = pytest.mark.network
@@ -46,7 +47,7 @@ def test_fetch_without_out_writes_accession_h5ad_here(mirror_env, tmp_path, monk
 def test_unknown_accession_behind_a_directory_mirror(mirror_dir, cache, tmp_path, monkeypatch, capsys):
     """MGTRANSCRIPT_MIRROR is set (as the README says): the error says the accession may not exist and
     does not tell the user to set the variable they already set."""
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(mirror_dir))
+    settings.mirror = mirror_dir
     monkeypatch.chdir(tmp_path)
     assert main(["fetch", "GSE999999"]) == 1
     err = capsys.readouterr().err

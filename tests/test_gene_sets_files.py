@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from mgtranscript import genesets
-from mgtranscript.fetch import fetch, urls
+from mgtranscript.fetch import fetch
+from mgtranscript.fetch import _urls as urls
 
 GENE_SETS = Path(__file__).resolve().parents[1] / "gene_sets"
 LIVER_SETS = {

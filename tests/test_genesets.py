@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript import genesets
+from mgtranscript import genesets, settings
 from mgtranscript.errors import AccessionNotFound, GeneSetError, InputDataError, OfflineError
 from mgtranscript.genesets import GeneSetCoverageWarning, GeneSets
 
@@ -65,13 +65,13 @@ def test_unknown_spec_lists_msigdb_names():
         genesets.load("no/such/file.gmt")
 
 
-def test_gene_sets_dir_env_override(tmp_path, monkeypatch):
+def test_gene_sets_dir_setting_overrides_the_bundled_folder(tmp_path):
     (tmp_path / "magnesium.gmt").write_text("MG_LIVER_CORE\tx; direction=influx; scope=liver\tAAA\tBBB\n")
     (tmp_path / "VERSION").write_text("9.9.9\n")
-    monkeypatch.setenv(genesets.ENV_VAR, str(tmp_path))
+    settings.gene_sets_dir = tmp_path
     gs = genesets.load("magnesium")
     assert gs["MG_LIVER_CORE"] == ("AAA", "BBB") and gs.version == "9.9.9"
-    monkeypatch.setenv(genesets.ENV_VAR, str(tmp_path / "missing"))
+    settings.gene_sets_dir = tmp_path / "missing"
     with pytest.raises(GeneSetError, match="pip install -e"):
         genesets.load("magnesium")
 
@@ -225,12 +225,12 @@ def test_c5_bp_defaults_to_release_6_2_and_covers_mg_transporters(mirror_env):
     assert len(go & ours) >= 12
 
 
-def test_msigdb_errors(mirror_env, monkeypatch):
+def test_msigdb_errors(mirror_env):
     with pytest.raises(GeneSetError, match=r"unknown MSigDB collection.*hallmark"):
         genesets.msigdb("kegg")
     with pytest.raises(AccessionNotFound, match="release 1.0"):
         genesets.msigdb("hallmark", version="1.0")
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    settings.offline = True
     with pytest.raises(OfflineError):
         genesets.msigdb("c5.mf", version="6.2")  # not in the cache
 
@@ -285,9 +285,9 @@ def test_alias_rules_with_a_gene_info_table():
 
 
 def test_gene_info_synonyms_rescue_outdated_hallmark_symbols(mirror_env):
-    from mgtranscript.datasets import geneids
+    from mgtranscript.datasets import load_gene_info
 
-    gi = geneids.load_gene_info()
+    gi = load_gene_info()
     data = gi.table["symbol"].dropna().drop_duplicates().tolist()
     _, plain = _match("hallmark", data, gene_info=False)
     _, rescued = _match("hallmark", data, gene_info=gi)

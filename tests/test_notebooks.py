@@ -1,9 +1,9 @@
 """Execute the analysis notebooks in ``notebooks/`` against the offline mirror.
 
 Each notebook runs in a fresh Jupyter kernel of *this* interpreter (a private kernelspec,
-so the test does not depend on a user-installed ``python3`` kernel), with
-``MGTRANSCRIPT_MIRROR`` pointing at the mirror served over HTTP, a session-wide cache and
-``MGTRANSCRIPT_SAMPLES`` at ``<shared>/samples`` and ``PYTHONPATH`` starting with this checkout,
+so the test does not depend on a user-installed ``python3`` kernel), with the test's settings
+as its environment (``MGTRANSCRIPT_MIRROR`` pointing at the mirror served over HTTP, a
+session-wide cache, ``MGTRANSCRIPT_SAMPLES`` at ``<shared>/samples``) and ``PYTHONPATH`` starting with this checkout,
 so the kernel imports the package under test (not whatever an editable install points at).
 After the notebook's own cells, the test appends one cell that prints the key results as JSON,
 and checks them: the numbers and directions the notebooks' text relies on.
@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from mgtranscript import settings
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -190,10 +192,12 @@ def _execute(name: str, jupyter_dir: str, workdir: Path, monkeypatch):
 
 @pytest.fixture
 def notebook_env(mirror_env, shared_dir, monkeypatch, kernel_name):
-    monkeypatch.setenv("MGTRANSCRIPT_SAMPLES", str(shared_dir / "samples"))
+    """The kernel is a child process: it gets this test's settings (the mirror over HTTP, the
+    session cache, the sample sheets, online, no progress) as its environment, read once."""
+    settings.samples_dir = shared_dir / "samples"
+    for name, value in settings.to_environ().items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "0")
-    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
     # the kernel must import this checkout's package, not an editable install pointing elsewhere
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
     return kernel_name

@@ -1,4 +1,4 @@
-"""Transactional outputs (mgtranscript._output): a failed or interrupted run leaves the
+"""Transactional outputs (mgtranscript.pipeline._output): a failed or interrupted run leaves the
 previous output byte for byte; a completed one replaces it whole, with a manifest."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mgtranscript import _output
-from mgtranscript._output import (
+from mgtranscript.pipeline import _output
+from mgtranscript.pipeline._output import (
     MANIFEST,
     atomic_file,
     check_output_file,

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from mgtranscript import settings
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -142,8 +144,8 @@ def test_installed_wheel_works_from_any_folder(wheel, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MGTRANSCRIPT_GENE_SETS")}
-    env.update(PYTHONPATH=str(site), MGTRANSCRIPT_PROGRESS="0", MGTRANSCRIPT_CACHE=str(tmp_path / "cache"))
+    # the child gets this test's settings (bundled gene sets, a fresh cache) as its environment
+    env = {**os.environ, **settings.to_environ(), "PYTHONPATH": str(site), "MGTRANSCRIPT_CACHE": str(tmp_path / "cache")}
     code = (
         "import mgtranscript, pathlib, sys\n"
         f"assert pathlib.Path(mgtranscript.__file__).is_relative_to({str(site)!r}), mgtranscript.__file__\n"

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript._output import transactional_output
+from mgtranscript import settings
+from mgtranscript.pipeline import transactional_output
 from mgtranscript.claims import VERDICT_COLUMNS, load_claims
 from mgtranscript.cli import main
 
@@ -26,20 +27,16 @@ def run_dir(tmp_path_factory, mirror_server, session_cache, shared_dir):
     from gdc_server import GDCServer
 
     gdc = GDCServer().start()
-    mp = pytest.MonkeyPatch()
-    mp.setenv("MGTRANSCRIPT_MIRROR", mirror_server.url)
-    mp.setenv("MGTRANSCRIPT_CACHE", str(session_cache))
-    mp.setenv("MGTRANSCRIPT_SAMPLES", str(shared_dir / "samples"))
-    mp.setenv("MGTRANSCRIPT_GDC_URL", gdc.url)
-    mp.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
     out = tmp_path_factory.mktemp("run") / "out"
     with transactional_output(out) as work:
         (work / "figures").mkdir()
         (work / "figures" / "stale_from_an_earlier_run.png").write_bytes(b"\x89PNG old")
     try:
-        code = main(["run", "--out", str(out), "--cohorts", *COHORTS, "--permutations", "100", "--no-progress"])
+        with settings.override(mirror=mirror_server.url, cache_dir=session_cache, offline=False,
+                               samples_dir=shared_dir / "samples", gdc_url=gdc.url, backoff=0.01):
+            code = main(["run", "--out", str(out), "--cohorts", *COHORTS, "--permutations", "100",
+                         "--no-progress"])
     finally:
-        mp.undo()
         gdc.stop()
     assert code == 0
     return out
@@ -60,6 +57,24 @@ def test_run_writes_report_tables_png_figures_and_a_manifest(run_dir):
     manifest = json.loads((run_dir / "manifest.json").read_text())
     listed = {f["path"] for f in manifest["files"]}
     assert "tables/claims.tsv" in listed and "report.html" in listed
+
+
+def test_every_table_has_the_columns_of_the_one_list_of_tables(run_dir):
+    """tables/ holds exactly the tables of pipeline.TABLES, PER_COHORT and INPUTS, each with its
+    listed columns in that order (a method may add its own after or between them)."""
+    from mgtranscript.pipeline import INPUTS, PER_COHORT, TABLES
+
+    files = {p.name for p in (run_dir / "tables").glob("*.tsv")}
+    per = {spec.file.format(accession=acc) + ".tsv" for spec in PER_COHORT
+           for acc in ("GSE126848", "GSE167523", "GSE77314", "TCGA-LIHC")}
+    assert files == {f"{spec.file}.tsv" for spec in (*TABLES, INPUTS)} | per
+    for name in sorted(files):
+        spec = next((s for s in (*TABLES, INPUTS) if f"{s.file}.tsv" == name), None) or next(
+            s for s in PER_COHORT if name.startswith(s.file.split("{")[0]))
+        header = (run_dir / "tables" / name).read_text().split("\n", 1)[0].split("\t")
+        if header == [""]:  # an empty table (e.g. no survival data) is an empty file
+            continue
+        assert [c for c in header if c in spec.columns] == list(spec.columns), name
 
 
 def test_cohort_statuses_and_groups(run_dir):

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript.claims import EFFECT_COLUMNS, build_evidence, evaluate_claims, judge, load_claims
-from mgtranscript.claims.effects import compare_effects
-from mgtranscript.claims.evidence import ALIASED_ROLE
+from mgtranscript.claims import compare_effects
+from mgtranscript.claims._evidence import ALIASED_ROLE
 from mgtranscript.pipeline import AnalysisResult
 
 Z95 = 1.959963984540054
@@ -89,8 +89,8 @@ def _imbalanced_cohort(seed=0, n=60):
 
 
 def test_an_imbalanced_covariate_is_adjusted_for_in_the_primary_estimate():
-    from mgtranscript.plan import _compare
-    from mgtranscript.plan_design import UNADJUSTED, audit_contrasts, covariate_words
+    from mgtranscript.pipeline._contrasts import compare_table as _compare
+    from mgtranscript.pipeline._design import UNADJUSTED, audit_contrasts, covariate_words
 
     a = _imbalanced_cohort()
     k = {"groupby": "condition", "group": "NASH", "reference": "NAFL", "paired_by": None,
@@ -111,7 +111,8 @@ def test_an_imbalanced_covariate_is_adjusted_for_in_the_primary_estimate():
 
 
 def test_paired_effects_vote_on_g_av_with_g_z_named_beside():
-    from mgtranscript.tl import compare, compare_table
+    from mgtranscript import get
+    from mgtranscript.tl import compare
 
     rng = np.random.default_rng(2)
     n = 40
@@ -120,14 +121,14 @@ def test_paired_effects_vote_on_g_av_with_g_z_named_beside():
                         "pair_id": [f"P{i}" for i in range(n)] * 2}, index=[f"s{i}" for i in range(2 * n)])
     a = ad.AnnData(np.r_[normal, tumour][:, None], obs=obs, var=pd.DataFrame(index=["SLC41A1"]))
     compare(a, groupby="condition", reference="hcc_nontumour", genes="SLC41A1", paired_by="pair_id")
-    t = compare_table(a)
+    t = get.compare(a)
     row = compare_effects(t, cohort="P", area="HCC")[0]
     assert row["effect_kind"] == "hedges_g" and row["estimate"] == t["g_av"].iloc[0]
     assert f"g_z {t['hedges_g'].iloc[0]:+.2f}" in row["test"] and t["hedges_g"].iloc[0] > row["estimate"]
 
 
 def test_cell_evidence_without_donors_says_so_and_is_a_risk_of_bias():
-    from mgtranscript.plan import cell_effects
+    from mgtranscript.pipeline._cells import cell_effects
 
     rng = np.random.default_rng(0)
     types = np.repeat(["CD56+ NK", "CD8+ cytotoxic T"], 200)

@@ -254,3 +254,32 @@ def test_tmm_removes_composition_shift_in_gse77314(mirror_env, shared_dir):
     nf = a.obs["norm_factor"].to_numpy()
     assert np.median(nf[~tumour]) < 0.9 < 1.1 < np.median(nf[tumour])
     assert np.prod(nf) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_the_trim_window_is_that_of_average_ranks_with_ties():
+    """TMM trims by average ranks (R's rank); the window is found without sorting, exactly."""
+    from scipy.stats import rankdata
+
+    from mgtranscript.pp._edger import _rank_window
+
+    rng = np.random.default_rng(7)
+    for trial in range(600):
+        n = int(rng.integers(1, 80))
+        x = (rng.integers(0, 5, n).astype(float) if trial % 2 else np.round(rng.normal(size=n), 1))
+        for lo in (np.floor(n * 0.3) + 1, np.floor(n * 0.05) + 1, 1.0, 2.5, n + 1.0):
+            for hi in (n + 1 - lo, float(n), n - 0.5):
+                r = rankdata(x, method="average")
+                np.testing.assert_array_equal(_rank_window(x, lo, hi), (r >= lo) & (r <= hi))
+
+
+def test_factors_of_a_matrix_seen_before_are_the_same_and_not_shared():
+    from mgtranscript.pp import calc_norm_factors
+
+    rng = np.random.default_rng(3)
+    counts = rng.negative_binomial(5, 0.05, size=(12, 400)).astype(float)
+    first = calc_norm_factors(counts)
+    first[0] = 99.0  # the caller's copy: changing it changes nothing kept
+    again = calc_norm_factors(counts.copy())
+    assert again[0] != 99.0 and np.prod(again) == pytest.approx(1.0)
+    counts[0, 0] += 1  # other counts, other factors
+    assert not np.array_equal(calc_norm_factors(counts), again)

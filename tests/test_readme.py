@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from mgtranscript import settings
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -23,7 +25,7 @@ def section_code(title: str) -> list[str]:
 def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_path, monkeypatch):
     (code,) = section_code("A short tour of the API")
     monkeypatch.chdir(tmp_path)  # nothing beside it: the sample sheet is found where the README says
-    monkeypatch.setenv("MGTRANSCRIPT_SAMPLES", str(shared_dir / "samples"))
+    settings.samples_dir = shared_dir / "samples"
     ns: dict = {}
     exec(compile(code, "README.md (A short tour of the API)", "exec"), ns)  # noqa: S102
     audit, de, res = ns["audit"], ns["de"], ns["res"]
@@ -39,3 +41,34 @@ def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_pat
     assert set(res.claims_evidence["cohort"]) >= {"GSE126848", "GSE167523", "GSE77314"}
     assert ns["sheet"].name == "GSE77314_SraRunTable.csv" and not (tmp_path / ns["sheet"].name).exists()
     assert set(ns["hcc"].obs["condition"]) == {"hcc_tumour", "hcc_nontumour"}
+
+    # "Where results go", on the tour's AnnData: every tool's results come back through mg.get
+    (where,) = section_code("Where results go")
+    lines = [ln for ln in where.strip().splitlines()]
+    values = [eval(compile(ln.split("#")[0], "README.md (Where results go)", "eval"), ns) for ln in lines]  # noqa: S307
+    reference, scores, coverage, samples, genes, methods = values
+    assert reference == "healthy"
+    assert {"MG_LIVER_CORE", "condition"} <= set(scores.columns) and len(scores) == ns["adata"].n_obs
+    assert {"t_nk", "hepatocyte"} <= set(coverage.index) and (coverage["final_size"] > 0).all()
+    assert {"inferred_sex", "lib_size"} <= set(samples.columns)
+    assert set(genes["role"]) == {"influx", "efflux"} and {"TRPM7", "CNNM4"} <= set(genes["gene"])
+    assert set(methods["method"]) == {"ssgsea", "gsva", "zscore", "plage", "singscore", "mean"}
+    assert ns["adata"].uns["compare"]["params"]["function"] == "compare"
+
+
+def test_readme_settings_section_runs_and_lists_every_setting(capsys):
+    (code,) = section_code("Settings")
+    before = settings.to_dict()
+    settings.progress = True
+    exec(compile(code, "README.md (Settings)", "exec"), {})  # noqa: S102
+    assert settings.progress is False  # "from now on"
+    assert (settings.offline, settings.retries) == (before["offline"], before["retries"])  # restored after the block
+    assert "[MGTRANSCRIPT_CACHE]" in capsys.readouterr().out
+    from mgtranscript._settings import FIELDS
+
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("## Settings\n"):text.index("Without a network")]
+    rows = {ln.split("|")[1].strip(): ln.split("|")[2] for ln in table.splitlines() if ln.startswith("| `")}
+    listed = {name.strip("` ") for key in rows for name in key.split(",")}
+    assert listed == set(FIELDS)
+    assert all(f"`{f.env}" in " ".join(rows.values()) for f in FIELDS.values())

@@ -17,11 +17,11 @@ import pytest
 from report_browser import CHROMIUM, probe
 from report_fixture import make_result
 
-from mgtranscript import pl
+from mgtranscript import pl, settings
 from mgtranscript.errors import InputDataError
 from mgtranscript.report import Report, draw_figures, write_report
-from mgtranscript.report.format import abbreviate, fmt_est_ci, fmt_odds, fmt_p, gene_list
-from mgtranscript.report.sections import SECTION_IDS
+from mgtranscript.report._format import abbreviate, fmt_est_ci, fmt_odds, fmt_p, gene_list
+from mgtranscript.report import SECTION_IDS
 
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium cannot be installed here (.ci/run installs it)")
 
@@ -161,7 +161,7 @@ def test_bottom_line_says_per_disease_area_which_claims_hold(built):
 
 
 def test_area_sentence_from_verdicts():
-    from mgtranscript.report.bottomline import area_sentence
+    from mgtranscript.report._bottomline import area_sentence
 
     claims = pd.DataFrame({
         "claim_id": ["A", "B", "C", "D", "E"], "disease": ["HCC"] * 4 + ["ALD"],
@@ -292,7 +292,7 @@ def test_identical_forest_rows_are_merged():
 
 
 def test_forest_pools_only_with_two_cohorts(result, tmp_path, monkeypatch):
-    from mgtranscript.report import figures as figmod
+    from mgtranscript.report import _figures as figmod
 
     calls = {}
 
@@ -310,7 +310,7 @@ def test_forest_pools_only_with_two_cohorts(result, tmp_path, monkeypatch):
 
 def test_caveats_in_full_in_the_claims_details(result, tmp_path):
     """A claim's caveats are listed in full in its details (opening in place), once."""
-    from mgtranscript.report.top import caveat_headline
+    from mgtranscript.report._format import caveat_headline
 
     full = ("GSE126848: recorded sex (gender) is unevenly distributed between groups (Cramér's V 0.42): "
             "MASLD: female 10/31, male 21/31; control: male 26/26")
@@ -578,14 +578,14 @@ def test_probe_catches_what_a_reader_would_stumble_on(tmp_path):
 
 @pytest.mark.slow
 @needs_chromium
-def test_real_run_report_in_chromium(mirror_env, shared_dir, tmp_path, monkeypatch):
+def test_real_run_report_in_chromium(mirror_env, shared_dir, tmp_path):
     """The report of a real run on the mirror (GSE126848 unpaired MASLD, GSE77314 paired HCC; GSE135251 has
     metadata only): the bottom line on the first screen, every table filled, flags with the cohort's data."""
     from report_lint import lint, tables
     from report_real import run_real
 
-    monkeypatch.setenv("MGTRANSCRIPT_SAMPLES", str(shared_dir / "samples"))
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
+    settings.samples_dir = shared_dir / "samples"
+    settings.backoff = 0.01
     out = tmp_path / "out"
     res, _ = run_real(out, cohorts=["GSE126848", "GSE135251", "GSE77314"], permutations=100)
     path = write_report(res, out)

@@ -10,7 +10,7 @@ from report_fixture import make_result
 
 from mgtranscript.errors import UsageError
 from mgtranscript.report import draw_cohort_figures, draw_figures, write_report
-from mgtranscript.report.figures import CohortFigures
+from mgtranscript.report import CohortFigures
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_a_cohorts_figures_drawn_early_are_the_same_and_not_drawn_again(cohorts_
     assert any(n.startswith("gsea_GSE126848") for n in names) and any(n.startswith("km_TCGA-LIHC") for n in names)
     assert not any(n.startswith(("coupling_", "trends_", "overview_", "claim_")) for n in names)
     drawn_again = []
-    import mgtranscript.report.figures as figures_mod
+    import mgtranscript.report._figures as figures_mod
 
     run_one = figures_mod._Drawer.run_one
 
@@ -140,7 +140,7 @@ def test_a_background_cohort_not_done_is_stopped_and_left_to_the_rest(cohorts_on
     on a busy machine) is stopped, not waited for; its cohort is drawn with the rest."""
     import time
 
-    import mgtranscript.report.figures as figures_mod
+    import mgtranscript.report._figures as figures_mod
 
     monkeypatch.setattr(figures_mod, "_draw_early", lambda *args: time.sleep(3600))
     bg = CohortFigures(tmp_path / "figures")

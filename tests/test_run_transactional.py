@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mgtranscript._output import transactional_output
+from mgtranscript import settings
+from mgtranscript.pipeline import transactional_output
 from mgtranscript.errors import FetchError, MgTranscriptError
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -26,7 +27,7 @@ def snapshot(folder: Path) -> dict[str, bytes]:
 def quick_plan(monkeypatch, tmp_path):
     """Every cohort unavailable and no mechanism sets: the plan only writes its tables and report."""
     from mgtranscript import datasets
-    from mgtranscript.tl import enrich
+    from mgtranscript import genesets
 
     def unavailable(acc, **kwargs):
         raise FetchError(f"{acc}: not available in this test")
@@ -35,8 +36,8 @@ def quick_plan(monkeypatch, tmp_path):
         raise MgTranscriptError("no mechanism sets in this test")
 
     monkeypatch.setattr(datasets, "load_cohort", unavailable)
-    monkeypatch.setattr(enrich, "mechanism_sets", no_sets)
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(genesets, "mechanism_sets", no_sets)
+    settings.cache_dir = tmp_path / "cache"
     out = tmp_path / "out"
     with transactional_output(out) as work:  # a good earlier output
         (work / "tables").mkdir()

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript._plan_survival import PH_CHECK, survival_rows
-from mgtranscript.claims import load_claims
+from mgtranscript import settings
+from mgtranscript.claims import build_evidence, judge, load_claims
 from mgtranscript.claims._table import CERTAINTY_LEVELS
-from mgtranscript.claims.evidence import build_evidence
-from mgtranscript.claims.verdicts import judge
-from mgtranscript.pipeline import AnalysisResult
+from mgtranscript.pipeline import CohortResult
+from mgtranscript.pipeline._survival import PH_CHECK, survival_rows
 
 DATA = __import__("pathlib").Path(__file__).resolve().parent / "data"
 
@@ -34,7 +33,7 @@ def _cohort(name: str) -> ad.AnnData:
 def _judge(adata, cohort: str, tmp_path):
     claims = load_claims()
     claims = claims[claims["claim_id"] == "L8"]
-    result = AnalysisResult(out_dir=tmp_path)
+    result = CohortResult(accession=cohort)
     eff = pd.DataFrame(survival_rows(adata, cohort, "HCC", claims, result))
     ev = build_evidence(eff, claims=claims)
     with_ph = judge(ev, claims=claims, design=result.design).verdicts.set_index("claim_id").loc["L8"]
@@ -72,11 +71,9 @@ def tcga_run(tmp_path_factory, mirror_server, session_cache):
 
     gdc = GDCServer(strict_fields=True).start()
     out = tmp_path_factory.mktemp("tcga") / "out"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MGTRANSCRIPT_MIRROR", mirror_server.url)  # gene-set collections
-        mp.setenv("MGTRANSCRIPT_CACHE", str(tmp_path_factory.mktemp("tcgacache")))
-        mp.setenv("MGTRANSCRIPT_GDC_URL", gdc.url)
-        mp.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
+    with settings.override(mirror=mirror_server.url,  # gene-set collections
+                           cache_dir=tmp_path_factory.mktemp("tcgacache"), offline=False, gdc_url=gdc.url,
+                           backoff=0.01):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -29,22 +29,22 @@ How a claim is judged
    sex/age``); per-cell evidence counts donors, not cells (without a donor column the row's
    ``design`` says the donors are unknown, a risk of bias). A contrast aliased with a batch
    that dominates the biology inside it (a flagged ``batch_aliased`` row of the design audit)
-   does not vote in any scenario (:func:`~.evidence.exclude_batch_aliased`: ``included =
+   does not vote in any scenario (:func:`~._evidence.exclude_batch_aliased`: ``included =
    False``, the audit's numbers in ``why``); a claim left without other evidence is
    ``inconclusive`` ("no usable evidence", certainty very low).
-2. **One effect per claim** (:func:`~.rules.vote`): a single cohort gives its own estimate,
+2. **One effect per claim** (:func:`~._rules.vote`): a single cohort gives its own estimate,
    CI and p ("single cohort"); two or more cohorts are pooled by random effects (REML) on the
    effect's pooling scale (g as is, correlations by Fisher z, hazard ratios on the log scale)
    with a Hartung-Knapp t CI and p (k - 1 df) and, for k >= 3, a prediction interval
-   (:func:`~.rules.pool_effects`, also behind ``tables/meta.tsv``). A cohort never pools with
+   (:func:`~._rules.pool_effects`, also behind ``tables/meta.tsv``). A cohort never pools with
    itself; nothing is "pooled" with k = 1.
-3. **Verdict** (:func:`~.rules.decide`), with q = Benjamini-Hochberg over the voted p-values
+3. **Verdict** (:func:`~._rules.decide`), with q = Benjamini-Hochberg over the voted p-values
    of all testable claims and ``alpha`` = 0.05:
 
    ``supported``
        q < alpha in the expected direction (and, when pooled, no cohort significantly the
        other way). For "not down" claims (L10): the 95% CI excludes a decrease larger than
-       the margin stated in the claim (1.15-fold, :data:`~.rules.NOT_DOWN_MARGIN`).
+       the margin stated in the claim (1.15-fold, :data:`~._rules.NOT_DOWN_MARGIN`).
    ``contradicted``
        q < alpha in the opposite direction ("not down": the whole CI below the margin).
    ``inconclusive``
@@ -57,9 +57,9 @@ How a claim is judged
    **One q per estimate**: the evidence row a verdict voted on carries the verdict's q
    (``q_family = "claims"``); other rows carry the run's q over the tests of their analysis
    (``"run"``), and the sentences name the family they quote.
-4. **Certainty** (:func:`~.grading.grade`), GRADE written down step by step in
+4. **Certainty** (:func:`~._grading.grade`), GRADE written down step by step in
    ``certainty_reasons``: one cohort starts ``low``, two ``moderate``, three or more ``high``;
-   -1 each for risk of bias (a flagged check of :data:`~.grading.RISK_OF_BIAS` on a cohort
+   -1 each for risk of bias (a flagged check of :data:`~._grading.RISK_OF_BIAS` on a cohort
    and contrast used: confounding by batch, depth, id series or technical fields; sex or age
    imbalance left unadjusted; RNA composition shifts; declared or doubtful pairing),
    inconsistency (Q p < 0.10, I^2 > 50%, opposite signs, a cohort significantly opposite),
@@ -68,7 +68,7 @@ How a claim is judged
    margin; fewer samples than the optimal information size); +1 only for a dose-response
    across ordered stages without risk of bias or inconsistency. Not-testable claims have no
    certainty.
-5. **Robustness** (:mod:`.robustness`): the verdict re-derived under each alternative analysis
+5. **Robustness** (:mod:`._robustness`): the verdict re-derived under each alternative analysis
    that re-derived at least one of its estimates (normalisation TMM vs RLE vs upper quartile;
    scoring ssGSEA vs GSVA vs z-score; DE by voom vs limma-trend; paired vs unpaired; controls
    with and without the obese group): the share that agree, and the dissenting ones by name
@@ -79,10 +79,19 @@ How a claim is judged
    transcript-level note.
 """
 
-from __future__ import annotations
-
-import pandas as pd
-
+from ._effects import (
+    compare_effects,
+    contrast_parts,
+    correlation_effects,
+    de_effects,
+    difference_effects,
+    mechanism_union,
+    survival_effects,
+    trend_effects,
+)
+from ._evidence import EFFECT_COLUMNS, build_evidence
+from ._grading import RISK_OF_BIAS
+from ._rules import pool_effects
 from ._table import (
     CERTAINTY_LEVELS,
     CLAIM_COLUMNS,
@@ -94,39 +103,13 @@ from ._table import (
     VERDICTS,
     load_claims,
 )
-from .evidence import EFFECT_COLUMNS, build_evidence
-from .verdicts import Judgement, contrast_label, judge
+from ._verdicts import Judgement, contrast_label, evaluate_claims, judge
 
 __all__ = [
     "load_claims", "evaluate_claims", "judge", "build_evidence", "Judgement", "contrast_label",
     "CLAIM_COLUMNS", "VERDICT_COLUMNS", "EVIDENCE_COLUMNS", "SENSITIVITY_COLUMNS", "EFFECT_COLUMNS",
-    "VERDICTS", "CERTAINTY_LEVELS", "SOURCES", "TRANSCRIPT_NOTE",
+    "VERDICTS", "CERTAINTY_LEVELS", "SOURCES", "TRANSCRIPT_NOTE", "RISK_OF_BIAS",
+    # the run's estimates as evidence rows, and their pooling (used by the analysis run)
+    "compare_effects", "difference_effects", "de_effects", "trend_effects", "correlation_effects",
+    "survival_effects", "mechanism_union", "contrast_parts", "pool_effects",
 ]
-
-
-def evaluate_claims(effects: pd.DataFrame | None = None, *, design: pd.DataFrame | None = None,
-                    cohorts: pd.DataFrame | None = None, claims: pd.DataFrame | None = None,
-                    alpha: float = 0.05) -> pd.DataFrame:
-    """Give every claim a verdict from a run's ``effects`` table (see :func:`judge` for all tables).
-
-    Parameters
-    ----------
-    effects
-        The run's estimates (``tables/effects.tsv``; columns :data:`EFFECT_COLUMNS`).
-    design
-        The design audit (``tables/design.tsv``): flagged checks become caveats; a contrast
-        aliased with a dominating batch does not vote.
-    cohorts
-        The cohort status table (``tables/cohorts.tsv``), to say why a claim is not testable.
-    claims
-        The claims table (default: the bundled ``seeds/claims.tsv``).
-    alpha
-        Significance level for q-values.
-
-    Returns
-    -------
-    DataFrame with one row per claim and the columns of :data:`VERDICT_COLUMNS`.
-    """
-    claims = load_claims() if claims is None else claims
-    evidence = build_evidence(effects, claims=claims, cohorts=cohorts, design=design)
-    return judge(evidence, claims=claims, design=design, cohorts=cohorts, alpha=alpha).verdicts

@@ -12,7 +12,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from .._checks import check_catalog, check_cohorts, check_input_file, check_method, check_samples, known_cohorts
+from .._settings import settings
+from ..pipeline import check_catalog, check_cohorts, check_input_file, check_method, check_samples, known_cohorts
 from ..errors import InputDataError, UsageError
 
 __all__ = ["parse_samples", "check_method", "check_cohorts", "check_samples", "check_input_file",
@@ -30,7 +31,7 @@ def add_catalog_option(p) -> None:
 
 def catalog_context(args):
     """Check ``--catalog`` (UsageError before any work) and return the context that applies it."""
-    from ..datasets.catalog import use_catalog
+    from ..datasets import use_catalog
 
     return use_catalog(check_catalog(getattr(args, "catalog", None)))
 
@@ -66,8 +67,8 @@ def read_h5ad(path: str | os.PathLike, *, option: str = "input", backed: bool = 
 
 
 def progress_flag(no_progress: bool = False) -> bool | None:
-    """``False`` when bars are off (``--no-progress``, ``-q``, ``MGTRANSCRIPT_PROGRESS=0``), else None."""
-    if no_progress or os.environ.get("MGTRANSCRIPT_PROGRESS", "1").strip() == "0":
+    """``False`` when bars are off (``--no-progress``, ``-q``, ``settings.progress`` False), else None."""
+    if no_progress or not settings.progress:
         return False
     return None
 

@@ -41,16 +41,16 @@ def _unfinished(root) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..fetch import cache
+    from .. import fetch
 
-    root = cache.cache_dir()
+    root = fetch.cache_dir()
     if args.action != "dir":
-        cache.clean_partial()  # lock files nobody holds, empty folders
+        fetch.clean_partial()  # lock files nobody holds, empty folders
     if args.action == "dir":
         print(root)
         return 0
     if args.action == "list":
-        rows = cache.cache_entries()
+        rows = fetch.cache_entries()
         print(f"# cache: {root}  ({len(rows)} files, "
               f"{sum(r['bytes'] for r in rows) / 1e6:.1f} MB)")
         n_part = _unfinished(root)
@@ -62,14 +62,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['path']}\t{r['bytes']}\t{r['sha256']}\t{r['fetched']}\t{url}")
         return 0
     if args.action == "verify":
-        n = len(cache.cache_entries())
-        bad = cache.verify_cache(remove_bad=args.remove_bad)
+        n = len(fetch.cache_entries())
+        bad = fetch.verify_cache(remove_bad=args.remove_bad)
         for path, why in bad:
             print(f"BAD\t{path}\t{why}")
         note = " (removed)" if bad and args.remove_bad else ""
         print(f"{n} files checked, {len(bad)} failed verification{note}")
         return 1 if bad else 0
-    rows = [r for r in cache.cache_entries() if not args.pattern or args.pattern in r["path"]]
+    rows = [r for r in fetch.cache_entries() if not args.pattern or args.pattern in r["path"]]
     n_part = _unfinished(root) if not args.pattern else 0
     if not rows and not n_part:
         print(f"nothing to remove from {root}")
@@ -80,6 +80,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.yes and not _confirm(f"remove {what} from {root}?"):
         print("nothing removed", file=sys.stderr)
         return 1
-    n = cache.clear_cache(args.pattern)
+    n = fetch.clear_cache(args.pattern)
     print(f"removed {n} files from {root}")
     return 0

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def validate(args: argparse.Namespace) -> dict:
     """Check every argument before any work (one-line :class:`UsageError` otherwise)."""
-    from .._output import check_output_file
+    from ..pipeline import check_output_file
     from ..errors import UsageError
 
     out = check_output_file(args.out)
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     checked = validate(args)
     import pandas as pd
 
-    from .._output import atomic_file
+    from ..pipeline import atomic_file
     from ..claims import evaluate_claims, load_claims
     from ..errors import UsageError
 

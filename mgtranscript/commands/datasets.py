@@ -37,7 +37,7 @@ def _format_rule(rule: dict) -> str:
 
 
 def _show(acc: str) -> int:
-    from ..datasets.catalog import cohort_info
+    from ..datasets import cohort_info
 
     info = cohort_info(acc)
     exp = info.get("expected", {})
@@ -51,7 +51,7 @@ def _show(acc: str) -> int:
             out.write(f"  {k:16s} {', '.join(map(str, v)) if isinstance(v, list) else v}\n")
     out.write(f"  {'conditions':16s} {' < '.join(info['condition_order'])}\n")
     if exp:
-        from ..datasets.catalog_schema import EXPECTED_META_KEYS
+        from ..datasets import EXPECTED_META_KEYS
 
         counts = ", ".join(f"{k} {v}" for k, v in exp.items() if k not in EXPECTED_META_KEYS)
         out.write(f"  {'expected':16s} {counts} (by {exp.get('by', 'condition')}; source: {exp.get('source', '')})"
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _draft(args: argparse.Namespace) -> int:
-    from ..datasets.infer import LABEL_COLUMNS, infer_labels
+    from ..datasets import LABEL_COLUMNS, infer_labels
 
     draft = infer_labels(args.draft)
     if not draft.liver:
@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_with_catalog(args: argparse.Namespace) -> int:
-    from ..datasets.catalog import catalog
+    from ..datasets import catalog
 
     if args.draft:
         if args.show:

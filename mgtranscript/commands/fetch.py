@@ -38,14 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def not_in_mirror(accession: str, exc: Exception) -> Exception:
-    """An accession none of whose files is in the mirror set by ``MGTRANSCRIPT_MIRROR``: say that
-    the accession may not exist, and what to do when it does (the variable is already set)."""
-    import os
+    """An accession none of whose files is in the mirror (``settings.mirror``): say that the
+    accession may not exist, and what to do when it does (the mirror is already set)."""
     import re
 
+    from .._settings import settings
     from ..errors import OfflineError
 
-    mirror = os.environ.get("MGTRANSCRIPT_MIRROR", "").strip()
+    mirror = settings.mirror
     text = str(exc)
     if not mirror or "none of its files" not in text:
         return exc
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from .. import datasets
-    from .._output import atomic_file, check_output_file
+    from ..pipeline import atomic_file, check_output_file
     from ..errors import OfflineError
     from ._common import check_catalog, check_input_file
 
@@ -161,19 +161,11 @@ def run(args: argparse.Namespace) -> int:
         check_input_file(args.samples, "--samples", "sample sheet")
     catalog = check_catalog(getattr(args, "catalog", None))
     kwargs["catalog"] = catalog
-    import importlib.util
 
     with warnings.catch_warnings(record=True) as caught:  # shown once each, on stderr, below
         warnings.simplefilter("always")
         try:
-            if hasattr(datasets, "load_cohort") and importlib.util.find_spec("mgtranscript.datasets.catalog"):
-                adata = datasets.load_cohort(args.accession, **kwargs, **extra)
-            else:  # the catalog (labels) is not available: raw GEO metadata only
-                from ..datasets.geo import geo
-
-                logger.info("mgtranscript.datasets.load_cohort/catalog unavailable; loading with geo()")
-                kwargs.pop("catalog")
-                adata = geo(args.accession, **kwargs, **extra)
+            adata = datasets.load_cohort(args.accession, **kwargs, **extra)
         except OfflineError as exc:
             raise not_in_mirror(args.accession, exc) from exc
     h5ad_safe(adata)

@@ -2,24 +2,21 @@
 
 Every argument (method, output folder, cohorts, sample sheets) is checked before any
 cohort is loaded. The results are written into a temporary folder beside ``--out`` and
-swapped in only when the run completes (:func:`mgtranscript._output.transactional_output`):
+swapped in only when the run completes (:func:`mgtranscript.pipeline.transactional_output`):
 a failed or interrupted run leaves the previous output byte for byte.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from pathlib import Path
 
 from ..errors import UsageError
 from ._common import (
     add_catalog_option,
-    catalog_context,
-    check_cohorts,
     check_input_file,
-    check_method,
-    check_samples,
     gseapy_logs_as_ours,
     parse_samples,
     progress_flag,
@@ -66,6 +63,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "the unit (default: the first of donor, donor_id, individual, patient; none: donors unknown)")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bars (also: -q, or MGTRANSCRIPT_PROGRESS=0)")
+    p.add_argument("--jobs", type=_positive, default=None, metavar="N",
+                   help="cohorts analysed side by side in N processes (default: the usable cores; 1: one after "
+                        "another)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="a dask.distributed scheduler (e.g. tcp://host:8786): every cohort runs as a task on its "
+                        "cluster (needs the dask extra: pip install 'mgtranscript[dask]')")
+    p.add_argument("--no-cache", action="store_true",
+                   help="compute every cohort again: neither reuse nor keep parsed cohorts and results of earlier "
+                        "runs (downloads stay cached)")
     add_catalog_option(p)
 
 
@@ -77,21 +83,26 @@ def validate(args: argparse.Namespace) -> dict:
     UsageError
         One line naming the argument and the fix (exit status 2).
     """
-    from .._output import check_output_path
+    from ..pipeline import CLI_NAMES, check_arguments, check_output_path
 
-    method = check_method(args.method)
     out = check_output_path(args.out)
-    with catalog_context(args):
-        cohorts = check_cohorts(args.cohorts)
-        samples = check_samples(parse_samples(args.samples), cohorts)
+    arguments = check_arguments(cohorts=args.cohorts, samples=parse_samples(args.samples), method=args.method,
+                                permutations=args.permutations, catalog=getattr(args, "catalog", None),
+                                jobs=getattr(args, "jobs", None), names=CLI_NAMES)
+    if getattr(args, "scheduler", None):
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UsageError("--scheduler needs dask.distributed; install it with pip install "
+                             "'mgtranscript[dask]', or leave --scheduler out to use processes here") from None
     cells = {}
     for spec in args.cells or []:
         name, sep, path = spec.partition("=")
         if not sep or not name.strip() or not path.strip():
             raise UsageError(f"--cells expects NAME=H5AD (e.g. --cells liver_sc=cells.h5ad), got {spec!r}")
         cells[name.strip()] = check_input_file(path.strip(), f"--cells {name.strip()}=", ".h5ad file")
-    return {"out": out, "cohorts": cohorts, "samples": {k: str(v) for k, v in samples.items()},
-            "method": method, "cells": cells, "catalog": getattr(args, "catalog", None)}
+    return {"out": out, "arguments": arguments, "samples": {k: str(v) for k, v in arguments.samples.items()},
+            "cells": cells}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,11 +112,10 @@ def run(args: argparse.Namespace) -> int:
 
     out: Path = checked["out"]
     cells = {name: read_h5ad(path, option=f"--cells {name}=") for name, path in checked["cells"].items()}
-    with gseapy_logs_as_ours():
-        res = run_analysis(out, cohorts=checked["cohorts"], samples=checked["samples"], method=checked["method"],
-                           cells=cells or None, cell_type_key=args.cell_type_key, donor_key=args.donor_key,
-                           permutations=args.permutations, seed=args.seed, plots=not args.no_plots, svg=args.svg,
-                           progress=progress_flag(args.no_progress), catalog=checked["catalog"],
+    with gseapy_logs_as_ours(), _dask_client(getattr(args, "scheduler", None)) as client:
+        res = run_analysis(out, arguments=checked["arguments"], cells=cells or None, cell_type_key=args.cell_type_key,
+                           donor_key=args.donor_key, seed=args.seed, plots=not args.no_plots, svg=args.svg,
+                           progress=progress_flag(args.no_progress), use_cache=not args.no_cache, client=client,
                            manifest={"command": "mgtranscript run", "samples": checked["samples"]})
     print("cohorts:")
     for r in res.cohorts.itertuples():
@@ -118,6 +128,25 @@ def run(args: argparse.Namespace) -> int:
     total = time.monotonic() - t_start
     print(f"wrote {out}/report.html, tables/, figures/, manifest.json in {total:.1f} s")
     return 0
+
+
+@contextlib.contextmanager
+def _dask_client(address: str | None):
+    """A client of the dask.distributed scheduler at ``address`` for the run (None without one)."""
+    if not address:
+        yield None
+        return
+    import distributed
+
+    try:
+        client = distributed.Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"--scheduler {address}: cannot connect to a dask scheduler there ({exc}); start one "
+                         "(dask scheduler) or check the address") from None
+    try:
+        yield client
+    finally:
+        client.close()
 
 
 def _short(text: str, n: int) -> str:

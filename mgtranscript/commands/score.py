@@ -13,7 +13,7 @@ HELP = "score gene sets (default: the Mg liver sets) per sample of an .h5ad file
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..tl.score._runner import METHODS
+    from ..tl import METHODS
 
     p.add_argument("input", help="AnnData .h5ad file, samples x genes (gene symbols as var_names)")
     p.add_argument("--gene-sets", default="magnesium",
@@ -65,7 +65,7 @@ def _convert(text: str, default: Any, key: str) -> Any:
 def parse_options(method: str, items: list[str]) -> dict[str, Any]:
     """``["alpha=0.5", "ties=gsva"]`` -> typed options for ``method``."""
     from ..errors import UsageError  # a bad --option is a usage error (exit 2)
-    from ..tl.score._runner import method_options
+    from ..tl import method_options
 
     defaults = method_options(method)
     out: dict[str, Any] = {}
@@ -80,8 +80,8 @@ def parse_options(method: str, items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from .. import get
-    from .._output import atomic_file, check_output_file
-    from ..tl.score import score
+    from ..pipeline import atomic_file, check_output_file
+    from ..tl import score
     from ._common import check_input_file, read_h5ad
 
     # every argument first: input, outputs, options

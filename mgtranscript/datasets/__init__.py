@@ -8,134 +8,38 @@
 ``infer_labels``   propose a catalog entry from a series' own metadata or a sample table
 ``apply_labels``   harmonised ``disease`` / ``condition`` / ``fibrosis_stage`` / ``nas``
 ``harmonise_var``  gene ids to current symbols through NCBI gene_info
+
+The names below are the whole public surface; the modules behind them are private.
 """
 
-from __future__ import annotations
+from ._author_counts import AuthorCounts, match_author_columns, read_author_counts
+from ._catalog import (
+    CONDITIONS,
+    DISEASES,
+    LabelWarning,
+    catalog,
+    cohort_info,
+    condition_order,
+    load_catalog,
+    use_catalog,
+)
+from ._catalog_schema import EXPECTED_META_KEYS
+from ._cohort import load_cohort
+from ._gdc import gdc
+from ._gdc_clinical import GDCClinicalWarning
+from ._gene_info import GeneInfo
+from ._geneids import ensure_symbols, harmonise_ids, harmonise_var, load_gene_info
+from ._geo import geo
+from ._infer import LABEL_COLUMNS, LabelDraft, infer_labels
+from ._label_checks import format_counts
+from ._labels import apply_labels, label_obs
+from ._samplesheet import read_sample_sheet
+from ._seriesmatrix import read_series_matrix
 
-import importlib
-import logging
-from typing import Any
-
-logger = logging.getLogger(__name__)
-
-# Functions named like their submodule are imported eagerly: a lazy attribute would be
-# rebound to the submodule by the import system the first time the submodule loads.
-from .catalog import catalog, cohort_info, condition_order, use_catalog  # noqa: E402
-from .gdc import gdc  # noqa: E402
-from .geo import geo  # noqa: E402
-from .labels import apply_labels, label_obs  # noqa: E402
-
-_LAZY = {
-    "read_series_matrix": ("seriesmatrix", "read_series_matrix"),
-    "read_sample_sheet": ("samplesheet", "read_sample_sheet"),
-    "read_author_counts": ("author_counts", "read_author_counts"),
-    "infer_labels": ("infer", "infer_labels"),
-    "LabelDraft": ("infer", "LabelDraft"),
-    "load_catalog": ("catalog", "load_catalog"),
-    "match_author_columns": ("author_counts", "match_author_columns"),
-    "AuthorCounts": ("author_counts", "AuthorCounts"),
-    "ensure_symbols": ("geneids", "ensure_symbols"),
-    "GeneInfo": ("geneids", "GeneInfo"),
-    "harmonise_var": ("geneids", "harmonise_var"),
-    "harmonise_ids": ("geneids", "harmonise_ids"),
-    "load_gene_info": ("geneids", "load_gene_info"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        mod, attr = _LAZY[name]
-        return getattr(importlib.import_module(f"{__name__}.{mod}"), attr)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def load_cohort(accession: str, *, samples=None, samples_key: str | None = None,
-                metadata_only: bool = False, labels: bool = True, catalog=None, **kwargs):
-    """Load a cohort and add the catalog's harmonised labels.
-
-    Parameters
-    ----------
-    accession
-        A GEO series (``GSE126848``) or a GDC project (``TCGA-LIHC``).
-    samples
-        A user sample sheet (path or DataFrame) joined on GSM / run / title / ``samples_key``.
-    samples_key
-        Column of the sheet to join on (auto-detected when omitted).
-    metadata_only
-        Load sample metadata only (no expression; for a TCGA project: samples and clinical data).
-    labels
-        Apply the catalog's label rules (``obs["disease"]``, ``obs["condition"]``,
-        ``obs["fibrosis_stage"]``, ``obs["nas"]``, ``obs["pair_id"]``). Accessions not in the
-        catalog are returned unlabelled with a warning.
-    catalog
-        A user catalog (TOML path or mapping, same schema as the bundled ``cohorts.toml``)
-        merged over the bundled one.
-    **kwargs
-        Passed to :func:`geo` or :func:`gdc` (the entry's ``[load]`` table, e.g. the platform of
-        a multi-platform series, gives defaults).
-
-    Returns
-    -------
-    AnnData (samples x genes). ``uns["labels"]["check"]`` compares the labels with the
-    entry's expected counts (``status`` ``ok`` or ``labels disagree``, with both counts in
-    ``reason``; a :class:`~mgtranscript.datasets.catalog.LabelWarning` says so). Samples no
-    rule labels stay ``"unlabelled"`` and are counted there. When samples lack expression
-    values, the counts are checked on the series' full metadata.
-
-    Raises
-    ------
-    LabelsMissing
-        No sample can be labelled because the labels come from information not given (e.g.
-        GSE77314's sample sheet), or a paired cohort lacks its pairing information; the message
-        says what is missing and how to give it.
-    """
-    with use_catalog(catalog):
-        return _load_cohort(accession, samples=samples, samples_key=samples_key,
-                            metadata_only=metadata_only, labels=labels, **kwargs)
-
-
-def _load_cohort(accession, *, samples, samples_key, metadata_only, labels, **kwargs):
-    from ..errors import LabelsMissing
-    from .labels import label_obs
-
-    acc = str(accession).strip()
-    known = {a.upper(): a for a in catalog()["accession"]}
-    entry = cohort_info(known[acc.upper()]) if acc.upper() in known else {}
-    if acc.upper().startswith("TCGA-"):
-        if samples is not None or samples_key:
-            from ..errors import UsageError
-
-            raise UsageError(f"{acc.upper()} is a TCGA project from the GDC: its samples come with their barcodes "
-                             "and the GDC's clinical records; a sample sheet applies to GEO series only.")
-        adata = gdc(acc.upper(), metadata_only=metadata_only, **kwargs)
-    else:
-        kwargs = {**entry.get("load", {}), **kwargs}
-        adata = geo(acc, samples=samples, samples_key=samples_key,
-                    metadata_only=metadata_only, **kwargs)
-    if not labels:
-        return adata
-    if not entry:
-        logger.warning("%s is not in the cohort catalog: no harmonised labels added", acc)
-        return adata
-    acc = known[acc.upper()]
-    apply_labels(adata, acc)
-    missing = adata.uns["labels"].get("missing")
-    if missing:
-        raise LabelsMissing(missing)
-    dropped = (adata.uns.get("geo", {}).get("column_match") or {}).get("unmatched_samples") or []
-    if len(dropped) and not metadata_only and not acc.upper().startswith("TCGA-"):
-        # samples without expression values: count the labels on the whole series, as the source does
-        meta = geo(acc, samples=samples, samples_key=samples_key, metadata_only=True,
-                   **{k: v for k, v in kwargs.items() if k in ("platform", "progress")})
-        full = label_obs(meta.obs, acc, warn=False)
-        check = full.attrs["label_check"]
-        check["n_without_expression"] = int(meta.n_obs - adata.n_obs)
-        check["reason"] = (check["reason"] + "; " if check["reason"] else "") + (
-            f"{meta.n_obs - adata.n_obs} of the series' {meta.n_obs} samples have no expression values "
-            f"(e.g. {list(dropped)[:3]}); the counts were checked on the full series metadata")
-        adata.uns["labels"]["check"] = check
-    return adata
-
-
-__all__ = ["load_cohort", "geo", "gdc", "catalog", "cohort_info", "apply_labels", "label_obs",
-           "condition_order", "use_catalog", *_LAZY]
+__all__ = [
+    "load_cohort", "geo", "gdc", "catalog", "cohort_info", "condition_order", "use_catalog", "load_catalog",
+    "apply_labels", "label_obs", "infer_labels", "LabelDraft", "LABEL_COLUMNS", "format_counts",
+    "read_series_matrix", "read_sample_sheet", "read_author_counts", "match_author_columns", "AuthorCounts",
+    "ensure_symbols", "GeneInfo", "harmonise_var", "harmonise_ids", "load_gene_info",
+    "DISEASES", "CONDITIONS", "EXPECTED_META_KEYS", "LabelWarning", "GDCClinicalWarning",
+]

@@ -2,7 +2,7 @@
 
 :class:`GeneInfo` holds one row per GeneID and the indices (Ensembl, GeneID, current
 symbol, unambiguous synonym) that :meth:`GeneInfo.map_ids` applies; the rules are
-documented in :mod:`mgtranscript.datasets.geneids`.
+documented in :mod:`mgtranscript.datasets._geneids`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import DataFormatError, InputDataError
 
-logger = logging.getLogger("mgtranscript.datasets.geneids")
+logger = logging.getLogger("mgtranscript.datasets._geneids")
 
 __all__ = ["GeneInfo", "detect_id_type"]
 

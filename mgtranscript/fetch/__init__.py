@@ -1,22 +1,22 @@
 """Download layer: one cache, one URL builder, one HTTP client.
 
 Everything mgtranscript downloads goes through :func:`fetch`, which caches files at
-``$MGTRANSCRIPT_CACHE/HOST/PATH``, verifies them before they become visible,
-resumes interrupted downloads, retries politely and honours
-``MGTRANSCRIPT_MIRROR`` / ``MGTRANSCRIPT_OFFLINE`` (see :mod:`.cache`).
+``settings.cache_dir/HOST/PATH``, verifies them before they become visible,
+resumes interrupted downloads, retries politely and honours ``settings.mirror`` /
+``settings.offline`` (:data:`mgtranscript.settings`).
 
-Modules: :mod:`.urls` (URL builders, known hosts), :mod:`.http` (the HTTP client:
-retries, rate limits, resume), :mod:`.cache` (cache layout, settings, verification,
-metadata), :mod:`.download` (:func:`fetch` and friends), :mod:`.inventory` (list,
-verify, clear), :mod:`.locks` (per-file locks), :mod:`.archives` (safe extraction).
+The names below are the whole public surface; the modules behind them are private:
+``_urls`` (URL builders, known hosts), ``_http`` (the HTTP client: retries, rate limits,
+resume), ``_cache`` (cache layout, verification, metadata), ``_download``
+(:func:`fetch` and friends), ``_inventory`` (list, verify, clear), ``_locks`` (per-file
+locks) and ``_archives`` (safe extraction).
 
 >>> from mgtranscript import fetch
->>> path = fetch.fetch(fetch.urls.gene_info_url())  # doctest: +SKIP
+>>> path = fetch.fetch(fetch.gene_info_url())  # doctest: +SKIP
 """
 
-from . import urls
-from .archives import safe_extract_tar, safe_extract_zip
-from .cache import (
+from ._archives import safe_extract_tar, safe_extract_zip
+from ._cache import (
     Decompress,
     cache_dir,
     integrity_problem,
@@ -27,15 +27,58 @@ from .cache import (
     sha256sum,
     verify_file,
 )
-from .download import fetch, fetch_read, list_remote_dir, store
-from .http import RateLimiter, RetryPolicy, forget_unreachable
-from .inventory import cache_entries, clear_cache, remove, verify_cache
-from .locks import clean_partial
+from ._download import fetch, fetch_read, list_remote_dir, progress_enabled, store
+from ._http import (
+    USER_AGENT,
+    RateLimiter,
+    RetryPolicy,
+    download_to,
+    forget_unreachable,
+    pause,
+    request,
+    retry_after,
+    unreachable_hosts,
+)
+from ._inventory import cache_entries, clear_cache, remove, verify_cache
+from ._locks import clean_partial
+from ._urls import (
+    KNOWN_HOSTS,
+    NCBI_HOSTS,
+    check_accession,
+    eutils_url,
+    gdc_endpoint,
+    gene_info_url,
+    geo_matrix_dir_url,
+    geo_platform_dir,
+    geo_record_text_url,
+    geo_series_dir,
+    geo_series_matrix_url,
+    geo_soft_url,
+    geo_suppl_dir_url,
+    geo_suppl_url,
+    gpl_annot_url,
+    gpl_full_soft_url,
+    https_from_ftp,
+    mirror_relpath,
+    msigdb_url,
+    ncbi_annot_url,
+    ncbi_counts_name,
+    ncbi_counts_url,
+)
 
 __all__ = [
-    "urls", "fetch", "fetch_read", "integrity_problem", "forget_unreachable", "store", "remove",
-    "partial_path", "cache_dir", "cache_entries",
-    "clean_partial", "clear_cache", "verify_cache", "verify_file", "list_remote_dir", "read_meta",
-    "safe_extract_tar", "safe_extract_zip", "sha256sum", "is_offline", "mirror_base",
-    "Decompress", "RetryPolicy", "RateLimiter",
+    # downloads and the cache
+    "fetch", "fetch_read", "store", "list_remote_dir", "progress_enabled",
+    "cache_dir", "cache_entries", "partial_path", "read_meta", "remove", "clean_partial", "clear_cache",
+    "verify_cache", "verify_file", "integrity_problem", "sha256sum", "is_offline", "mirror_base",
+    "Decompress", "safe_extract_tar", "safe_extract_zip",
+    # the HTTP client
+    "request", "download_to", "retry_after", "pause", "RetryPolicy", "RateLimiter", "forget_unreachable",
+    "unreachable_hosts", "USER_AGENT",
+    # URL builders
+    "KNOWN_HOSTS", "NCBI_HOSTS", "check_accession", "https_from_ftp", "mirror_relpath",
+    "geo_series_dir", "geo_series_matrix_url", "geo_matrix_dir_url", "geo_soft_url", "geo_suppl_dir_url",
+    "geo_suppl_url", "geo_platform_dir", "gpl_annot_url", "gpl_full_soft_url", "geo_record_text_url",
+    "ncbi_counts_url", "ncbi_counts_name", "ncbi_annot_url", "gene_info_url", "msigdb_url",
+    "gdc_endpoint", "eutils_url",
 ]

@@ -17,7 +17,7 @@ Specs understood by :func:`load`
     Named bundled sub-sets (comma separated).
 ``"hallmark"``, ``"h.all"``, ``"reactome"``, ``"c5.bp"``, ``"c5.mf"``, ``"c5.cc"``, ``"c6"``
     An MSigDB symbols GMT fetched through :mod:`mgtranscript.fetch` (cached; honours
-    ``MGTRANSCRIPT_MIRROR`` / ``MGTRANSCRIPT_OFFLINE``). ``"hallmark:HALLMARK_DNA_REPAIR"``
+    ``settings.mirror`` / ``settings.offline``). ``"hallmark:HALLMARK_DNA_REPAIR"``
     keeps the named sets only.
 a path
     A ``.gmt`` or ``.gmx`` file (optionally gzipped).
@@ -26,19 +26,22 @@ a ``dict`` / a long ``DataFrame`` / a :class:`GeneSets`
 
 The bundled files live in the repository's top-level ``gene_sets/`` folder and are shipped
 inside the wheel (:func:`gene_sets_dir` finds them in either layout); set
-``MGTRANSCRIPT_GENE_SETS`` to use another folder laid out the same way (``magnesium.gmt``,
+``mgtranscript.settings.gene_sets_dir`` (``MGTRANSCRIPT_GENE_SETS``) to use another folder
+laid out the same way (``magnesium.gmt``,
 ``magnesium_genes.tsv``, ``VERSION``).
 
-Modules: :mod:`._sets` (the :class:`GeneSets` container), :mod:`.formats` (GMT/GMX),
-:mod:`.bundled` (the curated Mg sets), :mod:`.msigdb`, :mod:`._load` (:func:`load`,
-:func:`combine`) and :mod:`.matching` (:func:`match`: aliases and coverage).
+The names below are the whole public surface; the modules behind them are private: ``_sets``
+(the :class:`GeneSets` container), ``_formats`` (GMT/GMX), ``_bundled`` (the curated Mg sets),
+``_msigdb``, ``_mechanisms`` (the review's mechanisms: :data:`MECHANISMS` and
+:func:`mechanism_sets`), ``_load`` (:func:`load`, :func:`combine`) and ``_matching``
+(:func:`match`: aliases and coverage).
 
 Alias resolution
 ----------------
 :func:`match` first matches set genes to the data's gene names exactly. A set gene
 that is absent is then resolved through (1) the bundled table's aliases and previous
 symbols and (2) NCBI ``gene_info`` synonyms (via
-:func:`mgtranscript.datasets.geneids.load_gene_info`), in both directions: an old
+:func:`mgtranscript.datasets.load_gene_info`), in both directions: an old
 symbol in the set finds the current symbol in the data (``ACDP4->CNNM4``) and a
 current symbol in the set finds an old symbol in the data (``MMGT1->EMC5``). A
 name is used as an alias only if exactly one gene claims it and it is not the
@@ -49,7 +52,7 @@ from __future__ import annotations
 
 from ._load import combine, load
 from ._sets import GeneSetCoverageWarning, GeneSets
-from .bundled import (
+from ._bundled import (
     DEFAULT_SET,
     ENV_VAR,
     bundled_names,
@@ -57,9 +60,10 @@ from .bundled import (
     gene_sets_dir,
     mg_gene_table,
 )
-from .formats import read_gmt, read_gmx
-from .matching import match
-from .msigdb import MSIGDB_COLLECTIONS, msigdb
+from ._formats import read_gmt, read_gmx
+from ._matching import match
+from ._mechanisms import CYTOLYTIC, MECHANISMS, mechanism_of, mechanism_sets
+from ._msigdb import MSIGDB_COLLECTIONS, msigdb
 
 __all__ = [
     "DEFAULT_SET",
@@ -77,4 +81,8 @@ __all__ = [
     "gene_sets_dir",
     "bundled_version",
     "bundled_names",
+    "MECHANISMS",
+    "CYTOLYTIC",
+    "mechanism_of",
+    "mechanism_sets",
 ]

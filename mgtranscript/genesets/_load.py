@@ -12,9 +12,9 @@ import pandas as pd
 
 from ..errors import GeneSetError
 from ._sets import GeneSets
-from .bundled import CELLTYPE_SPEC, DEFAULT_SET, _load_bundled, _load_liver_celltypes, bundled_names
-from .formats import _check_file, _read_file
-from .msigdb import MSIGDB_COLLECTIONS, msigdb
+from ._bundled import CELLTYPE_SPEC, DEFAULT_SET, _load_bundled, _load_liver_celltypes, bundled_names
+from ._formats import _check_file, _read_file
+from ._msigdb import MSIGDB_COLLECTIONS, msigdb
 
 __all__ = ["load", "combine"]
 

@@ -33,13 +33,7 @@ from mgtranscript.pl._meta import effect_forest, forest
 from mgtranscript.pl._overview import contrast_heatmap, enrichment_dotplot
 from mgtranscript.pl._scatter import scatter
 from mgtranscript.pl._scores import scores
-from mgtranscript.pl._style import (
-    GROUP_COLOURS,
-    feature_label,
-    group_colour,
-    group_label,
-    set_label,
-)
+from mgtranscript._words import GROUP_COLOURS, feature_label, group_colour, group_label, set_label
 from mgtranscript.pl._survival import km, survival
 from mgtranscript.pl._trend import trend
 from mgtranscript.pl._utils import savefig

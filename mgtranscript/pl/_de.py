@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import styled, suptitle
+from mgtranscript.pl._look import styled, suptitle
 from mgtranscript.pl._utils import new_figure, savefig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ def volcano(
     x_label: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Volcano plot: effect (log2 fold change) vs -log10 p-value, highlighted genes labelled.
 
     Labels are moved apart (adjustText) so none overlaps another label or a point's

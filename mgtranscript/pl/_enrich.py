@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import styled, suptitle
+from mgtranscript.pl._look import styled, suptitle
 from mgtranscript.pl._utils import new_figure, savefig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 
 @styled
@@ -28,7 +32,7 @@ def gsea(
     p_floor: float | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Classic GSEA enrichment plot: running sum, hit ticks, ranking metric.
 
     The statistics (ES, NES, p, FDR, hits) are written on a line between the title and
@@ -66,10 +70,12 @@ def gsea(
     -------
     matplotlib.figure.Figure
     """
-    from mgtranscript.pl._style import fmt_p, set_label, wrap  # noqa: PLC0415
-    from mgtranscript.tl.enrich import _clean_ranking, _sort_ranking, running_sum  # noqa: PLC0415
+    from mgtranscript._words import fmt_p, set_label  # noqa: PLC0415
+    from mgtranscript.pl._look import wrap  # noqa: PLC0415
+    from mgtranscript._utils import clean_ranking, sort_ranking  # noqa: PLC0415
+    from mgtranscript.tl import running_sum  # noqa: PLC0415
 
-    series = _sort_ranking(_clean_ranking(ranking, key))
+    series = sort_ranking(clean_ranking(ranking, key))
     genes = list(gene_set_genes) if not isinstance(gene_set_genes, str) else [gene_set_genes]
     if not genes:
         raise InputDataError("gene_set_genes is empty.")

@@ -10,17 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import (
-    _tick_labels,
-    styled,
-    two_lines,
-    wrap,
-)
+from mgtranscript.pl._look import _tick_labels, styled, two_lines, wrap
 from mgtranscript.pl._utils import (
     _column,
     _is_anndata,
@@ -29,6 +25,10 @@ from mgtranscript.pl._utils import (
     obs_column,
     savefig,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _dense(m) -> np.ndarray:
 
 @styled
 def heatmap(
-    adata,
+    adata: AnnData,
     genes: Sequence[str],
     *,
     groupby: str = "condition",
@@ -56,7 +56,7 @@ def heatmap(
     units: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Genes (rows) x groups (columns) heatmap of group means.
 
     Parameters

@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import fmt_p, fmt_signed, styled, suptitle, wrap
+from mgtranscript._words import fmt_p, fmt_signed
+from mgtranscript.pl._look import styled, suptitle, wrap
 from mgtranscript.pl._utils import new_figure, savefig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +46,7 @@ def forest(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Forest plot: per-cohort effects with CIs and weights, pooled diamond, one facet per group.
 
     Parameters
@@ -140,7 +145,7 @@ def forest(
         for i, (kind, f, r, wi) in enumerate(rows):
             y = -i
             if kind == "header":
-                from mgtranscript.pl._style import set_label  # noqa: PLC0415
+                from mgtranscript._words import set_label  # noqa: PLC0415
 
                 labels.append(set_label(f))
             elif kind == "cohort":
@@ -198,7 +203,7 @@ def effect_forest(
     width: float | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Forest plot of one question: a row per cohort/test, a diamond per pooled estimate.
 
     Every row shows its estimate and 95% CI as a square and a line, with the numbers

@@ -19,13 +19,18 @@ import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import group_label, set_label, styled, two_lines
+from mgtranscript._words import group_label, set_label
+from mgtranscript.pl._look import styled, two_lines
 from mgtranscript.pl._utils import new_figure, savefig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +96,7 @@ def _columns(df: pd.DataFrame, contrasts: Sequence[str] | None) -> list[tuple[st
 
 def _col_labels(cols, flagged, disq, width: int = 15) -> list[str]:
     """``GSE77314 ⚑`` over the contrast in words, wrapped to the column's width."""
-    from mgtranscript.pl._style import wrap  # noqa: PLC0415
+    from mgtranscript.pl._look import wrap  # noqa: PLC0415
 
     out = []
     for acc, contrast in cols:
@@ -165,7 +170,7 @@ def contrast_heatmap(
     show: bool | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Axes | None:
     """Mg genes and Mg set scores (rows) x every contrast of every cohort (columns), effect as colour.
 
     Parameters
@@ -296,7 +301,7 @@ def enrichment_dotplot(
     show: bool | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Axes | None:
     """GSEA of gene sets (rows) across the contrasts of every cohort (columns): NES as colour, q as size.
 
     Parameters

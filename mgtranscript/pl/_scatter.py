@@ -9,24 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import (
-    _legend_outside,
-    feature_label,
-    fmt_signed,
-    group_colour,
-    group_label,
-    set_label,
-    styled,
-    suptitle,
-    two_lines,
-    wrap,
-)
+from mgtranscript._words import feature_label, fmt_signed, group_colour, group_label, set_label
+from mgtranscript.pl._look import _legend_outside, styled, suptitle, two_lines, wrap
 from mgtranscript.pl._utils import (
     _column,
     _is_anndata,
@@ -36,6 +27,10 @@ from mgtranscript.pl._utils import (
     savefig,
     select_columns,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
 
 
 def _within_fits(ax, x: np.ndarray, y: np.ndarray, groups: np.ndarray, levels) -> None:
@@ -55,7 +50,7 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
 
 @styled
 def scatter(
-    adata,
+    adata: AnnData,
     x_key: str,
     y_key: str,
     *,
@@ -71,7 +66,7 @@ def scatter(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """One score against another across samples, coloured by group, with within-group fits.
 
     A correlation across samples pooled from different groups mostly reflects the group

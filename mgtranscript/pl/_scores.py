@@ -10,22 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import (
-    LABEL_COLUMNS,
-    _legend_outside,
-    _tick_labels,
-    group_colour,
-    group_label,
-    set_label,
-    styled,
-    suptitle,
-    two_lines,
-)
+from mgtranscript._words import LABEL_COLUMNS, group_colour, group_label, set_label
+from mgtranscript.pl._look import _legend_outside, _tick_labels, styled, suptitle, two_lines
 from mgtranscript.pl._utils import (
     _column,
     _is_anndata,
@@ -38,6 +30,10 @@ from mgtranscript.pl._utils import (
     savefig,
     select_columns,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
 
 #: Units of the scoring methods of :func:`mgtranscript.tl.score`, for axis labels.
 METHOD_UNITS = {
@@ -83,7 +79,7 @@ def _pair_segments(x: pd.Series, y: pd.Series, pairs: pd.Series) -> list[np.ndar
 
 @styled
 def scores(
-    adata,
+    adata: AnnData,
     key: str | None = None,
     *,
     groupby: str = "condition",
@@ -97,7 +93,7 @@ def scores(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Scores per group: one panel per gene set, box or violin plus every sample as a point.
 
     Parameters

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import group_colour, group_label, styled, suptitle, two_lines
+from mgtranscript._words import group_colour, group_label
+from mgtranscript.pl._look import styled, suptitle, two_lines
 from mgtranscript.pl._utils import new_figure, savefig
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
 
 
 def _at(curve: pd.DataFrame, t: float, col: str) -> float:
@@ -30,7 +36,7 @@ def km(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Kaplan-Meier survival curves per group, with the numbers at risk below.
 
     Parameters
@@ -109,14 +115,14 @@ def _fmt_p(p: float) -> str:
 
 
 def survival(
-    adata,
+    adata: AnnData,
     key: str = "survival",
     *,
     feature: str | None = None,
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Kaplan-Meier curves for high vs low values of a feature, numbers at risk below.
 
     Parameters
@@ -139,11 +145,9 @@ def survival(
     matplotlib.figure.Figure, drawn by :func:`km`; the line under the title gives the log-rank
     p and the Cox hazard ratio per SD (and the adjusted one, when fitted).
     """
-    res = adata.uns.get(key)
-    if not isinstance(res, dict) or "km" not in res or "summary" not in res:
-        raise InputDataError(f"adata.uns[{key!r}] holds no survival results; run "
-                             f"mgtranscript.tl.survival(adata, ..., key_added={key!r}) first.")
-    curves, summary = pd.DataFrame(res["km"]), pd.DataFrame(res["summary"])
+    from .. import get
+
+    curves, summary = get.survival(adata, key, table="km"), get.survival(adata, key)
     feats = list(summary["feature"].astype(str))
     feature = feats[0] if feature is None else str(feature)
     if feature not in feats:
@@ -151,7 +155,7 @@ def survival(
     curves = curves[curves["feature"].astype(str) == feature].rename(columns={"timeline": "time"})
     curves["group"] = feature + " " + curves["group"].astype(str)
     row = summary[summary["feature"].astype(str) == feature].iloc[0]
-    time_col = str(res.get("params", {}).get("time", "os_days"))
+    time_col = str(get.params(adata, key).get("time", "os_days"))
     unit = "days" if "day" in time_col else ("months" if "month" in time_col else "time")
     text = (f"log-rank p = {_fmt_p(float(row['logrank_p']))}"
             + (f" (optimal cut, {int(row['n_cuts'])} cuts tried)" if row["cut"] == "optimal" else "")

@@ -10,19 +10,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.pl._style import (
-    feature_label,
-    group_colour,
-    group_label,
-    styled,
-    suptitle,
-    two_lines,
-)
+from mgtranscript._words import feature_label, group_colour, group_label
+from mgtranscript.pl._look import styled, suptitle, two_lines
 from mgtranscript.pl._utils import (
     _column,
     _jitter,
@@ -33,10 +28,14 @@ from mgtranscript.pl._utils import (
     savefig,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+    from anndata import AnnData
+
 
 @styled
 def trend(
-    adata,
+    adata: AnnData,
     features: Sequence[str] | str,
     *,
     by: str,
@@ -48,7 +47,7 @@ def trend(
     title: str | None = None,
     save: str | Path | None = None,
     svg: bool = False,
-):
+) -> Figure:
     """Features across ordered stages: a box per stage, every sample, a line through the medians.
 
     Parameters

@@ -5,11 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mgtranscript.errors import InputDataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +88,7 @@ def _save_compact_png(fig, path: Path, dpi: float) -> None:
     _palette_png(rgb, path)
 
 
-def savefig(fig, save: str | Path | None, *, svg: bool = False, dpi: int = DEFAULT_DPI,
+def savefig(fig: Figure, save: str | Path | None, *, svg: bool = False, dpi: int = DEFAULT_DPI,
             compact: bool = True) -> list[Path]:
     """Write ``fig`` to ``<save>.png`` (and ``<save>.svg`` with ``svg=True``), parents created.
 
@@ -164,7 +168,7 @@ def group_levels(values: pd.Series, order: Sequence[str] | None) -> list:
 
 def colours(levels) -> list[str]:
     """One colour per group level, from the shared palette (:data:`mgtranscript.pl.GROUP_COLOURS`)."""
-    from mgtranscript.pl._style import group_colours  # noqa: PLC0415
+    from mgtranscript._words import group_colours  # noqa: PLC0415
 
     if isinstance(levels, int):
         levels = [f"group {i}" for i in range(levels)]

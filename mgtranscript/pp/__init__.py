@@ -3,7 +3,7 @@
 Gene-id harmonisation lives in :func:`mgtranscript.datasets.harmonise_var`.
 """
 
-from .normalize import (
+from ._normalize import (
     calc_norm_factors,
     check_counts,
     ensure_log,

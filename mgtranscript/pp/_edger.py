@@ -1,11 +1,12 @@
 """Ports of edgeR 3.40 on count matrices (samples x genes, no AnnData): ``calcNormFactors``
 (TMM, upper quartile, RLE; :func:`calc_norm_factors`) and the minimum group size of
 ``filterByExpr``. The AnnData-level functions that use them are in
-:mod:`mgtranscript.pp.normalize`."""
+:mod:`mgtranscript.pp._normalize`."""
 
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,40 @@ def _r_quantile(x: np.ndarray, p: float, axis: int) -> np.ndarray:
     return np.quantile(x, p, axis=axis, method="linear")
 
 
+def _rank_window(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """``lo <= rank <= hi`` for each value of ``x`` (finite), with ranks 1..n and ties given their
+    average rank (R's ``rank``): the mask ``(rank >= lo) & (rank <= hi)`` of
+    ``scipy.stats.rankdata(x, "average")``, found without sorting.
+
+    Average ranks increase with the value, so the window is ``a <= x <= b``: ``a`` is the value
+    at sorted position ``ceil(lo) - 1`` when its tie group's average rank reaches ``lo`` (a
+    smaller value's group ends before that position, below ``lo``), else the next larger value
+    (whose group starts after it); ``b`` likewise from position ``floor(hi) - 1``.
+    """
+    n = x.size
+    k_lo, k_hi = max(0, int(np.ceil(lo)) - 1), min(n - 1, int(np.floor(hi)) - 1)
+    if n == 0 or k_lo > n - 1 or k_hi < 0:
+        return np.zeros(n, dtype=bool)
+    part = np.partition(x, (k_lo, k_hi)) if k_lo != k_hi else np.partition(x, k_lo)
+    v, w = part[k_lo], part[k_hi]
+
+    def avg_rank(u: float) -> float:
+        less = np.count_nonzero(x < u)
+        return less + (np.count_nonzero(x == u) + 1) / 2.0
+
+    if avg_rank(v) < lo:
+        above = x[x > v]
+        if not above.size:
+            return np.zeros(n, dtype=bool)
+        v = above.min()
+    if avg_rank(w) > hi:
+        below = x[x < w]
+        if not below.size:
+            return np.zeros(n, dtype=bool)
+        w = below.max()
+    return (x >= v) & (x <= w)
+
+
 def _factor_tmm(
     obs: np.ndarray,
     ref: np.ndarray,
@@ -80,8 +115,6 @@ def _factor_tmm(
     a_cutoff: float,
 ) -> float:
     """TMM factor of one sample against the reference (edgeR ``.calcFactorTMM``)."""
-    from scipy.stats import rankdata
-
     with np.errstate(divide="ignore", invalid="ignore"):
         log_r = np.log2((obs / n_obs) / (ref / n_ref))
         abs_e = (np.log2(obs / n_obs) + np.log2(ref / n_ref)) / 2.0
@@ -95,9 +128,7 @@ def _factor_tmm(
     hi_l = n + 1 - lo_l
     lo_s = np.floor(n * sum_trim) + 1
     hi_s = n + 1 - lo_s
-    rank_r = rankdata(log_r, method="average")
-    rank_e = rankdata(abs_e, method="average")
-    keep = (rank_r >= lo_l) & (rank_r <= hi_l) & (rank_e >= lo_s) & (rank_e <= hi_s)
+    keep = _rank_window(log_r, lo_l, hi_l) & _rank_window(abs_e, lo_s, hi_s)
     if not keep.any():
         return 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -113,7 +144,7 @@ def _factor_tmm(
 
 
 def calc_norm_factors(
-    counts,
+    counts: np.ndarray | sparse.spmatrix | pd.DataFrame | AnnData,
     *,
     method: str | None = "TMM",
     lib_size=None,
@@ -184,6 +215,42 @@ def calc_norm_factors(
             )
     if n_samples == 0:
         return np.ones(0)
+    key = _memo_key(x, lib, (method, ref_column, logratio_trim, sum_trim, do_weighting, a_cutoff, p))
+    with _MEMO_LOCK:
+        hit = _MEMO.get(key)
+    if hit is not None:
+        return hit.copy()
+    f = _norm_factors(x, lib, method=method, ref_column=ref_column, logratio_trim=logratio_trim,
+                      sum_trim=sum_trim, do_weighting=do_weighting, a_cutoff=a_cutoff, p=p)
+    with _MEMO_LOCK:
+        _MEMO[key] = f.copy()
+        while len(_MEMO) > _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+    return f
+
+
+#: Factors of the last count matrices seen (a run asks for the same matrix's factors several
+#: times: the design audit of each contrast, the batch checks); keyed by a hash of the counts,
+#: library sizes and options, so a hit returns exactly what the computation would.
+_MEMO: dict[bytes, np.ndarray] = {}
+_MEMO_SIZE = 16
+_MEMO_LOCK = threading.Lock()
+
+
+def _memo_key(x: np.ndarray, lib: np.ndarray, options: tuple) -> bytes:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=20)
+    h.update(repr((x.shape, x.dtype.str, lib.dtype.str, options)).encode())
+    h.update(np.ascontiguousarray(x).data)
+    h.update(np.ascontiguousarray(lib).data)
+    return h.digest()
+
+
+def _norm_factors(x: np.ndarray, lib: np.ndarray, *, method: str, ref_column, logratio_trim: float,
+                  sum_trim: float, do_weighting: bool, a_cutoff: float, p: float) -> np.ndarray:
+    """:func:`calc_norm_factors` after its checks (``x`` float counts, ``lib`` library sizes)."""
+    n_samples = x.shape[0]
     x = x[:, (x > 0).any(axis=0)]  # drop genes that are zero in every sample
     if x.shape[1] == 0 or n_samples == 1:
         method = "none"

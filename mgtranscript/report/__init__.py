@@ -1,9 +1,9 @@
 """The HTML report of an analysis run: ONE self-contained file that answers first.
 
 ``write_report(res, out_dir)`` draws every figure from an ``AnalysisResult``
-(:mod:`mgtranscript.report.figures`; a cohort's own figures can be drawn earlier, as soon as it
+(:mod:`mgtranscript.report._figures`; a cohort's own figures can be drawn earlier, as soon as it
 is analysed, with :func:`draw_cohort_figures`, and handed over as ``drawn=``), lays the page out answers first
-(:mod:`mgtranscript.report.sections`: the bottom line per disease area on the first screen,
+(:mod:`mgtranscript.report._sections`: the bottom line per disease area on the first screen,
 one line per claim grouped by area with its details in place, the Mg genes and scores across
 every contrast, the review's question and the cohorts, the evidence per claim, then everything
 else by question, each cohort's design flags beside its data)
@@ -19,12 +19,12 @@ Build a page by hand with :class:`Report` and :class:`Section`::
     sec.figure(fig, caption="MG_LIVER_CORE by group")
     rep.write("report.html")
 
-Modules: :mod:`~mgtranscript.report.page` (Report/Section; their CSS and inline JS for sortable
-tables in ``_assets.py``), :mod:`~mgtranscript.report.format` (numbers and names for people),
-:mod:`~mgtranscript.report.sections` (the standard layout: :mod:`~mgtranscript.report.bottomline`,
-:mod:`~mgtranscript.report.top`, :mod:`~mgtranscript.report.evidence`,
-:mod:`~mgtranscript.report.details`, :mod:`~mgtranscript.report.flags`),
-:mod:`~mgtranscript.report.figures`.
+Modules: :mod:`~mgtranscript.report._page` (Report/Section; their CSS and inline JS for sortable
+tables in ``_assets.py``), :mod:`~mgtranscript.report._format` (numbers and names for people),
+:mod:`~mgtranscript.report._sections` (the standard layout: :mod:`~mgtranscript.report._bottomline`,
+:mod:`~mgtranscript.report._top`, :mod:`~mgtranscript.report._evidence`,
+:mod:`~mgtranscript.report._details`, :mod:`~mgtranscript.report._flags`),
+:mod:`~mgtranscript.report._figures`.
 """
 
 from __future__ import annotations
@@ -37,14 +37,15 @@ from typing import Any
 import pandas as pd
 
 from mgtranscript.fetch import sha256sum
-from mgtranscript.report.figures import draw_cohort_figures, draw_figures, mapping, table
-from mgtranscript.report.page import Report, Section
-from mgtranscript.report.sections import SECTION_IDS, build
+from mgtranscript.report._figures import CohortFigures, draw_cohort_figures, draw_figures
+from mgtranscript.report._page import Report, Section
+from mgtranscript.report._result import mapping, table
+from mgtranscript.report._sections import SECTION_IDS, build
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["write_report", "draw_figures", "draw_cohort_figures", "build", "write_tables", "complete_inputs", "Report", "Section",
-           "SECTION_IDS", "TABLES"]
+__all__ = ["write_report", "draw_figures", "draw_cohort_figures", "CohortFigures", "build", "write_tables",
+           "complete_inputs", "Report", "Section", "SECTION_IDS", "TABLES"]
 
 #: Tables of an AnalysisResult the report links as ``tables/<name>.tsv``.
 TABLES: tuple[str, ...] = ("cohorts", "sample_counts", "coverage", "comparisons", "trends", "gsea", "ora",
@@ -65,8 +66,14 @@ def _write_tsv(df: pd.DataFrame, path: Path) -> None:
 def write_tables(res: Any, out_dir: str | Path, *, overwrite: bool = False) -> list[Path]:
     """Write the TSVs the report links (``tables/<name>.tsv``, ``de_<accession>.tsv``, ``inputs.tsv``).
 
-    Tables the pipeline already wrote are kept unless ``overwrite``; no index column.
+    A result of the pipeline (:class:`mgtranscript.pipeline.AnalysisResult`) writes its own
+    tables, all of them, through the pipeline's one writer (``res.write_tables``). For any other
+    result object, the tables above are written; those already there are kept unless
+    ``overwrite``; no index column.
     """
+    writer = getattr(res, "write_tables", None)
+    if callable(writer):
+        return writer(out_dir)
     tdir = Path(out_dir) / "tables"
     tdir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -102,8 +109,7 @@ def complete_inputs(res: Any) -> list[dict]:
 
 
 def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bool = False,
-                 title: str | None = None, n_jobs: int = 1, drawn: Any = None,
-                 overwrite_tables: bool = True) -> Path:
+                 title: str | None = None, n_jobs: int = 1, tables: bool = True, drawn: Any = None) -> Path:
     """Draw the figures, write the linked tables and the report of an ``AnalysisResult``.
 
     Parameters
@@ -122,13 +128,13 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
         Page title.
     n_jobs
         Processes drawing the figures (see :func:`draw_figures`).
+    tables
+        Also write the tables the report links (:func:`write_tables`); ``False`` when they are
+        already written (:func:`mgtranscript.pipeline.run_analysis` writes them once, before the
+        report).
     drawn
         Figures already drawn into ``out_dir/figures`` (what :func:`draw_cohort_figures` returned
-        for each cohort as it was analysed), or the :class:`~mgtranscript.report.figures.CohortFigures`
-        drawing them: not drawn again.
-    overwrite_tables
-        Write every linked table even where ``out_dir/tables`` has it (default); False keeps the
-        ones there (the pipeline wrote them from the same result: they are not written twice).
+        for each cohort as it was analysed), or the :class:`CohortFigures` drawing them: not drawn again.
 
     Returns
     -------
@@ -147,11 +153,12 @@ def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bo
             pass
     else:
         figs = [tuple(f) for f in (getattr(res, "figures", None) or [])]
-    try:
-        res.inputs = complete_inputs(res)
-    except AttributeError:  # pragma: no cover
-        pass
-    write_tables(res, out, overwrite=overwrite_tables)
+    if tables:
+        try:
+            res.inputs = complete_inputs(res)
+        except AttributeError:  # pragma: no cover
+            pass
+        write_tables(res, out, overwrite=True)
     rep = build(res, figs, title=title, errors=errors)
     path = rep.write(out / "report.html")
     try:

@@ -1,6 +1,6 @@
 """The page's inline assets: its CSS and the few lines of JS (sortable tables, opening collapsed targets).
 
-Both are written into ``report.html`` itself (:meth:`mgtranscript.report.page.Report.to_html`): the page
+Both are written into ``report.html`` itself (:meth:`mgtranscript.report._page.Report.to_html`): the page
 makes no external request.
 """
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pandas as pd
 
-from mgtranscript.pl._style import group_colour, group_label
-from mgtranscript.report.figures import FigureEntry, table
-from mgtranscript.report.format import (
+from mgtranscript._words import group_colour, group_label
+from mgtranscript.report._figures import FigureEntry
+from mgtranscript.report._result import table
+from mgtranscript.report._format import (
     DASH,
     Cell,
     Col,
@@ -21,7 +22,7 @@ from mgtranscript.report.format import (
     fmt_int,
     is_missing,
 )
-from mgtranscript.report.page import Section, esc
+from mgtranscript.report._page import Section, esc
 
 
 def _tsv(name: str) -> str:
@@ -49,7 +50,7 @@ def figure_cohort(caption: str) -> str:
 def _add_figures(sec: Section, figures: Sequence[FigureEntry], section: str,
                  flags: dict[str, list[str]] | None = None) -> int:
     """Embed a section's figures; a flagged cohort's figure says so in its caption (link to the audit)."""
-    from mgtranscript.report.flags import design_anchor
+    from mgtranscript.report._flags import design_anchor
 
     items = _figures(figures, section)
     for path, cap in items:
@@ -108,7 +109,7 @@ def _groups_html(acc: str, r: pd.Series, res: Any) -> str:
         pairs = []
     if not pairs and not is_missing(r.get("groups")):
         return esc(r.get("groups"))
-    from mgtranscript.report.figures import stage_order
+    from mgtranscript.report._result import stage_order
 
     order = stage_order([c for c, _ in pairs])
     counts = dict(pairs)

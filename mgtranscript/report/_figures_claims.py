@@ -2,7 +2,7 @@
 
 The feature is shown as a box plot (pairs joined), the scatter of a coupling, the stages of a
 trend or the Kaplan-Meier curves of a survival claim. A mixin of
-:class:`mgtranscript.report.figures._Drawer`, which provides ``res``, ``features``, ``params``,
+:class:`mgtranscript.report._figures._Drawer`, which provides ``res``, ``features``, ``params``,
 ``draw`` and ``_km``.
 """
 
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from mgtranscript import pl
-from mgtranscript.pl._style import feature_units, group_label, set_label
+from mgtranscript._words import feature_units, group_label, set_label
 from mgtranscript.report._result import design_words, mapping, stage_order, table
-from mgtranscript.report.format import (
+from mgtranscript.report._format import (
     contrast_parts,
     contrast_words,
     effect_words,

@@ -1,8 +1,8 @@
 """The figures of each cohort: Mg scores, the Mg-gene heatmap, volcano, GSEA, coupling, trends, KM.
 
-A mixin of :class:`mgtranscript.report.figures._Drawer`, which provides ``res``, ``features``,
+A mixin of :class:`mgtranscript.report._figures._Drawer`, which provides ``res``, ``features``,
 ``params``, ``cohort_params`` and ``draw``. Figures that depend on their cohort's results alone are
-drawn with ``own=True`` (see :func:`mgtranscript.report.figures.draw_cohort_figures`): they use that
+drawn with ``own=True`` (see :func:`mgtranscript.report.draw_cohort_figures`): they use that
 cohort's rows and units only, never a value computed over the whole run.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from mgtranscript import pl
-from mgtranscript.pl._style import feature_kind, feature_units, group_label, set_label
+from mgtranscript._words import feature_kind, feature_units, group_label, set_label
 from mgtranscript.report._result import (
     design_words,
     gene_columns,
@@ -21,7 +21,7 @@ from mgtranscript.report._result import (
     table,
     units_for,
 )
-from mgtranscript.report.format import (
+from mgtranscript.report._format import (
     contrast_parts,
     contrast_words,
     fmt_est_ci,

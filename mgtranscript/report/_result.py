@@ -7,14 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from mgtranscript.pl._style import (
-    GROUP_COLOURS,
-    LABEL_COLUMNS,
-    feature_kind,
-    feature_units,
-    group_label,
-)
-from mgtranscript.report.format import is_missing
+from mgtranscript._words import GROUP_COLOURS, LABEL_COLUMNS, feature_kind, feature_units, group_label
+from mgtranscript.report._format import is_missing
 
 _GROUP_ORDER = list(GROUP_COLOURS)
 

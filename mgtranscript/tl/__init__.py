@@ -1,13 +1,24 @@
 """Tools: gene-set scoring, comparisons, differential expression, enrichment, meta-analysis.
 
-Everything is imported lazily, so a tool whose module is missing or heavy does not
-slow down or break ``import mgtranscript.tl``.
+Every tool that takes an AnnData stores its results in it, scanpy style, and returns ``None``
+(or the modified copy with ``copy=True``): scores in ``obsm[key_added]`` / ``obs``, and
+``uns[key_added] = {"params": {...}, <table name>: DataFrame, ...}`` -- the parameters (with
+``params["function"]``, the tool that wrote them) and named tables. :mod:`mgtranscript.get`
+reads them back: ``tl.compare(adata)`` then ``get.compare(adata)``. Tools on tables, rankings
+or gene lists (:func:`meta_analysis`, :func:`pool`, :func:`gsea_prerank`, :func:`ora`,
+:func:`running_sum`) return their results.
+
+The names below are the whole public surface. The modules behind them are private and grouped
+by concern: ``_score`` (one module per scoring method), ``_de`` (limma-voom), ``_enrich`` (GSEA,
+ORA, the running sum), ``_statistics`` (comparisons, trends, correlations, coupling,
+meta-analysis, survival) and ``_design`` (the design audit).
 
 Scoring
 -------
 :func:`score`
     One entry point for every scoring method (``"ssgsea"``, ``"gsva"``, ``"zscore"``,
     ``"plage"``, ``"singscore"``, ``"mean"``); results go to ``adata.obsm[key_added]``.
+    :func:`score_methods` lists each method's options (with defaults and descriptions).
 :func:`mg_balance`
     Signed magnesium influx-minus-efflux balance per sample, to ``adata.obs``.
 :func:`score_cells`, :func:`pseudobulk`
@@ -15,8 +26,9 @@ Scoring
 
 Statistics and enrichment
 -------------------------
-:func:`compare`, :func:`trend`, :func:`de`, :func:`meta_analysis`,
-:func:`gsea_prerank`, :func:`ora`, :func:`coupling`.
+:func:`compare`, :func:`trend`, :func:`de`, :func:`meta_analysis` (:func:`pool` for one block of
+estimates), :func:`gsea_prerank`, :func:`running_sum`, :func:`ora`, :func:`coupling`,
+:func:`survival`. The mechanisms' gene sets: :func:`mgtranscript.genesets.mechanism_sets`.
 
 Evidence a reviewer asks for
 ----------------------------
@@ -35,97 +47,64 @@ Evidence a reviewer asks for
     series? One row per check, with plain-words caveats; pair checks for paired designs.
 """
 
-from __future__ import annotations
+from ._de import de
+from ._design import (
+    AGE_COLUMN,
+    DESIGN_COLUMNS,
+    PAIR_COLUMNS,
+    RISK_CHECKS,
+    SAMPLE_COLUMNS,
+    Y_GENES,
+    covariates_to_adjust,
+    design_check,
+    infer_sex,
+    mark_adjusted,
+)
+from ._enrich import gsea_prerank, ora, running_sum
+from ._score import (
+    COHERENCE_COLUMNS,
+    METHODS,
+    composition,
+    marker_coherence,
+    method_options,
+    mg_balance,
+    pseudobulk,
+    score,
+    score_cells,
+    score_methods,
+)
+from ._statistics import (
+    ADJUSTED_COLUMNS,
+    COMPARE_COLUMNS,
+    CORRELATE_COLUMNS,
+    COUPLING_COLUMNS,
+    DONORS_UNKNOWN,
+    META_COLUMNS,
+    TREND_COLUMNS,
+    compare,
+    correlate,
+    correlate_cells,
+    coupling,
+    donor_column,
+    meta_analysis,
+    pool,
+    survival,
+    trend,
+)
 
-import importlib
-import importlib.abc
-import importlib.util
-import sys
-import types
-
-#: public name -> (module under mgtranscript.tl, attribute)
-_LAZY = {
-    "score": ("score", "score"),
-    "mg_balance": ("score.mean", "mg_balance"),
-    "METHODS": ("score._runner", "METHODS"),
-    "score_cells": ("cells", "score_cells"),
-    "pseudobulk": ("cells", "pseudobulk"),
-    "compare": ("compare", "compare"),
-    "trend": ("trend", "trend"),
-    "compare_table": ("compare", "compare_table"),
-    "running_sum": ("enrich", "running_sum"),
-    "mechanism_sets": ("mechanisms", "mechanism_sets"),
-    "de": ("de", "de"),
-    "meta_analysis": ("meta", "meta_analysis"),
-    "gsea_prerank": ("enrich", "gsea_prerank"),
-    "ora": ("enrich", "ora"),
-    "coupling": ("coupling", "coupling"),
-    "correlate": ("correlate", "correlate"),
-    "correlate_cells": ("donors", "correlate_cells"),
-    "composition": ("composition", "composition"),
-    "marker_coherence": ("composition", "marker_coherence"),
-    "design_check": ("design.audit", "design_check"),
-    "survival": ("survival", "survival"),
-}
-
-
-#: modules that moved into :mod:`mgtranscript.tl.score`; their old import paths
-#: (``mgtranscript.tl.ssgsea``, ...) keep working through :class:`_MovedModules`.
-_MOVED = ("_runner", "ssgsea", "gsva", "zscore", "plage", "singscore", "mean")
-
-
-class _MovedModules(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Serve ``mgtranscript.tl.<method>`` as the module ``mgtranscript.tl.score.<method>``."""
-
-    _prefix = __name__ + "."
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname.startswith(self._prefix) and fullname[len(self._prefix):] in _MOVED:
-            return importlib.util.spec_from_loader(fullname, self)
-        return None
-
-    def create_module(self, spec):
-        module = importlib.import_module(f"{__name__}.score.{spec.name.rsplit('.', 1)[1]}")
-        spec.loader_state = module.__spec__  # the import system overwrites __spec__; restored below
-        return module
-
-    def exec_module(self, module):
-        module.__spec__ = module.__spec__.loader_state
-
-
-if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
-    sys.meta_path.append(_MovedModules())
-
-
-def __getattr__(name: str):
-    try:
-        modname, attr = _LAZY[name]
-    except KeyError:
-        raise AttributeError(f"module 'mgtranscript.tl' has no attribute {name!r}") from None
-    module = importlib.import_module(f"{__name__}.{modname}")
-    value = getattr(module, attr)
-    globals()[name] = value  # cache: later look-ups skip __getattr__
-    return value
-
-
-class _ToolsModule(types.ModuleType):
-    """Keep ``tl.score``/``tl.compare``/``tl.de`` the *functions* even after their
-    same-named submodules are imported (the import system would otherwise rebind the
-    package attribute to the submodule). Use ``from mgtranscript.tl.score import ...``
-    or :func:`importlib.import_module` to reach such a submodule itself."""
-
-    def __setattr__(self, name: str, value) -> None:
-        target = _LAZY.get(name)
-        if isinstance(value, types.ModuleType) and target is not None and target[0] == name:
-            value = getattr(value, target[1], value)
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _ToolsModule
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-__all__ = sorted(_LAZY)
+__all__ = [
+    # scoring
+    "score", "mg_balance", "METHODS", "method_options", "score_methods", "score_cells", "pseudobulk", "composition",
+    "marker_coherence",
+    # statistics
+    "compare", "trend", "correlate", "correlate_cells", "coupling", "meta_analysis", "pool",
+    "survival", "donor_column",
+    # differential expression and enrichment
+    "de", "gsea_prerank", "ora", "running_sum",
+    # the design audit
+    "design_check", "infer_sex", "covariates_to_adjust", "mark_adjusted",
+    # table columns and constants
+    "COMPARE_COLUMNS", "ADJUSTED_COLUMNS", "TREND_COLUMNS", "CORRELATE_COLUMNS", "COUPLING_COLUMNS",
+    "META_COLUMNS", "COHERENCE_COLUMNS", "DESIGN_COLUMNS", "SAMPLE_COLUMNS", "PAIR_COLUMNS", "RISK_CHECKS",
+    "Y_GENES", "AGE_COLUMN", "DONORS_UNKNOWN",
+]

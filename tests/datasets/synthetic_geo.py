@@ -25,7 +25,7 @@ GENES = ["CNNM1", "CNNM2", "CNNM3", "CNNM4", "TRPM6", "TRPM7", "SLC41A1", "SLC41
 
 
 def series_dir(acc: str) -> str:
-    from mgtranscript.fetch import urls
+    from mgtranscript.fetch import _urls as urls
 
     return urls.geo_matrix_dir_url(acc).split("://", 1)[1].rsplit("/matrix", 1)[0]
 
@@ -71,7 +71,7 @@ def platform_annot(root: Path, platform: str, probes: list[tuple[str, str]]) -> 
              "ID\tGene title\tGene symbol\tGene ID"]
     annot += [f"{p}\tx\t{s}\t1" for p, s in probes]
     annot += ["!platform_table_end"]
-    from mgtranscript.fetch import urls
+    from mgtranscript.fetch import _urls as urls
 
     write_gz(root / urls.gpl_annot_url(platform).split("://", 1)[1], "\n".join(annot) + "\n")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mgtranscript import datasets
+from mgtranscript import datasets, settings
 
 GENES = {  # Ensembl id -> symbol (real ids, resolved through the mirror's gene_info)
     "ENSG00000158158": "CNNM4", "ENSG00000092439": "TRPM7", "ENSG00000133065": "SLC41A1",
@@ -48,13 +48,13 @@ def _write_gz(path: Path, text: str) -> None:
 
 
 @pytest.fixture
-def ald_mirror(tmp_path, mirror_dir, monkeypatch):
+def ald_mirror(tmp_path, mirror_dir):
     root = tmp_path / "mirror"
     gi = "ftp.ncbi.nlm.nih.gov/gene/DATA/GENE_INFO/Mammalia/Homo_sapiens.gene_info.gz"
     (root / gi).parent.mkdir(parents=True)
     os.symlink(mirror_dir / gi, root / gi)  # read at run time, never copied into the repo
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(root))
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(tmp_path / "cache"))
+    settings.mirror = root
+    settings.cache_dir = tmp_path / "cache"
     return root
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.datasets.catalog import (
+from mgtranscript.datasets import (
     CONDITIONS,
     DISEASES,
     LabelWarning,
@@ -24,7 +24,7 @@ from mgtranscript.datasets.catalog import (
     label_obs,
     load_catalog,
 )
-from mgtranscript.datasets.author_counts import match_author_columns, read_author_counts
+from mgtranscript.datasets import match_author_columns, read_author_counts
 from mgtranscript.errors import DataFormatError, InputDataError
 
 SERIES = "ftp.ncbi.nlm.nih.gov/geo/series"
@@ -143,7 +143,7 @@ def test_gse135251_real_labels(mirror_dir):
 
 def test_gse77314_sample_sheet_pairs(shared_dir, caplog):
     sheet = pd.read_csv(shared_dir / "samples/GSE77314_SraRunTable.csv").set_index("Sample Name")
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.labels"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets._labels"):
         lab = label_obs(sheet, "GSE77314")
     assert "declared rule" in caplog.text
     assert lab["condition"].value_counts().to_dict() == {"hcc_tumour": 50, "hcc_nontumour": 50}

@@ -23,8 +23,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mgtranscript import settings
 from mgtranscript.datasets import load_cohort
-from mgtranscript.datasets.gdc import (
+from mgtranscript.datasets._gdc import (
     GDCClinicalWarning,
     clinical_table,
     condition_of,
@@ -32,7 +33,7 @@ from mgtranscript.datasets.gdc import (
     read_star_counts,
     sample_type_code,
 )
-from mgtranscript.datasets.gdc_clinical import CLINICAL_EXPAND, etiology_label
+from mgtranscript.datasets._gdc_clinical import CLINICAL_EXPAND, etiology_label
 from mgtranscript.errors import (
     AccessionNotFound,
     DataFormatError,
@@ -45,7 +46,7 @@ from mgtranscript.errors import (
 from mgtranscript.fetch import cache_entries, verify_cache
 from mgtranscript.pp import log2_cpm
 
-gdc_api = importlib.import_module("mgtranscript.datasets.gdc_api")
+gdc_api = importlib.import_module("mgtranscript.datasets._gdc_api")
 
 OBS_COLUMNS = [
     "condition", "disease", "sample_type_code", "sample_type", "patient_id", "pair_id", "case_id",
@@ -406,33 +407,33 @@ def test_tar_with_dotdot_member_is_refused(gdc_server, cache, tmp_path):
     _no_stray(cache)
 
 
-def test_cached_cohort_reloads_offline(gdc_server, monkeypatch):
+def test_cached_cohort_reloads_offline(gdc_server):
     a = gdc("TCGA-LIHC", batch_size=40)
     n = len(gdc_server.log)
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    settings.offline = True
     b = gdc("TCGA-LIHC", batch_size=40)
     assert len(gdc_server.log) == n
     np.testing.assert_array_equal(a.layers["counts"], b.layers["counts"])
     pd.testing.assert_frame_equal(a.obs, b.obs)
 
 
-def test_offline_without_cache_names_what_is_missing(gdc_server, monkeypatch):
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+def test_offline_without_cache_names_what_is_missing(gdc_server):
+    settings.offline = True
     with pytest.raises(OfflineError, match="api.gdc.cancer.gov/files"):
         gdc("TCGA-LIHC")
     assert gdc_server.log == []
 
 
-def test_a_file_mirror_does_not_hijack_the_gdc_url(gdc_server, tmp_path, monkeypatch):
-    """With a file mirror for GEO and MGTRANSCRIPT_GDC_URL for the GDC, single files come from the GDC."""
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(tmp_path / "mirror"))
+def test_a_file_mirror_does_not_hijack_the_gdc_url(gdc_server, tmp_path):
+    """With a file mirror for GEO and ``settings.gdc_url`` for the GDC, single files come from the GDC."""
+    settings.mirror = tmp_path / "mirror"
     adata = gdc("TCGA-LIHC", batch_size=1, max_files=3, clinical=False)
     assert adata.n_obs == 3 and len(gdc_server.requests("GET", "/data/" + adata.obs["file_id"].iloc[0])) == 1
 
 
-def test_with_a_mirror_and_no_gdc_tcga_is_unavailable_in_one_line(cache, tmp_path, monkeypatch):
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(tmp_path / "mirror"))
-    monkeypatch.delenv("MGTRANSCRIPT_GDC_URL", raising=False)
+def test_with_a_mirror_and_no_gdc_tcga_is_unavailable_in_one_line(cache, tmp_path):
+    settings.mirror = tmp_path / "mirror"
+    settings.gdc_url = None
     with pytest.raises(OfflineError) as info:
         load_cohort("TCGA-LIHC")
     assert str(info.value).splitlines()[0] == (
@@ -441,13 +442,13 @@ def test_with_a_mirror_and_no_gdc_tcga_is_unavailable_in_one_line(cache, tmp_pat
     assert isinstance(info.value, FetchError)
 
 
-def test_unreachable_gdc_is_a_fetch_error(cache, monkeypatch):
+def test_unreachable_gdc_is_a_fetch_error(cache):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setenv("MGTRANSCRIPT_GDC_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.setenv("MGTRANSCRIPT_RETRIES", "2")
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
+    settings.gdc_url = f"http://127.0.0.1:{port}"
+    settings.retries = 2
+    settings.backoff = 0.01
     with pytest.raises(FetchError, match=f"127.0.0.1:{port}/files"):
         gdc("TCGA-LIHC")
 
@@ -586,14 +587,12 @@ def test_gdc_with_a_mirror_fails_at_once_naming_the_fix(tmp_path, monkeypatch):
     """A mirror laid out by URL cannot answer GDC API queries: say so without retrying."""
     from mgtranscript.datasets import gdc
     from mgtranscript.errors import OfflineError
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     sent = []
     monkeypatch.setattr(http, "request", lambda *a, **k: sent.append(a) or pytest.fail("contacted a host"))
     monkeypatch.setattr(http, "_sleep", lambda s: pytest.fail(f"waited {s} s before failing"))
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(tmp_path / "mirror"))
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("MGTRANSCRIPT_GDC_URL", raising=False)
+    settings.update(mirror=tmp_path / "mirror", cache_dir=tmp_path / "cache", gdc_url=None, offline=False)
     with pytest.raises(OfflineError, match="MGTRANSCRIPT_GDC_URL"):
         gdc("TCGA-LIHC")
     assert sent == []  # decided at once, without a request or a retry

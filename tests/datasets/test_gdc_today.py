@@ -15,19 +15,20 @@ import anndata as ad
 import pandas as pd
 import pytest
 
-from mgtranscript.datasets.gdc import gdc
-from mgtranscript.datasets.gdc_api import sample_code
+from mgtranscript import settings
+from mgtranscript.datasets import gdc
+from mgtranscript.datasets._gdc_api import sample_code
 from mgtranscript.errors import FetchError
 
 
 @pytest.fixture
-def strict_gdc(cache, monkeypatch):
+def strict_gdc(cache):
     """The fake GDC refusing unknown fields (HTTP 400), with a second aliquot of one tumour sample."""
     from gdc_server import GDCServer
 
     server = GDCServer(strict_fields=True).start()
-    monkeypatch.setenv("MGTRANSCRIPT_GDC_URL", server.url)
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
+    settings.gdc_url = server.url
+    settings.backoff = 0.01
     yield server
     server.stop()
 
@@ -100,7 +101,7 @@ def test_fetch_tcga_options(strict_gdc, tmp_path, capsys):
     (["TCGA-LIHC", "--max-files", "0"], ["--max-files must be a positive number"]),
 ])
 def test_options_of_the_other_kind_of_accession_are_usage_errors(argv, words, tmp_path, capsys, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     monkeypatch.setattr(http, "request", lambda *a, **k: pytest.fail("contacted a host"))
     rc, io = _fetch(["fetch", *argv, "--out", str(tmp_path / "x.h5ad")], capsys)
@@ -111,7 +112,7 @@ def test_options_of_the_other_kind_of_accession_are_usage_errors(argv, words, tm
 
 
 def test_a_busy_gdc_is_waited_out_not_split(gdc_server, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     waits = []
     monkeypatch.setattr(http, "_sleep", waits.append)
@@ -125,11 +126,11 @@ def test_a_busy_gdc_is_waited_out_not_split(gdc_server, monkeypatch):
 
 
 def test_a_503_without_retry_after_backs_off_and_one_that_never_ends_is_an_error(gdc_server, monkeypatch):
-    from mgtranscript.fetch import http
+    from mgtranscript.fetch import _http as http
 
     waits = []
     monkeypatch.setattr(http, "_sleep", waits.append)
-    monkeypatch.setenv("MGTRANSCRIPT_RETRIES", "3")
+    settings.retries = 3
     gdc_server.busy_batches, gdc_server.busy_status, gdc_server.retry_after = 99, 503, None
     with pytest.raises(FetchError, match=r"kept answering HTTP 503.*3 tries.*call again later"):
         gdc("TCGA-LIHC", batch_size=20, max_files=40, clinical=False)
@@ -140,23 +141,23 @@ def test_a_503_without_retry_after_backs_off_and_one_that_never_ends_is_an_error
 
 def test_api_warnings_are_logged_and_kept(gdc_server, caplog):
     gdc_server.api_warnings = {"facets": "unrecognized values: [foo]"}
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.gdc_api"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets._gdc_api"):
         adata = gdc("TCGA-LIHC", max_files=3)
     assert "GDC /files answered with a warning: facets: unrecognized values: [foo]" in caplog.text
     assert "GDC /cases answered with a warning" in caplog.text
     assert adata.uns["gdc"]["api_warnings"] == ["facets: unrecognized values: [foo]"]
     gdc_server.api_warnings = {}
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets.gdc_api"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.datasets._gdc_api"):
         gdc("TCGA-LIHC", max_files=3, refresh=True)
     assert "answered with a warning" not in caplog.text  # "warnings": {} is not a warning
 
 
-def test_duplicate_aliquots_are_kept_and_reported(cache, monkeypatch, caplog):
+def test_duplicate_aliquots_are_kept_and_reported(cache, caplog):
     from gdc_server import GDCServer
 
     server = GDCServer(duplicate_aliquot=True).start()
-    monkeypatch.setenv("MGTRANSCRIPT_GDC_URL", server.url)
+    settings.gdc_url = server.url
     try:
         with caplog.at_level(logging.WARNING):
             adata = gdc("TCGA-LIHC", clinical=False)
@@ -174,10 +175,10 @@ def test_duplicate_aliquots_are_kept_and_reported(cache, monkeypatch, caplog):
     assert (other.index == other["barcode"]).all() and other["aliquot_barcode"].notna().all()
 
 
-def test_the_release_and_the_queries_are_recorded_for_provenance(gdc_server, monkeypatch):
+def test_the_release_and_the_queries_are_recorded_for_provenance(gdc_server):
     from gdc_server import STATUS
 
-    from mgtranscript._provenance import inputs_of
+    from mgtranscript.pipeline._provenance import inputs_of
     from mgtranscript.fetch import cache_dir, read_meta
 
     adata = gdc("TCGA-LIHC", max_files=4)
@@ -198,7 +199,7 @@ def test_the_release_and_the_queries_are_recorded_for_provenance(gdc_server, mon
     assert f0["path"].startswith(str(cache_dir())) and f0["sha256"] == read_meta(Path(f0["path"]))["sha256"]
     assert len(by) == len(inputs)
     # reloaded from the cache (offline) it reports the release it was read from
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    settings.offline = True
     again = gdc("TCGA-LIHC", max_files=4)
     assert again.uns["gdc"]["release"]["data_release"] == STATUS["data_release"]
 

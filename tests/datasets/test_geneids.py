@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from mgtranscript.datasets.geneids import (
+from mgtranscript import settings
+from mgtranscript.datasets import (
     GeneInfo,
     ensure_symbols,
     harmonise_ids,
@@ -19,7 +20,7 @@ from mgtranscript.datasets.geneids import (
     load_gene_info,
 )
 from mgtranscript.errors import DataFormatError, InputDataError
-from mgtranscript.fetch import urls
+from mgtranscript.fetch import _urls as urls
 
 GENE_INFO_REL = "ftp.ncbi.nlm.nih.gov/gene/DATA/GENE_INFO/Mammalia/Homo_sapiens.gene_info.gz"
 GSE126848_COUNTS = "ftp.ncbi.nlm.nih.gov/geo/series/GSE126nnn/GSE126848/suppl/GSE126848_Gene_counts_raw.txt.gz"
@@ -29,10 +30,7 @@ GSE77314_COUNTS = "www.ncbi.nlm.nih.gov/geo/download/GSE77314/GSE77314_raw_count
 @pytest.fixture(scope="module")
 def real_gi(mirror_server, tmp_path_factory) -> GeneInfo:
     """The real gene_info, fetched through mgtranscript.fetch from the local mirror server."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MGTRANSCRIPT_MIRROR", mirror_server.url)
-        mp.setenv("MGTRANSCRIPT_CACHE", str(tmp_path_factory.mktemp("gicache")))
-        mp.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
+    with settings.override(mirror=mirror_server.url, cache_dir=tmp_path_factory.mktemp("gicache"), offline=False):
         gi = load_gene_info()
         assert load_gene_info() is gi  # memoised: the second call does not re-parse
         harmonise_default = harmonise_ids(["ACDP4"])  # the default GeneInfo is this one

@@ -8,12 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.datasets.geo import geo
+from mgtranscript import settings
+from mgtranscript.datasets import geo
 from mgtranscript.errors import FetchError
 
 pytestmark = pytest.mark.network
 
-HAVE_GENEIDS = importlib.util.find_spec("mgtranscript.datasets.geneids") is not None
+HAVE_GENEIDS = importlib.util.find_spec("mgtranscript.datasets._geneids") is not None
 MG = ["CNNM4", "TRPM7", "SLC41A1", "MAGT1"]
 
 
@@ -22,7 +23,7 @@ def sra_sheet(shared_dir):
     return shared_dir / "samples" / "GSE77314_SraRunTable.csv"
 
 
-@pytest.mark.skipif(not HAVE_GENEIDS, reason="mgtranscript.datasets.geneids not available yet")
+@pytest.mark.skipif(not HAVE_GENEIDS, reason="mgtranscript.datasets._geneids not available yet")
 def test_gse126848_author_counts_matched_by_description(mirror_env):
     a = geo("GSE126848")
     assert a.n_obs == 57
@@ -105,11 +106,11 @@ def test_unknown_accession_is_one_clear_error(fault_server):
     assert len(fault_server.log) <= 5  # one request per candidate file, none repeated
 
 
-def test_unknown_accession_offline_says_where_it_looked(cache, monkeypatch):
+def test_unknown_accession_offline_says_where_it_looked(cache):
     from mgtranscript.errors import OfflineError
 
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
-    monkeypatch.delenv("MGTRANSCRIPT_MIRROR", raising=False)
+    settings.offline = True
+    settings.mirror = None
     with pytest.raises(OfflineError, match="GSE999999999: not available offline: none of its files is in") as err:
         geo("GSE999999999")
     assert "no such series" not in str(err.value)  # offline we cannot know it does not exist

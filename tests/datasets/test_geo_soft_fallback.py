@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from mgtranscript import settings
 from mgtranscript.cli import main
 from mgtranscript.datasets import geo
 from mgtranscript.errors import DataFormatError
@@ -17,13 +18,13 @@ SERIES = "ftp.ncbi.nlm.nih.gov/geo/series/GSE167nnn/GSE167523"
 
 
 @pytest.fixture
-def soft_only_mirror(mirror_dir, tmp_path, monkeypatch, cache):
+def soft_only_mirror(mirror_dir, tmp_path, cache):
     root = tmp_path / "mirror"
     for rel in ("soft/GSE167523_family.soft.gz", "suppl/GSE167523_Raw_gene_counts_matrix.txt.gz"):
         link = root / SERIES / rel
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(mirror_dir / SERIES / rel)
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(root))
+    settings.mirror = root
     return root
 
 

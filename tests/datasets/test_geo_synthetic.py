@@ -8,16 +8,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.datasets.geo import geo, read_count_table
+from mgtranscript import settings
+from mgtranscript.datasets._geo import geo, read_count_table
 from mgtranscript.errors import DataFormatError, FetchError, InputDataError
-from mgtranscript.fetch import urls
+from mgtranscript.fetch import _urls as urls
 
 
 @pytest.fixture
-def mirror(tmp_path, cache, monkeypatch):
+def mirror(tmp_path, cache):
     root = tmp_path / "mirror"
     root.mkdir()
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(root))
+    settings.mirror = root
 
     def put(url: str, text: str) -> None:
         path = root / urls.mirror_relpath(url)

@@ -10,7 +10,7 @@ import pytest
 
 from mgtranscript.cli import main
 from mgtranscript.datasets import geo, infer_labels, label_obs, load_catalog
-from mgtranscript.datasets.infer import read_sample_table
+from mgtranscript.datasets._infer import read_sample_table
 
 
 @pytest.mark.parametrize("acc", ["GSE126848", "GSE167523", "GSE135251"])

@@ -8,8 +8,8 @@ import pytest
 from mirror_server import MirrorServer
 from synthetic_geo import array_series, gsms, support_files
 
-from mgtranscript import datasets
-from mgtranscript.datasets.catalog import LabelWarning, cohort_info
+from mgtranscript import datasets, settings
+from mgtranscript.datasets import LabelWarning, cohort_info
 
 
 def _cells(key: str, values: list[str]) -> list[str]:
@@ -60,13 +60,13 @@ def _expected(acc: str) -> dict[str, int]:
 
 
 @pytest.fixture
-def synthetic(tmp_path, mirror_dir, monkeypatch):
+def synthetic(tmp_path, mirror_dir):
     root = tmp_path / "mirror"
     support_files(root, mirror_dir)
     server = MirrorServer(root).start()
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", server.url)
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
+    settings.mirror = server.url
+    settings.cache_dir = tmp_path / "cache"
+    settings.offline = False
     yield root
     server.stop()
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.datasets.samplesheet import join_sample_sheet, normalise_id, read_sample_sheet
+from mgtranscript.datasets._samplesheet import join_sample_sheet, normalise_id, read_sample_sheet
 from mgtranscript.errors import InputDataError
 
 

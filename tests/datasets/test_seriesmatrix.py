@@ -7,7 +7,7 @@ import gzip
 import numpy as np
 import pytest
 
-from mgtranscript.datasets.seriesmatrix import (
+from mgtranscript.datasets._seriesmatrix import (
     parse_series_matrix,
     parse_soft,
     read_series_matrix,

@@ -10,7 +10,7 @@ import pytest
 from mirror_server import MirrorServer
 from synthetic_geo import array_series, gsms, support_files
 
-from mgtranscript import datasets
+from mgtranscript import datasets, settings
 from mgtranscript.cli import main
 from mgtranscript.datasets import catalog, cohort_info, label_obs, load_catalog, use_catalog
 from mgtranscript.errors import CatalogError, LabelsMissing
@@ -132,15 +132,15 @@ columns = ["patient"]
 
 
 @pytest.fixture
-def served(tmp_path, mirror_dir, monkeypatch):
+def served(tmp_path, mirror_dir):
     root = tmp_path / "mirror"
     support_files(root, mirror_dir, msigdb=True)
     server = MirrorServer(root).start()
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", server.url)
-    monkeypatch.setenv("MGTRANSCRIPT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.01")
-    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
-    monkeypatch.delenv("MGTRANSCRIPT_SAMPLES", raising=False)
+    settings.mirror = server.url
+    settings.cache_dir = tmp_path / "cache"
+    settings.backoff = 0.01
+    settings.offline = False
+    settings.samples_dir = None
     yield root
     server.stop()
 

@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from mgtranscript.fetch import http
+from mgtranscript.fetch import _http as http
 
 
 @pytest.fixture(scope="session")

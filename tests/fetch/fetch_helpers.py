@@ -6,7 +6,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from mgtranscript.fetch import cache_entries, read_meta, sha256sum, urls, verify_cache
+from mgtranscript.fetch import cache_entries, read_meta, sha256sum, verify_cache
+
+from mgtranscript.fetch import _urls as urls
 
 #: A real 1.4 MB gzip from the mirror: big enough to cut mid-body.
 COUNTS_URL = urls.geo_suppl_url("GSE126848", "GSE126848_Gene_counts_raw.txt.gz")

@@ -7,16 +7,18 @@ import gzip
 import pytest
 
 from fetch_helpers import COUNTS_URL, HALLMARK_URL
+from mgtranscript import settings
 from mgtranscript.cli import main
-from mgtranscript.fetch import Decompress, cache_entries, fetch, partial_path, urls
-from mgtranscript.fetch.urls import mirror_relpath
+from mgtranscript.fetch import Decompress, cache_entries, fetch, partial_path
+from mgtranscript.fetch import _urls as urls
+from mgtranscript.fetch import mirror_relpath
 
 MATRIX_URL = urls.geo_series_matrix_url("GSE126848")
 
 
 @pytest.fixture
-def filled(mirror_dir, cache, monkeypatch):
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(mirror_dir))
+def filled(mirror_dir, cache):
+    settings.mirror = mirror_dir
     paths = {u: fetch(u) for u in (MATRIX_URL, HALLMARK_URL)}
     return paths
 

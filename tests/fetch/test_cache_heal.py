@@ -11,11 +11,14 @@ import os
 import pytest
 
 from fetch_helpers import COUNTS_URL, HALLMARK_URL, assert_cache_clean
+from mgtranscript import settings
+from mgtranscript._settings import init_worker
 from mgtranscript.cli import main
 from mgtranscript.errors import DataFormatError, DownloadCorrupt, OfflineError
-from mgtranscript.fetch import cache as fcache
-from mgtranscript.fetch import fetch, fetch_read, integrity_problem, read_meta, sha256sum, urls
-from mgtranscript.fetch.urls import mirror_relpath
+from mgtranscript.fetch import _cache as fcache
+from mgtranscript.fetch import fetch, fetch_read, integrity_problem, read_meta, sha256sum
+from mgtranscript.fetch import _urls as urls
+from mgtranscript.fetch import mirror_relpath
 
 MATRIX_URL = urls.geo_series_matrix_url("GSE126848")
 
@@ -96,10 +99,10 @@ def test_a_source_that_stays_unreadable_is_reported(fault_server, cache):
     assert _hits(fault_server, HALLMARK_URL) == 2  # once more, not in a loop
 
 
-def test_offline_a_damaged_file_is_named_with_the_fix(fault_server, cache, monkeypatch, caplog):
+def test_offline_a_damaged_file_is_named_with_the_fix(fault_server, cache, caplog):
     path = fetch(COUNTS_URL)
     _truncate(path)
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    settings.offline = True
     with pytest.raises(OfflineError) as err:
         fetch(COUNTS_URL)
     msg = str(err.value)
@@ -108,24 +111,24 @@ def test_offline_a_damaged_file_is_named_with_the_fix(fault_server, cache, monke
     assert mirror_relpath(COUNTS_URL) in msg and "damaged" in msg and "MGTRANSCRIPT_OFFLINE" in msg
     assert not path.exists()  # evicted: the next online run fetches it
     assert _hits(fault_server, COUNTS_URL) == 1
-    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE")
+    settings.offline = False
     fetch(COUNTS_URL)
     assert_cache_clean(cache)
 
 
-def test_offline_decode_failure_names_the_file(fault_server, cache, monkeypatch):
+def test_offline_decode_failure_names_the_file(fault_server, cache):
     path = fetch(COUNTS_URL)
     _truncate(path)
     fcache._meta_path(path).unlink()
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    settings.offline = True
     with pytest.raises(OfflineError, match=r"damaged \(gzip stream is truncated .*unset MGTRANSCRIPT_OFFLINE"):
         fetch_read(COUNTS_URL, _gunzip_all)
     assert not path.exists()
 
 
-def test_cli_fetch_heals_a_truncated_cached_file(mirror_dir, cache, monkeypatch, tmp_path, capsys):
+def test_cli_fetch_heals_a_truncated_cached_file(mirror_dir, cache, tmp_path, capsys):
     """The issue's failure: a truncated cached file crashed `fetch` with an EOFError traceback."""
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(mirror_dir))
+    settings.mirror = mirror_dir
     out = tmp_path / "x.h5ad"
     assert main(["fetch", "GSE126848", "--out", str(out), "--no-harmonise"]) == 0
     counts = cache / mirror_relpath(urls.geo_suppl_url("GSE126848", "GSE126848_Gene_counts_raw.txt.gz"))
@@ -141,8 +144,7 @@ def test_cli_fetch_heals_a_truncated_cached_file(mirror_dir, cache, monkeypatch,
     assert_cache_clean(cache)
     # offline, the damaged file is named with the fix in one warning line, then the error
     _truncate(counts)
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
-    monkeypatch.delenv("MGTRANSCRIPT_MIRROR")
+    settings.update(offline=True, mirror=None)
     assert main(["fetch", "GSE126848", "--out", str(out), "--no-harmonise"]) == 1
     err = capsys.readouterr().err
     damaged = [ln for ln in err.splitlines() if "was damaged" in ln]
@@ -169,18 +171,16 @@ def test_cache_commands_remove_stale_lock_files(cache, capsys):
     assert "1 unfinished download" in capsys.readouterr().out
 
 
-def _fetch_in_child(url, env):
-    os.environ.update(env)
+def _fetch_in_child(url):
     from mgtranscript.fetch import fetch as child_fetch
 
     return str(child_fetch(url))
 
 
 def test_processes_fetching_the_same_file_download_it_once(fault_server, cache, manifest):
-    env = {k: os.environ[k] for k in ("MGTRANSCRIPT_CACHE", "MGTRANSCRIPT_MIRROR", "MGTRANSCRIPT_PROGRESS")}
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(3) as pool:
-        paths = pool.starmap(_fetch_in_child, [(COUNTS_URL, env)] * 3)
+    ctx = multiprocessing.get_context("spawn")  # the workers get this test's settings explicitly
+    with ctx.Pool(3, initializer=init_worker, initargs=(settings.to_dict(),)) as pool:
+        paths = pool.map(_fetch_in_child, [COUNTS_URL] * 3)
     assert len(set(paths)) == 1
     assert _hits(fault_server, COUNTS_URL) == 1
     assert sha256sum(paths[0]) == manifest[mirror_relpath(COUNTS_URL)]["sha256"]

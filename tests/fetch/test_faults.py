@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from fetch_helpers import COUNTS_URL, HALLMARK_URL, assert_cache_clean
+from mgtranscript import settings
 from mgtranscript.errors import (
     AccessionNotFound,
     DownloadCorrupt,
@@ -15,8 +16,10 @@ from mgtranscript.errors import (
     HostNotAllowed,
     OfflineError,
 )
-from mgtranscript.fetch import cache_entries, fetch, http, partial_path, read_meta, sha256sum, urls
-from mgtranscript.fetch.urls import mirror_relpath
+from mgtranscript.fetch import cache_entries, fetch, partial_path, read_meta, sha256sum
+from mgtranscript.fetch import _http as http
+from mgtranscript.fetch import _urls as urls
+from mgtranscript.fetch import mirror_relpath
 
 REL = mirror_relpath(COUNTS_URL)
 PATH = "/" + REL
@@ -40,8 +43,8 @@ def test_503_then_success(fault_server, cache, manifest):
     assert_cache_clean(cache)
 
 
-def test_persistent_500_gives_up_and_caches_nothing(fault_server, cache, monkeypatch):
-    monkeypatch.setenv("MGTRANSCRIPT_RETRIES", "3")
+def test_persistent_500_gives_up_and_caches_nothing(fault_server, cache):
+    settings.retries = 3
     fault_server.faults[PATH] = ["500"]
     with pytest.raises(FetchError, match="giving up after 3 tries") as err:
         fetch(COUNTS_URL)
@@ -79,8 +82,8 @@ def test_truncated_gzip_is_downloaded_again(fault_server, cache, manifest):
     assert_cache_clean(cache)
 
 
-def test_truncated_gzip_that_stays_truncated_raises_and_caches_nothing(fault_server, cache, monkeypatch):
-    monkeypatch.setenv("MGTRANSCRIPT_VERIFY_RETRIES", "3")
+def test_truncated_gzip_that_stays_truncated_raises_and_caches_nothing(fault_server, cache):
+    settings.verify_retries = 3
     fault_server.faults[PATH] = ["truncate:500000"]
     with pytest.raises(DownloadCorrupt, match="gzip stream is truncated") as err:
         fetch(COUNTS_URL)
@@ -139,16 +142,16 @@ def test_429_honours_retry_after(fault_server, cache, manifest, waits):
     assert_cache_clean(cache)
 
 
-def test_429_wait_is_bounded(fault_server, cache, manifest, monkeypatch, waits):
-    monkeypatch.setenv("MGTRANSCRIPT_MAX_WAIT", "0.5")
+def test_429_wait_is_bounded(fault_server, cache, manifest, waits):
+    settings.max_wait = 0.5
     rel = mirror_relpath(HALLMARK_URL)
     fault_server.faults["/" + rel] = ["429:3600", "ok"]
     _fetch_ok(manifest, HALLMARK_URL)
-    assert waits == [0.5]  # Retry-After: 3600 capped by MGTRANSCRIPT_MAX_WAIT
+    assert waits == [0.5]  # Retry-After: 3600 capped by settings.max_wait
 
 
-def test_backoff_doubles_between_tries(fault_server, cache, manifest, monkeypatch, waits):
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.25")
+def test_backoff_doubles_between_tries(fault_server, cache, manifest, waits):
+    settings.backoff = 0.25
     fault_server.faults[PATH] = ["503", "500", "503", "ok"]
     _fetch_ok(manifest)
     assert waits == [0.25, 0.5, 1.0]
@@ -164,13 +167,13 @@ def test_404_is_final(fault_server, cache, waits):
     assert_cache_clean(cache)
 
 
-def test_unknown_host_refused_unless_explicit(fault_server, cache, manifest, monkeypatch):
+def test_unknown_host_refused_unless_explicit(fault_server, cache, manifest):
     with pytest.raises(HostNotAllowed, match="explicit"):
         fetch("https://example.org/data/file.txt.gz")
     with pytest.raises(HostNotAllowed):
         fetch("file:///etc/passwd", explicit=True)
     assert fault_server.log == []  # nothing was contacted
-    monkeypatch.delenv("MGTRANSCRIPT_MIRROR")
+    settings.mirror = None
     direct = f"{fault_server.url}/{REL}"  # host 127.0.0.1, unknown to mgtranscript
     with pytest.raises(HostNotAllowed):
         fetch(direct)
@@ -179,16 +182,16 @@ def test_unknown_host_refused_unless_explicit(fault_server, cache, manifest, mon
     assert_cache_clean(cache)
 
 
-def test_offline_names_missing_file_and_public_url(fault_server, cache, manifest, monkeypatch):
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+def test_offline_names_missing_file_and_public_url(fault_server, cache, manifest):
+    settings.offline = True
     with pytest.raises(OfflineError) as err:
         fetch(COUNTS_URL)
     msg = str(err.value)
     assert REL in msg and COUNTS_URL in msg and "MGTRANSCRIPT_OFFLINE" in msg
     assert fault_server.log == []
-    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE")
+    settings.offline = False
     fetch(COUNTS_URL)
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")
+    settings.offline = True
     _fetch_ok(manifest)  # cached files are served offline
     assert len(fault_server.log) == 1
 
@@ -237,17 +240,17 @@ def test_ncbi_rate_limit_is_decided_by_the_host_contacted(fault_server, cache, m
     clock = FakeClock()
 
     def limiter():
-        lim = http.RateLimiter(10.0 if http.os.environ.get("NCBI_API_KEY") else 3.0, clock=clock,
+        lim = http.RateLimiter(10.0 if settings.ncbi_api_key else 3.0, clock=clock,
                                sleep=clock.sleep)
         real_wait = lim.wait
         lim.wait = lambda: granted.append(real_wait()) or granted[-1]
         return lim
 
-    monkeypatch.delenv("NCBI_API_KEY", raising=False)
+    settings.ncbi_api_key = None
     assert http.ncbi_limiter().interval == pytest.approx(1 / 3)
-    monkeypatch.setenv("NCBI_API_KEY", "not-a-real-key")
+    settings.ncbi_api_key = "not-a-real-key"
     assert http.ncbi_limiter().interval == pytest.approx(1 / 10)
-    monkeypatch.delenv("NCBI_API_KEY")
+    settings.ncbi_api_key = None
 
     lim = limiter()
     monkeypatch.setattr(http, "ncbi_limiter", lambda: lim)
@@ -262,7 +265,7 @@ def test_ncbi_rate_limit_is_decided_by_the_host_contacted(fault_server, cache, m
     assert granted == pytest.approx([i / 3 for i in range(n)])  # one slot every 1/3 s
     assert clock.slept == pytest.approx([i / 3 for i in range(1, n)])
 
-    monkeypatch.setenv("NCBI_API_KEY", "not-a-real-key")
+    settings.ncbi_api_key = "not-a-real-key"
     granted.clear()
     lim = limiter()
     for _ in range(n):
@@ -303,11 +306,11 @@ def test_rate_limiter_does_not_bank_idle_time():
     assert clock.slept == []
 
 
-def test_mirror_as_directory(mirror_dir, cache, manifest, monkeypatch):
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(mirror_dir))
+def test_mirror_as_directory(mirror_dir, cache, manifest):
+    settings.mirror = mirror_dir
     out = _fetch_ok(manifest)
     assert read_meta(out)["source"] == str(mirror_dir)
-    monkeypatch.setenv("MGTRANSCRIPT_OFFLINE", "1")  # a directory is not the network
+    settings.offline = True  # a directory is not the network
     _fetch_ok(manifest, HALLMARK_URL)
     with pytest.raises(OfflineError, match="GSE999999999"):
         fetch(urls.geo_series_matrix_url("GSE999999999"))

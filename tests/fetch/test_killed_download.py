@@ -10,18 +10,19 @@ import time
 import pytest
 
 from fetch_helpers import COUNTS_URL, StallServer, assert_cache_clean
+from mgtranscript import settings
 from mgtranscript.cli import main
 from mgtranscript.fetch import cache_entries, fetch, partial_path, sha256sum
-from mgtranscript.fetch.urls import mirror_relpath
+from mgtranscript.fetch import mirror_relpath
 
 REL = mirror_relpath(COUNTS_URL)
 
 
-def test_killed_process_partial_is_hidden_then_resumed(mirror_dir, manifest, cache, monkeypatch, capsys):
+def test_killed_process_partial_is_hidden_then_resumed(mirror_dir, manifest, cache, capsys):
     payload = (mirror_dir / REL).read_bytes()
     with StallServer(payload, stall_after=300_000) as server:
-        env = dict(os.environ, MGTRANSCRIPT_MIRROR=server.url, MGTRANSCRIPT_CACHE=str(cache),
-                   MGTRANSCRIPT_PROGRESS="0")
+        settings.mirror = server.url  # this test's settings, handed to the child as its environment
+        env = dict(os.environ, **settings.to_environ())
         code = f"from mgtranscript.fetch import fetch; fetch({COUNTS_URL!r})"
         proc = subprocess.Popen([sys.executable, "-c", code], env=env)
         try:
@@ -47,7 +48,6 @@ def test_killed_process_partial_is_hidden_then_resumed(mirror_dir, manifest, cac
         assert REL not in out and ".part" not in out
         assert "1 unfinished download" in out
 
-        monkeypatch.setenv("MGTRANSCRIPT_MIRROR", server.url)
         path = fetch(COUNTS_URL)  # the killed process's lock is gone with it
         assert sha256sum(path) == manifest[REL]["sha256"]
         assert server.log[-1][1].get("Range") == f"bytes={have}-"
@@ -56,19 +56,19 @@ def test_killed_process_partial_is_hidden_then_resumed(mirror_dir, manifest, cac
     assert_cache_clean(cache)
 
 
-def test_a_lock_held_elsewhere_times_out_with_a_clear_error(cache, monkeypatch):
+def test_a_lock_held_elsewhere_times_out_with_a_clear_error(cache):
     """A download lock held by another process does not hang the caller for ever."""
     import fcntl
 
     from mgtranscript.errors import FetchError
-    from mgtranscript.fetch import cache as fcache
-    from mgtranscript.fetch import urls
+    from mgtranscript.fetch import _cache as fcache
+    from mgtranscript.fetch import _urls as urls
 
     rel = urls.mirror_relpath(urls.gene_info_url())
     lock = fcache.cache_dir() / fcache.PARTIAL / (rel + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    monkeypatch.setenv("MGTRANSCRIPT_LOCK_TIMEOUT", "0.3")
+    settings.lock_timeout = 0.3
     with open(lock, "a") as other:  # another open file description: conflicts like another process
         fcntl.flock(other, fcntl.LOCK_EX)
         with pytest.raises(FetchError, match="delete that lock file"):
-            fcache.fetch(urls.gene_info_url())
+            fetch(urls.gene_info_url())

@@ -15,9 +15,12 @@ import pytest
 import requests
 
 from fetch_helpers import COUNTS_URL, HALLMARK_URL
+from mgtranscript import settings
 from mgtranscript.cli import main
 from mgtranscript.errors import FetchError, HostUnreachable
-from mgtranscript.fetch import cache_entries, fetch, http, urls
+from mgtranscript.fetch import cache_entries, fetch
+from mgtranscript.fetch import _http as http
+from mgtranscript.fetch import _urls as urls
 
 
 @pytest.fixture
@@ -40,8 +43,7 @@ def no_dns(monkeypatch, cache) -> list[str]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    monkeypatch.delenv("MGTRANSCRIPT_MIRROR", raising=False)
-    monkeypatch.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
+    settings.update(mirror=None, offline=False)  # the public hosts, online
     return looked_up
 
 
@@ -84,9 +86,9 @@ def test_other_hosts_are_still_tried_and_forget_clears_the_memory(no_dns, waits)
     assert no_dns.count("ftp.ncbi.nlm.nih.gov") == 2
 
 
-def test_connection_refused_by_a_mirror_fails_at_once_naming_the_mirror(cache, closed_port, monkeypatch, waits):
+def test_connection_refused_by_a_mirror_fails_at_once_naming_the_mirror(cache, closed_port, waits):
     mirror = f"http://127.0.0.1:{closed_port}"
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", mirror)
+    settings.mirror = mirror
     with pytest.raises(HostUnreachable) as err:
         fetch(COUNTS_URL)
     msg = str(err.value)
@@ -104,8 +106,7 @@ def test_connection_refused_by_a_mirror_fails_at_once_naming_the_mirror(cache, c
     requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead"),
 ])
 def test_timeouts_and_resets_are_still_retried(exc, cache, monkeypatch, waits):
-    monkeypatch.setenv("MGTRANSCRIPT_RETRIES", "3")
-    monkeypatch.setenv("MGTRANSCRIPT_BACKOFF", "0.5")
+    settings.update(retries=3, backoff=0.5)
     calls = []
 
     class Session:
@@ -161,9 +162,8 @@ def test_cli_fetch_without_network_one_error_line(no_dns, waits, tmp_path, capsy
     assert not (tmp_path / "x.h5ad").exists()
 
 
-def test_cli_run_without_network_tries_each_host_once(no_dns, waits, tmp_path, capsys, monkeypatch):
-    monkeypatch.delenv("MGTRANSCRIPT_GDC_URL", raising=False)
-    monkeypatch.delenv("MGTRANSCRIPT_SAMPLES", raising=False)
+def test_cli_run_without_network_tries_each_host_once(no_dns, waits, tmp_path, capsys):
+    assert settings.gdc_url is None and settings.samples_dir is None  # the public GDC; no sample sheets
     rc = main(["run", "--out", str(tmp_path / "out"), "--no-plots", "--permutations", "10"])
     out, err = capsys.readouterr()
     assert rc == 1  # no cohort could be analysed

@@ -1,18 +1,19 @@
-"""Progress bars: shown for downloads lasting more than half a second, off with MGTRANSCRIPT_PROGRESS=0."""
+"""Progress bars: shown for downloads lasting more than half a second, off with ``settings.progress = False``."""
 
 from __future__ import annotations
 
 import time
 
-from mgtranscript.fetch.download import _Progress, _progress_enabled
+from mgtranscript import settings
+from mgtranscript.fetch._download import _Progress, progress_enabled
 
 
-def test_progress_switch(monkeypatch):
-    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "0")
-    assert _progress_enabled(None) is False
-    assert _progress_enabled(True) is True  # an explicit argument wins
-    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "1")
-    assert _progress_enabled(None) is True
+def test_progress_switch():
+    settings.progress = False
+    assert progress_enabled(None) is False
+    assert progress_enabled(True) is True  # an explicit argument wins
+    settings.progress = True
+    assert progress_enabled(None) is True
 
 
 def test_progress_bar_shows_name_and_size_for_slow_downloads(capsys):
@@ -36,22 +37,22 @@ def test_progress_bar_silent_for_fast_downloads_and_when_off(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_scoring_bars_follow_the_switch(monkeypatch, capsys):
-    """MGTRANSCRIPT_PROGRESS=0 also silences the chunked scoring bars (tl.score runner)."""
+def test_scoring_bars_follow_the_switch(capsys):
+    """``settings.progress = False`` also silences the chunked scoring bars (tl.score runner)."""
     import anndata as ad
     import numpy as np
     import pandas as pd
 
     import mgtranscript as mg
-    from mgtranscript.tl.score import _runner
+    from mgtranscript.tl._score import _runner
 
     rng = np.random.default_rng(0)
     genes = [f"G{i}" for i in range(50)]
     a = ad.AnnData(rng.normal(size=(40, 50)), var=pd.DataFrame(index=genes))
-    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "0")
+    settings.progress = False
     assert _runner._progress_enabled(None) is False
     mg.tl.score(a, {"S": genes[:10]}, method="singscore", chunk_size=2)
     assert capsys.readouterr().err == ""
-    monkeypatch.setenv("MGTRANSCRIPT_PROGRESS", "1")
+    settings.progress = True
     assert _runner._progress_enabled(None) is True
     assert _runner._progress_enabled(False) is False  # an explicit argument wins

@@ -171,7 +171,7 @@ def test_volcano(tmp_path):
 
 
 def test_gsea_plot(tmp_path):
-    from mgtranscript.tl.enrich import gsea_prerank, running_sum
+    from mgtranscript.tl import gsea_prerank, running_sum
 
     rng = np.random.default_rng(2)
     genes = [f"G{i}" for i in range(800)]

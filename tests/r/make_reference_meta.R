@@ -1,6 +1,6 @@
 #!/usr/bin/env Rscript
 # metafor reference for small-k random-effects pools with Hartung-Knapp(-Sidik-Jonkman) intervals
-# (mgtranscript.tl.meta.pool(test="knha"), which the claim verdicts and tables/meta.tsv use).
+# (mgtranscript.tl.pool(test="knha"), which the claim verdicts and tables/meta.tsv use).
 #
 # Run from the repository root:   Rscript tests/r/make_reference_meta.R
 # Writes tests/data/meta/{input,reference}.tsv (full precision "%.17g") and VERSIONS.txt;

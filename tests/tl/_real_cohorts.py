@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import warnings
 
-import pytest
+from mgtranscript import settings
 
 _CACHE: dict[str, object] = {}
 
@@ -15,19 +15,13 @@ def load(accession: str, mirror_server, session_cache, shared_dir):
     if accession not in _CACHE:
         import mgtranscript as mg
 
-        mp = pytest.MonkeyPatch()
-        mp.setenv("MGTRANSCRIPT_MIRROR", mirror_server.url)
-        mp.setenv("MGTRANSCRIPT_CACHE", str(session_cache))
-        mp.delenv("MGTRANSCRIPT_OFFLINE", raising=False)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                if accession == "GSE77314":  # labels and pairs come from the SRA sample sheet
-                    sheet = shared_dir / "samples" / "GSE77314_SraRunTable.csv"
-                    adata = mg.datasets.load_cohort(accession, samples=sheet)
-                else:
-                    adata = mg.datasets.load_cohort(accession)
-        finally:
-            mp.undo()
+        with settings.override(mirror=mirror_server.url, cache_dir=session_cache, offline=False), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            if accession == "GSE77314":  # labels and pairs come from the SRA sample sheet
+                sheet = shared_dir / "samples" / "GSE77314_SraRunTable.csv"
+                adata = mg.datasets.load_cohort(accession, samples=sheet)
+            else:
+                adata = mg.datasets.load_cohort(accession)
         _CACHE[accession] = adata
     return _CACHE[accession].copy()

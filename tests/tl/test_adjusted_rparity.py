@@ -29,7 +29,7 @@ class _Result:
 
 @pytest.fixture(scope="module")
 def gse167523(mirror_server, session_cache, shared_dir):
-    from mgtranscript.plan_design import audit_contrasts
+    from mgtranscript.pipeline._design import audit_contrasts
 
     a = _real_cohorts.load("GSE167523", mirror_server, session_cache, shared_dir)
     res = _Result()
@@ -61,7 +61,7 @@ def test_adjusted_standardised_difference_matches_r_lm(gse167523, analysis, cova
     ref = _ref(analysis)
     mg.tl.compare(a, groupby="condition", reference="NAFL", groups=["NASH"], genes=list(ref.index),
                   covariates=covariates, key_added="adj")
-    got = mg.tl.compare_table(a, "adj").set_index("feature")
+    got = mg.get.compare(a, "adj").set_index("feature")
     for g, r in ref.iterrows():
         # mgtranscript harmonises gene symbols before TMM: log-CPM differ from R's by ~1e-4
         np.testing.assert_allclose(got.loc[g, ["adj_g", "adj_g_ci_low", "adj_g_ci_high"]].to_numpy(float),
@@ -74,7 +74,7 @@ def test_adjusted_standardised_difference_matches_r_lm(gse167523, analysis, cova
 
 @pytest.mark.network
 def test_voom_with_the_covariates_in_the_design_matches_r_limma(gse167523):
-    from mgtranscript.plan import _de
+    from mgtranscript.pipeline._steps import de_tables as _de
 
     a, covs, _ = gse167523
     tables = _de(a, CONTRAST, covs[CONTRAST["tag"]])

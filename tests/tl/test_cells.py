@@ -150,7 +150,7 @@ def test_pseudobulk_sums_counts_per_group_and_sample(pbmc):
     assert pb.n_vars == cells.n_vars and list(pb.var_names) == list(cells.var_names)
     full = cells.obs.groupby(["bulk_labels", "phase"], observed=True).size()
     assert pb.n_obs == int((full >= 10).sum()) < len(full)  # small groups were dropped
-    assert pb.uns["pseudobulk"]["sample_key"] == "phase"
+    assert mg.get.params(pb, "pseudobulk")["sample_key"] == "phase"
 
 
 @pytest.mark.parametrize("func", ["sum", "mean"])
@@ -196,7 +196,7 @@ def test_pseudobulk_without_counts_explains_the_fix(pbmc, caplog):
         mg.tl.pseudobulk(pbmc, groupby="bulk_labels")  # no 'counts' layer in pbmc68k
     with pytest.raises(InputDataError, match="negative"):
         mg.tl.pseudobulk(pbmc, groupby="bulk_labels", layer=None)  # X is scaled
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl.cells"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl._score._cells"):
         mg.tl.pseudobulk(pbmc, groupby="bulk_labels", layer="raw", func="sum")
     assert "non-integer" in caplog.text
     with pytest.raises(InputDataError, match="no column"):
@@ -234,13 +234,20 @@ def _donor_cells(donor_rho, n_cells=120, seed=0, donor_col="donor"):
     return ad.AnnData(np.vstack(rows), obs=obs, var=pd.DataFrame(index=["MAGT1", "KLRK1"]))
 
 
+def correlate_cells(adata, x, y, **kw) -> pd.DataFrame:
+    """tl.correlate_cells stores its table (it returns None), read with get.correlate."""
+    key = kw.setdefault("key_added", "correlate_cells")
+    assert mg.tl.correlate_cells(adata, x, y, **kw) is None
+    return mg.get.correlate(adata, key)
+
+
 def test_correlate_cells_counts_donors_not_cells():
     """Six donors whose within-donor correlations disagree (0.6, 0.6, 0.5, -0.3, -0.4, 0.0):
     1,440 cells make any pooled correlation 'significant'; with donors as the unit the
     estimate is their mean on the Fisher scale, on 5 df, and not significant."""
     rhos = [0.6, 0.6, 0.5, -0.3, -0.4, 0.0]
     a = _donor_cells(rhos)
-    t = mg.tl.correlate_cells(a, "MAGT1", "KLRK1")
+    t = correlate_cells(a, "MAGT1", "KLRK1")
     comb = t.iloc[0]
     assert comb["level"] == "combined" and comb["n"] == 6 and comb["df"] == 5
     assert comb["design"] == "cells: within cell type and donor; donors as the unit"
@@ -253,22 +260,22 @@ def test_correlate_cells_counts_donors_not_cells():
     # the same cells with the donors unknown: cells are the unit, and the rows say so
     b = a.copy()
     del b.obs["donor"]
-    u = mg.tl.correlate_cells(b, "MAGT1", "KLRK1")
+    u = correlate_cells(b, "MAGT1", "KLRK1")
     assert u.iloc[0]["n"] == 1440 and u.iloc[0]["pval"] < 1e-6
     assert "donors unknown" in u.iloc[0]["design"] and "donors unknown" in u.iloc[0]["note"]
 
 
 def test_correlate_cells_agreeing_donors_and_options():
     a = _donor_cells([0.5, 0.45, 0.55, 0.5], donor_col="donor_id")
-    t = mg.tl.correlate_cells(a, "MAGT1", "KLRK1")  # donor_id found by default
+    t = correlate_cells(a, "MAGT1", "KLRK1")  # donor_id found by default
     comb = t.iloc[0]
     assert comb["n"] == 4 and comb["pval"] < 0.01 and comb["ci_low"] > 0.3
     assert a.uns["correlate_cells"]["params"]["donor_key"] == "donor_id"
-    few = mg.tl.correlate_cells(a[a.obs["donor_id"].isin(["D0", "D1"])].copy(), "MAGT1", "KLRK1")
+    few = correlate_cells(a[a.obs["donor_id"].isin(["D0", "D1"])].copy(), "MAGT1", "KLRK1")
     assert np.isnan(few.iloc[0]["estimate"]) and "fewer than 3 donors" in few.iloc[0]["note"]
-    small = mg.tl.correlate_cells(a, "MAGT1", "KLRK1", min_cells=200)
+    small = correlate_cells(a, "MAGT1", "KLRK1", min_cells=200)
     assert np.isnan(small.iloc[0]["estimate"]) and "fewer than 200 cells skipped" in small.iloc[0]["note"]
     with pytest.raises(InputDataError, match="donor_key 'patient_id' is not an obs column"):
-        mg.tl.correlate_cells(a, "MAGT1", "KLRK1", donor_key="patient_id")
+        correlate_cells(a, "MAGT1", "KLRK1", donor_key="patient_id")
     with pytest.raises(InputDataError, match="cell types"):
-        mg.tl.correlate_cells(a, "MAGT1", "KLRK1", cell_type_key="celltype")
+        correlate_cells(a, "MAGT1", "KLRK1", cell_type_key="celltype")

@@ -1,4 +1,4 @@
-"""tl.compare / tl.trend and the shared statistics in tl._stats."""
+"""tl.compare / tl.trend and the shared statistics in mgtranscript._stats."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl import _stats as S
-from mgtranscript.tl.compare import COMPARE_COLUMNS, TREND_COLUMNS, compare, compare_table, trend
+from mgtranscript import _stats as S
+from mgtranscript import get
+from mgtranscript.tl import COMPARE_COLUMNS, TREND_COLUMNS, compare, trend
 
 STAGES = ["healthy", "obese", "NAFL", "NASH"]
 
@@ -49,7 +50,6 @@ def test_bh_matches_statsmodels_and_skips_nan():
     np.testing.assert_allclose(S.bh_adjust(p), multipletests(p, method="fdr_bh")[1])
     q = S.bh_adjust([0.01, np.nan, 0.04])
     assert np.isnan(q[1]) and q[0] == pytest.approx(0.02) and q[2] == pytest.approx(0.04)
-    assert S.bh is S.bh_adjust
 
 
 def test_hedges_g_and_ci_by_hand():
@@ -127,7 +127,7 @@ def test_jonckheere_terpstra_without_ties_textbook_variance():
 def test_compare_unpaired_statistics_match_scipy():
     a = _cohort()
     assert compare(a, reference="healthy", keys=["mg_ssgsea", "mg_balance"], genes=["G0", "G1"]) is None
-    t = compare_table(a, "compare")
+    t = get.compare(a, "compare")
     assert list(t.columns) == COMPARE_COLUMNS
     assert len(t) == 3 * 5
     # default groups follow no categorical order -> sorted, reference excluded
@@ -153,7 +153,7 @@ def test_compare_uses_layer_for_genes():
     a = _cohort()
     a.layers["log"] = a.X * 2
     compare(a, reference="healthy", groups=["NASH"], genes="G0", layer="log", key_added="c")
-    row = compare_table(a, "c").iloc[0]
+    row = get.compare(a, "c").iloc[0]
     assert row.source == "layers/log"
     g = a.obs.condition.to_numpy()
     assert row["diff"] == pytest.approx(2 * (a.X[g == "NASH", 0].mean() - a.X[g == "healthy", 0].mean()))
@@ -164,7 +164,7 @@ def test_compare_paired_uses_complete_pairs_only():
     a.obs.loc["S24", "pair_id"] = None  # a NASH sample loses its pair id
     out = compare(a, reference="healthy", groups="NASH", keys="mg_ssgsea", paired_by="pair_id", copy=True)
     assert "compare" not in a.uns  # copy=True
-    t = compare_table(out)
+    t = get.compare(out)
     row = t[t.feature == "SET_UP"].iloc[0]
     assert row.paired and row.n == row.n_group == row.n_ref == 7
     assert "2 samples without a complete pair dropped" in row.note  # the orphan and its partner
@@ -187,7 +187,7 @@ def test_compare_small_groups_and_missing_labels_do_not_crash():
     a.obs.loc[a.obs.condition == "obese", "condition"] = None
     a.obs.loc["S08", "condition"] = "rare"  # a group with a single sample
     compare(a, reference="healthy", keys="mg_ssgsea")
-    t = compare_table(a)
+    t = get.compare(a)
     assert (t.n_missing == 7).all()
     rare = t[t.group == "rare"]
     assert len(rare) == 2 and rare.hedges_g.isna().all() and rare.t_pval.isna().all()
@@ -199,7 +199,7 @@ def test_compare_nan_values_are_dropped_per_feature():
     a = _cohort()
     a.obsm["mg_ssgsea"].iloc[[24, 25], 0] = np.nan  # two NASH samples unscored for SET_UP
     compare(a, reference="healthy", groups=["NASH"], keys="mg_ssgsea")
-    t = compare_table(a).set_index("feature")
+    t = get.compare(a).set_index("feature")
     assert t.loc["SET_UP", "n_group"] == 6 and t.loc["SET_FLAT", "n_group"] == 8
     assert np.isfinite(t.loc["SET_UP", "t_pval"])
 
@@ -222,12 +222,12 @@ def test_compare_default_reference_and_order_from_catalog_labels(tmp_path):
     a = _cohort()
     a.uns["labels"] = {"reference": "healthy", "condition_order": STAGES}
     compare(a, keys="mg_ssgsea")
-    t = compare_table(a)
+    t = get.compare(a)
     assert (t.reference == "healthy").all()
     assert list(dict.fromkeys(t.group)) == ["obese", "NAFL", "NASH"]
     a.write_h5ad(tmp_path / "c.h5ad")
     back = ad.read_h5ad(tmp_path / "c.h5ad")
-    pd.testing.assert_frame_equal(compare_table(back).reset_index(drop=True), t, check_dtype=False)
+    pd.testing.assert_frame_equal(get.compare(back).reset_index(drop=True), t, check_dtype=False)
 
 
 # ----------------------------------------------------------------------------- trend
@@ -237,7 +237,7 @@ def test_trend_over_ordered_conditions():
     a = _cohort()
     a.obs.loc["S00", "condition"] = "unlabelled"  # not in order -> excluded, counted
     trend(a, by="condition", order=STAGES, keys="mg_ssgsea", genes=["G0", "G1"])
-    t = compare_table(a, "trend").set_index("feature")
+    t = get.trend(a, "trend").set_index("feature")
     assert list(t.reset_index().columns) == TREND_COLUMNS
     assert (t.n == 31).all() and (t.n_missing == 1).all() and (t.n_groups == 4).all()
     assert t.loc["SET_UP", "rho"] > 0.5 and t.loc["SET_UP", "jt_pval"] < 1e-3 and t.loc["SET_UP", "jt_z"] > 0
@@ -255,7 +255,7 @@ def test_trend_numeric_stage_with_missing_values():
     a = _cohort()
     a.obs.loc[["S01", "S02"], "fibrosis_stage"] = np.nan
     trend(a, by="fibrosis_stage", genes="G0", key_added="fib")
-    row = compare_table(a, "fib").iloc[0]
+    row = get.trend(a, "fib").iloc[0]
     assert row.order == "0 < 1 < 2 < 3" and row.n == 30 and row.n_missing == 2
     assert row.rho > 0 and row.pval < 0.01
 
@@ -267,9 +267,11 @@ def test_trend_errors_and_degenerate_input():
     with pytest.raises(InputDataError, match="none of order"):
         trend(a, by="condition", order=["F0", "F4"], keys="mg_ssgsea")
     trend(a, by="condition", order=["NASH"], keys="mg_ssgsea", key_added="one")
-    assert compare_table(a, "one").note.str.contains("too few stages").all()
-    with pytest.raises(InputDataError, match="run mgtranscript.tl.compare"):
-        compare_table(a, "missing")
+    assert get.trend(a, "one").note.str.contains("too few stages").all()
+    with pytest.raises(InputDataError, match=r"no 'missing': run tl.compare\(adata, ..., key_added='missing'\)"):
+        get.compare(a, "missing")
+    with pytest.raises(InputDataError, match=r"written by tl.trend, not by tl.compare: read it with mg.get.trend"):
+        get.compare(a, "one")
 
 
 # ------------------------------------------------------------------- covariate adjustment
@@ -285,12 +287,12 @@ def _r_adata():
 
 def test_compare_covariates_match_r_lm():
     """adj_* == R summary(lm(y ~ group + age + sex)) / confint (tests/r/make_reference_correlate.R)."""
-    from mgtranscript.tl.compare import ADJUSTED_COLUMNS
+    from mgtranscript.tl import ADJUSTED_COLUMNS
 
     a, ref = _r_adata()
     compare(a, groupby="condition", reference="healthy", keys="y", covariates=["age", "sex"])
-    assert list(compare_table(a).columns) == COMPARE_COLUMNS + ADJUSTED_COLUMNS
-    tab = compare_table(a).set_index("group")
+    assert list(get.compare(a).columns) == COMPARE_COLUMNS + ADJUSTED_COLUMNS
+    tab = get.compare(a).set_index("group")
     for g in ("NAFL", "NASH"):
         assert tab.loc[g, "adj_diff"] == pytest.approx(ref[f"compare_adj/{g}/diff"], rel=1e-10)
         assert tab.loc[g, "adj_ci_low"] == pytest.approx(ref[f"compare_adj/{g}/ci_low"], rel=1e-10)
@@ -302,16 +304,16 @@ def test_compare_covariates_match_r_lm():
     # the unadjusted columns are untouched by covariates=
     b, _ = _r_adata()
     compare(b, groupby="condition", reference="healthy", keys="y")
-    plain = compare_table(b)
+    plain = get.compare(b)
     assert list(plain.columns) == COMPARE_COLUMNS
-    pd.testing.assert_frame_equal(plain, compare_table(a)[COMPARE_COLUMNS])
+    pd.testing.assert_frame_equal(plain, get.compare(a)[COMPARE_COLUMNS])
 
 
 def test_compare_covariates_paired_matches_r_pair_fixed_effects():
     a, ref = _r_adata()
     b = a[a.obs["tissue"].notna()].copy()
     compare(b, groupby="tissue", reference="normal", keys="y", paired_by="pair", covariates="age")
-    row = compare_table(b).iloc[0]
+    row = get.compare(b).iloc[0]
     assert row["paired"] and row["adj_n"] == 24 and row["adj_df"] == 22
     assert row["adj_diff"] == pytest.approx(ref["compare_adj_paired/diff"], rel=1e-10)
     assert row["adj_pval"] == pytest.approx(ref["compare_adj_paired/pval"], rel=1e-8)
@@ -331,12 +333,12 @@ def test_compare_covariate_removes_a_depth_confound_and_flags_collinearity():
     obs = pd.DataFrame({"condition": grp, "log_depth": depth, "same": grp}, index=[f"s{i}" for i in range(2 * n)])
     a = ad.AnnData(gene[:, None], obs=obs, var=pd.DataFrame(index=["G"]))
     compare(a, groupby="condition", reference="ctrl", genes="G", covariates="log_depth")
-    row = compare_table(a).iloc[0]
+    row = get.compare(a).iloc[0]
     assert row["t_pval"] < 1e-10 and row["diff"] < -0.5  # the raw comparison is "significant"
     assert row["adj_pval"] > 0.01 and abs(row["adj_diff"]) < abs(row["diff"]) / 3
     assert row["adj_ci_low"] < 0 < row["adj_ci_high"] or row["adj_pval"] > 0.01
     compare(a, groupby="condition", reference="ctrl", genes="G", covariates="same", key_added="c2")
-    row = compare_table(a, "c2").iloc[0]
+    row = get.compare(a, "c2").iloc[0]
     assert np.isnan(row["adj_diff"]) and "collinear" in row["note"]
     assert np.isfinite(row["t_pval"])  # the unadjusted test still runs
     with pytest.raises(InputDataError, match="covariate 'nope'"):
@@ -366,11 +368,11 @@ def test_paired_g_av_is_on_the_scale_of_an_unpaired_g_and_its_ci_covers():
                        index=[f"s{i}" for i in range(2 * n)])
     a = ad.AnnData(np.r_[ref, grp][:, None], obs=obs, var=pd.DataFrame(index=["G"]))
     compare(a, groupby="tissue", reference="normal", genes="G", paired_by="pair")
-    row = compare_table(a).iloc[0]
+    row = get.compare(a).iloc[0]
     assert row["g_kind"] == "g_z" and row["hedges_g"] == pytest.approx(S.hedges_g_paired(grp - ref)[0])
     assert row["g_av"] == pytest.approx(S.hedges_g_av(grp, ref)[0]) and row["g_av"] < row["hedges_g"]
     compare(a, groupby="tissue", reference="normal", genes="G", key_added="u")
-    u = compare_table(a, "u").iloc[0]
+    u = get.compare(a, "u").iloc[0]
     assert u["g_kind"] == "g" and u["g_av"] == u["hedges_g"] and u["g_av_ci_low"] == u["g_ci_low"]
 
 
@@ -388,7 +390,7 @@ def test_an_imbalanced_covariate_creates_an_effect_that_the_adjusted_g_removes()
     real = null + 0.5 * (grp == "case")
     a = ad.AnnData(np.c_[null, real], obs=obs, var=pd.DataFrame(index=["NULL", "REAL"]))
     compare(a, groupby="condition", reference="ctrl", genes=["NULL", "REAL"], covariates="sex")
-    t = compare_table(a).set_index("feature")
+    t = get.compare(a).set_index("feature")
     assert t.loc["NULL", "hedges_g"] > 0.4 and t.loc["NULL", "t_pval"] < 0.01  # created by the imbalance
     assert t.loc["NULL", "adj_g_ci_low"] < 0 < t.loc["NULL", "adj_g_ci_high"] and t.loc["NULL", "adj_pval"] > 0.05
     assert t.loc["REAL", "adj_g_ci_low"] < 0.5 < t.loc["REAL", "adj_g_ci_high"]

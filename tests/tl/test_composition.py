@@ -13,7 +13,7 @@ import pytest
 import _real_cohorts
 import mgtranscript as mg
 from mgtranscript import genesets
-from mgtranscript.genesets.bundled import liver_celltype_table
+from mgtranscript.genesets._bundled import liver_celltype_table
 
 GENE_SETS = Path(__file__).resolve().parents[2] / "gene_sets"
 CELL_TYPES = ["hepatocyte", "cholangiocyte", "stellate_fibroblast", "sinusoidal_endothelial",
@@ -65,7 +65,8 @@ def _gene_info(path: str) -> pd.DataFrame:
 
 @pytest.mark.network
 def test_every_marker_is_a_current_ncbi_symbol(mirror_env):
-    from mgtranscript.fetch import fetch, urls
+    from mgtranscript.fetch import fetch
+    from mgtranscript.fetch import _urls as urls
 
     gi = _gene_info(str(fetch(urls.gene_info_url(), progress=False)))
     symbols = set(gi["Symbol"])
@@ -92,7 +93,8 @@ def _synthetic(n: int = 40, seed: int = 2) -> ad.AnnData:
 
 def test_composition_scores_follow_marker_content_and_feed_covariates():
     a, infl = _synthetic()
-    out = mg.tl.composition(a)
+    assert mg.tl.composition(a) is None
+    out = mg.get.scores(a, "composition")
     assert list(out.columns) == CELL_TYPES and list(out.index) == list(a.obs_names)
     assert np.corrcoef(out["t_nk"], infl)[0, 1] > 0.95
     assert abs(np.corrcoef(out["hepatocyte"], infl)[0, 1]) < 0.5
@@ -106,7 +108,8 @@ def test_composition_scores_follow_marker_content_and_feed_covariates():
     # zscore: each marker standardised, score = sum(z)/sqrt(k) -> mean 0 over samples
     np.testing.assert_allclose(out.mean(), 0, atol=1e-12)
     # usable as a covariate right away
-    t = mg.tl.correlate(a, "CD3D", "NKG7", covariates=["composition_t_nk"]).iloc[0]
+    mg.tl.correlate(a, "CD3D", "NKG7", covariates=["composition_t_nk"])
+    t = mg.get.correlate(a).iloc[0]
     assert t["covariates"] == "composition_t_nk" and t["df"] == a.n_obs - 3
 
 
@@ -132,7 +135,8 @@ def test_composition_options_copy_and_other_methods():
 @pytest.mark.network
 def test_composition_on_gse126848_and_gse77314(mirror_server, session_cache, shared_dir):
     a = _real_cohorts.load("GSE126848", mirror_server, session_cache, shared_dir)
-    comp = mg.tl.composition(a)
+    mg.tl.composition(a)
+    comp = mg.get.scores(a, "composition")
     cov = mg.get.coverage(a, "composition")
     # every marker is measured after harmonisation, except the IG constant genes that the
     # authors' count table leaves out
@@ -145,7 +149,8 @@ def test_composition_on_gse126848_and_gse77314(mirror_server, session_cache, sha
     assert means.loc["NASH", "cholangiocyte"] > means.loc["healthy", "cholangiocyte"] + 1
 
     h = _real_cohorts.load("GSE77314", mirror_server, session_cache, shared_dir)
-    comp = mg.tl.composition(h)
+    mg.tl.composition(h)
+    comp = mg.get.scores(h, "composition")
     cov = mg.get.coverage(h, "composition")
     assert cov["n_missing"].sum() == 0  # NCBI-generated counts: every marker measured
     means = comp.groupby(h.obs["condition"].to_numpy()).mean()
@@ -167,7 +172,9 @@ def test_marker_coherence_finds_the_marker_that_does_not_track_its_set():
     X = np.c_[X, rng.normal(size=n)]  # M5: regulated on its own
     obs = pd.DataFrame({"condition": np.repeat(["a", "b"], n // 2)}, index=[f"s{i}" for i in range(n)])
     a = ad.AnnData(X, obs=obs, var=pd.DataFrame(index=[f"M{i}" for i in range(6)]))
-    t = mg.tl.marker_coherence(a, gene_sets={"pop": [f"M{i}" for i in range(6)]}, within="condition")
+    assert mg.tl.marker_coherence(a, gene_sets={"pop": [f"M{i}" for i in range(6)]}, within="condition") is None
+    t = mg.get.marker_coherence(a)
+    assert mg.get.params(a, "marker_coherence")["within"] == "condition"
     assert list(t.columns) == ["cell_type", "gene", "level", "n", "rho"]
     assert set(t["level"]) == {"a", "b"} and (t["n"] == 30).all()
     rho = t.groupby("gene")["rho"].min()
@@ -192,8 +199,10 @@ def test_bundled_markers_cohere_in_the_mirror_cohorts(mirror_server, session_cac
     new, was = [], []
     for acc in _STRATA:
         a = _real_cohorts.load(acc, mirror_server, session_cache, shared_dir)
-        new.append(mg.tl.marker_coherence(a, within="condition").assign(cohort=acc))
-        was.append(mg.tl.marker_coherence(a, gene_sets=old, within="condition").assign(cohort=acc))
+        mg.tl.marker_coherence(a, within="condition", key_added="new")
+        mg.tl.marker_coherence(a, gene_sets=old, within="condition", key_added="was")
+        new.append(mg.get.marker_coherence(a, "new").assign(cohort=acc))
+        was.append(mg.get.marker_coherence(a, "was").assign(cohort=acc))
     new, was = pd.concat(new), pd.concat(was)
     assert new.groupby(["cohort", "level"]).ngroups == 8
     fails = (new["rho"] < 0.3).groupby([new["cell_type"], new["gene"]]).sum()

@@ -18,9 +18,16 @@ from scipy import stats
 import _real_cohorts
 import mgtranscript as mg
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl.correlate import CORRELATE_COLUMNS
+from mgtranscript.tl import CORRELATE_COLUMNS
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "correlate"
+
+
+def correlate(adata, x, y, **kw) -> pd.DataFrame:
+    """tl.correlate stores its results (it returns None), read back with get.correlate."""
+    key = kw.setdefault("key_added", "correlate")
+    assert mg.tl.correlate(adata, x, y, **kw) is None
+    return mg.get.correlate(adata, key)
 
 
 # ---------------------------------------------------------------------------------------
@@ -66,13 +73,13 @@ def paired(n_pairs: int = 30, seed: int = 5) -> ad.AnnData:
 @pytest.mark.parametrize("method", ["spearman", "pearson"])
 def test_simpsons_paradox_pooled_positive_within_negative(method):
     a = simpson()
-    pooled = mg.tl.correlate(a, "GENEX", "GENEY", method=method)
+    pooled = correlate(a, "GENEX", "GENEY", method=method)
     assert list(pooled.columns) == CORRELATE_COLUMNS
     row = pooled.iloc[0]
     assert row["design"] == "pooled" and row["level"] == "pooled"
     assert row["estimate"] > 0.5 and row["pval"] < 1e-6  # the pooled picture: strongly positive
 
-    within = mg.tl.correlate(a, "GENEX", "GENEY", method=method, within="condition", key_added="w")
+    within = correlate(a, "GENEX", "GENEY", method=method, within="condition", key_added="w")
     comb = within.iloc[0]
     assert comb["level"] == "combined" and comb["design"] == "within:condition" and comb["combine"] == "fisher"
     assert comb["estimate"] < -0.5 and comb["ci_high"] < 0 and comb["pval"] < 1e-6
@@ -82,10 +89,10 @@ def test_simpsons_paradox_pooled_positive_within_negative(method):
     assert comb["n"] == 75 and comb["n_groups"] == 3 and np.isnan(comb["df"])
     assert 0 <= comb["i2"] < 1 and comb["q_het"] >= 0
     assert np.isnan(per["qval"]).all() and comb["qval"] == pytest.approx(comb["pval"])
-    assert a.uns["w"]["params"]["within"] == "condition"
+    assert a.uns["w"]["params"]["within"] == "condition" and a.uns["w"]["params"]["function"] == "correlate"
     pd.testing.assert_frame_equal(a.uns["w"]["table"], within)
 
-    resid = mg.tl.correlate(a, "GENEX", "GENEY", method=method, within="condition", combine="residualise")
+    resid = correlate(a, "GENEX", "GENEY", method=method, within="condition", combine="residualise")
     r = resid.iloc[0]
     assert r["combine"] == "residualise" and r["df"] == 75 - 2 - 2
     assert r["estimate"] < -0.5 and r["ci_high"] < 0
@@ -93,7 +100,7 @@ def test_simpsons_paradox_pooled_positive_within_negative(method):
 
 def test_per_group_rows_match_scipy_and_fisher_combination():
     a = simpson()
-    t = mg.tl.correlate(a, "scores:SX", "scores:SY", method="pearson", within="condition")
+    t = correlate(a, "scores:SX", "scores:SY", method="pearson", within="condition")
     per = t[t["level"] != "combined"]
     z, w = [], []
     for row in per.itertuples():
@@ -116,14 +123,14 @@ def test_per_group_rows_match_scipy_and_fisher_combination():
 
 def test_paired_rmcorr_recovers_the_within_pair_association():
     a = paired()
-    pooled = mg.tl.correlate(a, "x", "y", method="pearson").iloc[0]
+    pooled = correlate(a, "x", "y", method="pearson").iloc[0]
     assert pooled["estimate"] > 0.6  # between-patient differences dominate
-    rm = mg.tl.correlate(a, "x", "y", method="pearson", paired_by="pair_id").iloc[0]
+    rm = correlate(a, "x", "y", method="pearson", paired_by="pair_id").iloc[0]
     assert rm["design"] == "paired:pair_id" and rm["combine"] == "rmcorr"
     assert rm["n"] == 60 and rm["n_groups"] == 30 and rm["df"] == 60 - 30 - 1
     # the tumour shift pushes both up inside each pair, so plain rmcorr is pulled upwards;
     # pair + tissue fixed effects remove it and recover the negative within-pair slope
-    both = mg.tl.correlate(a, "x", "y", method="pearson", paired_by="pair_id", within="condition")
+    both = correlate(a, "x", "y", method="pearson", paired_by="pair_id", within="condition")
     c = both.iloc[0]
     assert c["design"] == "within:condition+paired:pair_id" and c["df"] == 60 - 30 - 1 - 1
     assert c["estimate"] < -0.8 and c["ci_high"] < -0.5
@@ -139,10 +146,10 @@ def test_paired_rmcorr_recovers_the_within_pair_association():
 def test_incomplete_pairs_and_missing_values_are_dropped_and_said():
     a = paired(n_pairs=12)
     a.obs.loc["S0", "x"] = np.nan  # pair P0 loses its normal sample -> tumour has no partner
-    t = mg.tl.correlate(a, "x", "y", method="pearson", paired_by="pair_id").iloc[0]
+    t = correlate(a, "x", "y", method="pearson", paired_by="pair_id").iloc[0]
     assert t["n"] == 22 and t["n_groups"] == 11
     assert "1 samples without a complete partner dropped" in t["note"]
-    pooled = mg.tl.correlate(a, "x", "y").iloc[0]
+    pooled = correlate(a, "x", "y").iloc[0]
     assert pooled["n"] == 23
 
 
@@ -150,7 +157,7 @@ def test_small_groups_skipped_and_constant_features_give_nan_not_errors():
     a = simpson(n_per_group=8)
     keep = np.r_[0:8, 8:16, 16:19]  # NASH keeps 3 samples
     b = a[keep].copy()
-    t = mg.tl.correlate(b, "GENEX", ["GENEY", "FLAT"], within="condition")
+    t = correlate(b, "GENEX", ["GENEY", "FLAT"], within="condition")
     gy = t[t["y"] == "GENEY"].set_index("level")
     assert np.isnan(gy.loc["NASH", "estimate"]) and "skipped: n < 4" in gy.loc["NASH", "note"]
     assert gy.loc["combined", "n_groups"] == 2 and "NASH (n=3)" in gy.loc["combined", "note"]
@@ -168,7 +175,7 @@ def test_zero_fraction_uses_counts_for_genes():
     a = ad.AnnData(np.log2(counts + 0.5) + rng.normal(scale=0.01, size=(n, 2)),
                    var=pd.DataFrame(index=["A", "SPARSE"]), obs=pd.DataFrame(index=[f"s{i}" for i in range(n)]))
     a.layers["counts"] = counts.astype(float)
-    t = mg.tl.correlate(a, "A", "SPARSE").iloc[0]
+    t = correlate(a, "A", "SPARSE").iloc[0]
     assert t["zero_fraction_y"] == pytest.approx(0.75)  # zero reads in 30 of 40 samples
     assert "zero counts in 75% of samples" in t["note"] and "library size" in t["note"]
 
@@ -182,8 +189,8 @@ def test_covariates_partial_out_a_confounder():
     y = conf + 0.3 * rng.normal(size=n)
     obs = pd.DataFrame({"conf": conf, "sex": sex, "x": x, "y": y}, index=[f"s{i}" for i in range(n)])
     a = ad.AnnData(np.zeros((n, 1)), obs=obs)
-    raw = mg.tl.correlate(a, "x", "y", method="pearson").iloc[0]
-    part = mg.tl.correlate(a, "x", "y", method="pearson", covariates=["conf", "sex"]).iloc[0]
+    raw = correlate(a, "x", "y", method="pearson").iloc[0]
+    part = correlate(a, "x", "y", method="pearson", covariates=["conf", "sex"]).iloc[0]
     assert raw["estimate"] > 0.8
     assert abs(part["estimate"]) < 0.3 and part["df"] == n - 2 - 2 and part["covariates"] == "conf;sex"
     # == the t-test of the slope of x in lm(y ~ conf + sex + x)
@@ -197,23 +204,23 @@ def test_covariates_partial_out_a_confounder():
 def test_features_resolution_and_errors():
     a = simpson()
     a.obs["age"] = np.arange(a.n_obs, dtype=float)
-    t = mg.tl.correlate(a, "scores", "age")  # an obsm key expands to its columns
+    t = correlate(a, "scores", "age")  # an obsm key expands to its columns
     assert list(t["x"]) == ["scores:SX", "scores:SY"]
-    t2 = mg.tl.correlate(a, "SX", "age")  # a column name held by exactly one obsm table
+    t2 = correlate(a, "SX", "age")  # a column name held by exactly one obsm table
     assert t2["estimate"].iloc[0] == pytest.approx(t["estimate"].iloc[0])
     with pytest.raises(InputDataError, match="not found"):
-        mg.tl.correlate(a, "NOPE", "age")
+        correlate(a, "NOPE", "age")
     with pytest.raises(InputDataError, match="not numeric"):
-        mg.tl.correlate(a, "obs:condition", "age")
+        correlate(a, "obs:condition", "age")
     with pytest.raises(InputDataError, match="method"):
-        mg.tl.correlate(a, "SX", "age", method="kendall")
+        correlate(a, "SX", "age", method="kendall")
     with pytest.raises(InputDataError, match="combine"):
-        mg.tl.correlate(a, "SX", "age", within="condition", combine="mean")
+        correlate(a, "SX", "age", within="condition", combine="mean")
     with pytest.raises(InputDataError, match="obs has no column"):
-        mg.tl.correlate(a, "SX", "age", within="batch")
+        correlate(a, "SX", "age", within="batch")
     a.obs["GENEX"] = 1.0
     with pytest.raises(InputDataError, match="both a gene and an obs column"):
-        mg.tl.correlate(a, "GENEX", "age")
+        correlate(a, "GENEX", "age")
     out = mg.tl.correlate(a, "var:GENEX", "age", copy=True, key_added="copied")
     assert "copied" in out.uns and "copied" not in a.uns
 
@@ -238,19 +245,19 @@ TOL = dict(rel=1e-9, abs=1e-12)
 def test_matches_r_pooled_and_within(rdata, method):
     a, ref = rdata
     for name, yv in (("x_y", "y"), ("x_k", "k")):
-        r = mg.tl.correlate(a, "x", yv, method=method).iloc[0]
+        r = correlate(a, "x", yv, method=method).iloc[0]
         assert r["estimate"] == pytest.approx(ref[f"pooled/{method}/{name}/estimate"], **TOL)
         assert r["pval"] == pytest.approx(ref[f"pooled/{method}/{name}/pval"], **TOL)
         if method == "pearson":
             assert r["ci_low"] == pytest.approx(ref[f"pooled/{method}/{name}/ci_low"], **TOL)
             assert r["ci_high"] == pytest.approx(ref[f"pooled/{method}/{name}/ci_high"], **TOL)
-    t = mg.tl.correlate(a, "x", "y", method=method, within="condition").set_index("level")
+    t = correlate(a, "x", "y", method=method, within="condition").set_index("level")
     for g in ("healthy", "NAFL", "NASH"):
         assert t.loc[g, "estimate"] == pytest.approx(ref[f"within/{method}/{g}/estimate"], **TOL)
         assert t.loc[g, "pval"] == pytest.approx(ref[f"within/{method}/{g}/pval"], **TOL)
     for col in ("estimate", "ci_low", "ci_high", "pval", "q_het", "q_pval", "i2"):
         assert t.loc["combined", col] == pytest.approx(ref[f"within/{method}/combined/{col}"], **TOL), col
-    r = mg.tl.correlate(a, "x", "y", method=method, within="condition", combine="residualise").iloc[0]
+    r = correlate(a, "x", "y", method=method, within="condition", combine="residualise").iloc[0]
     for col in ("estimate", "pval", "df"):
         assert r[col] == pytest.approx(ref[f"residualise/{method}/{col}"], **TOL), col
 
@@ -258,21 +265,21 @@ def test_matches_r_pooled_and_within(rdata, method):
 @pytest.mark.parametrize("method", ["pearson", "spearman"])
 def test_matches_r_rmcorr_pairs_and_partial(rdata, method):
     a, ref = rdata
-    r = mg.tl.correlate(a, "x", "y", method=method, paired_by="pair").iloc[0]
+    r = correlate(a, "x", "y", method=method, paired_by="pair").iloc[0]
     for col in ("estimate", "pval", "df"):
         assert r[col] == pytest.approx(ref[f"rmcorr/{method}/{col}"], **TOL), col
-    r = mg.tl.correlate(a, "x", "y", method=method, paired_by="pair", within="condition").iloc[0]
+    r = correlate(a, "x", "y", method=method, paired_by="pair", within="condition").iloc[0]
     for col in ("estimate", "pval", "df"):  # patients nested in condition: same as rmcorr
         assert r[col] == pytest.approx(ref[f"pairgroup/{method}/{col}"], **TOL), col
     b = a[a.obs["tissue"].notna()].copy()
-    r = mg.tl.correlate(b, "x", "y", method=method, paired_by="pair", within="tissue").iloc[0]
+    r = correlate(b, "x", "y", method=method, paired_by="pair", within="tissue").iloc[0]
     for col in ("estimate", "pval", "df"):
         assert r[col] == pytest.approx(ref[f"pairtissue/{method}/{col}"], **TOL), col
     assert r["estimate"] == pytest.approx(ref[f"pairtissue/{method}/diffcor"], **TOL)
-    r = mg.tl.correlate(b, "x", "y", method=method, paired_by="pair").iloc[0]
+    r = correlate(b, "x", "y", method=method, paired_by="pair").iloc[0]
     assert r["estimate"] == pytest.approx(ref[f"paironly/{method}/estimate"], **TOL)
     assert r["pval"] == pytest.approx(ref[f"paironly/{method}/pval"], **TOL)
-    r = mg.tl.correlate(a, "x", "y", method=method, covariates=["age", "sex"]).iloc[0]
+    r = correlate(a, "x", "y", method=method, covariates=["age", "sex"]).iloc[0]
     for col in ("estimate", "pval", "df"):
         assert r[col] == pytest.approx(ref[f"partial/{method}/{col}"], **TOL), col
 
@@ -293,7 +300,7 @@ def test_r_reference_shows_three_different_answers(rdata):
 @pytest.mark.network
 def test_gse126848_klrk1_zero_counts_and_within_group_coupling(mirror_server, session_cache, shared_dir, mirror_env):
     a = _real_cohorts.load("GSE126848", mirror_server, session_cache, shared_dir)
-    t = mg.tl.correlate(a, "MAGT1", "KLRK1", within="condition")
+    t = correlate(a, "MAGT1", "KLRK1", within="condition")
     comb = t.iloc[0]
     print(t[["level", "estimate", "ci_low", "ci_high", "pval", "n", "zero_fraction_y"]])
     # KLRK1 has no reads in most biopsies: flagged in the table and the note
@@ -303,8 +310,8 @@ def test_gse126848_klrk1_zero_counts_and_within_group_coupling(mirror_server, se
     # the efflux score ~ inflammation: pooled positive, nothing within condition
     mg.tl.score(a, "magnesium", method="ssgsea", key_added="mg_ssgsea")
     mg.tl.score(a, "hallmark:HALLMARK_INFLAMMATORY_RESPONSE", method="ssgsea", key_added="mech")
-    pooled = mg.tl.correlate(a, "mg_ssgsea:MG_EFFLUX_EXCHANGE", "mech").iloc[0]
-    within = mg.tl.correlate(a, "mg_ssgsea:MG_EFFLUX_EXCHANGE", "mech", within="condition")
+    pooled = correlate(a, "mg_ssgsea:MG_EFFLUX_EXCHANGE", "mech").iloc[0]
+    within = correlate(a, "mg_ssgsea:MG_EFFLUX_EXCHANGE", "mech", within="condition")
     print(pooled[["estimate", "pval"]].to_dict(), within[["level", "estimate", "pval"]])
     assert pooled["estimate"] > 0.2 and pooled["pval"] < 0.05  # measured +0.30, p 0.023
     assert within.iloc[0]["pval"] > 0.05 and within.iloc[0]["estimate"] < 0.1  # measured -0.10
@@ -313,8 +320,8 @@ def test_gse126848_klrk1_zero_counts_and_within_group_coupling(mirror_server, se
 @pytest.mark.network
 def test_gse77314_pairs_are_not_independent_samples(mirror_server, session_cache, shared_dir, mirror_env):
     a = _real_cohorts.load("GSE77314", mirror_server, session_cache, shared_dir)
-    pooled = mg.tl.correlate(a, "MAGT1", "KLRK1").iloc[0]
-    both = mg.tl.correlate(a, "MAGT1", "KLRK1", within="condition", paired_by="pair_id")
+    pooled = correlate(a, "MAGT1", "KLRK1").iloc[0]
+    both = correlate(a, "MAGT1", "KLRK1", within="condition", paired_by="pair_id")
     c = both.iloc[0]
     assert pooled["n"] == 100 and pooled["df"] == 98
     assert c["n"] == 100 and c["n_groups"] == 50 and c["df"] == 100 - 50 - 1 - 1
@@ -334,15 +341,15 @@ def test_coupling_within_and_paired_use_correlate():
     a.obsm["mech"] = pd.DataFrame({"HALLMARK_INFLAMMATORY_RESPONSE": a.obsm["scores"]["SY"]}, index=a.obs_names)
     mg.tl.coupling(a, mg_key="mg", mechanism_key="mech", key_added="pooled")
     mg.tl.coupling(a, mg_key="mg", mechanism_key="mech", within="condition", key_added="within")
-    pooled, within = a.uns["pooled"], a.uns["within"]
-    from mgtranscript.tl.enrich import COUPLING_COLUMNS
+    pooled, within = mg.get.coupling(a, "pooled"), mg.get.coupling(a, "within")
+    from mgtranscript.tl import COUPLING_COLUMNS
 
     assert list(within.columns) == COUPLING_COLUMNS
     assert pooled.iloc[0]["design"] == "pooled" and pooled.iloc[0]["r"] > 0.5
     top = within[within["group"] == "all"].iloc[0]
     assert top["design"] == "within:condition" and top["level"] == "combined" and top["r"] < -0.5
     assert top["mechanism"] == "inflammation" and top["mg_set"] == "MG_A"
-    ref = mg.tl.correlate(a, "mg:MG_A", "mech:HALLMARK_INFLAMMATORY_RESPONSE", within="condition")
+    ref = correlate(a, "mg:MG_A", "mech:HALLMARK_INFLAMMATORY_RESPONSE", within="condition")
     np.testing.assert_allclose(within["r"].to_numpy(), ref["estimate"].to_numpy())
     assert set(within["group"]) == {"all", "healthy", "NAFL", "NASH"}
     # qval: BH within each group's family (one test per family here)
@@ -352,7 +359,7 @@ def test_coupling_within_and_paired_use_correlate():
     b.obsm["mg"] = pd.DataFrame({"MG_A": b.obs["x"].to_numpy()}, index=b.obs_names)
     b.obsm["mech"] = pd.DataFrame({"M": b.obs["y"].to_numpy()}, index=b.obs_names)
     mg.tl.coupling(b, mg_key="mg", mechanism_key="mech", method="pearson", within="condition", paired_by="pair_id")
-    row = b.uns["coupling"].iloc[0]
+    row = mg.get.coupling(b).iloc[0]
     assert row["design"] == "within:condition+paired:pair_id" and row["r"] < -0.8 and row["df"] == 28
     with pytest.raises(InputDataError, match="not both"):
         mg.tl.coupling(b, mg_key="mg", mechanism_key="mech", groupby="pair_id", within="condition")

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
+from mgtranscript import get, tl
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl.de import de, lm_fit, lowess, voom
+from mgtranscript.tl._de._core import lm_fit, lowess, voom
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "limma"
 TOL = dict(rtol=1e-6, atol=1e-10)  # brief: within 1e-6 of R; observed ~1e-13
@@ -21,6 +22,14 @@ COLS = {  # ours -> R topTable/eBayes
     "log2fc": "logFC", "ave_expr": "AveExpr", "stat": "t", "pval": "P.Value", "padj": "adj.P.Val",
     "B": "B", "se": "se", "df_total": "df.total",
 }  # fmt: skip
+
+
+def de(adata, **kw) -> pd.DataFrame:
+    """tl.de stores its table (it returns None, or the copy); read back with get.de."""
+    key = kw.setdefault("key_added", "de")
+    out = tl.de(adata, **kw)
+    assert (out is None) != bool(kw.get("copy"))
+    return get.de(out if kw.get("copy") else adata, key)
 
 
 def _read(name: str) -> pd.DataFrame:
@@ -93,7 +102,7 @@ def test_voom_matches_r(samples, paired):
     table = de(a, groupby="group", group="NASH", reference="healthy", method="voom",
                paired_by="pair" if paired else None)  # fmt: skip
     _assert_matches_r(table, "out_voom_paired.tsv" if paired else "out_voom.tsv")
-    assert a.uns["de_params"]["layer"] == "counts"
+    assert get.params(a, "de")["layer"] == "counts" and get.params(a, "de")["function"] == "de"
 
 
 def test_voom_weights_match_r(samples):
@@ -118,10 +127,11 @@ def test_lowess_matches_r_with_ties_and_outliers():
 def test_de_recovers_true_de_genes_and_stores_results(samples, tmp_path):
     a = _adata("expr.tsv", samples)
     a.obs["group"] = a.obs["group"].astype("category")
-    table = de(a, groupby="group", group="NASH", reference="healthy", key_added="nash")
-    assert table is not None and a.uns["nash"] is table
+    assert tl.de(a, groupby="group", group="NASH", reference="healthy", key_added="nash") is None
+    table = get.de(a, "nash")
+    assert set(a.uns["nash"]) == {"params", "table"}
     assert list(table.columns) == ["gene", "log2fc", "se", "stat", "pval", "padj", "ave_expr", "B", "df_total"]
-    params = a.uns["nash_params"]
+    params = get.params(a, "nash")
     assert (params["n_group"], params["n_ref"], params["method"]) == (6, 6, "limma")
     assert params["design_columns"] == ["(Intercept)", "group[NASH]"]
     # the 20 simulated DE genes (G001-G020) dominate the significant calls
@@ -133,7 +143,8 @@ def test_de_recovers_true_de_genes_and_stores_results(samples, tmp_path):
     np.testing.assert_allclose(table["log2fc"], x[g].mean(0) - x[~g].mean(0), atol=1e-12)
     a.write_h5ad(tmp_path / "de.h5ad")
     back = ad.read_h5ad(tmp_path / "de.h5ad")
-    pd.testing.assert_frame_equal(back.uns["nash"].reset_index(drop=True), table, check_dtype=False)
+    pd.testing.assert_frame_equal(get.de(back, "nash").reset_index(drop=True), table, check_dtype=False)
+    assert list(get.params(back, "nash")["design_columns"]) == params["design_columns"]
 
 
 def test_de_ignores_other_groups_and_accepts_sparse(samples):
@@ -206,7 +217,7 @@ def test_real_cohort_gse126848_nash_vs_healthy(mirror_env, tmp_path):
     import subprocess
 
     from mgtranscript import datasets
-    from mgtranscript.tl.compare import compare, compare_table
+    from mgtranscript.tl import compare
 
     a = datasets.load_cohort("GSE126848")
     counts = a.obs["condition"].astype(str).value_counts()
@@ -216,7 +227,7 @@ def test_real_cohort_gse126848_nash_vs_healthy(mirror_env, tmp_path):
     top = table.dropna(subset=["pval"]).nsmallest(5, "pval")
     assert (top["padj"] < 0.05).all()
     compare(a, reference="healthy", groups=["NASH"], genes=list(top["gene"]))
-    cmp = compare_table(a).set_index("feature").loc[top["gene"]]
+    cmp = get.compare(a).set_index("feature").loc[top["gene"]]
     # the Welch t on the same log values agrees in direction and is significant too
     assert (np.sign(cmp["hedges_g"].to_numpy()) == np.sign(top["log2fc"].to_numpy())).all()
     assert (cmp["t_pval"] < 0.01).all()
@@ -255,7 +266,7 @@ def test_voom_weights_with_public_statsmodels_lowess_stay_within_r_tolerance(sam
     voom falls back to the public statsmodels lowess and still meets the R tolerance."""
     import importlib
 
-    de_module = importlib.import_module("mgtranscript.tl.de")
+    de_module = importlib.import_module("mgtranscript.tl._de._core")
     counts = _read("counts.tsv").to_numpy(float)
     design = np.column_stack([np.ones(len(samples)), (samples["group"] == "NASH").to_numpy(float)])
     _, exact = voom(counts, design)

@@ -14,7 +14,20 @@ import pytest
 import _real_cohorts
 import mgtranscript as mg
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl.design import DESIGN_COLUMNS, PAIR_COLUMNS, Y_GENES, infer_sex
+from mgtranscript.tl import DESIGN_COLUMNS, PAIR_COLUMNS, Y_GENES
+
+
+def design_check(adata, **kw) -> pd.DataFrame:
+    """tl.design_check stores its tables (it returns None); its checks table, read with get.design."""
+    key = kw.setdefault("key_added", "design_check")
+    assert mg.tl.design_check(adata, **kw) is None
+    return mg.get.design(adata, key)
+
+
+def infer_sex(adata, **kw) -> pd.DataFrame:
+    """tl.infer_sex stores its table (it returns None), read with get.sex."""
+    assert mg.tl.infer_sex(adata, **kw) is None
+    return mg.get.sex(adata)
 
 SEX_GENES = ["XIST", *Y_GENES]
 
@@ -63,7 +76,7 @@ def cohort(confounded: bool, n: int = 20, seed: int = 0) -> ad.AnnData:
 
 def test_depth_and_series_confounded_contrast_is_flagged():
     a = cohort(confounded=True)
-    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
+    t = design_check(a, groupby="condition", group="case", reference="control")
     assert list(t.columns) == DESIGN_COLUMNS
     rows = t.set_index("variable")
     lib = t[t["check"] == "library_size"].iloc[0]
@@ -81,16 +94,16 @@ def test_depth_and_series_confounded_contrast_is_flagged():
     assert not rows.loc["submission_date", "flagged"] and "all samples" in rows.loc["submission_date", "effect"]
     # every flagged row has a caveat, every other row none; all caveats joined in uns
     assert (t["caveat"].str.len() > 0).tolist() == t["flagged"].tolist()
-    joined = a.uns["design_check"]["caveat"]
+    joined = mg.get.params(a, "design_check")["caveat"]
     assert "library sizes differ" in joined and "sample-id series" in joined
     assert a.uns["design_check"]["params"]["contrast"] == "case vs control"
 
 
 def test_balanced_contrast_is_not_flagged():
     a = cohort(confounded=False)
-    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
+    t = design_check(a, groupby="condition", group="case", reference="control")
     assert not t["flagged"].any(), t.loc[t["flagged"], ["check", "effect"]]
-    assert a.uns["design_check"]["caveat"] == ""
+    assert mg.get.params(a, "design_check")["caveat"] == ""
     assert set(t["check"]) >= {"library_size", "norm_factor", "top_share", "sex_inferred", "sex_recorded",
                                "sex_mismatch", "technical"}
 
@@ -101,24 +114,24 @@ def test_sex_inference_and_recorded_sex_mismatch():
     truth = np.where(a.obs["gender"] == "Male", "male", "female")
     assert (s["inferred_sex"].to_numpy() == truth).all()
     a.obs.loc["GSM100", "gender"] = "Female" if truth[0] == "male" else "Male"  # a metadata error
-    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control", key_added="dc")
+    t = design_check(a, groupby="condition", group="case", reference="control", key_added="dc")
     mm = t[t["check"] == "sex_mismatch"].iloc[0]
     assert mm["flagged"] and mm["statistic"] == 1 and "GSM100" in mm["caveat"]
-    samples = a.uns["dc"]["samples"]
+    samples = mg.get.design(a, "dc", table="samples")
     assert samples.loc["GSM100", "recorded_sex"] != samples.loc["GSM100", "inferred_sex"]
 
 
 def test_all_levels_and_errors():
     a = cohort(confounded=True)
     a.obs["age"] = np.where(a.obs["condition"] == "case", 65.0, 40.0) + np.random.default_rng(1).normal(0, 3, a.n_obs)
-    t = mg.tl.design_check(a, groupby="condition")
+    t = design_check(a, groupby="condition")
     age = t[t["check"] == "age"].iloc[0]
     assert age["flagged"] and "age median" in age["effect"]
     assert t[t["check"] == "library_size"].iloc[0]["test"] == "Mann-Whitney U"
     with pytest.raises(InputDataError, match="not a level"):
-        mg.tl.design_check(a, groupby="condition", group="NASH")
+        design_check(a, groupby="condition", group="NASH")
     with pytest.raises(InputDataError, match="obs has no column"):
-        mg.tl.design_check(a, groupby="stage")
+        design_check(a, groupby="stage")
     out = mg.tl.design_check(a, groupby="condition", copy=True, key_added="x")
     assert "x" in out.uns and "x" not in a.uns
 
@@ -171,9 +184,9 @@ def paired_cohort(n_pairs: int = 24, seed: int = 7) -> ad.AnnData:
 
 def test_mismatched_pairs_are_flagged_among_good_pairs():
     a = paired_cohort()
-    t = mg.tl.design_check(a, groupby="condition", group="tumour", reference="normal", paired_by="pair_id")
-    pairs = a.uns["design_check"]["pairs"].set_index("pair")
-    assert list(a.uns["design_check"]["pairs"].columns) == PAIR_COLUMNS
+    t = design_check(a, groupby="condition", group="tumour", reference="normal", paired_by="pair_id")
+    pairs = mg.get.design(a, table="pairs").set_index("pair")
+    assert list(mg.get.design(a, table="pairs").columns) == PAIR_COLUMNS
     assert pairs.loc["P3", "sex_status"] == "conflict" and pairs.loc["P3", "flagged"]
     assert "cannot gain a Y chromosome" in pairs.loc["P3", "reason"]
     assert pairs.loc["P5", "sex_status"] == "suspect" and pairs.loc["P5", "flagged"]
@@ -189,10 +202,10 @@ def test_mismatched_pairs_are_flagged_among_good_pairs():
 
 def test_pairs_need_a_contrast():
     a = paired_cohort(n_pairs=10)
-    mg.tl.design_check(a, groupby="condition", paired_by="pair_id", reference="normal")
+    design_check(a, groupby="condition", paired_by="pair_id", reference="normal")
     assert "pairs" in a.uns["design_check"]  # two levels: the other one is the group
     a.obs.loc["S0", "condition"] = "other"
-    mg.tl.design_check(a, groupby="condition", paired_by="pair_id", key_added="y")
+    design_check(a, groupby="condition", paired_by="pair_id", key_added="y")
     assert "pairs" not in a.uns["y"] and any("pairs" in s for s in a.uns["y"]["params"]["skipped"])
 
 
@@ -204,22 +217,22 @@ def test_pairs_need_a_contrast():
 @pytest.mark.network
 def test_gse126848_series_and_depth_confound(mirror_server, session_cache, shared_dir):
     a = _real_cohorts.load("GSE126848", mirror_server, session_cache, shared_dir)
-    t = mg.tl.design_check(a, groupby="condition", group="NASH", reference="healthy").set_index("check")
+    t = design_check(a, groupby="condition", group="NASH", reference="healthy").set_index("check")
     print(t[["variable", "effect", "pval", "flagged"]])
     assert t.loc["library_size", "flagged"]  # measured: median 25.5 M vs 13.1 M, p 2e-5
     assert "25.5 M (healthy)" in t.loc["library_size", "effect"] and "13.1 M (NASH)" in t.loc["library_size", "effect"]
     ids = t[t["variable"] == "description (number ranges)"].iloc[0]
     assert ids["flagged"] and "perfect separation" in ids["effect"]
     assert "869–910" in ids["caveat"]
-    caveat = a.uns["design_check"]["caveat"]
+    caveat = mg.get.params(a, "design_check")["caveat"]
     assert "library sizes differ" in caveat and "sample-id series" in caveat
     # all four levels: healthy/obese vs NAFL/NASH is the split
-    t4 = mg.tl.design_check(a, groupby="condition", key_added="all").set_index("check")
+    t4 = design_check(a, groupby="condition", key_added="all").set_index("check")
     assert "(healthy, obese)" in t4.loc["library_size", "effect"].replace("(obese, healthy)", "(healthy, obese)")
     assert t4.loc["sex_recorded", "flagged"]  # controls are all male
     # the same series holds NAFL and NASH: that contrast is clean, but for one library far below
     # its group's depth (GSM3615322: 1.7 M reads among ~13 M)
-    t2 = mg.tl.design_check(a, groupby="condition", group="NASH", reference="NAFL", key_added="nn")
+    t2 = design_check(a, groupby="condition", group="NASH", reference="NAFL", key_added="nn")
     assert list(t2.loc[t2["flagged"], "check"]) == ["library_outlier"]
     out = t2[t2["check"] == "library_outlier"].iloc[0]
     assert out["statistic"] == 1 and "GSM3615322 (NASH) 1.7 M" in out["caveat"]
@@ -238,9 +251,9 @@ def test_gse126848_series_and_depth_confound(mirror_server, session_cache, share
 @pytest.mark.network
 def test_gse77314_pair_checks(mirror_server, session_cache, shared_dir):
     a = _real_cohorts.load("GSE77314", mirror_server, session_cache, shared_dir)
-    t = mg.tl.design_check(a, groupby="condition", group="hcc_tumour", reference="hcc_nontumour",
+    t = design_check(a, groupby="condition", group="hcc_tumour", reference="hcc_nontumour",
                            paired_by="pair_id")
-    pairs = a.uns["design_check"]["pairs"].set_index("pair")
+    pairs = mg.get.design(a, table="pairs").set_index("pair")
     print(pairs.loc[pairs["flagged"], ["reference_sample", "group_sample", "sex_status", "identity_pval", "reason"]])
     assert len(pairs) == 50
     p45 = pairs.loc["GSE77314_P45"]
@@ -272,11 +285,11 @@ def test_without_counts_sex_from_log_expression_and_skipped_checks_are_said():
     del a.layers["counts"]
     s = infer_sex(a)  # two-cluster split of the log values (arrays, or no counts layer)
     assert (s["inferred_sex"].to_numpy() == truth).all()
-    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
+    t = design_check(a, groupby="condition", group="case", reference="control")
     assert "library_size" not in set(t["check"])
     assert any("no counts layer" in x for x in a.uns["design_check"]["params"]["skipped"])
     a.obs["lib_size"] = 20e6
-    t = mg.tl.design_check(a, groupby="condition", group="case", reference="control")
+    t = design_check(a, groupby="condition", group="case", reference="control")
     lib = t[t["check"] == "library_size"].iloc[0]
     assert not lib["flagged"] and "all samples" in lib["effect"]
 
@@ -288,7 +301,9 @@ def test_design_audit_results_write_to_h5ad(tmp_path):
     b = a.copy()
     b.obs = b.obs.drop(columns=["gender"])
     for x in (a, b):
-        mg.tl.design_check(x, groupby="condition", group="case", reference="control")
+        design_check(x, groupby="condition", group="case", reference="control")
         x.write_h5ad(tmp_path / "x.h5ad")
         back = ad.read_h5ad(tmp_path / "x.h5ad")
-        assert list(back.uns["design_check"]["table"]["check"]) == list(x.uns["design_check"]["table"]["check"])
+        assert list(mg.get.design(back)["check"]) == list(mg.get.design(x)["check"])
+        pd.testing.assert_frame_equal(mg.get.design(back, table="samples"), mg.get.design(x, table="samples"),
+                                      check_dtype=False)

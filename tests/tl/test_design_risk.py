@@ -15,7 +15,14 @@ import pytest
 
 import _real_cohorts
 import mgtranscript as mg
-from mgtranscript.tl.design import RISK_CHECKS, covariates_to_adjust, mark_adjusted
+from mgtranscript.tl import RISK_CHECKS, covariates_to_adjust, mark_adjusted
+
+
+def design_check(adata, **kw) -> pd.DataFrame:
+    """tl.design_check stores its tables (it returns None); its checks table, read with get.design."""
+    key = kw.setdefault("key_added", "design_check")
+    assert mg.tl.design_check(adata, **kw) is None
+    return mg.get.design(adata, key)
 
 LEVELS = ("healthy", "obese", "NAFL", "NASH")
 
@@ -60,7 +67,7 @@ def _batch_row(t: pd.DataFrame) -> pd.Series:
 
 def test_an_aliased_batch_that_dominates_disqualifies_the_contrast():
     a = series_cohort(batch_effect=True)
-    t = mg.tl.design_check(a, groupby="disease", group="MASLD", reference="control")
+    t = design_check(a, groupby="disease", group="MASLD", reference="control")
     row = _batch_row(t)
     assert row["flagged"] and "sample-id series (description)" in row["variable"]
     m = re.search(r"([\d,]+) of ([\d,]+) expressed genes \((\d+)%\) differ across the boundary", row["caveat"])
@@ -71,21 +78,21 @@ def test_an_aliased_batch_that_dominates_disqualifies_the_contrast():
     assert "does not vote" in row["caveat"] and row["statistic"] >= 10
     assert row["risk_of_bias"].startswith("confounding by a batch that dominates")
     # the same holds for a single stage against the controls; contrasts inside one series stay
-    assert _batch_row(mg.tl.design_check(a, groupby="condition", group="NASH", reference="healthy"))["flagged"]
-    inside = mg.tl.design_check(a, groupby="condition", group="NASH", reference="NAFL")
+    assert _batch_row(design_check(a, groupby="condition", group="NASH", reference="healthy"))["flagged"]
+    inside = design_check(a, groupby="condition", group="NASH", reference="NAFL")
     assert "batch_aliased" not in set(inside["check"])
 
 
 def test_an_aliased_batch_without_a_batch_effect_is_reported_not_disqualifying():
     a = series_cohort(batch_effect=False)
-    t = mg.tl.design_check(a, groupby="disease", group="MASLD", reference="control")
+    t = design_check(a, groupby="disease", group="MASLD", reference="control")
     row = _batch_row(t)
     assert not row["flagged"] and row["caveat"] == "" and row["risk_of_bias"] == ""
     assert "expressed genes" in row["effect"]  # the numbers are there to read
     ids = t[t["variable"] == "description (number ranges)"].iloc[0]
     assert ids["flagged"] and ids["risk_of_bias"].startswith("confounding")  # the aliasing stays a risk of bias
     # batch_strength_check=False: no DE is run
-    t2 = mg.tl.design_check(a, groupby="disease", group="MASLD", reference="control", batch_strength_check=False)
+    t2 = design_check(a, groupby="disease", group="MASLD", reference="control", batch_strength_check=False)
     assert "batch_aliased" not in set(t2["check"])
 
 
@@ -95,13 +102,13 @@ def test_libraries_far_below_their_groups_depth_are_flagged():
     nash = np.flatnonzero(a.obs["condition"] == "NASH")
     c[nash[0]] = np.round(c[nash[0]] / 8)  # 1/8 of the depth: flagged
     c[nash[1]] = np.round(c[nash[1]] / 3)  # 1/3: within what a cohort shows
-    t = mg.tl.design_check(a, groupby="condition", group="NASH", reference="NAFL")
+    t = design_check(a, groupby="condition", group="NASH", reference="NAFL")
     row = t[t["check"] == "library_outlier"].iloc[0]
     assert row["flagged"] and row["statistic"] == 1
     assert a.obs_names[nash[0]] in row["caveat"] and a.obs_names[nash[1]] not in row["caveat"]
     assert row["risk_of_bias"] == ""  # a caveat about one library, not a confound
     # the second series is sequenced at half the depth: no library of it is an outlier of the cohort
-    t = mg.tl.design_check(a, groupby="condition", group="obese", reference="healthy")
+    t = design_check(a, groupby="condition", group="obese", reference="healthy")
     assert not t.loc[t["check"] == "library_outlier", "flagged"].iloc[0]
 
 
@@ -118,7 +125,7 @@ def test_a_moderate_age_imbalance_is_flagged_and_adjustment_clears_its_risk_of_b
     a.obs.loc[~nash, "age"] = 50 + spread  # medians 62 vs 50: AUC about 0.70, as GSE167523
     a.obs["gender"] = np.where(nash, rng.choice(["F", "M"], a.n_obs, p=[0.55, 0.45]),
                                rng.choice(["F", "M"], a.n_obs, p=[0.15, 0.85]))
-    t = mg.tl.design_check(a, groupby="condition", group="NASH", reference="NAFL")
+    t = design_check(a, groupby="condition", group="NASH", reference="NAFL")
     age = t[t["check"] == "age"].iloc[0]
     m = re.search(r"AUC (\d\.\d\d)", age["effect"])
     assert 0.65 <= float(m.group(1)) < 0.75  # below the |AUC - 0.5| >= 0.25 rule of the other checks
@@ -131,7 +138,7 @@ def test_a_moderate_age_imbalance_is_flagged_and_adjustment_clears_its_risk_of_b
         assert r["flagged"] and r["risk_of_bias"] == "" and "adjusted for in the primary estimates" in r["caveat"]
     # no imbalance: not flagged
     a.obs["age"] = rng.normal(55, 13, a.n_obs)
-    t = mg.tl.design_check(a, groupby="condition", group="NASH", reference="NAFL", key_added="b")
+    t = design_check(a, groupby="condition", group="NASH", reference="NAFL", key_added="b")
     assert not t.loc[t["check"] == "age", "flagged"].iloc[0]
 
 
@@ -140,12 +147,12 @@ def test_pairing_declared_by_sample_order_is_a_risk_of_bias():
 
     a = paired_cohort(n_pairs=12)
     a.uns["labels"] = {"pairing": "gsm_offset: k-th normal GSM pairs with k-th tumour GSM; declared"}
-    t = mg.tl.design_check(a, groupby="condition", group="tumour", reference="normal", paired_by="pair_id")
+    t = design_check(a, groupby="condition", group="tumour", reference="normal", paired_by="pair_id")
     dec = t[t["check"] == "pairing_declared"].iloc[0]
     assert dec["flagged"] and "sample order" in dec["caveat"] and "P3" in dec["caveat"]
     assert dec["risk_of_bias"].startswith("pairing declared, not recorded")
     a.uns["labels"] = {"pairing": "column: patient id recorded in the sample sheet"}
-    t = mg.tl.design_check(a, groupby="condition", group="tumour", reference="normal", paired_by="pair_id")
+    t = design_check(a, groupby="condition", group="tumour", reference="normal", paired_by="pair_id")
     dec = t[t["check"] == "pairing_declared"].iloc[0]
     assert not dec["flagged"] and dec["risk_of_bias"] == ""
     assert set(t.loc[t["risk_of_bias"] != "", "check"]) <= set(RISK_CHECKS)
@@ -160,7 +167,7 @@ def test_pairing_declared_by_sample_order_is_a_risk_of_bias():
 def test_gse126848_masld_vs_control_is_dominated_by_its_series(mirror_server, session_cache, shared_dir):
     a = _real_cohorts.load("GSE126848", mirror_server, session_cache, shared_dir)
     mg.tl.composition(a)
-    t = mg.tl.design_check(a, groupby="disease", group="MASLD", reference="control")
+    t = design_check(a, groupby="disease", group="MASLD", reference="control")
     row = _batch_row(t)
     print(row["caveat"])
     m = re.search(r"([\d,]+) of ([\d,]+) expressed genes \((\d+)%\) differ across the boundary", row["caveat"])
@@ -177,7 +184,7 @@ def test_gse126848_masld_vs_control_is_dominated_by_its_series(mirror_server, se
 @pytest.mark.network
 def test_gse167523_sex_and_age_imbalance_are_caught(mirror_server, session_cache, shared_dir):
     a = _real_cohorts.load("GSE167523", mirror_server, session_cache, shared_dir)
-    t = mg.tl.design_check(a, groupby="condition", group="NASH", reference="NAFL")
+    t = design_check(a, groupby="condition", group="NASH", reference="NAFL")
     age = t[t["check"] == "age"].iloc[0]
     assert age["flagged"] and age["pval"] < 1e-3 and "62.00 (NASH) vs 50.00 (NAFL)" in age["effect"]
     sex = t[t["check"] == "sex_recorded"].iloc[0]

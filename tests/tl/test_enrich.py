@@ -1,4 +1,4 @@
-"""Tests of mgtranscript.tl.enrich: GSEA prerank, ORA, coupling, mechanism sets."""
+"""Tests of GSEA prerank, ORA, coupling (mgtranscript.tl) and the mechanism sets (mgtranscript.genesets)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 from scipy import stats
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl import enrich as E
+from mgtranscript import genesets, get, tl
+from mgtranscript._stats import bh_adjust
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +48,7 @@ def test_running_sum_matches_gseapy(ranking, weight):
                          weight=weight, seed=0, outdir=None, threads=1, no_plot=True)
     sorted_genes = ranking.sort_values(ascending=False).index
     for name, genes in sets.items():
-        pos, res = E.running_sum(ranking, genes, weight=weight)
+        pos, res = tl.running_sum(ranking, genes, weight=weight)
         es = res[np.argmax(np.abs(res))]
         assert es == pytest.approx(pre.results[name]["es"], abs=1e-6)
         np.testing.assert_allclose(res, pre.results[name]["RES"], atol=1e-6)
@@ -57,7 +58,7 @@ def test_running_sum_matches_gseapy(ranking, weight):
 
 def test_gsea_prerank_finds_planted_sets_and_keeps_small_ones(ranking):
     sets = _sets(ranking)
-    res = E.gsea_prerank(ranking, sets, permutations=300, seed=3)
+    res = tl.gsea_prerank(ranking, sets, permutations=300, seed=3)
     assert set(res["set"]) == set(sets)  # nothing silently dropped, TINY (3 genes) included
     expected = ["set", "size", "n_genes", "es", "nes", "pval", "fdr", "fwer", "qval",
                 "leading_edge", "n_leading_edge", "hits"]
@@ -71,19 +72,19 @@ def test_gsea_prerank_finds_planted_sets_and_keeps_small_ones(ranking):
         lead = r.loc[name, "leading_edge"].split(";")
         assert set(lead) <= set(sets[name])
         assert r.loc[name, "n_leading_edge"] == len(lead)
-    np.testing.assert_allclose(r["qval"], E.bh(r["pval"].to_numpy()))
+    np.testing.assert_allclose(r["qval"], bh_adjust(r["pval"].to_numpy()))
     assert res.attrs["n_ranked"] == len(ranking)
     assert {c["set"] for c in res.attrs["coverage"]} == set(sets)
     # reproducible for a fixed seed
-    again = E.gsea_prerank(ranking, sets, permutations=300, seed=3)
+    again = tl.gsea_prerank(ranking, sets, permutations=300, seed=3)
     pd.testing.assert_frame_equal(res, again)
 
 
 def test_gsea_prerank_reports_missing_genes_and_accepts_de_table(ranking):
     sets = {"TOP": list(ranking.sort_values().index[-15:]) + ["NOT_MEASURED1", "NOT_MEASURED2"]}
     de = pd.DataFrame({"gene": ranking.index, "stat": ranking.to_numpy(), "log2fc": 0.0})
-    a = E.gsea_prerank(de, sets, permutations=50)
-    b = E.gsea_prerank(ranking, sets, permutations=50)
+    a = tl.gsea_prerank(de, sets, permutations=50)
+    b = tl.gsea_prerank(ranking, sets, permutations=50)
     pd.testing.assert_frame_equal(a, b)
     assert a.loc[0, "size"] == 15 and a.loc[0, "n_genes"] == 17
     cov = {c["set"]: c for c in a.attrs["coverage"]}
@@ -97,8 +98,8 @@ def test_gsea_prerank_cleans_nan_and_duplicates(ranking, caplog):
     top = ranking.sort_values(ascending=False).index[0]
     # a duplicate of the top gene with a small statistic: the max-|stat| entry must win
     dirty = pd.concat([dirty, pd.Series({top: 0.01})])
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl.enrich"):
-        res = E.gsea_prerank(dirty, sets, permutations=50)
+    with caplog.at_level(logging.WARNING, logger="mgtranscript"):
+        res = tl.gsea_prerank(dirty, sets, permutations=50)
     msgs = " ".join(r.getMessage() for r in caplog.records)
     assert "NaN" in msgs and "more than once" in msgs
     assert res.attrs["n_ranked"] == len(ranking) - 1
@@ -108,9 +109,9 @@ def test_gsea_prerank_cleans_nan_and_duplicates(ranking, caplog):
     inf = ranking.copy()
     inf.iloc[0] = np.inf
     with pytest.raises(InputDataError, match="infinite"):
-        E.gsea_prerank(inf, sets, permutations=10)
+        tl.gsea_prerank(inf, sets, permutations=10)
     with pytest.raises(InputDataError, match="key="):
-        E.gsea_prerank(pd.DataFrame({"gene": ["A", "B"], "x": [1.0, 2.0], "y": [2.0, 1.0]}), sets)
+        tl.gsea_prerank(pd.DataFrame({"gene": ["A", "B"], "x": [1.0, 2.0], "y": [2.0, 1.0]}), sets)
 
 
 @pytest.mark.parametrize("case", [(20, 5, 8, 3), (200, 30, 12, 6), (1000, 40, 50, 0), (60, 10, 10, 10)])
@@ -119,7 +120,7 @@ def test_ora_matches_fisher_exact(case):
     universe = [f"U{i}" for i in range(N)]
     gene_set = universe[:K]
     query = universe[:k] + universe[K:K + n - k]
-    res = E.ora(query, {"S": gene_set}, universe=universe)
+    res = tl.ora(query, {"S": gene_set}, universe=universe)
     row = res.iloc[0]
     table = [[k, n - k], [K - k, N - K - n + k]]
     odds, p = stats.fisher_exact(table, alternative="greater")
@@ -134,29 +135,29 @@ def test_ora_universe_is_the_measured_genes(caplog):
     measured = [f"M{i}" for i in range(500)]
     gene_set = measured[:20] + [f"UNMEASURED{i}" for i in range(80)]
     query = measured[:10] + measured[100:140] + ["NOT_IN_COHORT"]
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl.enrich"):
-        res = E.ora(query, {"S": gene_set, "OTHER": measured[300:330]}, universe=measured)
+    with caplog.at_level(logging.WARNING, logger="mgtranscript"):
+        res = tl.ora(query, {"S": gene_set, "OTHER": measured[300:330]}, universe=measured)
     assert "not in the universe" in caplog.text
     row = res.set_index("set").loc["S"]
     assert row["set_size_in_universe"] == 20  # unmeasured members do not count
     assert row["pval"] == pytest.approx(stats.hypergeom.sf(9, 500, 20, 50))
     assert res.attrs["n_query"] == 50 and res.attrs["n_query_outside_universe"] == 1
-    assert res["qval"].tolist() == pytest.approx(E.bh(res["pval"].to_numpy()).tolist())
+    assert res["qval"].tolist() == pytest.approx(bh_adjust(res["pval"].to_numpy()).tolist())
     assert row["genes"].split(";") == measured[:10]
     # an AnnData works as the universe (its var_names)
     adata = ad.AnnData(np.zeros((2, 500)), var=pd.DataFrame(index=measured))
-    res2 = E.ora(query, {"S": gene_set}, universe=adata)
+    res2 = tl.ora(query, {"S": gene_set}, universe=adata)
     assert res2.loc[0, "pval"] == pytest.approx(row["pval"])
     with pytest.raises(TypeError):
-        E.ora(query, {"S": gene_set})  # universe is required
+        tl.ora(query, {"S": gene_set})  # universe is required
 
 
 def test_bh_matches_statsmodels():
     from statsmodels.stats.multitest import multipletests
 
     p = np.random.default_rng(0).uniform(size=57) ** 2
-    np.testing.assert_allclose(E.bh(p), multipletests(p, method="fdr_bh")[1])
-    assert np.isnan(E.bh([0.01, np.nan])[1])
+    np.testing.assert_allclose(bh_adjust(p), multipletests(p, method="fdr_bh")[1])
+    assert np.isnan(bh_adjust([0.01, np.nan])[1])
 
 
 def _coupled_adata(n_per_group: int = 30) -> ad.AnnData:
@@ -188,16 +189,16 @@ def _coupled_adata(n_per_group: int = 30) -> ad.AnnData:
 @pytest.mark.parametrize("method", ["spearman", "pearson"])
 def test_coupling_matches_scipy(method):
     adata = _coupled_adata()
-    out = E.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method=method, copy=True)
+    out = tl.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method=method, copy=True)
     assert "coupling" not in adata.uns  # copy=True leaves the input alone
-    tab = out.uns["coupling"]
+    tab = get.coupling(out)
     assert len(tab) == 4 and set(tab["group"]) == {"all"}
     f = stats.spearmanr if method == "spearman" else stats.pearsonr
     for row in tab.itertuples():
         ref = f(adata.obsm["mg_ssgsea"][row.mg_set], adata.obsm["hallmark"][row.mechanism_set])
         assert row.r == pytest.approx(ref[0], abs=1e-10)
         assert row.pval == pytest.approx(ref[1], rel=1e-6)
-    np.testing.assert_allclose(tab["qval"], E.bh(tab["pval"].to_numpy()))
+    np.testing.assert_allclose(tab["qval"], bh_adjust(tab["pval"].to_numpy()))
     mech = tab.set_index("mechanism_set")["mechanism"].to_dict()
     assert mech["HALLMARK_OXIDATIVE_PHOSPHORYLATION"] == "mitochondria"
     assert mech["HALLMARK_INFLAMMATORY_RESPONSE"] == "inflammation"
@@ -207,17 +208,17 @@ def test_coupling_partial_removes_group_confounding():
     import statsmodels.api as sm
 
     adata = _coupled_adata()
-    E.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method="pearson", groupby="condition")
-    raw = adata.uns["coupling"].set_index(["group", "mg_set", "mechanism_set"])
+    tl.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method="pearson", groupby="condition")
+    raw = get.coupling(adata).set_index(["group", "mg_set", "mechanism_set"])
     conf = ("MG_CONFOUNDED", "HALLMARK_INFLAMMATORY_RESPONSE")
     assert raw.loc[("all", *conf), "r"] > 0.6 and raw.loc[("all", *conf), "qval"] < 1e-4
     assert set(raw.index.get_level_values("group")) == {"all", "healthy", "NASH"}
     assert raw.loc[("NASH", *conf), "n"] == 30
     assert abs(raw.loc[("NASH", *conf), "r"]) < 0.5
 
-    E.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method="pearson",
+    tl.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", method="pearson",
                covariates="condition", key_added="partial")
-    part = adata.uns["partial"].set_index(["group", "mg_set", "mechanism_set"])
+    part = get.coupling(adata, "partial").set_index(["group", "mg_set", "mechanism_set"])
     assert abs(part.loc[("all", *conf), "r"]) < 0.3 and part.loc[("all", *conf), "pval"] > 0.05
     core = ("MG_LIVER_CORE", "HALLMARK_OXIDATIVE_PHOSPHORYLATION")
     assert part.loc[("all", *core), "r"] > 0.6
@@ -233,24 +234,24 @@ def test_coupling_partial_removes_group_confounding():
 def test_coupling_errors_name_the_fix():
     adata = _coupled_adata()
     with pytest.raises(InputDataError, match="tl.score"):
-        E.coupling(adata, mg_key="missing", mechanism_key="hallmark")
+        tl.coupling(adata, mg_key="missing", mechanism_key="hallmark")
     with pytest.raises(InputDataError, match="covariate"):
-        E.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", covariates=["age"])
+        tl.coupling(adata, mg_key="mg_ssgsea", mechanism_key="hallmark", covariates=["age"])
 
 
 def test_mechanisms_mapping_is_complete():
-    assert set(E.MECHANISMS) == {"insulin_resistance", "mitochondria", "oxidative_stress", "inflammation",
+    assert set(genesets.MECHANISMS) == {"insulin_resistance", "mitochondria", "oxidative_stress", "inflammation",
                                  "er_stress", "dna_repair", "antitumour_immunity", "fibrosis"}
-    assert E.CYTOLYTIC == ("GZMA", "PRF1")
-    assert E.mechanism_of("hallmark_dna_repair") == "dna_repair"
-    assert E.mechanism_of("HALLMARK_HYPOXIA") == ""
+    assert genesets.CYTOLYTIC == ("GZMA", "PRF1")
+    assert genesets.mechanism_of("hallmark_dna_repair") == "dna_repair"
+    assert genesets.mechanism_of("HALLMARK_HYPOXIA") == ""
 
 
 def test_mechanism_sets_from_msigdb(mirror_env):
     pytest.importorskip("mgtranscript.genesets")
-    sets = E.mechanism_sets()
+    sets = genesets.mechanism_sets()
     names = set(sets.keys())
-    expected = {n for v in E.MECHANISMS.values() for n in v}
+    expected = {n for v in genesets.MECHANISMS.values() for n in v}
     assert expected == names
     assert "INSR" in sets["REACTOME_SIGNALING_BY_INSULIN_RECEPTOR"]
     assert "NDUFA1" in sets["HALLMARK_OXIDATIVE_PHOSPHORYLATION"]
@@ -270,7 +271,7 @@ def test_gsea_prerank_hallmark_from_mirror(mirror_env):
     stat = pd.Series(rng.normal(size=len(universe)), index=universe)
     oxphos = list(hall["HALLMARK_OXIDATIVE_PHOSPHORYLATION"])
     stat[stat.index.isin(oxphos)] += 2.0  # planted up-regulation
-    res = E.gsea_prerank(stat, "hallmark", permutations=100, seed=0).set_index("set")
+    res = tl.gsea_prerank(stat, "hallmark", permutations=100, seed=0).set_index("set")
     assert len(res) == 50
     assert res.loc["HALLMARK_OXIDATIVE_PHOSPHORYLATION", "nes"] > 2
     assert res.loc["HALLMARK_OXIDATIVE_PHOSPHORYLATION", "fdr"] < 0.05

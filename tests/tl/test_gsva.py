@@ -1,4 +1,4 @@
-"""GSVA: parity with R GSVA 1.46 and behaviour of mgtranscript.tl.score.gsva.gsva_matrix.
+"""GSVA: parity with R GSVA 1.46 and behaviour of mgtranscript.tl._score.gsva.gsva_matrix.
 
 The reference outputs in tests/data/gsva/ were produced by tests/r/make_reference_gsva.R
 (R 4.2, GSVA 1.46.0); these tests do not need R.
@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl import gsva as gsva_mod
-from mgtranscript.tl.score.gsva import gsva_matrix
+from mgtranscript.tl._score import _gsva_kernels
+from mgtranscript.tl._score import gsva as gsva_mod
+from mgtranscript.tl._score.gsva import gsva_matrix
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gsva"
 CASES = pd.read_csv(DATA / "cases.tsv", sep="\t")
@@ -52,7 +53,7 @@ def test_constant_gene_is_discarded_like_r(caplog):
     # G007 is constant in expr_log; R drops it before ranking. A set made of it alone is NaN.
     X, sets, expr = _load("expr_log")
     const = list(expr.index).index("G007")
-    with caplog.at_level(logging.DEBUG, logger="mgtranscript.tl.score.gsva"):  # a warning the first time only
+    with caplog.at_level(logging.DEBUG, logger="mgtranscript.tl._score.gsva"):  # a warning the first time only
         out = gsva_matrix(X, {"only_constant": np.array([const]), "other": np.arange(20, 40)})
     assert np.isnan(out[:, 0]).all()
     assert np.isfinite(out[:, 1]).all()
@@ -67,7 +68,7 @@ def test_constant_genes_said_once_per_cohort(caplog):
     X[:, [3, 7]] = 5.0
     other = X.copy()
     other[:, 9] = 5.0
-    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl.score.gsva"):
+    with caplog.at_level(logging.WARNING, logger="mgtranscript.tl._score.gsva"):
         gsva_matrix(X, {"mg": np.arange(0, 20)})
         gsva_matrix(X, {"mech_a": np.arange(20, 40), "mech_b": np.arange(40, 60)})
         gsva_matrix(other, {"mg": np.arange(0, 20)})
@@ -79,9 +80,9 @@ def test_constant_genes_said_once_per_cohort(caplog):
 def test_compiled_kernel_matches_numpy_reference():
     rng = np.random.default_rng(1)
     Xg = rng.normal(5, 2, size=(40, 37)) * rng.uniform(0.2, 2, size=(40, 1))  # genes x samples
-    ref = gsva_mod._gaussian_density_numpy(Xg)
+    ref = _gsva_kernels._gaussian_density_numpy(Xg)
     got = np.empty_like(Xg)
-    gsva_mod._gaussian_kernel(Xg, gsva_mod._cdf_table(), got)
+    _gsva_kernels._gaussian_kernel(Xg, _gsva_kernels._cdf_table(), got)
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
 
 

@@ -11,8 +11,10 @@ import pytest
 from scipy import optimize, stats
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl.compare import compare, compare_table
-from mgtranscript.tl.meta import META_COLUMNS, meta_analysis, pool, tau2_reml
+from mgtranscript import get
+from mgtranscript.tl import compare
+from mgtranscript.tl import META_COLUMNS, meta_analysis, pool
+from mgtranscript.tl._statistics._meta import tau2_reml
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "meta"
 
@@ -172,7 +174,7 @@ def test_pools_compare_tables_across_cohorts():
     for i, shift in enumerate([1.0, 0.6, 1.4]):
         a = _cohort(i, shift)
         compare(a, reference="healthy", keys="mg")
-        tables.append(compare_table(a).assign(cohort=f"GSE{i}"))
+        tables.append(get.compare(a).assign(cohort=f"GSE{i}"))
     eff = pd.concat(tables, ignore_index=True)
     m = meta_analysis(eff, by=("contrast", "feature"))
     row = m.iloc[0]

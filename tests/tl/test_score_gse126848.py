@@ -12,8 +12,7 @@ import mgtranscript as mg
 
 @pytest.mark.network
 def test_mg_scores_on_gse126848(mirror_env):
-    # (import the function itself: ``mg.datasets.geo`` can be shadowed by its module)
-    from mgtranscript.datasets.geo import geo
+    from mgtranscript.datasets import geo
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

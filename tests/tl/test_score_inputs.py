@@ -137,5 +137,6 @@ def test_h5ad_written_after_score_and_mg_balance_reads_back(genes, tmp_path):
     b = ad.read_h5ad(path)
     pd.testing.assert_frame_equal(b.obsm["mg_ssgsea"], a.obsm["mg_ssgsea"])
     np.testing.assert_allclose(b.obs["mg_balance"], a.obs["mg_balance"])
-    assert b.uns["mg_balance"]["params"] == {"influx": "MG_PM_INFLUX", "efflux": "MG_EFFLUX_EXCHANGE"}
+    assert b.uns["mg_balance"]["params"] == {"function": "mg_balance", "influx": "MG_PM_INFLUX",
+                                             "efflux": "MG_EFFLUX_EXCHANGE"}
     assert mg.get.scores(b, "g").shape == (12, a.obsm["g"].shape[1])

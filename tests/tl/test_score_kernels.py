@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mgtranscript.tl.score import _ranks, gsva, plage, singscore, ssgsea, zscore
+from mgtranscript.tl._score import _gsva_kernels, _ranks, gsva, plage, singscore, ssgsea, zscore
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -208,12 +208,12 @@ def test_gaussian_kernel_serial_and_parallel_are_identical():
     Xg = rng.normal(5, 2, size=(30, 41)) * rng.uniform(0.2, 2, size=(30, 1))
     Xg[3, :30] = 7.0  # ties (constant genes never get here: gsva_matrix drops them)
     Xg[4, :20] = Xg[4, 20:40]
-    table = gsva._cdf_table()
+    table = _gsva_kernels._cdf_table()
     par, ser = np.empty_like(Xg), np.empty_like(Xg)
-    gsva._gaussian_kernel(Xg, table, par)
-    gsva._gaussian_rows(Xg, table, ser)
+    _gsva_kernels._gaussian_kernel(Xg, table, par)
+    _gsva_kernels._gaussian_rows(Xg, table, ser)
     np.testing.assert_array_equal(par, ser)
-    np.testing.assert_allclose(par, gsva._gaussian_density_numpy(Xg), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(par, _gsva_kernels._gaussian_density_numpy(Xg), rtol=0, atol=1e-12)
 
 
 @pytest.mark.parametrize("kcdf", ["gaussian", "poisson", "none"])
@@ -224,7 +224,7 @@ def test_gsva_dask_path_gives_identical_scores(kcdf, caplog):
         X = np.log2(X + 1)
     sets = {"a": np.arange(20), "b": np.arange(100, 160), "c": np.array([5, 250, 299])}
     local = gsva.gsva_matrix(X, sets, kcdf=kcdf, use_dask=False)
-    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score._gsva_kernels"):
+    with caplog.at_level(logging.INFO, logger="mgtranscript.tl._score._gsva_kernels"):
         via_dask = gsva.gsva_matrix(X, sets, kcdf=kcdf, use_dask=True, chunk_genes=64)
     assert "dask task" in caplog.text
     np.testing.assert_array_equal(via_dask, local)
@@ -235,11 +235,11 @@ def test_gsva_uses_dask_from_the_sample_threshold_on(monkeypatch, caplog):
     X = rng.normal(6, 1, size=(30, 120))
     sets = {"a": np.arange(15)}
     monkeypatch.setattr(gsva, "DASK_MIN_SAMPLES", 30)
-    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score._gsva_kernels"):
+    with caplog.at_level(logging.INFO, logger="mgtranscript.tl._score._gsva_kernels"):
         gsva.gsva_matrix(X, sets)
     assert "dask task" in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="mgtranscript.tl.score._gsva_kernels"):
+    with caplog.at_level(logging.INFO, logger="mgtranscript.tl._score._gsva_kernels"):
         gsva.gsva_matrix(X[:29], sets)
     assert "dask task" not in caplog.text
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import mgtranscript as mg
-from mgtranscript.tl.score.plage import plage_matrix
-from mgtranscript.tl.score.ssgsea import ssgsea_matrix
-from mgtranscript.tl.score.zscore import zscore_matrix
+from mgtranscript.tl._score.plage import plage_matrix
+from mgtranscript.tl._score.ssgsea import ssgsea_matrix
+from mgtranscript.tl._score.zscore import zscore_matrix
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scores"
 

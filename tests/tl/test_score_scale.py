@@ -107,7 +107,7 @@ def test_runs_on_a_distributed_local_cluster(mem):
 
 
 def test_whole_matrix_method_refuses_lazy_input_with_the_fix(mem):
-    pytest.importorskip("mgtranscript.tl.score.gsva")
+    pytest.importorskip("mgtranscript.tl._score.gsva")
     a = _dask_adata(mem)
     with pytest.raises(InputDataError, match="to_memory"):
         mg.tl.score(a, SETS, method="gsva")

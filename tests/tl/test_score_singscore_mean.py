@@ -9,8 +9,8 @@ import pytest
 
 import mgtranscript as mg
 from mgtranscript.errors import GeneSetError, InputDataError
-from mgtranscript.tl.score.mean import mean_matrix
-from mgtranscript.tl.score.singscore import prepare, singscore_matrix
+from mgtranscript.tl._score.mean import mean_matrix
+from mgtranscript.tl._score.singscore import prepare, singscore_matrix
 
 # one sample, six genes; ascending ranks with ties "min":
 #   value  1 -> g1: 1;  3,3 -> g2,g3: 2,2;  5 -> g0: 4;  7 -> g5: 5;  9 -> g4: 6
@@ -91,7 +91,8 @@ def test_mg_balance_is_mean_influx_z_minus_mean_efflux_z():
     Z = (X - X.mean()) / X.std(ddof=1)
     expected = Z[["TRPM7", "MAGT1"]].mean(axis=1) - Z[["CNNM4", "SLC41A1"]].mean(axis=1)
     np.testing.assert_allclose(adata.obs["mg_balance"], expected)
-    assert adata.uns["mg_balance"]["influx"] == ["TRPM7", "MAGT1"]
+    genes = mg.get.table(adata, "mg_balance", "genes")
+    assert genes.loc[genes["role"] == "influx", "gene"].tolist() == ["TRPM7", "MAGT1"]
     # sample b: influx up, efflux down -> most positive
     assert adata.obs["mg_balance"].idxmax() == "b"
 
@@ -100,7 +101,8 @@ def test_mg_balance_with_bundled_set_names_and_copy():
     adata = _mg_adata()
     out = mg.tl.mg_balance(adata, copy=True)
     assert "mg_balance" not in adata.obs and "mg_balance" in out.obs
-    assert set(out.uns["mg_balance"]["influx"]) <= {"TRPM7", "MAGT1"}
+    genes = mg.get.table(out, "mg_balance", "genes")
+    assert set(genes.loc[genes["role"] == "influx", "gene"]) <= {"TRPM7", "MAGT1"}
     assert np.isfinite(out.obs["mg_balance"]).all()
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from mgtranscript.errors import InputDataError
-from mgtranscript.tl.score.ssgsea import ssgsea_matrix
+from mgtranscript.tl._score.ssgsea import ssgsea_matrix
 
 
 def _walk_sum(values: np.ndarray, idx: np.ndarray, order: np.ndarray, ranks: np.ndarray, alpha: float) -> float:
