@@ -101,14 +101,15 @@ def test_survival_table_says_who_was_left_out_and_whether_hazards_are_proportion
 
 
 def test_tables_the_pipeline_wrote_are_not_written_twice(tmp_path):
-    """The pipeline writes tables/ from the result before the report: ``overwrite_tables=False`` keeps
-    them (the report still adds inputs.tsv); by default the report writes every table it links."""
+    """The pipeline writes tables/ from the result before the report (one writer): with ``tables=False``
+    the report leaves them as they are; by default it writes every table it links."""
     res = make_result()
-    for overwrite in (False, True):
-        out = tmp_path / str(overwrite)
+    for write in (False, True):
+        out = tmp_path / str(write)
         (out / "tables").mkdir(parents=True)
         (out / "tables" / "claims.tsv").write_text("as the pipeline wrote it\n")
-        write_report(res, out, figures=False, overwrite_tables=overwrite)
+        write_report(res, out, figures=False, tables=write)
         kept = (out / "tables" / "claims.tsv").read_text() == "as the pipeline wrote it\n"
-        assert kept is not overwrite
-        assert (out / "tables" / "inputs.tsv").is_file() and (out / "tables" / "comparisons.tsv").is_file()
+        assert kept is not write
+        assert (out / "tables" / "comparisons.tsv").is_file() is write
+        assert (out / "report.html").is_file()

@@ -122,7 +122,9 @@ def test_unknown_accession_behind_a_directory_mirror(mirror_dir, cache, monkeypa
     and does not tell the user to set the variable they already set."""
     from mgtranscript.errors import OfflineError
 
-    monkeypatch.setenv("MGTRANSCRIPT_MIRROR", str(mirror_dir))
+    from mgtranscript import settings
+
+    settings.mirror = str(mirror_dir)
     with pytest.raises(OfflineError) as err:
         geo("GSE999999999")
     msg = str(err.value)

@@ -10,7 +10,7 @@ import pandas as pd
 from PIL import Image
 
 from mgtranscript import pl
-from mgtranscript.pl._style import RC
+from mgtranscript.pl._look import RC
 from mgtranscript.pl._utils import new_figure, savefig
 
 
