@@ -238,3 +238,33 @@ def test_written_files_are_found_in_the_output_folder_after_the_swap(tmp_path):
     assert res.report == out / "report.html"
     res.figures = [("x", tmp_path / "elsewhere.png", "kept as given")]
     assert res.figures[0][1] == tmp_path / "elsewhere.png"
+
+
+@pytest.mark.slow
+def test_a_cohorts_own_figures_are_drawn_while_the_others_are_analysed(synthetic, monkeypatch):
+    """Each cohort's own figures (scores, heatmap, volcano) start drawing as soon as its result is
+    here; the run's figures are the same files as when everything is drawn at the end."""
+    from mgtranscript.claims import load_claims
+    from mgtranscript.pipeline import _runner
+    from mgtranscript.report import CohortFigures
+
+    no_claims = load_claims().iloc[0:0]  # the cohorts' figures only (no claim figures)
+
+    submitted: list[str] = []
+    real_submit = CohortFigures.submit
+
+    def spy(self, res, accession, cohort_row=None):
+        submitted.append(accession)
+        return real_submit(self, res, accession, cohort_row)
+
+    monkeypatch.setattr(CohortFigures, "submit", spy)
+    _run(synthetic / "early", jobs=1, plots=True, claims=no_claims)
+    assert submitted == ["GSE126848", "GSE167523"]  # analysed cohorts only, as each finished
+
+    monkeypatch.setattr(_runner._EarlyFigures, "submit", lambda self, cr: None)  # everything at the end
+    _run(synthetic / "end", jobs=1, plots=True, claims=no_claims)  # from the result cache
+    early = {p.name: p.read_bytes() for p in (synthetic / "early" / "figures").glob("*.png")}
+    end = {p.name: p.read_bytes() for p in (synthetic / "end" / "figures").glob("*.png")}
+    assert {"scores_GSE126848.png", "volcano_GSE167523.png"} <= early.keys()
+    assert early.keys() == end.keys()
+    assert [n for n in end if early[n] != end[n]] == []

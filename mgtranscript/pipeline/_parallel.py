@@ -10,6 +10,8 @@ or on a ``dask.distributed`` cluster.
 
 Each task returns its cohort's :class:`~._result.CohortResult`; the results come back in the
 order of the tasks whatever the order they finish in, so every mode gives the same tables.
+``on_result(cohort_result)`` is called in this process as each cohort finishes (the run starts
+drawing that cohort's own figures while the others are analysed).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ._result import CohortResult
@@ -59,16 +62,18 @@ def _bar(total: int, progress: bool) -> Any:
 
 
 def run_tasks(tasks: list[CohortTask], *, jobs: int | None = None, client: Any = None,
-              progress: bool = False) -> list[CohortResult]:
+              progress: bool = False,
+              on_result: Callable[[CohortResult], None] | None = None) -> list[CohortResult]:
     """Run the cohorts' tasks (see the module docstring); results in the order of ``tasks``."""
     if not tasks:
         return []
+    done = on_result or (lambda _cr: None)
     client = active_client(client)
     if client is not None:
-        return _on_cluster(tasks, client, progress)
+        return _on_cluster(tasks, client, progress, done)
     jobs = usable_cores() if jobs is None else int(jobs)
     if jobs > 1 and len(tasks) > 1:
-        got = _in_processes(tasks, min(jobs, len(tasks)), progress)
+        got = _in_processes(tasks, min(jobs, len(tasks)), progress, done)
         if got is not None:
             return got
     out = []
@@ -76,11 +81,13 @@ def run_tasks(tasks: list[CohortTask], *, jobs: int | None = None, client: Any =
         for t in tasks:
             bar.set_postfix_str(t.accession, refresh=False)
             out.append(run_task(t))
+            done(out[-1])
             bar.update()
     return out
 
 
-def _in_processes(tasks: list[CohortTask], jobs: int, progress: bool) -> list[CohortResult] | None:
+def _in_processes(tasks: list[CohortTask], jobs: int, progress: bool,
+                  done: Callable[[CohortResult], None]) -> list[CohortResult] | None:
     """Forked worker processes (None where the platform cannot fork: the caller runs serially)."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -96,12 +103,14 @@ def _in_processes(tasks: list[CohortTask], jobs: int, progress: bool) -> list[Co
         futures = {pool.submit(run_task, tasks[i]): i for i in order}
         for fut in as_completed(futures):
             results[futures[fut]] = fut.result()
+            done(results[futures[fut]])
             bar.set_postfix_str(tasks[futures[fut]].accession, refresh=False)
             bar.update()
     return results
 
 
-def _on_cluster(tasks: list[CohortTask], client: Any, progress: bool) -> list[CohortResult]:
+def _on_cluster(tasks: list[CohortTask], client: Any, progress: bool,
+                done: Callable[[CohortResult], None]) -> list[CohortResult]:
     """One ``dask.distributed`` task per cohort."""
     from distributed import as_completed
 
@@ -110,6 +119,6 @@ def _on_cluster(tasks: list[CohortTask], client: Any, progress: bool) -> list[Co
                                                            for t in tasks])
     with _bar(len(tasks), progress) as bar:
         for fut in as_completed(futures):
-            fut.result()  # raise here if a task failed
+            done(fut.result())  # raises here if a task failed
             bar.update()
     return client.gather(futures)

@@ -225,13 +225,23 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     bundled = bundled_inputs()
     tasks = _tasks(cohorts, samples, cat, method=method, permutations=permutations, seed=seed, claims=claims,
                    mechanisms=mechanisms, catalog=catalog, cache=cache, bundled=bundled)
-    results: list[CohortResult | None] = [cache.get_result(t.accession, t.sheet, t.params) for t in tasks]
-    for r in results:
-        if r is not None:
-            r.source = "result cache"
-    todo = [t for t, r in zip(tasks, results) if r is None]
-    computed = iter(run_tasks(todo, jobs=jobs, client=client, progress=_progress_enabled(progress)))
-    results = [r if r is not None else next(computed) for r in results]
+    params = _params(method, permutations, seed, alpha)
+    early = _EarlyFigures(out / "figures", svg=svg, params=params) if plots else None
+    try:
+        results: list[CohortResult | None] = [cache.get_result(t.accession, t.sheet, t.params) for t in tasks]
+        for r in results:
+            if r is not None:
+                r.source = "result cache"
+                if early is not None:
+                    early.submit(r)
+        todo = [t for t, r in zip(tasks, results) if r is None]
+        computed = iter(run_tasks(todo, jobs=jobs, client=client, progress=_progress_enabled(progress),
+                                  on_result=early.submit if early is not None else None))
+        results = [r if r is not None else next(computed) for r in results]
+    except BaseException:
+        if early is not None:
+            early.figures.finish()  # nothing keeps drawing into an output that is not kept
+        raise
     for t, cr in zip(tasks, results):
         cr.inputs = [dict(f, cohort=t.accession) for f in _resolve(cr.input_records)]
         if cr.loaded and t.sheet:
@@ -243,7 +253,7 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res = merge(results + extra)
     res.out_dir = out_dir if out_dir is not None else out
     res.writing_in(out)
-    res.params = _params(method, permutations, seed, alpha)
+    res.params = params
     res.run["cohort_sources"] = {cr.accession: cr.source for cr in results if cr.status.get("status") == "analysed"}
     res.timings["cohorts"] = round(t_merge - t0, 1)
     t_claims = time.monotonic()
@@ -255,9 +265,35 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.params["timings"] = _phases(results)
     res.run["timings_by_cohort"] = {cr.accession: {k: round(v, 2) for k, v in cr.timings.items()}
                                     for cr in results if cr.timings}
-    draw = (lambda r, folder: _draw(r, folder, plots=plots, report=report, svg=svg)) if plots or report else None
-    write_result(res, out, report=draw, started=t0)
+    drawn = early.figures if early is not None else None
+    draw = (lambda r, folder: _draw(r, folder, plots=plots, report=report, svg=svg, drawn=drawn)) \
+        if plots or report else None
+    try:
+        write_result(res, out, report=draw, started=t0)
+    finally:
+        if drawn is not None:
+            drawn.finish()  # a no-op after the report took them; stops them when writing failed
     return res
+
+
+class _EarlyFigures:
+    """Each analysed cohort's own figures (scores, heatmap, volcano, GSEA, KM: nothing from other
+    cohorts) drawn in the background as soon as its result is here, from the result cache or a
+    worker, while the other cohorts are analysed (:class:`mgtranscript.report.CohortFigures`,
+    one process at low priority); the report then draws only the rest."""
+
+    def __init__(self, figures_dir: Path, *, svg: bool, params: dict) -> None:
+        from ..report import CohortFigures
+
+        self.figures = CohortFigures(figures_dir, svg=svg)
+        self.params = params
+
+    def submit(self, cr: CohortResult) -> None:
+        if cr.status.get("status") != "analysed" or cr.features is None:
+            return
+        view = merge([cr])
+        view.params = dict(self.params)
+        self.figures.submit(view, cr.accession)
 
 
 def _resolve(records: list[dict]) -> list[dict]:
@@ -324,7 +360,7 @@ def _phases(results: list[CohortResult]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in out.items()}
 
 
-def _draw(res: AnalysisResult, out: Path, *, plots: bool, report: bool, svg: bool) -> None:
+def _draw(res: AnalysisResult, out: Path, *, plots: bool, report: bool, svg: bool, drawn=None) -> None:
     """The report (and its figures) of the finished result, into the folder being written."""
     from ._parallel import usable_cores
 
@@ -333,10 +369,10 @@ def _draw(res: AnalysisResult, out: Path, *, plots: bool, report: bool, svg: boo
     if report:
         from ..report import write_report
 
-        res.report = write_report(res, out, figures=plots, svg=svg, n_jobs=n_jobs, tables=False)
+        res.report = write_report(res, out, figures=plots, svg=svg, n_jobs=n_jobs, tables=False, drawn=drawn)
         res.timings["figures and report"] = round(time.monotonic() - t_fig, 1)
     elif plots:
         from ..report import draw_figures
 
-        res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=n_jobs)
+        res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=n_jobs, drawn=drawn)
         res.timings["figures"] = round(time.monotonic() - t_fig, 1)
