@@ -19,6 +19,7 @@ from ._archives import safe_extract_tar, safe_extract_zip
 from ._cache import (
     Decompress,
     cache_dir,
+    complete_inputs,
     integrity_problem,
     is_offline,
     mirror_base,
@@ -70,7 +71,7 @@ __all__ = [
     # downloads and the cache
     "fetch", "fetch_read", "store", "list_remote_dir", "progress_enabled",
     "cache_dir", "cache_entries", "partial_path", "read_meta", "remove", "clean_partial", "clear_cache",
-    "verify_cache", "verify_file", "integrity_problem", "sha256sum", "is_offline", "mirror_base",
+    "verify_cache", "verify_file", "integrity_problem", "sha256sum", "complete_inputs", "is_offline", "mirror_base",
     "Decompress", "safe_extract_tar", "safe_extract_zip",
     # the HTTP client
     "request", "download_to", "retry_after", "pause", "RetryPolicy", "RateLimiter", "forget_unreachable",

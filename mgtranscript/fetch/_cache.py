@@ -120,6 +120,22 @@ def sha256sum(path: Path) -> str:
     return _digest(path, "sha256")
 
 
+def complete_inputs(inputs: list[dict]) -> list[dict]:
+    """Input records (dicts with ``path``) with ``sha256`` and ``bytes`` filled from the file at
+    ``path`` where missing (new dicts; records without a readable file are kept as they are)."""
+    out = []
+    for f in inputs:
+        f = dict(f)
+        p = Path(str(f.get("path") or ""))
+        if str(f.get("path") or "") and p.is_file():
+            if not f.get("sha256"):
+                f["sha256"] = sha256sum(p)
+            if f.get("bytes") in (None, "") or (isinstance(f.get("bytes"), float) and f["bytes"] != f["bytes"]):
+                f["bytes"] = p.stat().st_size
+        out.append(f)
+    return out
+
+
 def _digest(path: Path, algo: str) -> str:
     h = hashlib.new(algo)
     with open(path, "rb") as fh:

@@ -17,26 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._provenance import read_through_cache, write_provenance
+from ..fetch import complete_inputs
 from ._result import AnalysisResult, write_tables
 
-__all__ = ["write_tables", "write_result", "complete_inputs"]
-
-
-def complete_inputs(inputs: list[dict]) -> list[dict]:
-    """``inputs`` with ``sha256`` and ``bytes`` filled from the file at ``path`` where missing."""
-    from ..fetch import sha256sum
-
-    out = []
-    for f in inputs:
-        f = dict(f)
-        p = Path(str(f.get("path") or ""))
-        if str(f.get("path") or "") and p.is_file():
-            if not f.get("sha256"):
-                f["sha256"] = sha256sum(p)
-            if f.get("bytes") in (None, "") or (isinstance(f.get("bytes"), float) and f["bytes"] != f["bytes"]):
-                f["bytes"] = p.stat().st_size
-        out.append(f)
-    return out
+__all__ = ["write_tables", "write_result"]
 
 
 def write_result(res: AnalysisResult, out_dir: str | Path, *,

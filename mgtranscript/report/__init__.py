@@ -36,7 +36,7 @@ from typing import Any
 
 import pandas as pd
 
-from mgtranscript.fetch import sha256sum
+from mgtranscript.fetch import complete_inputs as fetch_complete_inputs
 from mgtranscript.report._figures import CohortFigures, draw_cohort_figures, draw_figures
 from mgtranscript.report._page import Report, Section
 from mgtranscript.report._result import mapping, table
@@ -94,18 +94,9 @@ def write_tables(res: Any, out_dir: str | Path, *, overwrite: bool = False) -> l
 
 
 def complete_inputs(res: Any) -> list[dict]:
-    """``res.inputs`` with ``sha256`` and ``bytes`` filled from the file at ``path`` where missing."""
-    out = []
-    for f in list(getattr(res, "inputs", None) or []):
-        f = dict(f)
-        p = Path(str(f.get("path") or ""))
-        if str(f.get("path") or "") and p.is_file():
-            if not f.get("sha256"):
-                f["sha256"] = sha256sum(p)
-            if f.get("bytes") in (None, "") or (isinstance(f.get("bytes"), float) and f["bytes"] != f["bytes"]):
-                f["bytes"] = p.stat().st_size
-        out.append(f)
-    return out
+    """``res.inputs`` with ``sha256`` and ``bytes`` filled from the file at ``path`` where missing
+    (:func:`mgtranscript.fetch.complete_inputs`)."""
+    return fetch_complete_inputs(list(getattr(res, "inputs", None) or []))
 
 
 def write_report(res: Any, out_dir: str | Path, *, figures: bool = True, svg: bool = False,
