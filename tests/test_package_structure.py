@@ -8,7 +8,7 @@
   an AnnData, except those that build a new AnnData -- say where they write (``key_added``), can
   work on a copy (``copy``), return ``AnnData | None`` and store one shape,
   ``uns[key] = {"params": {...}, <name>: DataFrame, ...}``, that ``mgtranscript.get`` reads and
-  that survives ``write_h5ad`` / ``read_h5ad`` (tests/writer_recipes.py calls each of them).
+  that survives ``write_h5ad`` / ``read_h5ad`` (tests/support/writer_recipes.py calls each of them).
 * ``tl.score`` documents and checks every scoring method's options, read from the methods'
   signatures (``tl.score_methods()``).
 * Every public function has a numpydoc docstring whose ``Parameters`` section documents every
@@ -124,7 +124,7 @@ def test_pp_functions_that_modify_adata_take_copy(name, func):
 
 # --------------------------------------------------------------------------------------
 # The storage contract: uns[key] = {"params": {...}, <name>: DataFrame, ...}, read by ``get``,
-# written to and read back from h5ad unchanged (tests/writer_recipes.py calls every writer).
+# written to and read back from h5ad unchanged (tests/support/writer_recipes.py calls every writer).
 # --------------------------------------------------------------------------------------
 
 
@@ -143,16 +143,16 @@ def _plain(value):
 
 @pytest.fixture(scope="module")
 def recipe_cohort():
-    import writer_recipes
+    from support import writer_recipes
 
     return writer_recipes.cohort()
 
 
 def test_every_writer_has_a_recipe():
-    import writer_recipes
+    from support import writer_recipes
 
     missing = sorted({n.removeprefix("tl.") for n, _ in WRITERS} - set(writer_recipes.RECIPES))
-    assert not missing, f"add a call of {missing} to tests/writer_recipes.py RECIPES"
+    assert not missing, f"add a call of {missing} to tests/support/writer_recipes.py RECIPES"
     assert set(writer_recipes.RECIPES) <= {n.removeprefix("tl.") for n, _ in WRITERS}
 
 
@@ -160,7 +160,7 @@ def test_every_writer_has_a_recipe():
 def test_writer_stores_params_and_tables_that_survive_h5ad(name, recipe_cohort, tmp_path):
     import anndata as ad
     import pandas as pd
-    import writer_recipes
+    from support import writer_recipes
 
     from mgtranscript import get
 
@@ -191,7 +191,7 @@ def test_writer_stores_params_and_tables_that_survive_h5ad(name, recipe_cohort, 
 @pytest.mark.parametrize("name", [n.removeprefix("tl.") for n, _ in WRITERS])
 def test_writer_copy_returns_the_copy_and_leaves_the_input(name, recipe_cohort):
     import anndata as ad
-    import writer_recipes
+    from support import writer_recipes
 
     a = recipe_cohort.copy()
     out = writer_recipes.RECIPES[name](a, key_added="copied", copy=True)
@@ -528,3 +528,57 @@ def test_environment_is_read_by_the_settings_module_and_the_cli_only():
                     and isinstance(node.value, ast.Name) and node.value.id == "os"):
                 readers.add(mod)
     assert not readers - ENV_READERS, f"modules reading os.environ: {sorted(readers - ENV_READERS)}"
+
+
+# --------------------------------------------------------------------------------------
+# The test suite mirrors the package: tests/<subpackage>/test_*.py, helpers in tests/support/
+# --------------------------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+#: Test files about the project as a whole (not one module): the only ones at the top of tests/.
+WHOLE_PROJECT = {"test_package_structure.py", "test_packaging.py", "test_readme.py", "test_notebooks.py",
+                 "test_settings.py", "test_interop.py"}
+
+
+def _test_files() -> list[Path]:
+    return sorted(p for p in TESTS.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_test_file_sits_in_a_folder_mirroring_a_subpackage():
+    """tests/claims/ for mgtranscript/claims/, tests/tl/score/ for mgtranscript/tl/_score/, ...; only the
+    whole-project tests sit at the top; every test file name is unique (pytest imports them by name)."""
+    misplaced, names = [], {}
+    for p in _test_files():
+        rel = p.relative_to(TESTS)
+        if not p.name.startswith("test_"):
+            continue
+        names.setdefault(p.name, []).append(str(rel))
+        folder = rel.parent.parts
+        if not folder:
+            if p.name not in WHOLE_PROJECT:
+                misplaced.append(f"{rel}: move it into the folder of the subpackage it tests")
+            continue
+        pkg = PKG
+        for part in folder:
+            pkg = pkg / part if (pkg / part).is_dir() else pkg / f"_{part}"
+        if not (pkg / "__init__.py").is_file():
+            misplaced.append(f"{rel}: mgtranscript/{'/'.join(folder)} is no (private) subpackage")
+    assert not misplaced, "\n".join(misplaced)
+    twice = {n: ps for n, ps in names.items() if len(ps) > 1}
+    assert not twice, f"test file names must be unique: {twice}"
+
+
+def test_helpers_live_in_the_support_package_and_fixtures_in_conftest():
+    loose = [str(p.relative_to(TESTS)) for p in _test_files()
+             if not p.name.startswith("test_") and p.name != "conftest.py" and p.parent.name != "support"]
+    assert not loose, f"move helper modules into tests/support/: {loose}"
+    assert (TESTS / "support" / "__init__.py").is_file()
+    tests_in_support = [p.name for p in (TESTS / "support").glob("test_*.py")]
+    assert not tests_in_support, tests_in_support
+
+
+def test_every_scoring_method_has_its_test_module():
+    methods = sorted(p.stem for p in (PKG / "tl" / "_score").glob("[!_]*.py"))
+    assert set(methods) >= {"ssgsea", "gsva", "zscore", "plage", "singscore", "mean"}
+    missing = [m for m in methods if not (TESTS / "tl" / "score" / f"test_{m}.py").is_file()]
+    assert not missing, f"add tests/tl/score/test_<method>.py for {missing}"

@@ -22,7 +22,10 @@ def section_code(title: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.network
-def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_path, monkeypatch):
+def test_readme_tour_runs_and_says_what_it_shows(real_run, mirror_env, shared_dir, tmp_path, monkeypatch):
+    """The tour as written. Its ``run_analysis`` shares the session cache with the session's real run
+    (``real_run``, the same cohorts among others and the same parameters): each cohort's result is
+    taken from there, as the README says a rerun with the same inputs, parameters and code does."""
     (code,) = section_code("A short tour of the API")
     monkeypatch.chdir(tmp_path)  # nothing beside it: the sample sheet is found where the README says
     settings.samples_dir = shared_dir / "samples"
@@ -39,6 +42,7 @@ def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_pat
     assert (tmp_path / "out" / "report.html").is_file()
     assert set(res.claims["verdict"]) <= {"supported", "contradicted", "inconclusive", "not testable"}
     assert set(res.claims_evidence["cohort"]) >= {"GSE126848", "GSE167523", "GSE77314"}
+    assert res.run["cohort_sources"] == dict.fromkeys(("GSE126848", "GSE167523", "GSE77314"), "result cache")
     assert ns["sheet"].name == "GSE77314_SraRunTable.csv" and not (tmp_path / ns["sheet"].name).exists()
     assert set(ns["hcc"].obs["condition"]) == {"hcc_tumour", "hcc_nontumour"}
 

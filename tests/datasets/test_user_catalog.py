@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from mirror_server import MirrorServer
-from synthetic_geo import array_series, gsms, support_files
 
 from mgtranscript import datasets, settings
 from mgtranscript.cli import main
 from mgtranscript.datasets import catalog, cohort_info, label_obs, load_catalog, use_catalog
 from mgtranscript.errors import CatalogError, LabelsMissing
+
+from support.mirror_server import MirrorServer
+from support.synthetic_geo import array_series, gsms, support_files
+
 
 ENTRY = """
 [cohorts.{acc}]

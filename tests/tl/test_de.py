@@ -3,7 +3,6 @@ tests/r/make_reference_limma.R; R is not needed to run these tests)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -15,7 +14,10 @@ from mgtranscript import get, tl
 from mgtranscript.errors import InputDataError
 from mgtranscript.tl._de._core import lm_fit, lowess, voom
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "limma"
+from support.paths import DATA
+
+
+DATA = DATA / "limma"
 TOL = dict(rtol=1e-6, atol=1e-10)  # brief: within 1e-6 of R; observed ~1e-13
 
 COLS = {  # ours -> R topTable/eBayes
