@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import re
 from collections.abc import Mapping
@@ -281,11 +282,22 @@ def _py_files():
     return sorted(PKG.rglob("*.py"))
 
 
+@functools.lru_cache(maxsize=None)
+def _tree(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once per session (several checks read every module)."""
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+@functools.lru_cache(maxsize=None)
+def _nodes(path: Path) -> tuple[ast.AST, ...]:
+    """Every node of a module's syntax tree (``ast.walk``), once per session."""
+    return tuple(ast.walk(_tree(path)))
+
+
 def test_no_assert_statements_for_input_checks():
     offenders = []
     for path in _py_files():
-        tree = ast.parse(path.read_text(), filename=str(path))
-        offenders += [f"{path.relative_to(PKG)}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+        offenders += [f"{path.relative_to(PKG)}:{n.lineno}" for n in _nodes(path) if isinstance(n, ast.Assert)]
     assert not offenders, f"use mgtranscript.errors exceptions instead of assert: {offenders}"
 
 
@@ -358,21 +370,23 @@ def _resolve(module: str, is_pkg: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _imports() -> list[tuple[str, str, str]]:
+@functools.lru_cache(maxsize=1)
+def _imports() -> tuple[tuple[str, str, str], ...]:
     """``(importer, target, name)`` for every import of mgtranscript code; ``name`` is ``""`` for
     ``import a.b`` and the imported name for ``from a import name``."""
     out = []
     for mod, (path, is_pkg) in _modules().items():
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        for node in _nodes(path):
             if isinstance(node, ast.ImportFrom):
                 target = _resolve(mod, is_pkg, node)
                 if target == "mgtranscript" or target.startswith("mgtranscript."):
                     out += [(mod, target, a.name) for a in node.names]
             elif isinstance(node, ast.Import):
                 out += [(mod, a.name, "") for a in node.names if a.name.split(".")[0] == "mgtranscript"]
-    return out
+    return tuple(out)
 
 
+@functools.lru_cache(maxsize=1)
 def _graph() -> dict[str, set[str]]:
     """Module -> the modules it imports (``from pkg import sub`` counts as importing ``pkg.sub``).
     A module importing its own package's ``__init__`` is left out (that is how a package lists itself)."""
@@ -508,11 +522,11 @@ def test_no_import_hooks_or_lazy_attributes():
     (the root package alone loads its subpackages lazily, so that ``import mgtranscript`` stays fast)."""
     offences = []
     for mod, (path, _is_pkg) in _modules().items():
-        tree = ast.parse(path.read_text(), filename=str(path))
+        tree = _tree(path)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name == "__getattr__" and mod != "mgtranscript":
                 offences.append(f"{mod}: module __getattr__")
-        for node in ast.walk(tree):
+        for node in _nodes(path):
             if isinstance(node, ast.Attribute) and node.attr == "meta_path":
                 offences.append(f"{mod}:{node.lineno}: sys.meta_path")
             if isinstance(node, ast.Attribute) and node.attr == "__class__" and isinstance(node.ctx, ast.Store):
@@ -523,7 +537,7 @@ def test_no_import_hooks_or_lazy_attributes():
 def test_environment_is_read_by_the_settings_module_and_the_cli_only():
     readers = set()
     for mod, (path, _is_pkg) in _modules().items():
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        for node in _nodes(path):
             if (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
                     and isinstance(node.value, ast.Name) and node.value.id == "os"):
                 readers.add(mod)
