@@ -27,10 +27,10 @@ def result(synthetic_result):
 @pytest.fixture(scope="session")
 def drawn_report(tmp_path_factory, synthetic_result):
     """``(result, out dir, report html text)``: the synthetic run's report with every figure, drawn
-    once per session (in this process, ``n_jobs=1``); ``result.figures`` lists the figures drawn.
-    Tests only read it."""
+    once per session by two processes (``n_jobs=2``; the figures of one process, see
+    test_figures_drawn_in_parallel_are_the_same_figures); ``result.figures`` lists them. Tests only read it."""
     out = tmp_path_factory.mktemp("report") / "out"
     res = copy.deepcopy(synthetic_result)
     res.out_dir = out
-    path = write_report(res, out)
+    path = write_report(res, out, n_jobs=2)
     return res, out, path.read_text(encoding="utf-8")

@@ -586,22 +586,22 @@ def test_real_run_report_in_chromium(real_run, tmp_path):
 
 
 def test_figures_drawn_in_parallel_are_the_same_figures(drawn_report, tmp_path):
-    """n_jobs > 1 draws in forked processes: the same files and the same list, in the jobs' order, as
-    the session's drawing in one process. Every figure but a spread of ten is taken as drawn (copied
-    from the session's drawing); the ten are drawn by two processes, the longest first."""
+    """n_jobs > 1 draws in forked processes (as the session's report was drawn, ``n_jobs=2``): the same
+    files and the same list, in the jobs' order, as drawing in this process. Every figure but a spread of
+    ten is taken as drawn (copied from the session's drawing); the ten are drawn here, one by one."""
     import shutil
 
     res, _, _ = drawn_report
-    one = res.figures
-    redraw = set(range(0, len(one), max(1, len(one) // 10))[:10])
-    assert len(redraw) == 10 and len({s.split("-")[0] for i, (s, _p, _c) in enumerate(one) if i in redraw}) >= 3
+    two = res.figures
+    redraw = set(range(0, len(two), max(1, len(two) // 10))[:10])
+    assert len(redraw) == 10 and len({s.split("-")[0] for i, (s, _p, _c) in enumerate(two) if i in redraw}) >= 3
     drawn = []
-    (tmp_path / "two").mkdir()
-    for i, (s, p, c) in enumerate(one):
+    (tmp_path / "one").mkdir()
+    for i, (s, p, c) in enumerate(two):
         if i not in redraw:
-            drawn.append((s, shutil.copy(p, tmp_path / "two" / p.name), c))
-    two = draw_figures(res, tmp_path / "two", n_jobs=2, drawn=drawn)
+            drawn.append((s, shutil.copy(p, tmp_path / "one" / p.name), c))
+    one = draw_figures(res, tmp_path / "one", n_jobs=1, drawn=drawn)
     assert [(s, p.name, c) for s, p, c in one] == [(s, p.name, c) for s, p, c in two]
     for i in sorted(redraw):
-        new = tmp_path / "two" / one[i][1].name
-        assert new.read_bytes() == one[i][1].read_bytes(), new.name  # drawn (not copied), and the same
+        new = tmp_path / "one" / two[i][1].name
+        assert new.read_bytes() == two[i][1].read_bytes(), new.name  # drawn here (not copied), and the same

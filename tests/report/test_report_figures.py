@@ -23,19 +23,22 @@ def cohorts_only(synthetic_result):
 
 @pytest.fixture(scope="module")
 def at_the_end(cohorts_only, tmp_path_factory):
-    """Every figure drawn after the run, in one go (the reference)."""
-    return draw_figures(cohorts_only, tmp_path_factory.mktemp("end"), on_error="raise")
+    """Every figure drawn after the run, in one go (the reference; drawn by two processes, which gives
+    the files of one: tests/report/test_report.py::test_figures_drawn_in_parallel_are_the_same_figures)."""
+    return draw_figures(cohorts_only, tmp_path_factory.mktemp("end"), on_error="raise", n_jobs=2)
 
 
-def _one_cohort(res, acc: str):
-    """What a worker that analysed only ``acc`` holds: its tables, nothing of the other cohorts."""
+def _one_cohort(res, acc: str | set[str]):
+    """What a worker that analysed only ``acc`` holds: its tables, nothing of the other cohorts (a set
+    of accessions: what a run of those cohorts alone holds of them)."""
+    accs = {acc} if isinstance(acc, str) else set(acc)
     part = copy.copy(res)
     for name in ("features", "de", "de_contrast", "rankings", "km"):
-        part.__dict__[name] = {k: v for k, v in getattr(res, name).items() if k == acc}
+        part.__dict__[name] = {k: v for k, v in getattr(res, name).items() if k in accs}
     for name in ("gsea", "survival", "cohorts", "coupling", "trends"):
         df = getattr(res, name)
         col = "accession" if name == "cohorts" else "cohort"
-        part.__dict__[name] = df[df[col].astype(str) == acc] if col in df.columns else df
+        part.__dict__[name] = df[df[col].astype(str).isin(accs)] if col in df.columns else df
     return part
 
 
@@ -70,11 +73,11 @@ def test_a_cohorts_figures_drawn_early_are_the_same_and_not_drawn_again(cohorts_
 def test_early_figures_name_the_units_of_their_own_cohort(cohorts_only, tmp_path):
     """Expression units given for counts and arrays are narrowed to the cohort's technology, so a
     cohort's heatmap does not depend on which other cohorts the run has."""
-    res = copy.copy(cohorts_only)
+    res = _one_cohort(cohorts_only, {"GSE126848", "GSE77314"})  # an array and a count cohort
     res.params = dict(res.params, expression_units="log2 CPM (TMM) for counts; log2 intensity for arrays")
     res.cohorts = res.cohorts.copy()
     res.cohorts.loc[res.cohorts["accession"] == "GSE126848", "technology"] = "array"
-    got = {p.name: c for _, p, c in draw_figures(res, tmp_path / "all", on_error="raise")}
+    got = {p.name: c for _, p, c in draw_figures(res, tmp_path / "all", on_error="raise", n_jobs=2)}
     assert "(expression: log2 intensity)" in got["heatmap_GSE126848.png"]
     assert "(expression: log2 CPM (TMM))" in got["heatmap_GSE77314.png"]
     one = draw_cohort_figures(_one_cohort(res, "GSE126848"), "GSE126848", tmp_path / "one", on_error="raise")
@@ -91,7 +94,7 @@ def test_drawing_a_cohort_needs_its_row(cohorts_only, tmp_path):
 
 
 def test_write_report_takes_the_early_figures(cohorts_only, tmp_path):
-    res = copy.deepcopy(cohorts_only)
+    res = copy.deepcopy(_one_cohort(cohorts_only, "GSE77314"))  # a run of one cohort
     early = draw_cohort_figures(res, "GSE77314", tmp_path / "out" / "figures")
     stamps = {p.name: p.stat().st_mtime_ns for _, p, _ in early}
     path = write_report(res, tmp_path / "out", drawn=early)
@@ -146,6 +149,6 @@ def test_a_background_cohort_not_done_is_stopped_and_left_to_the_rest(cohorts_on
     bg.submit(cohorts_only, "GSE77314")
     assert "volcano_GSE77314.png" in bg.names()
     assert bg.finish() == [] and bg.names() == set()
-    late = draw_figures(cohorts_only, tmp_path / "figures", drawn=bg, on_error="raise")
+    late = draw_figures(_one_cohort(cohorts_only, "GSE77314"), tmp_path / "figures", drawn=bg, on_error="raise")
     assert (tmp_path / "figures" / "volcano_GSE77314.png").is_file()
     assert any(p.name == "volcano_GSE77314.png" for _, p, _ in late)
