@@ -37,6 +37,21 @@ def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+#: Session fixtures made once per session and the group of the tests using them: with pytest-xdist
+#: (``-n``, ``--dist loadgroup``) each group runs in one worker, so the fixture is still made once.
+SHARED_FIXTURES = {"real_run": "real_run", "drawn_report": "drawn_report"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Tests using a costly session fixture (``SHARED_FIXTURES``) share an ``xdist_group``."""
+    for item in items:
+        for fixture, group in SHARED_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
+
 _CACHE_NUMBERS = itertools.count()
 
 

@@ -12,10 +12,18 @@ from mgtranscript.report import draw_cohort_figures, draw_figures, write_report
 from mgtranscript.report import CohortFigures
 
 
+#: The module's tests share its drawings (module fixtures): with pytest-xdist they run in one worker.
+pytestmark = pytest.mark.xdist_group("report_figures")
+
+#: The cohorts drawn here: the paired HCC cohort, a MASLD cohort with GSEA and trends, TCGA with KM curves.
+COHORTS = {"GSE77314", "GSE126848", "TCGA-LIHC"}
+
+
 @pytest.fixture(scope="module")
 def cohorts_only(synthetic_result):
-    """The synthetic result without claims: its figures are the overview and the per-cohort ones."""
-    res = copy.deepcopy(synthetic_result)
+    """The synthetic result of three cohorts (``COHORTS``) without claims: its figures are the overview
+    and the per-cohort ones."""
+    res = copy.deepcopy(_one_cohort(synthetic_result, COHORTS))
     res.claims = res.claims.iloc[0:0]
     res.claims_evidence = res.claims_evidence.iloc[0:0]
     return res
