@@ -37,18 +37,20 @@ def pytest_configure(config):
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-#: Session fixtures made once per session and the group of the tests using them: with pytest-xdist
-#: (``-n``, ``--dist loadgroup``) each group runs in one worker, so the fixture is still made once.
+#: Costly session fixtures, made once per session, and the group of the tests using them: with
+#: pytest-xdist (``-n auto --dist loadgroup`` in pyproject.toml) a group runs in one worker, so the
+#: fixture is still made once. A test using one of them is ``slow`` (not in the inner loop).
 SHARED_FIXTURES = {"real_run": "real_run", "drawn_report": "drawn_report"}
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Tests using a costly session fixture (``SHARED_FIXTURES``) share an ``xdist_group``."""
+    """Tests using a costly session fixture (``SHARED_FIXTURES``) share an ``xdist_group`` and are slow."""
     for item in items:
         for fixture, group in SHARED_FIXTURES.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(pytest.mark.xdist_group(group))
+                item.add_marker(pytest.mark.slow)
                 break
 
 

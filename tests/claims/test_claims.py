@@ -329,6 +329,7 @@ def _level(cert: str) -> int:
     return list(CERTAINTY_LEVELS).index(cert)
 
 
+@pytest.mark.slow
 def test_a_single_cohort_is_never_above_low_without_a_dose_response():
     rng = np.random.default_rng(3)
     for _ in range(12):  # clean, large, precise, direct single-cohort evidence at best reaches "low"

@@ -47,6 +47,7 @@ def command(monkeypatch):
 # --------------------------------------------------------------------------- basics
 
 
+@pytest.mark.slow
 def test_python_dash_m_and_bare_command_prints_usage_to_stderr():
     r = run_module("--version")
     assert r.returncode == 0 and r.stdout.startswith("mgtranscript ")
@@ -154,6 +155,7 @@ def test_interrupt_is_status_130(command, capsys):
     assert "interrupted" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_closed_stdout_is_quiet(tmp_path):
     """``mgtranscript cache list | head -1``: no BrokenPipe traceback."""
     cache = tmp_path / "cache"

@@ -110,6 +110,7 @@ condition = "NASH"
     assert lab.attrs["label_check"]["status"] == "labels disagree"
 
 
+@pytest.mark.slow
 def test_gse77314_without_its_sample_sheet_says_what_is_missing(mirror_env):
     with pytest.raises(LabelsMissing, match=r"GSE77314: none of its 100 samples can be labelled.*SraRunTable"
                                             r".*--samples GSE77314=SHEET"):

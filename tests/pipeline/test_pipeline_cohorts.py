@@ -124,6 +124,7 @@ def _sources(out: Path) -> dict[str, str]:
     return json.loads((out / "provenance.json").read_text())["run"]["cohort_sources"]
 
 
+@pytest.mark.slow
 def test_processes_and_a_dask_cluster_give_the_tables_of_the_serial_run(synthetic):
     distributed = pytest.importorskip("distributed")
 
@@ -151,6 +152,7 @@ def test_processes_and_a_dask_cluster_give_the_tables_of_the_serial_run(syntheti
     pd.testing.assert_frame_equal(on_dask.claims, serial.claims)
 
 
+@pytest.mark.slow
 def test_a_rerun_takes_cohorts_from_the_result_cache_and_a_changed_input_does_not(synthetic, monkeypatch):
     first = _run(synthetic / "first")
     assert _sources(synthetic / "first") == {"GSE126848": "computed", "GSE167523": "computed"}

@@ -427,6 +427,7 @@ def test_self_contained_and_png_by_default(drawn_report):
     assert not list((out / "figures").glob("*.svg"))  # SVG only on request
 
 
+@pytest.mark.slow
 def test_svg_on_request_and_failed_figures_said(result, tmp_path, monkeypatch):
     res = result
     res.features = {"GSE77314": res.features["GSE77314"]}

@@ -12,8 +12,9 @@ from mgtranscript.report import draw_cohort_figures, draw_figures, write_report
 from mgtranscript.report import CohortFigures
 
 
-#: The module's tests share its drawings (module fixtures): with pytest-xdist they run in one worker.
-pytestmark = pytest.mark.xdist_group("report_figures")
+#: The module's tests draw most of the report's figures (slow) and share the drawings of its module
+#: fixtures: with pytest-xdist they run in one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report_figures")]
 
 #: The cohorts drawn here: the paired HCC cohort, a MASLD cohort with GSEA and trends, TCGA with KM curves.
 COHORTS = {"GSE77314", "GSE126848", "TCGA-LIHC"}
