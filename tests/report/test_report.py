@@ -514,6 +514,7 @@ def _sorts(r: dict) -> None:
     assert r["sorted_descending"] != r["sorted_ascending"] or len(set(asc)) == 1
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_report_in_chromium_at_1280px(drawn_report, tmp_path):
     res, out, _ = drawn_report
@@ -540,6 +541,7 @@ def test_report_in_chromium_at_1280px(drawn_report, tmp_path):
     assert r["claim_opens_in_place"] is True
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_probe_catches_what_a_reader_would_stumble_on(tmp_path):
     """The browser checks can fail: a page with a wide table, a broken image and a JS error."""
