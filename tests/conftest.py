@@ -1,4 +1,5 @@
-"""Shared fixtures: the offline mirror served over HTTP on 127.0.0.1, a fresh cache.
+"""Shared fixtures: the offline mirror served over HTTP on 127.0.0.1, a fresh cache, and ONE
+real run of the analysis on the mirror that every test reading a real run's outputs shares.
 
 Every test runs isolated from the developer's shell and cache (``_isolated_settings``):
 ``mgtranscript.settings`` start from the built-in defaults with a temporary cache, offline,
@@ -7,27 +8,50 @@ tests change them with ``settings.override`` or by assignment (``settings.offlin
 every setting is restored after each test), never through the environment; a test that starts
 a ``mgtranscript`` subprocess hands it its settings as environment variables
 (``settings.to_environ()``), which the child reads once.
+
+The session's expensive things are made once: the mirror's cohorts are downloaded into one
+session cache (``session_cache``), ``real_run`` runs :func:`mgtranscript.pipeline.run_analysis`
+on the mirror once (the README tour's parameters, so that the tour's own run finds every
+cohort's result in the session cache), and ``drawn_report`` (tests/report/conftest.py) draws
+the synthetic report's figures once. Helpers are in the ``support`` package (tests/support/).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mgtranscript._settings import Settings, settings
-from mirror_server import MirrorServer
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MGTRANSCRIPT_SHARED", REPO.parent / "shared")).resolve()
-MIRROR = SHARED / "mirror"
+from support.mirror_server import MirrorServer
+from support.paths import MIRROR, REPO, SHARED
 
 
 def pytest_configure(config):
     os.environ.setdefault("MGTRANSCRIPT_PROGRESS", "0")
     os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+#: Costly session fixtures, made once per session, and the group of the tests using them: with
+#: pytest-xdist (``-n auto --dist loadgroup`` in pyproject.toml) a group runs in one worker, so the
+#: fixture is still made once. A test using one of them is ``slow`` (not in the inner loop).
+SHARED_FIXTURES = {"real_run": "real_run", "drawn_report": "drawn_report"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Tests using a costly session fixture (``SHARED_FIXTURES``) share an ``xdist_group`` and are slow."""
+    for item in items:
+        for fixture, group in SHARED_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(pytest.mark.xdist_group(group))
+                item.add_marker(pytest.mark.slow)
+                break
 
 
 _CACHE_NUMBERS = itertools.count()
@@ -123,9 +147,9 @@ def fault_server(mirror_dir, cache):
 
 @pytest.fixture
 def gdc_server(cache):
-    """A fake GDC API with real response shapes (tests/gdc_server.py) and a synthetic
+    """A fake GDC API with real response shapes (tests/support/gdc_server.py) and a synthetic
     TCGA-LIHC: ``settings.gdc_url`` points at it, fresh cache, fast retries."""
-    from gdc_server import GDCServer
+    from support.gdc_server import GDCServer
 
     server = GDCServer().start()
     try:
@@ -147,3 +171,50 @@ def _pbmc():
 def pbmc(_pbmc):
     """A private copy of pbmc68k_reduced per test (tests write scores into it)."""
     return _pbmc.copy()
+
+
+# --------------------------------------------------------------------------------------
+# ONE real run on the mirror, shared by every test that reads a real run's outputs
+# --------------------------------------------------------------------------------------
+
+#: The cohorts of the session's real run: the README tour's three analysed cohorts, one with
+#: metadata only, one unavailable, and TCGA-LIHC from a fake GDC (synthetic, real response shapes).
+REAL_RUN_COHORTS = ("GSE126848", "GSE167523", "GSE77314", "GSE135251", "GSE142530", "TCGA-LIHC")
+#: The README tour's run_analysis parameters (its defaults): the tour's run, sharing the session
+#: cache, takes each of its cohorts' results from this run (same inputs, parameters and code).
+REAL_RUN_PARAMETERS = {"method": "ssgsea", "permutations": 1000, "seed": 0}
+
+
+@dataclass
+class RealRun:
+    """What the session's real run left: its output folder, the result, the fake GDC it asked."""
+
+    out: Path
+    result: Any
+    gdc: Any  # support.gdc_server.GDCServer (stopped; its request log is kept)
+
+
+@pytest.fixture(scope="session")
+def real_run(tmp_path_factory, mirror_server, session_cache, shared_dir) -> RealRun:
+    """``run_analysis`` on the mirror (served over HTTP), once per session, into the session cache.
+
+    ``REAL_RUN_COHORTS`` with the sample sheets of ``<shared>/samples``, TCGA-LIHC from a strict
+    fake GDC (a field it does not know is an HTTP 400), figures and report drawn. The output
+    folder already holds an earlier run's files, a stale figure among them: the run replaces the
+    folder as a whole. Tests only read what it wrote (copy before changing anything)."""
+    from support.gdc_server import GDCServer
+
+    from mgtranscript.pipeline import run_analysis, transactional_output
+
+    gdc = GDCServer(strict_fields=True).start()
+    out = tmp_path_factory.mktemp("real_run") / "out"
+    with transactional_output(out) as work:
+        (work / "figures").mkdir()
+        (work / "figures" / "stale_from_an_earlier_run.png").write_bytes(b"\x89PNG old")
+    try:
+        with settings.override(mirror=mirror_server.url, cache_dir=session_cache, offline=False,
+                               samples_dir=shared_dir / "samples", gdc_url=gdc.url, backoff=0.01, progress=False):
+            result = run_analysis(out, cohorts=list(REAL_RUN_COHORTS), **REAL_RUN_PARAMETERS)
+    finally:
+        gdc.stop()
+    return RealRun(out=out, result=result, gdc=gdc)

@@ -389,7 +389,9 @@ def test_ald_notebook(notebook_env, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_cross_disease_claims_notebook(notebook_env, tmp_path, monkeypatch):
+def test_cross_disease_claims_notebook(real_run, notebook_env, tmp_path, monkeypatch):
+    """The notebook runs ``run_analysis`` itself (200 permutations, as it says); after the session's real
+    run its cohorts come parsed from the session cache."""
     s, images = _execute("04_cross_disease_claims.ipynb", notebook_env, tmp_path, monkeypatch)
     c = s["cohorts"]
     assert c["GSE126848"] == ["analysed", 57]

@@ -8,7 +8,7 @@
   an AnnData, except those that build a new AnnData -- say where they write (``key_added``), can
   work on a copy (``copy``), return ``AnnData | None`` and store one shape,
   ``uns[key] = {"params": {...}, <name>: DataFrame, ...}``, that ``mgtranscript.get`` reads and
-  that survives ``write_h5ad`` / ``read_h5ad`` (tests/writer_recipes.py calls each of them).
+  that survives ``write_h5ad`` / ``read_h5ad`` (tests/support/writer_recipes.py calls each of them).
 * ``tl.score`` documents and checks every scoring method's options, read from the methods'
   signatures (``tl.score_methods()``).
 * Every public function has a numpydoc docstring whose ``Parameters`` section documents every
@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import re
 from collections.abc import Mapping
@@ -124,7 +125,7 @@ def test_pp_functions_that_modify_adata_take_copy(name, func):
 
 # --------------------------------------------------------------------------------------
 # The storage contract: uns[key] = {"params": {...}, <name>: DataFrame, ...}, read by ``get``,
-# written to and read back from h5ad unchanged (tests/writer_recipes.py calls every writer).
+# written to and read back from h5ad unchanged (tests/support/writer_recipes.py calls every writer).
 # --------------------------------------------------------------------------------------
 
 
@@ -143,16 +144,16 @@ def _plain(value):
 
 @pytest.fixture(scope="module")
 def recipe_cohort():
-    import writer_recipes
+    from support import writer_recipes
 
     return writer_recipes.cohort()
 
 
 def test_every_writer_has_a_recipe():
-    import writer_recipes
+    from support import writer_recipes
 
     missing = sorted({n.removeprefix("tl.") for n, _ in WRITERS} - set(writer_recipes.RECIPES))
-    assert not missing, f"add a call of {missing} to tests/writer_recipes.py RECIPES"
+    assert not missing, f"add a call of {missing} to tests/support/writer_recipes.py RECIPES"
     assert set(writer_recipes.RECIPES) <= {n.removeprefix("tl.") for n, _ in WRITERS}
 
 
@@ -160,7 +161,7 @@ def test_every_writer_has_a_recipe():
 def test_writer_stores_params_and_tables_that_survive_h5ad(name, recipe_cohort, tmp_path):
     import anndata as ad
     import pandas as pd
-    import writer_recipes
+    from support import writer_recipes
 
     from mgtranscript import get
 
@@ -191,7 +192,7 @@ def test_writer_stores_params_and_tables_that_survive_h5ad(name, recipe_cohort, 
 @pytest.mark.parametrize("name", [n.removeprefix("tl.") for n, _ in WRITERS])
 def test_writer_copy_returns_the_copy_and_leaves_the_input(name, recipe_cohort):
     import anndata as ad
-    import writer_recipes
+    from support import writer_recipes
 
     a = recipe_cohort.copy()
     out = writer_recipes.RECIPES[name](a, key_added="copied", copy=True)
@@ -281,11 +282,22 @@ def _py_files():
     return sorted(PKG.rglob("*.py"))
 
 
+@functools.lru_cache(maxsize=None)
+def _tree(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once per session (several checks read every module)."""
+    return ast.parse(path.read_text(), filename=str(path))
+
+
+@functools.lru_cache(maxsize=None)
+def _nodes(path: Path) -> tuple[ast.AST, ...]:
+    """Every node of a module's syntax tree (``ast.walk``), once per session."""
+    return tuple(ast.walk(_tree(path)))
+
+
 def test_no_assert_statements_for_input_checks():
     offenders = []
     for path in _py_files():
-        tree = ast.parse(path.read_text(), filename=str(path))
-        offenders += [f"{path.relative_to(PKG)}:{n.lineno}" for n in ast.walk(tree) if isinstance(n, ast.Assert)]
+        offenders += [f"{path.relative_to(PKG)}:{n.lineno}" for n in _nodes(path) if isinstance(n, ast.Assert)]
     assert not offenders, f"use mgtranscript.errors exceptions instead of assert: {offenders}"
 
 
@@ -358,21 +370,23 @@ def _resolve(module: str, is_pkg: bool, node: ast.ImportFrom) -> str:
     return ".".join(base + ([node.module] if node.module else []))
 
 
-def _imports() -> list[tuple[str, str, str]]:
+@functools.lru_cache(maxsize=1)
+def _imports() -> tuple[tuple[str, str, str], ...]:
     """``(importer, target, name)`` for every import of mgtranscript code; ``name`` is ``""`` for
     ``import a.b`` and the imported name for ``from a import name``."""
     out = []
     for mod, (path, is_pkg) in _modules().items():
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        for node in _nodes(path):
             if isinstance(node, ast.ImportFrom):
                 target = _resolve(mod, is_pkg, node)
                 if target == "mgtranscript" or target.startswith("mgtranscript."):
                     out += [(mod, target, a.name) for a in node.names]
             elif isinstance(node, ast.Import):
                 out += [(mod, a.name, "") for a in node.names if a.name.split(".")[0] == "mgtranscript"]
-    return out
+    return tuple(out)
 
 
+@functools.lru_cache(maxsize=1)
 def _graph() -> dict[str, set[str]]:
     """Module -> the modules it imports (``from pkg import sub`` counts as importing ``pkg.sub``).
     A module importing its own package's ``__init__`` is left out (that is how a package lists itself)."""
@@ -508,11 +522,11 @@ def test_no_import_hooks_or_lazy_attributes():
     (the root package alone loads its subpackages lazily, so that ``import mgtranscript`` stays fast)."""
     offences = []
     for mod, (path, _is_pkg) in _modules().items():
-        tree = ast.parse(path.read_text(), filename=str(path))
+        tree = _tree(path)
         for node in tree.body:
             if isinstance(node, ast.FunctionDef) and node.name == "__getattr__" and mod != "mgtranscript":
                 offences.append(f"{mod}: module __getattr__")
-        for node in ast.walk(tree):
+        for node in _nodes(path):
             if isinstance(node, ast.Attribute) and node.attr == "meta_path":
                 offences.append(f"{mod}:{node.lineno}: sys.meta_path")
             if isinstance(node, ast.Attribute) and node.attr == "__class__" and isinstance(node.ctx, ast.Store):
@@ -523,8 +537,62 @@ def test_no_import_hooks_or_lazy_attributes():
 def test_environment_is_read_by_the_settings_module_and_the_cli_only():
     readers = set()
     for mod, (path, _is_pkg) in _modules().items():
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        for node in _nodes(path):
             if (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
                     and isinstance(node.value, ast.Name) and node.value.id == "os"):
                 readers.add(mod)
     assert not readers - ENV_READERS, f"modules reading os.environ: {sorted(readers - ENV_READERS)}"
+
+
+# --------------------------------------------------------------------------------------
+# The test suite mirrors the package: tests/<subpackage>/test_*.py, helpers in tests/support/
+# --------------------------------------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+#: Test files about the project as a whole (not one module): the only ones at the top of tests/.
+WHOLE_PROJECT = {"test_package_structure.py", "test_packaging.py", "test_readme.py", "test_notebooks.py",
+                 "test_settings.py", "test_interop.py"}
+
+
+def _test_files() -> list[Path]:
+    return sorted(p for p in TESTS.rglob("*.py") if "__pycache__" not in p.parts)
+
+
+def test_every_test_file_sits_in_a_folder_mirroring_a_subpackage():
+    """tests/claims/ for mgtranscript/claims/, tests/tl/score/ for mgtranscript/tl/_score/, ...; only the
+    whole-project tests sit at the top; every test file name is unique (pytest imports them by name)."""
+    misplaced, names = [], {}
+    for p in _test_files():
+        rel = p.relative_to(TESTS)
+        if not p.name.startswith("test_"):
+            continue
+        names.setdefault(p.name, []).append(str(rel))
+        folder = rel.parent.parts
+        if not folder:
+            if p.name not in WHOLE_PROJECT:
+                misplaced.append(f"{rel}: move it into the folder of the subpackage it tests")
+            continue
+        pkg = PKG
+        for part in folder:
+            pkg = pkg / part if (pkg / part).is_dir() else pkg / f"_{part}"
+        if not (pkg / "__init__.py").is_file():
+            misplaced.append(f"{rel}: mgtranscript/{'/'.join(folder)} is no (private) subpackage")
+    assert not misplaced, "\n".join(misplaced)
+    twice = {n: ps for n, ps in names.items() if len(ps) > 1}
+    assert not twice, f"test file names must be unique: {twice}"
+
+
+def test_helpers_live_in_the_support_package_and_fixtures_in_conftest():
+    loose = [str(p.relative_to(TESTS)) for p in _test_files()
+             if not p.name.startswith("test_") and p.name != "conftest.py" and p.parent.name != "support"]
+    assert not loose, f"move helper modules into tests/support/: {loose}"
+    assert (TESTS / "support" / "__init__.py").is_file()
+    tests_in_support = [p.name for p in (TESTS / "support").glob("test_*.py")]
+    assert not tests_in_support, tests_in_support
+
+
+def test_every_scoring_method_has_its_test_module():
+    methods = sorted(p.stem for p in (PKG / "tl" / "_score").glob("[!_]*.py"))
+    assert set(methods) >= {"ssgsea", "gsva", "zscore", "plage", "singscore", "mean"}
+    missing = [m for m in methods if not (TESTS / "tl" / "score" / f"test_{m}.py").is_file()]
+    assert not missing, f"add tests/tl/score/test_<method>.py for {missing}"

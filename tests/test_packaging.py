@@ -115,6 +115,7 @@ def wheel(tmp_path_factory) -> Path:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("wheel")  # one worker builds the wheel (pytest-xdist)
 def test_wheel_holds_every_module_and_the_bundled_data(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for py in (REPO / "mgtranscript").rglob("*.py"):
@@ -137,6 +138,7 @@ def test_wheel_holds_every_module_and_the_bundled_data(wheel):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("wheel")  # one worker builds the wheel (pytest-xdist)
 def test_installed_wheel_works_from_any_folder(wheel, tmp_path):
     site = tmp_path / "site"
     r = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),

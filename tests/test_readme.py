@@ -1,15 +1,17 @@
-"""The README's tour of the API runs as written (on the mirror, with the GSE77314 sample sheet)."""
+"""The README's tour of the API runs as written (on the mirror, with the GSE77314 sample sheet); its
+settings section; its test commands."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from mgtranscript import settings
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+from support.paths import REPO
+
+README = REPO / "README.md"
 
 
 def section_code(title: str) -> list[str]:
@@ -22,7 +24,10 @@ def section_code(title: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.network
-def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_path, monkeypatch):
+def test_readme_tour_runs_and_says_what_it_shows(real_run, mirror_env, shared_dir, tmp_path, monkeypatch):
+    """The tour as written. Its ``run_analysis`` shares the session cache with the session's real run
+    (``real_run``, the same cohorts among others and the same parameters): each cohort's result is
+    taken from there, as the README says a rerun with the same inputs, parameters and code does."""
     (code,) = section_code("A short tour of the API")
     monkeypatch.chdir(tmp_path)  # nothing beside it: the sample sheet is found where the README says
     settings.samples_dir = shared_dir / "samples"
@@ -39,6 +44,7 @@ def test_readme_tour_runs_and_says_what_it_shows(mirror_env, shared_dir, tmp_pat
     assert (tmp_path / "out" / "report.html").is_file()
     assert set(res.claims["verdict"]) <= {"supported", "contradicted", "inconclusive", "not testable"}
     assert set(res.claims_evidence["cohort"]) >= {"GSE126848", "GSE167523", "GSE77314"}
+    assert res.run["cohort_sources"] == dict.fromkeys(("GSE126848", "GSE167523", "GSE77314"), "result cache")
     assert ns["sheet"].name == "GSE77314_SraRunTable.csv" and not (tmp_path / ns["sheet"].name).exists()
     assert set(ns["hcc"].obs["condition"]) == {"hcc_tumour", "hcc_nontumour"}
 
@@ -72,3 +78,16 @@ def test_readme_settings_section_runs_and_lists_every_setting(capsys):
     listed = {name.strip("` ") for key in rows for name in key.split(",")}
     assert listed == set(FIELDS)
     assert all(f"`{f.env}" in " ".join(rows.values()) for f in FIELDS.values())
+
+
+def test_readme_names_the_full_test_command_ci_runs_and_the_inner_loop():
+    """The Test section: the full command first (.ci/run runs exactly it), then the inner loop, whose
+    marker is declared in pyproject.toml (``--strict-markers``)."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## Test\n"):text.index("\n## ", text.index("## Test\n") + 1)]
+    commands = re.findall(r"^    (python3 -m pytest.*)$", section, flags=re.M)
+    assert commands == ["python3 -m pytest -q", 'python3 -m pytest -q -m "not slow"']
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()
+    assert ci[-1] == commands[0]
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"slow: ' in pyproject and "--strict-markers" in pyproject and "--durations=25" in pyproject

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
 import threading
 import time
@@ -133,11 +134,13 @@ def ncbi_limiter() -> RateLimiter:
 
 
 def _session() -> requests.Session:
+    """This thread's HTTP session; a forked process starts its own (it must not share the parent's
+    pooled connections: two processes reading one socket get each other's responses)."""
     s = getattr(_session_local, "session", None)
-    if s is None:
+    if s is None or getattr(_session_local, "pid", None) != os.getpid():
         s = requests.Session()
         s.headers["User-Agent"] = USER_AGENT
-        _session_local.session = s
+        _session_local.session, _session_local.pid = s, os.getpid()
     return s
 
 

@@ -27,6 +27,9 @@ from mgtranscript.datasets import (
 from mgtranscript.datasets import match_author_columns, read_author_counts
 from mgtranscript.errors import DataFormatError, InputDataError
 
+from support.paths import REPO
+
+
 SERIES = "ftp.ncbi.nlm.nih.gov/geo/series"
 GSE126848_MATRIX = f"{SERIES}/GSE126nnn/GSE126848/matrix/GSE126848_series_matrix.txt.gz"
 GSE126848_COUNTS = f"{SERIES}/GSE126nnn/GSE126848/suppl/GSE126848_Gene_counts_raw.txt.gz"
@@ -89,7 +92,7 @@ def test_condition_order_and_info():
 
 
 def test_catalog_validation_rejects_bad_rules(tmp_path):
-    good = (Path(__file__).resolve().parents[2] / "mgtranscript/data/cohorts.toml").read_text()
+    good = (REPO / "mgtranscript/data/cohorts.toml").read_text()
     assert load_catalog(None).keys() == load_catalog_from_text(tmp_path, good).keys()
     bad = good.replace('condition = "obese"', 'condition = "overweight"', 1)
     with pytest.raises(DataFormatError, match="overweight"):

@@ -94,7 +94,7 @@ def _same(a, b) -> bool:
 def test_fake_gdc_answers_have_the_real_shapes(gdc_server, reference):
     import requests
 
-    from gdc_server import REMOVED_FIELDS
+    from support.gdc_server import REMOVED_FIELDS
 
     real_files = json.loads((reference / "files_size_from_response.json").read_text())
     real_cases = json.loads((reference / "cases_two_diagnoses_response.json").read_text())
@@ -292,7 +292,7 @@ def test_clinical_columns_follow_the_real_layout(gdc_server):
 
 
 def test_gdc_api_requests(gdc_server):
-    from gdc_server import REMOVED_FIELDS
+    from support.gdc_server import REMOVED_FIELDS
 
     gdc("TCGA-LIHC", batch_size=30)
     q = gdc_server.requests("POST", "/files")[0]
@@ -457,7 +457,7 @@ def test_unreachable_gdc_is_a_fetch_error(cache):
 
 
 def test_nested_expand_refused_falls_back_to_named_fields(gdc_server):
-    from gdc_server import REMOVED_FIELDS
+    from support.gdc_server import REMOVED_FIELDS
 
     gdc_server.reject_nested_expand = True
     gdc_server.strict_fields = True  # the named fields are all fields today's API has

@@ -24,7 +24,7 @@ from mgtranscript.errors import FetchError
 @pytest.fixture
 def strict_gdc(cache):
     """The fake GDC refusing unknown fields (HTTP 400), with a second aliquot of one tumour sample."""
-    from gdc_server import GDCServer
+    from support.gdc_server import GDCServer
 
     server = GDCServer(strict_fields=True).start()
     settings.gdc_url = server.url
@@ -154,7 +154,7 @@ def test_api_warnings_are_logged_and_kept(gdc_server, caplog):
 
 
 def test_duplicate_aliquots_are_kept_and_reported(cache, caplog):
-    from gdc_server import GDCServer
+    from support.gdc_server import GDCServer
 
     server = GDCServer(duplicate_aliquot=True).start()
     settings.gdc_url = server.url
@@ -176,7 +176,7 @@ def test_duplicate_aliquots_are_kept_and_reported(cache, caplog):
 
 
 def test_the_release_and_the_queries_are_recorded_for_provenance(gdc_server):
-    from gdc_server import STATUS
+    from support.gdc_server import STATUS
 
     from mgtranscript.pipeline._provenance import inputs_of
     from mgtranscript.fetch import cache_dir, read_meta

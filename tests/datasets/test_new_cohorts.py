@@ -5,11 +5,12 @@ they load, label with their expected counts, and a mismatched count gives "label
 from __future__ import annotations
 
 import pytest
-from mirror_server import MirrorServer
-from synthetic_geo import array_series, gsms, support_files
 
 from mgtranscript import datasets, settings
 from mgtranscript.datasets import LabelWarning, cohort_info
+
+from support.mirror_server import MirrorServer
+from support.synthetic_geo import array_series, gsms, support_files
 
 
 def _cells(key: str, values: list[str]) -> list[str]:

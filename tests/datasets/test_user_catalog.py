@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from mirror_server import MirrorServer
-from synthetic_geo import array_series, gsms, support_files
 
 from mgtranscript import datasets, settings
 from mgtranscript.cli import main
 from mgtranscript.datasets import catalog, cohort_info, label_obs, load_catalog, use_catalog
 from mgtranscript.errors import CatalogError, LabelsMissing
+
+from support.mirror_server import MirrorServer
+from support.synthetic_geo import array_series, gsms, support_files
+
 
 ENTRY = """
 [cohorts.{acc}]
@@ -108,6 +110,7 @@ condition = "NASH"
     assert lab.attrs["label_check"]["status"] == "labels disagree"
 
 
+@pytest.mark.slow
 def test_gse77314_without_its_sample_sheet_says_what_is_missing(mirror_env):
     with pytest.raises(LabelsMissing, match=r"GSE77314: none of its 100 samples can be labelled.*SraRunTable"
                                             r".*--samples GSE77314=SHEET"):

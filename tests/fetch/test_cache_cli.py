@@ -6,12 +6,14 @@ import gzip
 
 import pytest
 
-from fetch_helpers import COUNTS_URL, HALLMARK_URL
 from mgtranscript import settings
 from mgtranscript.cli import main
 from mgtranscript.fetch import Decompress, cache_entries, fetch, partial_path
 from mgtranscript.fetch import _urls as urls
 from mgtranscript.fetch import mirror_relpath
+
+from support.fetch_helpers import COUNTS_URL, HALLMARK_URL
+
 
 MATRIX_URL = urls.geo_series_matrix_url("GSE126848")
 
@@ -101,7 +103,7 @@ def test_cache_clear_pattern_and_all(filled, cache, capsys):
 
 
 def test_decompressed_file_is_tracked_and_verified(filled, cache, capsys):
-    from fetch_helpers import assert_cache_clean
+    from support.fetch_helpers import assert_cache_clean
 
     plain = Decompress()(filled[MATRIX_URL])
     assert plain.read_bytes() == gzip.decompress(filled[MATRIX_URL].read_bytes())

@@ -10,7 +10,6 @@ import os
 
 import pytest
 
-from fetch_helpers import COUNTS_URL, HALLMARK_URL, assert_cache_clean
 from mgtranscript import settings
 from mgtranscript._settings import init_worker
 from mgtranscript.cli import main
@@ -19,6 +18,9 @@ from mgtranscript.fetch import _cache as fcache
 from mgtranscript.fetch import fetch, fetch_read, integrity_problem, read_meta, sha256sum
 from mgtranscript.fetch import _urls as urls
 from mgtranscript.fetch import mirror_relpath
+
+from support.fetch_helpers import assert_cache_clean, COUNTS_URL, HALLMARK_URL
+
 
 MATRIX_URL = urls.geo_series_matrix_url("GSE126848")
 

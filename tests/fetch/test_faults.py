@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from fetch_helpers import COUNTS_URL, HALLMARK_URL, assert_cache_clean
 from mgtranscript import settings
 from mgtranscript.errors import (
     AccessionNotFound,
@@ -20,6 +19,9 @@ from mgtranscript.fetch import cache_entries, fetch, partial_path, read_meta, sh
 from mgtranscript.fetch import _http as http
 from mgtranscript.fetch import _urls as urls
 from mgtranscript.fetch import mirror_relpath
+
+from support.fetch_helpers import assert_cache_clean, COUNTS_URL, HALLMARK_URL
+
 
 REL = mirror_relpath(COUNTS_URL)
 PATH = "/" + REL

@@ -9,11 +9,13 @@ import time
 
 import pytest
 
-from fetch_helpers import COUNTS_URL, StallServer, assert_cache_clean
 from mgtranscript import settings
 from mgtranscript.cli import main
 from mgtranscript.fetch import cache_entries, fetch, partial_path, sha256sum
 from mgtranscript.fetch import mirror_relpath
+
+from support.fetch_helpers import assert_cache_clean, COUNTS_URL, StallServer
+
 
 REL = mirror_relpath(COUNTS_URL)
 

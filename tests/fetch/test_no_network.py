@@ -14,13 +14,14 @@ import socket
 import pytest
 import requests
 
-from fetch_helpers import COUNTS_URL, HALLMARK_URL
 from mgtranscript import settings
 from mgtranscript.cli import main
 from mgtranscript.errors import FetchError, HostUnreachable
 from mgtranscript.fetch import cache_entries, fetch
 from mgtranscript.fetch import _http as http
 from mgtranscript.fetch import _urls as urls
+
+from support.fetch_helpers import COUNTS_URL, HALLMARK_URL
 
 
 @pytest.fixture

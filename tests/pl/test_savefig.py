@@ -7,6 +7,7 @@ import io
 
 import numpy as np
 import pandas as pd
+import pytest
 from PIL import Image
 
 from mgtranscript import pl
@@ -80,6 +81,7 @@ def test_a_figure_on_another_canvas_is_saved_too(tmp_path):
     assert a.shape == b.shape and (a == b).all()
 
 
+@pytest.mark.slow
 def test_volcano_labels_do_not_depend_on_the_clock(tmp_path, monkeypatch):
     """adjustText stops after 1 s by default: on a busy machine the labels landed elsewhere. The volcano
     moves them until they settle (or an iteration limit), so a slow clock and a fast one give one figure."""

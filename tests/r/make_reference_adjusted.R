@@ -5,7 +5,7 @@
 #
 #   Rscript tests/r/make_reference_adjusted.R [path/to/shared]     (default: ../shared)
 #
-# Writes tests/data/adjusted/reference.tsv; tests/tl/test_adjusted_rparity.py compares
+# Writes tests/data/adjusted/reference.tsv; tests/pipeline/test_adjusted_rparity.py compares
 # mgtranscript.tl.compare(covariates=...) and tl.de(covariates=...) with it.
 #
 #   adjusted standardised difference (lm): on edgeR TMM log2-CPM (prior.count = 2, all genes),

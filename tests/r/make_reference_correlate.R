@@ -1,6 +1,6 @@
 #!/usr/bin/env Rscript
-# Reference values for tests/tl/test_correlate.py and the covariate-adjusted tl.compare
-# (tests/tl/test_compare.py), computed with base R stats (cor.test, lm, drop1) and metafor.
+# Reference values for tests/tl/statistics/test_correlate.py and the covariate-adjusted tl.compare
+# (tests/tl/statistics/test_compare.py), computed with base R stats (cor.test, lm, drop1) and metafor.
 #
 # Run from the repository root:   Rscript tests/r/make_reference_correlate.R
 # Writes tests/data/correlate/samples.tsv (the synthetic input) and

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Build small deterministic count inputs and R edgeR reference outputs for tests/test_pp_tmm.py.
+# Build small deterministic count inputs and R edgeR reference outputs for tests/pp/test_pp_tmm.py.
 #
 # Run from the repository root:   Rscript tests/r/make_reference_edger.R
 # (edgeR: `apt-get install r-bioc-edger` on Debian, or BiocManager::install("edgeR")).

@@ -1,5 +1,5 @@
 #!/usr/bin/env Rscript
-# Regenerate the GSVA reference outputs used by tests/tl/test_gsva.py.
+# Regenerate the GSVA reference outputs used by tests/tl/score/test_gsva.py.
 #
 # Needs R with GSVA 1.46 (Debian/Ubuntu: apt-get install r-bioc-gsva). Run from the
 # repository root:

@@ -4,7 +4,7 @@
 #
 # Run from the repository root:   Rscript tests/r/make_reference_meta.R
 # Writes tests/data/meta/{input,reference}.tsv (full precision "%.17g") and VERSIONS.txt;
-# tests/tl/test_meta.py compares pool() with them (R is never needed by the tests).
+# tests/tl/statistics/test_meta.py compares pool() with them (R is never needed by the tests).
 #
 # Cases (effects y with standard errors se, one row per cohort):
 #   two_agree     two cohorts that agree (the per-cohort Hedges' g of CNNM4, NASH vs NAFL, in

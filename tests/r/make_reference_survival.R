@@ -1,6 +1,6 @@
 #!/usr/bin/env Rscript
 # Build a small deterministic survival data set and R survival 3.5 reference outputs for
-# tests/tl/test_survival.py (mgtranscript.tl.survival uses lifelines; the methods are the same:
+# tests/tl/statistics/test_survival.py (mgtranscript.tl.survival uses lifelines; the methods are the same:
 # Cox PH with Efron ties and Wald CI/p, log-rank test, Kaplan-Meier medians).
 #
 # Run from the repository root:   Rscript tests/r/make_reference_survival.R

@@ -1,7 +1,7 @@
 #!/usr/bin/env Rscript
 # A survival data set whose hazard ratio reverses over follow-up (proportional hazards
 # violated by construction) and R survival references for the PH test of
-# tests/tl/test_survival.py: cox.zph (rank transform) of the feature in the plain and in
+# tests/tl/statistics/test_survival.py: cox.zph (rank transform) of the feature in the plain and in
 # the adjusted Cox model. lifelines' proportional_hazard_test is the Grambsch-Therneau
 # form of survival < 3.0; R 3.x uses the full score test: the verdicts are compared, and
 # the p-values loosely.

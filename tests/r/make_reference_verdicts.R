@@ -5,7 +5,7 @@
 #
 #   Rscript tests/r/make_reference_verdicts.R [path/to/shared]     (default: ../shared)
 #
-# Writes tests/data/verdicts/reference.tsv; tests/test_pipeline.py compares the verdict table
+# Writes tests/data/verdicts/reference.tsv; tests/pipeline/test_pipeline.py compares the verdict table
 # of `mgtranscript run` with it (R is never needed by the tests).
 #
 # Method, as the pipeline's (but implemented with edgeR and metafor):

@@ -3,7 +3,6 @@ tests/r/make_reference_limma.R; R is not needed to run these tests)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import anndata as ad
 import numpy as np
@@ -15,7 +14,11 @@ from mgtranscript import get, tl
 from mgtranscript.errors import InputDataError
 from mgtranscript.tl._de._core import lm_fit, lowess, voom
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "limma"
+from support import real_cohorts
+from support.paths import DATA
+
+
+DATA = DATA / "limma"
 TOL = dict(rtol=1e-6, atol=1e-10)  # brief: within 1e-6 of R; observed ~1e-13
 
 COLS = {  # ours -> R topTable/eBayes
@@ -210,16 +213,16 @@ write.table(data.frame(gene = rownames(tt), t = sprintf("%.17g", tt$t), p = spri
 
 @pytest.mark.slow
 @pytest.mark.network
-def test_real_cohort_gse126848_nash_vs_healthy(mirror_env, tmp_path):
-    """Real biopsies (GSE126848): limma on the log2-CPM matrix, consistent with tl.compare,
-    and - when R/limma is installed - identical to R limma on the very same matrix."""
+def test_real_cohort_gse126848_nash_vs_healthy(mirror_server, session_cache, shared_dir, mirror_env, tmp_path):
+    """Real biopsies (GSE126848, ``load_cohort`` as loaded once per session): limma on the log2-CPM
+    matrix, consistent with tl.compare, and - when R/limma is installed - identical to R limma on the
+    very same matrix."""
     import shutil
     import subprocess
 
-    from mgtranscript import datasets
     from mgtranscript.tl import compare
 
-    a = datasets.load_cohort("GSE126848")
+    a = real_cohorts.load("GSE126848", mirror_server, session_cache, shared_dir)
     counts = a.obs["condition"].astype(str).value_counts()
     assert counts["NASH"] == 16 and counts["healthy"] == 14
     table = de(a, groupby="condition", group="NASH", reference="healthy")
