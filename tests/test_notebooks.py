@@ -120,6 +120,7 @@ import json
 print("NOTEBOOK_SUMMARY " + json.dumps({
     "mgtranscript_file": mg.__file__,
     "cohorts": {str(r.accession): [str(r.status), int(r.n_samples)] for r in result.cohorts.itertuples()},
+    "sources": {str(k): str(v) for k, v in result.run.get("cohort_sources", {}).items()},
     "n_claims": int(len(claims)),
     "n_claims_table": int(len(mg.claims.load_claims())),
     "verdicts": {str(r.claim_id): str(r.verdict) for r in claims.itertuples()},
@@ -390,9 +391,10 @@ def test_ald_notebook(notebook_env, tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_cross_disease_claims_notebook(real_run, notebook_env, tmp_path, monkeypatch):
-    """The notebook runs ``run_analysis`` itself (200 permutations, as it says); after the session's real
-    run its cohorts come parsed from the session cache."""
+    """The notebook runs ``run_analysis`` itself with the parameters of ``mgtranscript run``, as it says:
+    after the session's real run (the same parameters) its analysed cohorts come from the result cache."""
     s, images = _execute("04_cross_disease_claims.ipynb", notebook_env, tmp_path, monkeypatch)
+    assert s["sources"] == {"GSE126848": "result cache", "GSE167523": "result cache", "GSE77314": "result cache"}
     c = s["cohorts"]
     assert c["GSE126848"] == ["analysed", 57]
     assert c["GSE167523"] == ["analysed", 98]
