@@ -45,6 +45,7 @@ import pandas as pd
 
 from ..errors import MgTranscriptError, UsageError
 from ._checks import RunArguments, check_arguments
+from ._figcache import FigureCache
 from ._result import AnalysisResult, CohortResult, merge
 
 logger = logging.getLogger(__name__)
@@ -266,7 +267,9 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
     res.run["timings_by_cohort"] = {cr.accession: {k: round(v, 2) for k, v in cr.timings.items()}
                                     for cr in results if cr.timings}
     drawn = early.figures if early is not None else None
-    draw = (lambda r, folder: _draw(r, folder, plots=plots, report=report, svg=svg, drawn=drawn)) \
+    figure_cache = FigureCache(enabled=use_cache is True)
+    draw = (lambda r, folder: _draw(r, folder, plots=plots, report=report, svg=svg, drawn=drawn,
+                                    figure_cache=figure_cache)) \
         if plots or report else None
     try:
         write_result(res, out, report=draw, started=t0)
@@ -360,12 +363,23 @@ def _phases(results: list[CohortResult]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in out.items()}
 
 
-def _draw(res: AnalysisResult, out: Path, *, plots: bool, report: bool, svg: bool, drawn=None) -> None:
-    """The report (and its figures) of the finished result, into the folder being written."""
+def _draw(res: AnalysisResult, out: Path, *, plots: bool, report: bool, svg: bool, drawn=None,
+          figure_cache: FigureCache | None = None) -> None:
+    """The report (and its figures) of the finished result, into the folder being written; the
+    figures of an earlier run with the same result are copied, not drawn again (:mod:`._figcache`)."""
     from ._parallel import usable_cores
 
     t_fig = time.monotonic()
     n_jobs = max(1, min(usable_cores(), 8))
+    key = figure_cache.key(res, out, svg=svg) if plots and figure_cache is not None and figure_cache.enabled \
+        else None
+    if key is not None:
+        if drawn is not None:
+            drawn.finish()  # nothing else writes into figures/ while an earlier set is copied in
+        names = figure_cache.restore(key, out / "figures")
+        if names is not None:
+            drawn = [("", out / "figures" / n, "") for n in names if n.endswith(".png")]
+            res.run["figures"] = "copied from an earlier run with the same result"
     if report:
         from ..report import write_report
 
@@ -376,3 +390,5 @@ def _draw(res: AnalysisResult, out: Path, *, plots: bool, report: bool, svg: boo
 
         res.figures = draw_figures(res, out / "figures", svg=svg, n_jobs=n_jobs, drawn=drawn)
         res.timings["figures"] = round(time.monotonic() - t_fig, 1)
+    if key is not None and "figures" not in res.run:
+        figure_cache.store(key, out / "figures")

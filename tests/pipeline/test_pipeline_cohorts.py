@@ -243,15 +243,15 @@ def test_written_files_are_found_in_the_output_folder_after_the_swap(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_cohorts_own_figures_are_drawn_while_the_others_are_analysed(synthetic, monkeypatch):
+def test_a_cohorts_own_figures_are_drawn_early_and_a_rerun_copies_the_figures(synthetic, monkeypatch):
     """Each cohort's own figures (scores, heatmap, volcano) start drawing as soon as its result is
-    here; the run's figures are the same files as when everything is drawn at the end."""
+    here, and are the files drawing everything at the end gives; a rerun with the same result copies
+    the figures of the first run instead of drawing them; without the cache everything is drawn."""
     from mgtranscript.claims import load_claims
     from mgtranscript.pipeline import _runner
     from mgtranscript.report import CohortFigures
 
     no_claims = load_claims().iloc[0:0]  # the cohorts' figures only (no claim figures)
-
     submitted: list[str] = []
     real_submit = CohortFigures.submit
 
@@ -260,13 +260,26 @@ def test_a_cohorts_own_figures_are_drawn_while_the_others_are_analysed(synthetic
         return real_submit(self, res, accession, cohort_row)
 
     monkeypatch.setattr(CohortFigures, "submit", spy)
+
+    def figures(name: str) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in (synthetic / name / "figures").glob("*.png")}
+
+    def said(name: str) -> str | None:
+        return json.loads((synthetic / name / "provenance.json").read_text())["run"].get("figures")
+
     _run(synthetic / "early", jobs=1, plots=True, claims=no_claims)
     assert submitted == ["GSE126848", "GSE167523"]  # analysed cohorts only, as each finished
+    assert said("early") is None
+    early = figures("early")
+    assert {"scores_GSE126848.png", "volcano_GSE167523.png"} <= early.keys()
+
+    _run(synthetic / "again", jobs=1, plots=True, claims=no_claims)  # the same result: figures copied
+    assert said("again") == "copied from an earlier run with the same result"
+    assert figures("again") == early
 
     monkeypatch.setattr(_runner._EarlyFigures, "submit", lambda self, cr: None)  # everything at the end
-    _run(synthetic / "end", jobs=1, plots=True, claims=no_claims)  # from the result cache
-    early = {p.name: p.read_bytes() for p in (synthetic / "early" / "figures").glob("*.png")}
-    end = {p.name: p.read_bytes() for p in (synthetic / "end" / "figures").glob("*.png")}
-    assert {"scores_GSE126848.png", "volcano_GSE167523.png"} <= early.keys()
-    assert early.keys() == end.keys()
+    _run(synthetic / "end", jobs=1, plots=True, claims=no_claims, use_cache=False)
+    assert said("end") is None
+    end = figures("end")
+    assert end.keys() == early.keys()
     assert [n for n in end if early[n] != end[n]] == []
