@@ -232,57 +232,51 @@ def _run(out: Path, *, cohorts, samples, method, permutations, seed, plots, repo
         results: list[CohortResult | None] = [cache.get_result(t.accession, t.sheet, t.params) for t in tasks]
         for r in results:
             if r is not None:
-                r.source = "result cache"
-                if early is not None:
-                    early.submit(r)
+                r.source = "result cache"  # not drawn early: a rerun's figures likely come from the figure cache
         todo = [t for t, r in zip(tasks, results) if r is None]
         computed = iter(run_tasks(todo, jobs=jobs, client=client, progress=_progress_enabled(progress),
                                   on_result=early.submit if early is not None else None))
         results = [r if r is not None else next(computed) for r in results]
+        for t, cr in zip(tasks, results):
+            cr.inputs = [dict(f, cohort=t.accession) for f in _resolve(cr.input_records)]
+            if cr.loaded and t.sheet:
+                cr.inputs.append(file_input(Path(t.sheet), source="sample sheet", cohort=t.accession))
+        extra = [CohortResult(accession=acc, status=_status(acc, cat.loc[acc], "not requested", "not in --cohorts"))
+                 for acc in cat.index if acc not in cohorts]  # catalog cohorts not asked for explain untestable claims
+        extra += [_cells(name, cdata, claims, cell_type_key, donor_key) for name, cdata in (cells or {}).items()]
+        t_merge = time.monotonic()
+        res = merge(results + extra)
+        res.out_dir = out_dir if out_dir is not None else out
+        res.writing_in(out)
+        res.params = params
+        res.run["cohort_sources"] = {cr.accession: cr.source for cr in results if cr.status.get("status") == "analysed"}
+        res.timings["cohorts"] = round(t_merge - t0, 1)
+        t_claims = time.monotonic()
+        judge_run(res, claims=claims, alpha=alpha)
+        res.timings["claims"] = round(time.monotonic() - t_claims, 1)
+        res.inputs += bundled
+        if catalog is not None and not isinstance(catalog, dict):
+            res.inputs.append(file_input(Path(catalog), source="user catalog"))
+        res.params["timings"] = _phases(results)
+        res.run["timings_by_cohort"] = {cr.accession: {k: round(v, 2) for k, v in cr.timings.items()}
+                                        for cr in results if cr.timings}
+        drawn = early.figures if early is not None else None
+        figure_cache = FigureCache(enabled=use_cache is True)
+        draw = (lambda r, folder: _draw(r, folder, plots=plots, report=report, svg=svg, drawn=drawn,
+                                        figure_cache=figure_cache)) \
+            if plots or report else None
+        write_result(res, out, report=draw, started=t0)
     except BaseException:
         if early is not None:
             early.figures.finish()  # nothing keeps drawing into an output that is not kept
         raise
-    for t, cr in zip(tasks, results):
-        cr.inputs = [dict(f, cohort=t.accession) for f in _resolve(cr.input_records)]
-        if cr.loaded and t.sheet:
-            cr.inputs.append(file_input(Path(t.sheet), source="sample sheet", cohort=t.accession))
-    extra = [CohortResult(accession=acc, status=_status(acc, cat.loc[acc], "not requested", "not in --cohorts"))
-             for acc in cat.index if acc not in cohorts]  # catalog cohorts not asked for explain untestable claims
-    extra += [_cells(name, cdata, claims, cell_type_key, donor_key) for name, cdata in (cells or {}).items()]
-    t_merge = time.monotonic()
-    res = merge(results + extra)
-    res.out_dir = out_dir if out_dir is not None else out
-    res.writing_in(out)
-    res.params = params
-    res.run["cohort_sources"] = {cr.accession: cr.source for cr in results if cr.status.get("status") == "analysed"}
-    res.timings["cohorts"] = round(t_merge - t0, 1)
-    t_claims = time.monotonic()
-    judge_run(res, claims=claims, alpha=alpha)
-    res.timings["claims"] = round(time.monotonic() - t_claims, 1)
-    res.inputs += bundled
-    if catalog is not None and not isinstance(catalog, dict):
-        res.inputs.append(file_input(Path(catalog), source="user catalog"))
-    res.params["timings"] = _phases(results)
-    res.run["timings_by_cohort"] = {cr.accession: {k: round(v, 2) for k, v in cr.timings.items()}
-                                    for cr in results if cr.timings}
-    drawn = early.figures if early is not None else None
-    figure_cache = FigureCache(enabled=use_cache is True)
-    draw = (lambda r, folder: _draw(r, folder, plots=plots, report=report, svg=svg, drawn=drawn,
-                                    figure_cache=figure_cache)) \
-        if plots or report else None
-    try:
-        write_result(res, out, report=draw, started=t0)
-    finally:
-        if drawn is not None:
-            drawn.finish()  # a no-op after the report took them; stops them when writing failed
     return res
 
 
 class _EarlyFigures:
     """Each analysed cohort's own figures (scores, heatmap, volcano, GSEA, KM: nothing from other
-    cohorts) drawn in the background as soon as its result is here, from the result cache or a
-    worker, while the other cohorts are analysed (:class:`mgtranscript.report.CohortFigures`,
+    cohorts) drawn in the background as soon as a worker returns its result, while the other cohorts
+    are analysed (:class:`mgtranscript.report.CohortFigures`,
     one process at low priority); the report then draws only the rest."""
 
     def __init__(self, figures_dir: Path, *, svg: bool, params: dict) -> None:

@@ -330,7 +330,6 @@ class CohortFigures:
         self._queue: list[tuple[Any, str, list[FigureEntry]]] = []
         self._running: list[tuple[Any, list[FigureEntry]]] = []
         self._done: list[FigureEntry] = []
-        self._reported = False
 
     def submit(self, res: Any, accession: str, cohort_row: dict | None = None) -> None:
         """Draw cohort ``accession``'s own figures (see :func:`draw_cohort_figures`) in the background.
@@ -384,7 +383,6 @@ class CohortFigures:
         (at low priority it may be starved on a busy machine) is stopped, its cohort left to the caller."""
         self._queue.clear()
         self._reap()
-        busy = bool(self._running)
         for proc, _entries in self._running:
             proc.terminate()
             proc.join()
@@ -393,9 +391,7 @@ class CohortFigures:
             for tmp in self.dir.glob("*.tmp"):  # a palette PNG cut short (written as <name>.tmp, then renamed)
                 tmp.unlink(missing_ok=True)
         self._running = []
-        if busy or self._done and not self._reported:
-            logger.info("%d figures drawn while the run went on", len(self._done))
-            self._reported = True
+        logger.info("%d figures drawn while the run went on", len(self._done))
         return list(self._done)
 
     def wait(self) -> list[FigureEntry]:
