@@ -10,10 +10,13 @@ a ``mgtranscript`` subprocess hands it its settings as environment variables
 (``settings.to_environ()``), which the child reads once.
 
 The session's expensive things are made once: the mirror's cohorts are downloaded into one
-session cache (``session_cache``), ``real_run`` runs :func:`mgtranscript.pipeline.run_analysis`
-on the mirror once (the README tour's parameters, so that the tour's own run finds every
-cohort's result in the session cache), and ``drawn_report`` (tests/report/conftest.py) draws
-the synthetic report's figures once. Helpers are in the ``support`` package (tests/support/).
+session cache (``session_cache``); ``tour_run`` runs the README tour's own
+:func:`mgtranscript.pipeline.run_analysis` call on the mirror (figures and report drawn), so that
+the tour's run finds every cohort's result and every figure in the session cache;
+``real_run`` then runs the analysis over more cohorts (a metadata-only one, an unavailable one and
+TCGA-LIHC from a fake GDC) for the tables, taking the tour's cohorts from the result cache; and
+``drawn_report`` (tests/report/conftest.py) draws the synthetic report's figures once. Helpers are
+in the ``support`` package (tests/support/).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def pytest_configure(config):
 #: Costly session fixtures, made once per session, and the group of the tests using them: with
 #: pytest-xdist (``-n auto --dist loadgroup`` in pyproject.toml) a group runs in one worker, so the
 #: fixture is still made once. A test using one of them is ``slow`` (not in the inner loop).
-SHARED_FIXTURES = {"real_run": "real_run", "drawn_report": "drawn_report"}
+SHARED_FIXTURES = {"real_run": "real_run", "tour_run": "real_run", "drawn_report": "drawn_report"}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -177,44 +180,65 @@ def pbmc(_pbmc):
 # ONE real run on the mirror, shared by every test that reads a real run's outputs
 # --------------------------------------------------------------------------------------
 
+#: The README tour's run ("A short tour of the API": ``run_analysis("out", cohorts=TOUR_COHORTS,
+#: samples={"GSE77314": sheet})``, its default parameters), made once by ``tour_run``: the tour's own run
+#: then takes every cohort's result and every figure from the session cache (the tour test asserts both).
+TOUR_COHORTS = ("GSE126848", "GSE167523", "GSE77314")
 #: The cohorts of the session's real run: the README tour's three analysed cohorts, one with
 #: metadata only, one unavailable, and TCGA-LIHC from a fake GDC (synthetic, real response shapes).
-REAL_RUN_COHORTS = ("GSE126848", "GSE167523", "GSE77314", "GSE135251", "GSE142530", "TCGA-LIHC")
-#: The README tour's run_analysis parameters (its defaults): the tour's run, sharing the session
-#: cache, takes each of its cohorts' results from this run (same inputs, parameters and code).
+REAL_RUN_COHORTS = (*TOUR_COHORTS, "GSE135251", "GSE142530", "TCGA-LIHC")
+#: The README tour's run_analysis parameters (its defaults): the real run takes the tour's cohorts'
+#: results from the tour run (same inputs, parameters and code).
 REAL_RUN_PARAMETERS = {"method": "ssgsea", "permutations": 1000, "seed": 0}
 
 
 @dataclass
 class RealRun:
-    """What the session's real run left: its output folder, the result, the fake GDC it asked."""
+    """What a session run left: its output folder, the result, the fake GDC it asked (if any)."""
 
     out: Path
     result: Any
-    gdc: Any  # support.gdc_server.GDCServer (stopped; its request log is kept)
+    gdc: Any = None  # support.gdc_server.GDCServer (stopped; its request log is kept)
+
+
+def _real_settings(mirror_server, session_cache, shared_dir, **more):
+    return settings.override(mirror=mirror_server.url, cache_dir=session_cache, offline=False,
+                             samples_dir=shared_dir / "samples", backoff=0.01, progress=False, **more)
 
 
 @pytest.fixture(scope="session")
-def real_run(tmp_path_factory, mirror_server, session_cache, shared_dir) -> RealRun:
-    """``run_analysis`` on the mirror (served over HTTP), once per session, into the session cache.
+def tour_run(tmp_path_factory, mirror_server, session_cache, shared_dir) -> RealRun:
+    """The README tour's ``run_analysis`` on the mirror (served over HTTP), once per session, into the
+    session cache: ``TOUR_COHORTS``, GSE77314 with its sample sheet, the default parameters, figures
+    and report drawn. The output folder already holds an earlier run's files, a stale figure among
+    them: the run replaces the folder as a whole. Tests only read what it wrote."""
+    from mgtranscript.pipeline import find_sample_sheet, run_analysis, transactional_output
 
-    ``REAL_RUN_COHORTS`` with the sample sheets of ``<shared>/samples``, TCGA-LIHC from a strict
-    fake GDC (a field it does not know is an HTTP 400), figures and report drawn. The output
-    folder already holds an earlier run's files, a stale figure among them: the run replaces the
-    folder as a whole. Tests only read what it wrote (copy before changing anything)."""
-    from support.gdc_server import GDCServer
-
-    from mgtranscript.pipeline import run_analysis, transactional_output
-
-    gdc = GDCServer(strict_fields=True).start()
-    out = tmp_path_factory.mktemp("real_run") / "out"
+    out = tmp_path_factory.mktemp("tour_run") / "out"
     with transactional_output(out) as work:
         (work / "figures").mkdir()
         (work / "figures" / "stale_from_an_earlier_run.png").write_bytes(b"\x89PNG old")
+    with _real_settings(mirror_server, session_cache, shared_dir):
+        result = run_analysis(out, cohorts=list(TOUR_COHORTS), samples={"GSE77314": find_sample_sheet("GSE77314")})
+    return RealRun(out=out, result=result)
+
+
+@pytest.fixture(scope="session")
+def real_run(tour_run, tmp_path_factory, mirror_server, session_cache, shared_dir) -> RealRun:
+    """``run_analysis`` over ``REAL_RUN_COHORTS`` on the mirror, once per session, for its tables (no
+    figures, no report: the tour run has them): the tour's cohorts from the result cache, the sample
+    sheets of ``<shared>/samples``, TCGA-LIHC from a strict fake GDC (a field it does not know is an
+    HTTP 400). Tests only read what it wrote (copy before changing anything)."""
+    from support.gdc_server import GDCServer
+
+    from mgtranscript.pipeline import run_analysis
+
+    gdc = GDCServer(strict_fields=True).start()
+    out = tmp_path_factory.mktemp("real_run") / "out"
     try:
-        with settings.override(mirror=mirror_server.url, cache_dir=session_cache, offline=False,
-                               samples_dir=shared_dir / "samples", gdc_url=gdc.url, backoff=0.01, progress=False):
-            result = run_analysis(out, cohorts=list(REAL_RUN_COHORTS), **REAL_RUN_PARAMETERS)
+        with _real_settings(mirror_server, session_cache, shared_dir, gdc_url=gdc.url):
+            result = run_analysis(out, cohorts=list(REAL_RUN_COHORTS), plots=False, report=False,
+                                  **REAL_RUN_PARAMETERS)
     finally:
         gdc.stop()
     return RealRun(out=out, result=result, gdc=gdc)

@@ -390,9 +390,9 @@ def test_ald_notebook(notebook_env, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_cross_disease_claims_notebook(real_run, notebook_env, tmp_path, monkeypatch):
+def test_cross_disease_claims_notebook(tour_run, notebook_env, tmp_path, monkeypatch):
     """The notebook runs ``run_analysis`` itself with the parameters of ``mgtranscript run``, as it says:
-    after the session's real run (the same parameters) its analysed cohorts come from the result cache."""
+    after the README tour's run (the same parameters) its analysed cohorts come from the result cache."""
     s, images = _execute("04_cross_disease_claims.ipynb", notebook_env, tmp_path, monkeypatch)
     assert s["sources"] == {"GSE126848": "result cache", "GSE167523": "result cache", "GSE77314": "result cache"}
     c = s["cohorts"]

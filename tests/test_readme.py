@@ -24,10 +24,10 @@ def section_code(title: str) -> list[str]:
 
 @pytest.mark.slow
 @pytest.mark.network
-def test_readme_tour_runs_and_says_what_it_shows(real_run, mirror_env, shared_dir, tmp_path, monkeypatch):
-    """The tour as written. Its ``run_analysis`` shares the session cache with the session's real run
-    (``real_run``, the same cohorts among others and the same parameters): each cohort's result is
-    taken from there, as the README says a rerun with the same inputs, parameters and code does."""
+def test_readme_tour_runs_and_says_what_it_shows(tour_run, mirror_env, shared_dir, tmp_path, monkeypatch):
+    """The tour as written. Its ``run_analysis`` shares the session cache with the session's run of the
+    same call (``tour_run``): each cohort's result and every figure are taken from there, as the README
+    says a rerun with the same inputs, parameters and code does; the tables are the same files."""
     (code,) = section_code("A short tour of the API")
     monkeypatch.chdir(tmp_path)  # nothing beside it: the sample sheet is found where the README says
     settings.samples_dir = shared_dir / "samples"
@@ -45,6 +45,11 @@ def test_readme_tour_runs_and_says_what_it_shows(real_run, mirror_env, shared_di
     assert set(res.claims["verdict"]) <= {"supported", "contradicted", "inconclusive", "not testable"}
     assert set(res.claims_evidence["cohort"]) >= {"GSE126848", "GSE167523", "GSE77314"}
     assert res.run["cohort_sources"] == dict.fromkeys(("GSE126848", "GSE167523", "GSE77314"), "result cache")
+    assert res.run.get("figures") == "copied from an earlier run with the same result"
+    for table in sorted((tour_run.out / "tables").glob("*.tsv")):
+        assert (tmp_path / "out" / "tables" / table.name).read_bytes() == table.read_bytes(), table.name
+    assert {p.name for p in (tmp_path / "out" / "figures").iterdir()} == \
+        {p.name for p in (tour_run.out / "figures").iterdir()}
     assert ns["sheet"].name == "GSE77314_SraRunTable.csv" and not (tmp_path / ns["sheet"].name).exists()
     assert set(ns["hcc"].obs["condition"]) == {"hcc_tumour", "hcc_nontumour"}
 

@@ -86,7 +86,7 @@ def _cohorts(sec: Section, res: Any) -> None:
         na = cohorts[status != "analysed"]
         if len(na):
             sec.table(na, columns=[Col("cohort", lambda r: str(r["accession"])), col_text("disease", "disease_area"),
-                                   col_text("status", "status"), Col("samples per group (labels only)", groups),
+                                   col_text("status", "status"), Col("samples per group (labels only)", groups, optional=True),
                                    Col("why not analysed", reason, width="45%")],
                       title="Cohorts not analysed (their samples are not in any result above)", tsv=_tsv("cohorts"),
                       max_rows=None, collapsed=False, what="cohorts")

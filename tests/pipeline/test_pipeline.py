@@ -1,8 +1,9 @@
 """A real run end to end on the mirror (served over HTTP) plus a real-shaped fake GDC, and
 `mgtranscript claims`: what a user reads (verdicts, evidence, caveats) is checked here.
 
-The run is the session's one real run (``real_run`` in tests/conftest.py: ``run_analysis`` over
-GSE126848, GSE167523, GSE77314, GSE135251, GSE142530 and TCGA-LIHC, 1,000 permutations)."""
+The run is the session's real run (``real_run`` in tests/conftest.py: ``run_analysis`` over
+GSE126848, GSE167523, GSE77314, GSE135251, GSE142530 and TCGA-LIHC, 1,000 permutations, tables
+only); its report and figures are those of the README tour's run (``tour_run``), checked here too."""
 
 from __future__ import annotations
 
@@ -31,17 +32,26 @@ def _table(run_dir, name):
     return pd.read_csv(run_dir / "tables" / f"{name}.tsv", sep="\t")
 
 
-def test_run_writes_report_tables_png_figures_and_a_manifest(run_dir):
-    assert (run_dir / "report.html").stat().st_size > 50_000
+def test_run_writes_its_tables_and_a_manifest(run_dir):
     for name in ("cohorts", "sample_counts", "coverage", "comparisons", "gsea", "coupling", "meta", "claims",
                  "claims_evidence", "effects", "design", "sensitivity", "survival"):
         assert (run_dir / "tables" / f"{name}.tsv").is_file(), name
-    pngs = sorted(p.name for p in (run_dir / "figures").glob("*.png"))
-    assert pngs and not list((run_dir / "figures").glob("*.svg"))  # SVG only on request
-    assert "stale_from_an_earlier_run.png" not in pngs  # the output was replaced as a whole
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    listed = {f["path"] for f in manifest["files"]}
+    assert not (run_dir / "figures").exists() and not (run_dir / "report.html").exists()  # plots=False, report=False
+    listed = {f["path"] for f in json.loads((run_dir / "manifest.json").read_text())["files"]}
+    assert "tables/claims.tsv" in listed and "report.html" not in listed
+
+
+def test_the_tour_run_writes_report_png_figures_and_replaces_the_output_whole(tour_run):
+    """The README tour's run (``tour_run``): report, PNG figures (SVG only on request), a manifest; the
+    folder held an earlier run's files, a stale figure among them: replaced as a whole."""
+    out = tour_run.out
+    assert (out / "report.html").stat().st_size > 50_000
+    pngs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert pngs and not list((out / "figures").glob("*.svg"))
+    assert "stale_from_an_earlier_run.png" not in pngs
+    listed = {f["path"] for f in json.loads((out / "manifest.json").read_text())["files"]}
     assert "tables/claims.tsv" in listed and "report.html" in listed
+    assert {f"figures/{n}" for n in pngs} <= listed
 
 
 def test_every_table_has_the_columns_of_the_one_list_of_tables(run_dir):
