@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from .._settings import settings
-from ..pipeline import check_catalog, check_cohorts, check_input_file, check_method, check_samples, known_cohorts
 from ..errors import InputDataError, UsageError
 
 __all__ = ["parse_samples", "check_method", "check_cohorts", "check_samples", "check_input_file",
@@ -22,6 +21,53 @@ __all__ = ["parse_samples", "check_method", "check_cohorts", "check_samples", "c
 
 CATALOG_HELP = ("a cohort catalog (TOML, the schema of the bundled cohorts.toml) merged over the bundled "
                 "one; its cohorts can then be named like the bundled ones")
+
+
+# The argument checks live in the pipeline (the API checks its arguments the same way); they are
+# imported when a command runs, so that building the parser (``mgtranscript --help``) loads no
+# analysis library.
+
+
+def check_method(*args, **kwargs):
+    """:func:`mgtranscript.pipeline.check_method`."""
+    from ..pipeline import check_method as check
+
+    return check(*args, **kwargs)
+
+
+def check_cohorts(*args, **kwargs):
+    """:func:`mgtranscript.pipeline.check_cohorts`."""
+    from ..pipeline import check_cohorts as check
+
+    return check(*args, **kwargs)
+
+
+def check_samples(*args, **kwargs):
+    """:func:`mgtranscript.pipeline.check_samples`."""
+    from ..pipeline import check_samples as check
+
+    return check(*args, **kwargs)
+
+
+def check_input_file(*args, **kwargs):
+    """:func:`mgtranscript.pipeline.check_input_file`."""
+    from ..pipeline import check_input_file as check
+
+    return check(*args, **kwargs)
+
+
+def check_catalog(*args, **kwargs):
+    """:func:`mgtranscript.pipeline.check_catalog`."""
+    from ..pipeline import check_catalog as check
+
+    return check(*args, **kwargs)
+
+
+def known_cohorts(*args, **kwargs):
+    """:func:`mgtranscript.pipeline.known_cohorts`."""
+    from ..pipeline import known_cohorts as known
+
+    return known(*args, **kwargs)
 
 
 def add_catalog_option(p) -> None:

@@ -6,8 +6,6 @@ import argparse
 import logging
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 
 NAME = "fetch"
 HELP = "download a GEO series or TCGA project into an AnnData .h5ad (samples x genes, log2 X, counts layer)"
@@ -62,6 +60,8 @@ def not_in_mirror(accession: str, exc: Exception) -> Exception:
 
 def h5ad_safe(adata) -> None:
     """Make ``obs``/``var``/``uns`` writable to h5ad in place (mixed columns -> str, uns plain)."""
+    import numpy as np
+
     for frame in (adata.obs, adata.var):
         for c in list(frame.columns):
             col = frame[c]
@@ -74,6 +74,9 @@ def h5ad_safe(adata) -> None:
 
 
 def _plain(value):
+    import numpy as np
+    import pandas as pd
+
     if isinstance(value, dict):
         return {str(k).replace("/", "_"): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -61,9 +61,24 @@ def test_usage_errors_go_to_stderr_with_status_2(capsys):
     assert main(["run", "--bogus"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and "unrecognized arguments: --bogus" in err and "Traceback" not in err
-    assert main(["score", "x.h5ad", "--method", "nope"]) == 2
+    assert main(["score", "x.h5ad", "--method", "nope"]) == 2  # checked before the input file
     out, err = capsys.readouterr()
-    assert out == "" and "invalid choice" in err
+    assert out == "" and "'nope' is not a scoring method" in err and "ssgsea" in err and "Traceback" not in err
+
+
+def test_help_is_quick_and_names_every_scoring_method():
+    """``mgtranscript --help`` / ``COMMAND -h`` build the parser without loading an analysis library (a
+    fraction of a second, not the seconds scanpy takes); the methods ``score -h`` names are tl.METHODS."""
+    from mgtranscript import tl
+    from mgtranscript.commands.score import METHOD_NAMES
+
+    assert METHOD_NAMES == tuple(tl.METHODS)
+    heavy = ("numpy", "pandas", "scipy", "anndata", "scanpy", "matplotlib", "gseapy")
+    code = ("import sys; from mgtranscript.cli import build_parser; build_parser(); "
+            f"print(','.join(m for m in {heavy!r} if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert r.stdout.strip() == ""
+    assert main(["score", "-h"]) == 0
 
 
 @pytest.mark.parametrize("argv", [["-v", "datasets"], ["datasets", "-v"], ["-q", "datasets"],
