@@ -21,9 +21,10 @@ import pytest
 
 from mgtranscript import settings
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+
+def _nbformat():
+    """nbformat, imported when a test reads a notebook (it takes seconds to import: not at collection)."""
+    return pytest.importorskip("nbformat")
 
 ROOT = Path(__file__).resolve().parents[1]
 NB_DIR = ROOT / "notebooks"
@@ -162,15 +163,16 @@ def kernel_name(tmp_path_factory) -> str:
 
 
 def _load(name: str):
-    return nbformat.read(NB_DIR / name, as_version=4)
+    return _nbformat().read(NB_DIR / name, as_version=4)
 
 
 def _execute(name: str, jupyter_dir: str, workdir: Path, monkeypatch):
-    from nbclient import NotebookClient
+    pytest.importorskip("ipykernel")
+    NotebookClient = pytest.importorskip("nbclient").NotebookClient  # noqa: N806
 
     monkeypatch.setenv("JUPYTER_PATH", jupyter_dir)
     nb = _load(name)
-    nb.cells.append(nbformat.v4.new_code_cell(SUMMARY[name].strip()))
+    nb.cells.append(_nbformat().v4.new_code_cell(SUMMARY[name].strip()))
     client = NotebookClient(nb, timeout=600, kernel_name="mgtranscript-test", allow_errors=True,
                             resources={"metadata": {"path": str(workdir)}})
     client.execute()
@@ -210,7 +212,7 @@ def notebook_env(mirror_env, shared_dir, monkeypatch, kernel_name):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_is_committed_without_outputs(name):
     nb = _load(name)
-    nbformat.validate(nb)
+    _nbformat().validate(nb)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, f"{name} has no code cells"
     dirty = [i for i, c in enumerate(nb.cells)
