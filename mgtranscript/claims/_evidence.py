@@ -79,7 +79,9 @@ def _area_ok(claim: pd.Series, area: str) -> bool:
 
 
 def _rows(claim: pd.Series, eff: pd.DataFrame, *, included, role: str, why: str) -> list[dict]:
-    out = []
+    out: list[dict] = []
+    if eff.empty:  # most claims match nothing in most runs: no row iterator to build
+        return out
     for r in eff.itertuples(index=False):
         d = r._asdict()
         out.append({
@@ -148,11 +150,14 @@ def build_evidence(effects: pd.DataFrame | None, *, claims: pd.DataFrame | None 
         if c not in eff.columns:
             eff[c] = np.nan if c in ("estimate", "ci_low", "ci_high", "se", "pval", "qval", "n") else ""
     eff = eff.fillna({"level": "", "design": "", "test": "", "note": "", "disease_area": ""})
+    areas: dict[str, pd.DataFrame] = {}  # the effects of each disease area (claims share areas)
     for _, c in claims.iterrows():
         kind, contrast = c["feature_kind"], c["contrast"]
         if kind in UNTESTABLE_KINDS:
             continue
-        area = eff[[_area_ok(c, a) for a in eff["disease_area"]]]
+        if c["disease"] not in areas:
+            areas[c["disease"]] = eff[[_area_ok(c, a) for a in eff["disease_area"]]]
+        area = areas[c["disease"]]
         if kind in ("gene", "score", "balance") or contrast.startswith("trend:"):
             sel = area[(area["contrast"] == contrast) & (area["feature"] == c["features"])]
             sel, standardised = _fold_change_rows(c, sel)
