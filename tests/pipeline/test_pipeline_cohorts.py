@@ -134,10 +134,9 @@ def test_processes_and_a_dask_cluster_give_the_tables_of_the_serial_run(syntheti
     _run(synthetic / "processes", jobs=2, use_cache=False)
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) \
             as cluster, distributed.Client(cluster) as client:
-        on_dask = _run(synthetic / "dask", client=client, use_cache=False)
         # an active client is found without being passed
-        _run(synthetic / "dask_active", use_cache=False)
-        # the command line connects to a scheduler
+        on_dask = _run(synthetic / "dask_active", use_cache=False)
+        # the command line connects to a scheduler and passes its client to the run (client=)
         from mgtranscript.cli import main
 
         assert main(["run", "--out", str(synthetic / "cli"), "--cohorts", "GSE126848", "GSE167523", "GSE142530",
@@ -145,7 +144,7 @@ def test_processes_and_a_dask_cluster_give_the_tables_of_the_serial_run(syntheti
                      "--scheduler", cluster.scheduler_address]) == 0
     want = _tables(synthetic / "serial")
     assert len(want) >= 20
-    for name in ("processes", "dask", "dask_active", "cli"):
+    for name in ("processes", "dask_active", "cli"):
         got = _tables(synthetic / name)
         assert got.keys() == want.keys(), name
         assert [t for t in want if got[t] != want[t]] == [], name
@@ -181,9 +180,7 @@ def test_a_rerun_takes_cohorts_from_the_result_cache_and_a_changed_input_does_no
     monkeypatch.setattr(genesets, "mechanism_sets", lambda: fewer)
     _run(synthetic / "sets", jobs=1)
     assert set(_sources(synthetic / "sets").values()) == {"computed (parsed cohort from the cache)"}
-    # no cache at all: everything computed again
-    _run(synthetic / "nocache", jobs=1, use_cache=False)
-    assert set(_sources(synthetic / "nocache").values()) == {"computed"}
+    # use_cache=False beside a full cache: test_a_cohorts_own_figures_are_drawn_early_and_a_rerun_copies_the_figures
     # clearing the download cache clears what the runs kept beside it
     from mgtranscript.fetch import clear_cache
 
@@ -246,7 +243,7 @@ def test_written_files_are_found_in_the_output_folder_after_the_swap(tmp_path):
 def test_a_cohorts_own_figures_are_drawn_early_and_a_rerun_copies_the_figures(synthetic, monkeypatch):
     """Each cohort's own figures (scores, heatmap, volcano) start drawing as soon as its result is
     here, and are the files drawing everything at the end gives; a rerun with the same result copies
-    the figures of the first run instead of drawing them; without the cache everything is drawn."""
+    the figures of the first run instead of drawing them; without the cache every cohort is computed and every figure drawn."""
     from mgtranscript.claims import load_claims
     from mgtranscript.pipeline import _runner
     from mgtranscript.report import CohortFigures
@@ -278,8 +275,9 @@ def test_a_cohorts_own_figures_are_drawn_early_and_a_rerun_copies_the_figures(sy
     assert figures("again") == early
 
     monkeypatch.setattr(_runner._EarlyFigures, "submit", lambda self, cr: None)  # everything at the end
-    _run(synthetic / "end", jobs=1, plots=True, claims=no_claims, use_cache=False)
+    _run(synthetic / "end", jobs=1, plots=True, claims=no_claims, use_cache=False)  # no cache at all
     assert said("end") is None
+    assert set(_sources(synthetic / "end").values()) == {"computed"}  # beside a full result cache
     end = figures("end")
     assert end.keys() == early.keys()
     assert [n for n in end if early[n] != end[n]] == []
