@@ -81,17 +81,20 @@ def test_a_cohorts_figures_drawn_early_are_the_same_and_not_drawn_again(cohorts_
 
 def test_early_figures_name_the_units_of_their_own_cohort(cohorts_only, tmp_path):
     """Expression units given for counts and arrays are narrowed to the cohort's technology, so a
-    cohort's heatmap does not depend on which other cohorts the run has."""
+    cohort's heatmap does not depend on which other cohorts the run has (drawn from a run of an array
+    and a count cohort, and from a run of the array cohort alone: the same file and caption; one
+    cohort's figures are drawn as ``draw_figures`` draws them, see the test above)."""
     res = _one_cohort(cohorts_only, {"GSE126848", "GSE77314"})  # an array and a count cohort
     res.params = dict(res.params, expression_units="log2 CPM (TMM) for counts; log2 intensity for arrays")
     res.cohorts = res.cohorts.copy()
     res.cohorts.loc[res.cohorts["accession"] == "GSE126848", "technology"] = "array"
-    got = {p.name: c for _, p, c in draw_figures(res, tmp_path / "all", on_error="raise", n_jobs=2)}
+    got = {p.name: c for acc in ("GSE126848", "GSE77314")
+           for _, p, c in draw_cohort_figures(res, acc, tmp_path / "both", on_error="raise")}
     assert "(expression: log2 intensity)" in got["heatmap_GSE126848.png"]
     assert "(expression: log2 CPM (TMM))" in got["heatmap_GSE77314.png"]
     one = draw_cohort_figures(_one_cohort(res, "GSE126848"), "GSE126848", tmp_path / "one", on_error="raise")
     assert (tmp_path / "one" / "heatmap_GSE126848.png").read_bytes() == \
-        (tmp_path / "all" / "heatmap_GSE126848.png").read_bytes()
+        (tmp_path / "both" / "heatmap_GSE126848.png").read_bytes()
     assert [c for _, p, c in one if p.name == "heatmap_GSE126848.png"] == [got["heatmap_GSE126848.png"]]
 
 
@@ -103,8 +106,13 @@ def test_drawing_a_cohort_needs_its_row(cohorts_only, tmp_path):
 
 
 def test_write_report_takes_the_early_figures(cohorts_only, tmp_path):
+    """A cohort's figures drawn in the background (``CohortFigures``; ``wait`` for every cohort
+    submitted) are used by the report as drawn."""
     res = copy.deepcopy(_one_cohort(cohorts_only, "GSE77314"))  # a run of one cohort
-    early = draw_cohort_figures(res, "GSE77314", tmp_path / "out" / "figures")
+    bg = CohortFigures(tmp_path / "out" / "figures")
+    bg.submit(res, "GSE77314")
+    early = bg.wait()
+    assert {"scores_GSE77314.png", "heatmap_GSE77314.png", "volcano_GSE77314.png"} <= {p.name for _, p, _ in early}
     stamps = {p.name: p.stat().st_mtime_ns for _, p, _ in early}
     path = write_report(res, tmp_path / "out", drawn=early)
     html = path.read_text(encoding="utf-8")
@@ -113,30 +121,18 @@ def test_write_report_takes_the_early_figures(cohorts_only, tmp_path):
     assert {p.name for _, p, _ in early} < {p.name for _, p, _ in res.figures}
 
 
-def test_cohort_figures_drawn_in_the_background_while_the_run_goes_on(cohorts_only, at_the_end, tmp_path):
-    """What the pipeline does: submit each cohort as soon as it is analysed (its row not yet in the
-    cohorts table), collect at the end: the same files as drawing everything at the end."""
-    res = copy.copy(cohorts_only)
-    rows = {r["accession"]: r for r in res.cohorts.to_dict("records")}
-    res.cohorts = pd.DataFrame()
-    bg = CohortFigures(tmp_path / "figures", processes=2)
-    for acc in res.features:
-        bg.submit(res, acc, rows[acc])
-    drawn = bg.wait()
-    ref = {p.name: (s, c, p) for s, p, c in at_the_end}
-    assert len(drawn) >= 4 * 3  # scores, heatmap, volcano of each of the 4 cohorts at least
-    for s, p, c in drawn:
-        assert ref[p.name][:2] == (s, c)
-        assert p.read_bytes() == ref[p.name][2].read_bytes(), p.name
-
-
 def test_the_rest_is_drawn_while_the_background_finishes(cohorts_only, at_the_end, tmp_path):
-    """``draw_figures(drawn=<CohortFigures>)``: cohorts not started in the background are drawn with the
-    rest, the ones started are taken as drawn; the same list and the same files as drawing at the end."""
+    """What the pipeline does: submit each cohort as soon as it is analysed (its row not yet in the
+    cohorts table), then ``draw_figures(drawn=<CohortFigures>)``: cohorts not started in the background
+    are drawn with the rest, the ones started are taken as drawn; the same list and the same files as
+    drawing everything at the end."""
     res = cohorts_only
-    bg = CohortFigures(tmp_path / "figures", processes=1)  # one at a time: later cohorts wait in the queue
+    rows = {r["accession"]: r for r in res.cohorts.to_dict("records")}
+    during = copy.copy(res)
+    during.cohorts = pd.DataFrame()
+    bg = CohortFigures(tmp_path / "figures", processes=2)  # two at a time: the third cohort waits in the queue
     for acc in res.features:
-        bg.submit(res, acc)
+        bg.submit(during, acc, rows[acc])
     late = draw_figures(res, tmp_path / "figures", drawn=bg, n_jobs=2, on_error="raise")
     assert [(s, p.name, c) for s, p, c in late] == [(s, p.name, c) for s, p, c in at_the_end]
     # nothing is left running; what the background drew (it depends on the machine's load) is there
