@@ -64,11 +64,14 @@ DUPLICATE_RULES = ("auto", "sum", "mean", "first", "max_mean")
 from ._gene_info import GeneInfo
 
 
-_CACHE: dict[tuple[str, float, int], GeneInfo] = {}
+#: The parsed table of the last gene_info file read, by its content (sha256) and public URL, so that
+#: the same file in another cache folder (or read again after a re-download) is not parsed again.
+_CACHE: dict[tuple, GeneInfo] = {}
 
 
 def load_gene_info(*, url: str | None = None, taxon: str = "Homo_sapiens") -> GeneInfo:
-    """Load NCBI ``gene_info`` (downloaded once into the cache; memoised per file).
+    """Load NCBI ``gene_info`` (downloaded once into the cache; parsed once per process and file
+    content).
 
     Parameters
     ----------
@@ -85,36 +88,37 @@ def load_gene_info(*, url: str | None = None, taxon: str = "Homo_sapiens") -> Ge
     """
     from ..fetch import fetch, fetch_read, gene_info_url, read_meta, sha256sum
 
-    def key_of(path: Path) -> tuple:
-        st = path.stat()
-        return (str(path.resolve()), st.st_mtime, st.st_size)
+    def remember(key: tuple, gi: GeneInfo) -> GeneInfo:
+        _CACHE.clear()  # keep one table in memory (~60 MB)
+        _CACHE[key] = gi
+        logger.info("loaded %d genes from %s", len(gi), gi.source)
+        return gi
 
     if url is not None and not re.match(r"^[a-z]+://", str(url)):
         path = Path(url).expanduser()
         if not path.is_file():
             raise InputDataError(f"gene_info file {path} does not exist; pass a URL or an existing file.")
-        key = key_of(path)
+        sha = sha256sum(path)
+        key = (sha, str(path))
         if key not in _CACHE:
-            gi = GeneInfo.from_file(path, source=str(path), sha256=sha256sum(path))
-            _CACHE.clear()  # keep one table in memory (~60 MB)
-            _CACHE[key] = gi
-            logger.info("loaded %d genes from %s", len(gi), path)
+            remember(key, GeneInfo.from_file(path, source=str(path), sha256=sha))
         return _CACHE[key]
     src = url or gene_info_url(species=taxon)
+
+    def key_of(path: Path) -> tuple:
+        meta = read_meta(path)
+        return (meta.get("sha256") or sha256sum(path), meta.get("url", src))
+
     key = key_of(fetch(src))
     if key in _CACHE:
         return _CACHE[key]
 
     def parse(path: Path):  # a damaged cached copy is evicted and fetched again by fetch_read
-        meta = read_meta(path)
-        gi = GeneInfo.from_file(path, source=meta.get("url", src), sha256=meta.get("sha256") or sha256sum(path))
-        return key_of(path), gi
+        sha, source = key_of(path)
+        return (sha, source), GeneInfo.from_file(path, source=source, sha256=sha)
 
     key, gi = fetch_read(src, parse)
-    _CACHE.clear()  # keep one table in memory (~60 MB)
-    _CACHE[key] = gi
-    logger.info("loaded %d genes from %s", len(gi), gi.source if hasattr(gi, "source") else src)
-    return gi
+    return remember(key, gi)
 
 
 def harmonise_ids(ids: Iterable[str], *, id_type: str = "auto", gene_info: GeneInfo | None = None) -> pd.DataFrame:

@@ -154,6 +154,22 @@ def test_real_gse77314_geneids(real_gi, mirror_dir):
     assert m.loc["26504", "symbol"] == "CNNM4"
 
 
+def test_the_same_gene_info_in_another_cache_is_not_parsed_again(real_gi, mirror_server, tmp_path, monkeypatch):
+    """The parsed table is kept by the file's content: a second cache folder holding the same file
+    (downloaded and verified there) gives the same table without parsing it again; another file is parsed."""
+    parsed = []
+    real_from_file = GeneInfo.from_file.__func__
+    monkeypatch.setattr(GeneInfo, "from_file", classmethod(lambda cls, *a, **k: parsed.append(a) or
+                                                           real_from_file(cls, *a, **k)))
+    with settings.override(mirror=mirror_server.url, cache_dir=tmp_path / "other", offline=False):
+        gi = load_gene_info()
+    assert gi is real_gi and parsed == []
+    assert (tmp_path / "other").is_dir() and any((tmp_path / "other").rglob("*gene_info*"))
+    tiny = tmp_path / "tiny.gene_info"
+    tiny.write_text("#tax_id\tGeneID\tSymbol\tSynonyms\tdbXrefs\ttype_of_gene\n9606\t1\tAAA1\tOLD1\tHGNC:HGNC:1|Ensembl:ENSG00000000001\tprotein-coding\n")
+    assert len(load_gene_info(url=str(tiny))) == 1 and len(parsed) == 1
+
+
 def test_ensure_symbols(real_gi):
     assert ensure_symbols(["ACDP4", "TRPM7", "NOT_A_GENE"], gene_info=real_gi) == ["CNNM4", "TRPM7", "NOT_A_GENE"]
     assert ensure_symbols(["ACDP4", "NOT_A_GENE"], keep_unmapped=False, gene_info=real_gi) == ["CNNM4"]
