@@ -264,18 +264,19 @@ def test_a_cohorts_own_figures_are_drawn_early_and_a_rerun_copies_the_figures(sy
     def said(name: str) -> str | None:
         return json.loads((synthetic / name / "provenance.json").read_text())["run"].get("figures")
 
-    _run(synthetic / "early", jobs=1, plots=True, claims=no_claims)
-    assert submitted == ["GSE126848", "GSE167523"]  # analysed cohorts only, as each finished
+    one = ["GSE167523", "GSE142530"]  # one cohort analysed, one unavailable
+    _run(synthetic / "early", cohorts=one, jobs=1, plots=True, claims=no_claims)
+    assert submitted == ["GSE167523"]  # analysed cohorts only, as each finished
     assert said("early") is None
     early = figures("early")
-    assert {"scores_GSE126848.png", "volcano_GSE167523.png"} <= early.keys()
+    assert {"scores_GSE167523.png", "volcano_GSE167523.png", "overview_contrasts.png"} <= early.keys()
 
-    _run(synthetic / "again", jobs=1, plots=True, claims=no_claims)  # the same result: figures copied
+    _run(synthetic / "again", cohorts=one, jobs=1, plots=True, claims=no_claims)  # the same result: copied
     assert said("again") == "copied from an earlier run with the same result"
     assert figures("again") == early
 
     monkeypatch.setattr(_runner._EarlyFigures, "submit", lambda self, cr: None)  # everything at the end
-    _run(synthetic / "end", jobs=1, plots=True, claims=no_claims, use_cache=False)  # no cache at all
+    _run(synthetic / "end", cohorts=one, jobs=1, plots=True, claims=no_claims, use_cache=False)  # no cache at all
     assert said("end") is None
     assert set(_sources(synthetic / "end").values()) == {"computed"}  # beside a full result cache
     end = figures("end")
