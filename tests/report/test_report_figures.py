@@ -106,13 +106,8 @@ def test_drawing_a_cohort_needs_its_row(cohorts_only, tmp_path):
 
 
 def test_write_report_takes_the_early_figures(cohorts_only, tmp_path):
-    """A cohort's figures drawn in the background (``CohortFigures``; ``wait`` for every cohort
-    submitted) are used by the report as drawn."""
     res = copy.deepcopy(_one_cohort(cohorts_only, "GSE77314"))  # a run of one cohort
-    bg = CohortFigures(tmp_path / "out" / "figures")
-    bg.submit(res, "GSE77314")
-    early = bg.wait()
-    assert {"scores_GSE77314.png", "heatmap_GSE77314.png", "volcano_GSE77314.png"} <= {p.name for _, p, _ in early}
+    early = draw_cohort_figures(res, "GSE77314", tmp_path / "out" / "figures")
     stamps = {p.name: p.stat().st_mtime_ns for _, p, _ in early}
     path = write_report(res, tmp_path / "out", drawn=early)
     html = path.read_text(encoding="utf-8")
@@ -130,7 +125,7 @@ def test_the_rest_is_drawn_while_the_background_finishes(cohorts_only, at_the_en
     rows = {r["accession"]: r for r in res.cohorts.to_dict("records")}
     during = copy.copy(res)
     during.cohorts = pd.DataFrame()
-    bg = CohortFigures(tmp_path / "figures", processes=2)  # two at a time: the third cohort waits in the queue
+    bg = CohortFigures(tmp_path / "figures")  # one at a time, as the pipeline's: later cohorts wait in the queue
     for acc in res.features:
         bg.submit(during, acc, rows[acc])
     late = draw_figures(res, tmp_path / "figures", drawn=bg, n_jobs=2, on_error="raise")
