@@ -402,3 +402,37 @@ def test_an_imbalanced_covariate_creates_an_effect_that_the_adjusted_g_removes()
     j = 1 - 3 / (4 * (2 * n - 2) - 1)
     assert t.loc["REAL", "adj_g"] == pytest.approx(j * t.loc["REAL", "adj_diff"] / sd)
     assert t.loc["REAL", "adj_g_se"] == pytest.approx(j * t.loc["REAL", "adj_se"] / sd)
+
+
+@pytest.mark.parametrize("n_group, n_ref", [(5, 7), (6, 12), (14, 21)])
+def test_features_tested_together_give_the_numbers_of_one_by_one(n_group, n_ref, monkeypatch):
+    """The features of a contrast are tested in one vectorised SciPy call (Welch t, Mann-Whitney U with
+    SciPy's own choice of exact or asymptotic test per feature, AUROC): the table is bit for bit the one
+    testing each feature alone, with ties, missing values, constant features and small groups."""
+    from mgtranscript.tl._statistics import _compare
+
+    rng = np.random.default_rng(n_group)
+    n = n_group + n_ref
+    genes = [f"G{i}" for i in range(60)]
+    X = rng.normal(size=(n, len(genes)))
+    X[:, 0:10] = np.round(X[:, 0:10])  # many ties
+    X[:, 10] = 3.0  # constant
+    X[:n_group, 11], X[n_group:, 11] = 1.0, 2.0  # constant within each group, different between
+    X[:n_group, 12] = 5.0  # constant in the group only
+    X[rng.random((n, len(genes))) < 0.03] = np.nan  # missing values here and there
+    X[:, 13:16] *= 1e-9  # tiny values
+    obs = pd.DataFrame({"condition": pd.Categorical(["case"] * n_group + ["control"] * n_ref)},
+                       index=[f"s{i}" for i in range(n)])
+    a = ad.AnnData(X, obs=obs, var=pd.DataFrame(index=genes))
+    together = compare(a, groupby="condition", reference="control", genes=genes, copy=True)
+    monkeypatch.setattr(_compare, "_unpaired_tests", lambda *args: {})
+    alone = compare(a, groupby="condition", reference="control", genes=genes, copy=True)
+    t1, t2 = get.compare(together), get.compare(alone)
+    assert t1.columns.equals(t2.columns) and len(t1) == len(genes)
+    for col in t1.columns:
+        if pd.api.types.is_float_dtype(t1[col]):
+            v1, v2 = t1[col].to_numpy(), t2[col].to_numpy()
+            assert np.array_equal(v1, v2, equal_nan=True), (col, np.flatnonzero(~((v1 == v2) | (np.isnan(v1) & np.isnan(v2)))))
+        else:
+            assert t1[col].tolist() == t2[col].tolist(), col
+    assert t1["u_pval"].notna().sum() > 50 and t1["t_pval"].notna().sum() > 50
