@@ -13,8 +13,8 @@ from mgtranscript.report import CohortFigures
 
 
 #: The module's tests draw most of the report's figures (slow) and share the drawings of its module
-#: fixtures: with pytest-xdist they run in one worker.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report_figures")]
+#: fixtures and of the session's synthetic report (``drawn_report``): with pytest-xdist they run in its worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("drawn_report")]
 
 #: The cohorts drawn here: the paired HCC cohort, a MASLD cohort with GSEA and trends, TCGA with KM curves.
 COHORTS = {"GSE77314", "GSE126848", "TCGA-LIHC"}
@@ -31,10 +31,26 @@ def cohorts_only(synthetic_result):
 
 
 @pytest.fixture(scope="module")
-def at_the_end(cohorts_only, tmp_path_factory):
-    """Every figure drawn after the run, in one go (the reference; drawn by two processes, which gives
-    the files of one: tests/report/test_report.py::test_figures_drawn_in_parallel_are_the_same_figures)."""
-    return draw_figures(cohorts_only, tmp_path_factory.mktemp("end"), on_error="raise", n_jobs=2)
+def at_the_end(cohorts_only, drawn_report, tmp_path_factory):
+    """Every figure drawn after the run (the reference): the cohorts' own figures (scores, heatmap,
+    volcano, GSEA, KM) are those of the session's synthetic report, drawn in one go from the whole
+    synthetic result (four cohorts and every claim; a cohort's own figures depend on its results
+    alone, which the tests below check against them), the rest (overview, coupling, trends) drawn
+    here by two processes (which gives the files of one:
+    tests/report/test_report.py::test_figures_drawn_in_parallel_are_the_same_figures)."""
+    import shutil
+
+    from mgtranscript.report._figures import _Drawer
+
+    _res, report_dir, _html = drawn_report
+    folder = tmp_path_factory.mktemp("end")
+    d = _Drawer(cohorts_only, folder, False, "raise")
+    d.cohorts()
+    own = [f"{j.stem}.png" for j in d.jobs if j.own]
+    assert len(own) >= 4 * len(COHORTS)
+    for name in own:
+        shutil.copyfile(report_dir / "figures" / name, folder / name)
+    return draw_figures(cohorts_only, folder, on_error="raise", n_jobs=2, drawn=[("", folder / n, "") for n in own])
 
 
 def _one_cohort(res, acc: str | set[str]):
