@@ -25,6 +25,7 @@ depends on another cohort) can be drawn as soon as that cohort is analysed, with
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -306,7 +307,7 @@ class CohortFigures:
     ``write_report(..., drawn=...)``: the other figures are drawn while it finishes, then whatever it
     did not draw (:meth:`finish`; :meth:`wait` instead waits for every cohort). The drawing processes
     run at a lower priority (``nice`` 10): they take the CPU the analysis leaves idle, and one not
-    done when the other figures are is stopped (its cohort is drawn with the rest). A cohort whose
+    done when the other figures are is stopped (the figures it had not finished are drawn with the rest). A cohort whose
     process failed is simply drawn again at the end. Where processes cannot be forked, nothing is
     drawn early.
 
@@ -328,7 +329,7 @@ class CohortFigures:
         self.processes = max(1, int(processes))
         self._ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         self._queue: list[tuple[Any, str, list[FigureEntry]]] = []
-        self._running: list[tuple[Any, list[FigureEntry]]] = []
+        self._running: list[tuple[Any, list[FigureEntry], int]] = []  # process, its figures, start (ns)
         self._done: list[FigureEntry] = []
 
     def submit(self, res: Any, accession: str, cohort_row: dict | None = None) -> None:
@@ -349,9 +350,9 @@ class CohortFigures:
 
     def _reap(self) -> None:
         still = []
-        for proc, entries in self._running:
+        for proc, entries, started in self._running:
             if proc.is_alive():
-                still.append((proc, entries))
+                still.append((proc, entries, started))
                 continue
             proc.join()
             if proc.exitcode == 0:
@@ -367,7 +368,7 @@ class CohortFigures:
             self.dir.mkdir(parents=True, exist_ok=True)
             proc = self._ctx.Process(target=_draw_early, args=(view, acc, self.dir, self.svg), daemon=True)
             proc.start()
-            self._running.append((proc, entries))
+            self._running.append((proc, entries, time.time_ns()))
 
     def drop_queued(self) -> None:
         """Forget the cohorts submitted but not started (whoever calls this draws them)."""
@@ -375,17 +376,20 @@ class CohortFigures:
 
     def names(self) -> set[str]:
         """File names of the figures drawn, being drawn or waiting to be drawn here."""
-        entries = [e for _v, _a, es in self._queue for e in es] + [e for _p, es in self._running for e in es]
+        entries = [e for _v, _a, es in self._queue for e in es] + [e for _p, es, _t in self._running for e in es]
         return {Path(p).name for _s, p, _c in entries + self._done}
 
     def finish(self) -> list[FigureEntry]:
         """Stop now: the figures of the cohorts whose processes completed; a process still running
-        (at low priority it may be starved on a busy machine) is stopped, its cohort left to the caller."""
+        (at low priority it may be starved on a busy machine) is stopped, the figures it finished kept
+        (PNG only: an SVG is not written atomically) and the rest of its cohort left to the caller."""
         self._queue.clear()
         self._reap()
-        for proc, _entries in self._running:
+        for proc, entries, started in self._running:
             proc.terminate()
             proc.join()
+            if not self.svg:  # a PNG is written whole (a temporary file, then renamed): the finished ones are kept
+                self._done += [e for e in entries if _written_since(e[1], started)]
         if self._running:
             logger.info("%d cohorts' figures were not finished in the background", len(self._running))
             for tmp in self.dir.glob("*.tmp"):  # a palette PNG cut short (written as <name>.tmp, then renamed)
@@ -403,6 +407,14 @@ class CohortFigures:
         self._reap()
         logger.info("%d figures drawn while the run went on", len(self._done))
         return list(self._done)
+
+
+def _written_since(path: Path, started_ns: int) -> bool:
+    """``path`` exists and was written after ``started_ns`` (not a file of an earlier run)."""
+    try:
+        return path.stat().st_mtime_ns >= started_ns
+    except OSError:
+        return False
 
 
 def _draw_early(view: Any, accession: str, figures_dir: Path, svg: bool) -> None:

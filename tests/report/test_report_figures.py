@@ -168,3 +168,36 @@ def test_a_background_cohort_not_done_is_stopped_and_left_to_the_rest(cohorts_on
     late = draw_figures(_one_cohort(cohorts_only, "GSE77314"), tmp_path / "figures", drawn=bg, on_error="raise")
     assert (tmp_path / "figures" / "volcano_GSE77314.png").is_file()
     assert any(p.name == "volcano_GSE77314.png" for _, p, _ in late)
+
+
+def test_the_figures_a_stopped_background_finished_are_kept(cohorts_only, tmp_path, monkeypatch):
+    """A background process stopped at the end keeps the PNGs it wrote whole (written to a temporary file,
+    then renamed): only the others of its cohort are drawn with the rest. A file of an earlier run in the
+    folder is not taken for one it drew."""
+    import os
+    import time
+
+    import mgtranscript.report._figures as figures_mod
+
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    (figures / "heatmap_GSE77314.png").write_bytes(b"an earlier run's")
+    old = time.time() - 3600
+    os.utime(figures / "heatmap_GSE77314.png", (old, old))
+
+    def one_then_stuck(view, acc, folder, svg):
+        (folder / f"scores_{acc}.png").write_bytes(b"drawn in the background")
+        time.sleep(3600)
+
+    monkeypatch.setattr(figures_mod, "_draw_early", one_then_stuck)
+    bg = CohortFigures(figures)
+    bg.submit(cohorts_only, "GSE77314")
+    deadline = time.monotonic() + 60
+    while not (figures / "scores_GSE77314.png").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    kept = bg.finish()
+    assert [p.name for _, p, _ in kept] == ["scores_GSE77314.png"]
+    late = draw_figures(_one_cohort(cohorts_only, "GSE77314"), figures, drawn=kept, on_error="raise")
+    assert (figures / "scores_GSE77314.png").read_bytes() == b"drawn in the background"  # not drawn again
+    assert (figures / "heatmap_GSE77314.png").read_bytes() != b"an earlier run's"  # drawn anew
+    assert {"scores_GSE77314.png", "heatmap_GSE77314.png", "volcano_GSE77314.png"} <= {p.name for _, p, _ in late}
