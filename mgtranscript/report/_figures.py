@@ -25,7 +25,6 @@ depends on another cohort) can be drawn as soon as that cohort is analysed, with
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -329,7 +328,7 @@ class CohortFigures:
         self.processes = max(1, int(processes))
         self._ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
         self._queue: list[tuple[Any, str, list[FigureEntry]]] = []
-        self._running: list[tuple[Any, list[FigureEntry], int]] = []  # process, its figures, start (ns)
+        self._running: list[tuple[Any, list[FigureEntry], dict]] = []  # process, its figures, their files before
         self._done: list[FigureEntry] = []
 
     def submit(self, res: Any, accession: str, cohort_row: dict | None = None) -> None:
@@ -350,9 +349,9 @@ class CohortFigures:
 
     def _reap(self) -> None:
         still = []
-        for proc, entries, started in self._running:
+        for proc, entries, before in self._running:
             if proc.is_alive():
-                still.append((proc, entries, started))
+                still.append((proc, entries, before))
                 continue
             proc.join()
             if proc.exitcode == 0:
@@ -366,9 +365,10 @@ class CohortFigures:
         while self._queue and len(self._running) < self.processes:
             view, acc, entries = self._queue.pop(0)
             self.dir.mkdir(parents=True, exist_ok=True)
+            before = {e[1]: _stamp(e[1]) for e in entries}  # files already there (an earlier run's)
             proc = self._ctx.Process(target=_draw_early, args=(view, acc, self.dir, self.svg), daemon=True)
             proc.start()
-            self._running.append((proc, entries, time.time_ns()))
+            self._running.append((proc, entries, before))
 
     def drop_queued(self) -> None:
         """Forget the cohorts submitted but not started (whoever calls this draws them)."""
@@ -385,11 +385,11 @@ class CohortFigures:
         (PNG only: an SVG is not written atomically) and the rest of its cohort left to the caller."""
         self._queue.clear()
         self._reap()
-        for proc, entries, started in self._running:
+        for proc, entries, before in self._running:
             proc.terminate()
             proc.join()
             if not self.svg:  # a PNG is written whole (a temporary file, then renamed): the finished ones are kept
-                self._done += [e for e in entries if _written_since(e[1], started)]
+                self._done += [e for e in entries if _stamp(e[1]) not in (None, before[e[1]])]
         if self._running:
             logger.info("%d cohorts' figures were not finished in the background", len(self._running))
             for tmp in self.dir.glob("*.tmp"):  # a palette PNG cut short (written as <name>.tmp, then renamed)
@@ -409,12 +409,13 @@ class CohortFigures:
         return list(self._done)
 
 
-def _written_since(path: Path, started_ns: int) -> bool:
-    """``path`` exists and was written after ``started_ns`` (not a file of an earlier run)."""
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells one write of ``path`` from another (inode, size, mtime), or None when it is absent."""
     try:
-        return path.stat().st_mtime_ns >= started_ns
+        st = path.stat()
     except OSError:
-        return False
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _draw_early(view: Any, accession: str, figures_dir: Path, svg: bool) -> None:
