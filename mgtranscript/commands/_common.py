@@ -1,6 +1,8 @@
-"""Argument checks shared by the subcommands: every argument is checked before any work.
+"""What the subcommands share: options, sample-sheet and h5ad reading, progress, gseapy's logs.
 
-Each check raises :class:`~mgtranscript.errors.UsageError` (exit status 2) with one line
+The argument checks themselves live in :mod:`mgtranscript.pipeline` (the API checks its arguments the
+same way); a command imports them when it runs, so that building the parser (``mgtranscript --help``)
+loads no analysis library. Each check raises :class:`~mgtranscript.errors.UsageError` (exit status 2) with one line
 naming the argument, the problem and the fix.
 """
 
@@ -15,59 +17,11 @@ from pathlib import Path
 from .._settings import settings
 from ..errors import InputDataError, UsageError
 
-__all__ = ["parse_samples", "check_method", "check_cohorts", "check_samples", "check_input_file",
-           "known_cohorts", "read_h5ad", "progress_flag", "check_catalog", "add_catalog_option", "catalog_context",
+__all__ = ["parse_samples", "read_h5ad", "progress_flag", "add_catalog_option", "catalog_context",
            "gseapy_logs_as_ours"]
 
 CATALOG_HELP = ("a cohort catalog (TOML, the schema of the bundled cohorts.toml) merged over the bundled "
                 "one; its cohorts can then be named like the bundled ones")
-
-
-# The argument checks live in the pipeline (the API checks its arguments the same way); they are
-# imported when a command runs, so that building the parser (``mgtranscript --help``) loads no
-# analysis library.
-
-
-def check_method(*args, **kwargs):
-    """:func:`mgtranscript.pipeline.check_method`."""
-    from ..pipeline import check_method as check
-
-    return check(*args, **kwargs)
-
-
-def check_cohorts(*args, **kwargs):
-    """:func:`mgtranscript.pipeline.check_cohorts`."""
-    from ..pipeline import check_cohorts as check
-
-    return check(*args, **kwargs)
-
-
-def check_samples(*args, **kwargs):
-    """:func:`mgtranscript.pipeline.check_samples`."""
-    from ..pipeline import check_samples as check
-
-    return check(*args, **kwargs)
-
-
-def check_input_file(*args, **kwargs):
-    """:func:`mgtranscript.pipeline.check_input_file`."""
-    from ..pipeline import check_input_file as check
-
-    return check(*args, **kwargs)
-
-
-def check_catalog(*args, **kwargs):
-    """:func:`mgtranscript.pipeline.check_catalog`."""
-    from ..pipeline import check_catalog as check
-
-    return check(*args, **kwargs)
-
-
-def known_cohorts(*args, **kwargs):
-    """:func:`mgtranscript.pipeline.known_cohorts`."""
-    from ..pipeline import known_cohorts as known
-
-    return known(*args, **kwargs)
 
 
 def add_catalog_option(p) -> None:
@@ -78,6 +32,7 @@ def add_catalog_option(p) -> None:
 def catalog_context(args):
     """Check ``--catalog`` (UsageError before any work) and return the context that applies it."""
     from ..datasets import use_catalog
+    from ..pipeline import check_catalog
 
     return use_catalog(check_catalog(getattr(args, "catalog", None)))
 
@@ -99,6 +54,8 @@ def parse_samples(values: list[str] | None, *, option: str = "--samples") -> dic
 def read_h5ad(path: str | os.PathLike, *, option: str = "input", backed: bool = False):
     """``anndata.read_h5ad`` with one clear error for a missing, empty or corrupt file."""
     import anndata as ad
+
+    from ..pipeline import check_input_file
 
     p = check_input_file(path, option, ".h5ad file")
     if p.stat().st_size == 0:

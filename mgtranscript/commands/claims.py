@@ -12,9 +12,6 @@ from pathlib import Path
 from ._common import (
     add_catalog_option,
     catalog_context,
-    check_cohorts,
-    check_input_file,
-    check_samples,
     gseapy_logs_as_ours,
     parse_samples,
 )
@@ -38,7 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def validate(args: argparse.Namespace) -> dict:
     """Check every argument before any work (one-line :class:`UsageError` otherwise)."""
-    from ..pipeline import check_output_file
+    from ..pipeline import check_cohorts, check_input_file, check_output_file, check_samples
     from ..errors import UsageError
 
     out = check_output_file(args.out)

@@ -153,9 +153,8 @@ def run(args: argparse.Namespace) -> int:
     import warnings
 
     from .. import datasets
-    from ..pipeline import atomic_file, check_output_file
     from ..errors import OfflineError
-    from ._common import check_catalog, check_input_file
+    from ..pipeline import atomic_file, check_catalog, check_input_file, check_output_file
 
     out = check_output_file(args.out or Path(f"{args.accession.strip().upper()}.h5ad"))  # before any download
     tcga = args.accession.strip().upper().startswith("TCGA-")

@@ -22,8 +22,8 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .. import genesets
-    from ..pipeline import atomic_file, check_output_file
-    from ._common import check_input_file, read_h5ad
+    from ..pipeline import atomic_file, check_input_file, check_output_file
+    from ._common import read_h5ad
 
     export = check_output_file(args.export, option="--export") if args.export else None
     if args.coverage:

@@ -16,7 +16,6 @@ from pathlib import Path
 from ..errors import UsageError
 from ._common import (
     add_catalog_option,
-    check_input_file,
     gseapy_logs_as_ours,
     parse_samples,
     progress_flag,
@@ -83,7 +82,7 @@ def validate(args: argparse.Namespace) -> dict:
     UsageError
         One line naming the argument and the fix (exit status 2).
     """
-    from ..pipeline import CLI_NAMES, check_arguments, check_output_path
+    from ..pipeline import CLI_NAMES, check_arguments, check_input_file, check_output_path
 
     out = check_output_path(args.out)
     arguments = check_arguments(cohorts=args.cohorts, samples=parse_samples(args.samples), method=args.method,

@@ -84,9 +84,9 @@ def parse_options(method: str, items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from .. import get
-    from ..pipeline import atomic_file, check_output_file
+    from ..pipeline import atomic_file, check_input_file, check_method, check_output_file
     from ..tl import score
-    from ._common import check_input_file, check_method, read_h5ad
+    from ._common import read_h5ad
 
     # every argument first: method, input, outputs, options
     check_method(args.method)
