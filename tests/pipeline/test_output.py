@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mgtranscript.pipeline import _output
-from mgtranscript.pipeline._output import (
+from mgtranscript.pipeline import (
     MANIFEST,
     atomic_file,
     check_output_file,
