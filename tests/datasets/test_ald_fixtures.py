@@ -8,7 +8,6 @@ GPL570 annotation file.
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 
@@ -17,34 +16,12 @@ import pytest
 
 from mgtranscript import datasets, settings
 
+from support.synthetic_geo import series_matrix, write_gz
+
 GENES = {  # Ensembl id -> symbol (real ids, resolved through the mirror's gene_info)
     "ENSG00000158158": "CNNM4", "ENSG00000092439": "TRPM7", "ENSG00000133065": "SLC41A1",
     "ENSG00000102158": "MAGT1", "ENSG00000124532": "MRS2", "ENSG00000111640": "GAPDH",
 }
-
-
-def _series_matrix(acc, platform, samples, titles, characteristics, descriptions, table=None):
-    q = lambda xs: "\t".join(f'"{x}"' for x in xs)  # noqa: E731
-    lines = [f'!Series_title\t"synthetic {acc}"', f'!Series_geo_accession\t"{acc}"',
-             f'!Series_platform_id\t"{platform}"', "",
-             f"!Sample_title\t{q(titles)}", f"!Sample_geo_accession\t{q(samples)}"]
-    for key, vals in characteristics.items():
-        lines.append(f"!Sample_characteristics_ch1\t{q([f'{key}: {v}' for v in vals])}")
-    lines.append(f"!Sample_description\t{q(descriptions)}")
-    lines.append(f"!Sample_platform_id\t{q([platform] * len(samples))}")
-    lines.append(f"!Sample_data_row_count\t{q([str(len(table or []))] * len(samples))}")
-    lines.append("!series_matrix_table_begin")
-    lines.append('"ID_REF"\t' + q(samples))
-    for probe, values in (table or []):
-        lines.append(f'"{probe}"\t' + "\t".join(f"{v:.4f}" for v in values))
-    lines.append("!series_matrix_table_end")
-    return "\n".join(lines) + "\n"
-
-
-def _write_gz(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wt") as fh:
-        fh.write(text)
 
 
 @pytest.fixture
@@ -64,9 +41,10 @@ def _gse142530(root: Path) -> None:
               "Cirrhosis without AH_7", "Cirrhosis without AH_9"]
     state = ["Normal"] * 3 + ["Alcoholic Hepatitis"] * 2 + ["Alcohol-related Cirrhosis"] * 2
     base = "ftp.ncbi.nlm.nih.gov/geo/series/GSE142nnn/GSE142530"
-    _write_gz(root / base / "matrix/GSE142530_series_matrix.txt.gz",
-              _series_matrix("GSE142530", "GPL16791", samples, titles, {"disease state": state},
-                             ["liver biopsy"] * 7))
+    write_gz(root / base / "matrix/GSE142530_series_matrix.txt.gz",
+             series_matrix("GSE142530", "GPL16791", samples, titles=titles,
+                           characteristics=[[f"disease state: {v}" for v in state]],
+                           descriptions=["liver biopsy"] * 7))
     # author counts: RB_N* columns, second header row with the sample names, one unused column
     names = ["Control_Lille 389", "Control_Lille 391", "not.used", "Control_Lille 402",
              "Severe AH_Lille 12", "Severe AH_Lille 15", "Cirrhosis without AH_Lille 7",
@@ -76,7 +54,7 @@ def _gse142530(root: Path) -> None:
             ",".join(["", ""] + names)]
     for ens, sym in GENES.items():
         rows.append(",".join([ens, sym] + [str(int(v)) for v in rng.poisson(200, len(names))]))
-    _write_gz(root / base / "suppl/GSE142530_Annoted-RNAseq-with-SampleIDs.csv.gz", "\n".join(rows) + "\n")
+    write_gz(root / base / "suppl/GSE142530_Annoted-RNAseq-with-SampleIDs.csv.gz", "\n".join(rows) + "\n")
 
 
 def test_gse142530_counts_match_titles_by_trailing_number_and_labels(ald_mirror):
@@ -100,14 +78,14 @@ def _gse28619(root: Path) -> None:
     rng = np.random.default_rng(2)
     table = [(p, rng.normal(8, 1, len(samples))) for p, _ in probes]
     descr = ["Alcoholic hepatitis"] * 4 + ["Normal liver"] * 2
-    _write_gz(root / "ftp.ncbi.nlm.nih.gov/geo/series/GSE28nnn/GSE28619/matrix/GSE28619_series_matrix.txt.gz",
-              _series_matrix("GSE28619", "GPL570", samples, [f"liver {i}" for i in range(6)],
-                             {"tissue": ["liver"] * 6}, descr, table))
+    write_gz(root / "ftp.ncbi.nlm.nih.gov/geo/series/GSE28nnn/GSE28619/matrix/GSE28619_series_matrix.txt.gz",
+             series_matrix("GSE28619", "GPL570", samples, titles=[f"liver {i}" for i in range(6)],
+                           characteristics=[["tissue: liver"] * 6], descriptions=descr, table=table))
     annot = ["^Annotation", "!Annotation_platform = GPL570", "!platform_table_begin",
              "ID\tGene title\tGene symbol\tGene ID"]
     annot += [f"{p}\tx\t{s}\t1" for p, s in probes]
     annot += ["!platform_table_end"]
-    _write_gz(root / "ftp.ncbi.nlm.nih.gov/geo/platforms/GPL570nnn/GPL570/annot/GPL570.annot.gz"
+    write_gz(root / "ftp.ncbi.nlm.nih.gov/geo/platforms/GPL570nnn/GPL570/annot/GPL570.annot.gz"
               .replace("GPL570nnn", "GPLnnn"), "\n".join(annot) + "\n")
 
 
