@@ -306,8 +306,8 @@ class CohortFigures:
     ``write_report(..., drawn=...)``: the other figures are drawn while it finishes, then whatever it
     did not draw (:meth:`finish`; :meth:`wait` instead waits for every cohort). The drawing processes
     run at a lower priority (``nice`` 10): they take the CPU the analysis leaves idle, and one not
-    done when the other figures are is stopped (the figures it had not finished are drawn with the rest). A cohort whose
-    process failed is simply drawn again at the end. Where processes cannot be forked, nothing is
+    done when the other figures are is stopped (the figures it had not finished are drawn with the
+    rest). A cohort whose process failed is simply drawn again at the end. Where processes cannot be forked, nothing is
     drawn early.
 
     Parameters
@@ -355,7 +355,7 @@ class CohortFigures:
                 continue
             proc.join()
             if proc.exitcode == 0:
-                self._done += [e for e in entries if e[1].is_file()]
+                self._done += _written(entries, before)
             else:
                 logger.info("drawing figures early failed (exit code %s); they are drawn at the end", proc.exitcode)
         self._running = still
@@ -376,7 +376,7 @@ class CohortFigures:
 
     def names(self) -> set[str]:
         """File names of the figures drawn, being drawn or waiting to be drawn here."""
-        entries = [e for _v, _a, es in self._queue for e in es] + [e for _p, es, _t in self._running for e in es]
+        entries = [e for _v, _a, es in self._queue for e in es] + [e for _p, es, _b in self._running for e in es]
         return {Path(p).name for _s, p, _c in entries + self._done}
 
     def finish(self) -> list[FigureEntry]:
@@ -389,7 +389,7 @@ class CohortFigures:
             proc.terminate()
             proc.join()
             if not self.svg:  # a PNG is written whole (a temporary file, then renamed): the finished ones are kept
-                self._done += [e for e in entries if _stamp(e[1]) not in (None, before[e[1]])]
+                self._done += _written(entries, before)
         if self._running:
             logger.info("%d cohorts' figures were not finished in the background", len(self._running))
             for tmp in self.dir.glob("*.tmp"):  # a palette PNG cut short (written as <name>.tmp, then renamed)
@@ -407,6 +407,12 @@ class CohortFigures:
         self._reap()
         logger.info("%d figures drawn while the run went on", len(self._done))
         return list(self._done)
+
+
+def _written(entries: list[FigureEntry], before: dict) -> list[FigureEntry]:
+    """The entries whose PNG a drawing process wrote: there now, and not the file that was there before
+    it started (an earlier run's)."""
+    return [e for e in entries if _stamp(e[1]) not in (None, before[e[1]])]
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

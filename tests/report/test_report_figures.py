@@ -201,3 +201,23 @@ def test_the_figures_a_stopped_background_finished_are_kept(cohorts_only, tmp_pa
     assert (figures / "scores_GSE77314.png").read_bytes() == b"drawn in the background"  # not drawn again
     assert (figures / "heatmap_GSE77314.png").read_bytes() != b"an earlier run's"  # drawn anew
     assert {"scores_GSE77314.png", "heatmap_GSE77314.png", "volcano_GSE77314.png"} <= {p.name for _, p, _ in late}
+
+
+def test_a_background_cohort_done_lists_only_the_figures_it_wrote(cohorts_only, tmp_path, monkeypatch):
+    """A drawing process that completes without writing one of its figures (a figure it could not
+    draw is logged and skipped) does not count an earlier run's file of that name as drawn."""
+    import os
+    import time
+
+    import mgtranscript.report._figures as figures_mod
+
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    (figures / "heatmap_GSE77314.png").write_bytes(b"an earlier run's")
+    old = time.time() - 3600
+    os.utime(figures / "heatmap_GSE77314.png", (old, old))
+    monkeypatch.setattr(figures_mod, "_draw_early",
+                        lambda view, acc, folder, svg: (folder / f"scores_{acc}.png").write_bytes(b"drawn"))
+    bg = CohortFigures(figures)
+    bg.submit(cohorts_only, "GSE77314")
+    assert [p.name for _, p, _ in bg.wait()] == ["scores_GSE77314.png"]
