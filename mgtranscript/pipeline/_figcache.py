@@ -89,13 +89,15 @@ class FigureCache:
                 _hash_value(h, data[k])
         return h.hexdigest()
 
+    def has(self, key: str) -> bool:
+        """Whether an earlier run kept the figure set ``key``."""
+        return self.enabled and (self.root / key[:40]).is_dir()
+
     def restore(self, key: str, figures_dir: Path) -> list[str] | None:
         """Copy the figure set ``key`` into ``figures_dir``; its file names, or None without one."""
-        if not self.enabled:
+        if not self.has(key):
             return None
         src = self.root / key[:40]
-        if not src.is_dir():
-            return None
         try:
             names = sorted(p.name for p in src.iterdir() if p.suffix in (".png", ".svg"))
             figures_dir.mkdir(parents=True, exist_ok=True)

@@ -367,7 +367,7 @@ def _draw(res: AnalysisResult, out: Path, *, plots: bool, report: bool, svg: boo
     n_jobs = max(1, min(usable_cores(), 8))
     key = figure_cache.key(res, out, svg=svg) if plots and figure_cache is not None and figure_cache.enabled \
         else None
-    if key is not None:
+    if key is not None and figure_cache.has(key):
         if drawn is not None:
             drawn.finish()  # nothing else writes into figures/ while an earlier set is copied in
         names = figure_cache.restore(key, out / "figures")

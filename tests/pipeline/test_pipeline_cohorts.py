@@ -282,3 +282,34 @@ def test_a_cohorts_own_figures_are_drawn_early_and_a_rerun_copies_the_figures(sy
     end = figures("end")
     assert end.keys() == early.keys()
     assert [n for n in end if early[n] != end[n]] == []
+
+
+def test_background_drawing_is_stopped_only_when_an_earlier_run_s_figures_are_copied(tmp_path, monkeypatch):
+    """Without a kept figure set the cohorts still drawing in the background go on while the report
+    draws the rest (the report takes them as they are); with one, they are stopped before it is copied in."""
+    import mgtranscript.report as report_mod
+    from mgtranscript.pipeline import AnalysisResult, _runner
+    from mgtranscript.pipeline._figcache import FigureCache
+
+    calls: list[str] = []
+
+    class Background:
+        def finish(self):
+            calls.append("finish")
+            return []
+
+    monkeypatch.setattr(report_mod, "write_report",
+                        lambda res, out, drawn=None, **kw: calls.append(f"report drawn={type(drawn).__name__}"))
+    cache = FigureCache(root=tmp_path / "figcache")
+    out = tmp_path / "out"
+    (out / "tables").mkdir(parents=True)
+    res = AnalysisResult(out_dir=out)
+    _runner._draw(res, out, plots=True, report=True, svg=False, drawn=Background(), figure_cache=cache)
+    assert calls == ["report drawn=Background"]  # a miss: nothing stopped, the report takes the background
+    key = cache.key(res, out, svg=False)
+    (cache.root / key[:40]).mkdir(parents=True)
+    (cache.root / key[:40] / "overview_contrasts.png").write_bytes(b"kept")
+    calls.clear()
+    _runner._draw(res, out, plots=True, report=True, svg=False, drawn=Background(), figure_cache=cache)
+    assert calls == ["finish", "report drawn=list"]
+    assert (out / "figures" / "overview_contrasts.png").read_bytes() == b"kept"
