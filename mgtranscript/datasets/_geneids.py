@@ -64,8 +64,9 @@ DUPLICATE_RULES = ("auto", "sum", "mean", "first", "max_mean")
 from ._gene_info import GeneInfo
 
 
-#: The parsed table of the last gene_info file read, by its content (sha256) and public URL, so that
-#: the same file in another cache folder (or read again after a re-download) is not parsed again.
+#: The parsed table of the last gene_info file read: a downloaded one by its content (sha256) and public
+#: URL, so that the same file in another cache folder (or after a re-download) is not parsed again; a
+#: local file by its path, modification time and size.
 _CACHE: dict[tuple, GeneInfo] = {}
 
 
@@ -98,10 +99,10 @@ def load_gene_info(*, url: str | None = None, taxon: str = "Homo_sapiens") -> Ge
         path = Path(url).expanduser()
         if not path.is_file():
             raise InputDataError(f"gene_info file {path} does not exist; pass a URL or an existing file.")
-        sha = sha256sum(path)
-        key = (sha, str(path))
+        st = path.stat()  # a user's own file: known by its place and its last change (no hashing per call)
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
         if key not in _CACHE:
-            remember(key, GeneInfo.from_file(path, source=str(path), sha256=sha))
+            remember(key, GeneInfo.from_file(path, source=str(path), sha256=sha256sum(path)))
         return _CACHE[key]
     src = url or gene_info_url(species=taxon)
 
