@@ -1,5 +1,5 @@
-"""Shared fixtures: the offline mirror served over HTTP on 127.0.0.1, a fresh cache, and ONE
-real run of the analysis on the mirror that every test reading a real run's outputs shares.
+"""Shared fixtures: the offline mirror served over HTTP on 127.0.0.1, a fresh cache, and the real
+runs of the analysis on the mirror (made once per session) that the tests reading a real run share.
 
 Every test runs isolated from the developer's shell and cache (``_isolated_settings``):
 ``mgtranscript.settings`` start from the built-in defaults with a temporary cache, offline,
@@ -177,7 +177,7 @@ def pbmc(_pbmc):
 
 
 # --------------------------------------------------------------------------------------
-# ONE real run on the mirror, shared by every test that reads a real run's outputs
+# The real runs on the mirror (the README tour's, then one over more cohorts), made once per session
 # --------------------------------------------------------------------------------------
 
 #: The README tour's run ("A short tour of the API": ``run_analysis("out", cohorts=TOUR_COHORTS,
