@@ -54,6 +54,15 @@ def test_the_tour_run_writes_report_png_figures_and_replaces_the_output_whole(to
     assert {f"figures/{n}" for n in pngs} <= listed
 
 
+def test_the_session_runs_are_made_once_in_one_worker(run_dir, request):
+    """With pytest-xdist every test reading the session's real runs is in one group (``--dist loadgroup``),
+    so the runs are made once, not once per worker (pytest 9.2 with pytest-xdist 3.8 silently lost the
+    groups: see the pytest bound in pyproject.toml)."""
+    if not hasattr(request.config, "workerinput"):
+        pytest.skip("not run by a pytest-xdist worker")
+    assert request.node.nodeid.endswith("@real_run")
+
+
 def test_every_table_has_the_columns_of_the_one_list_of_tables(run_dir):
     """tables/ holds exactly the tables of pipeline.TABLES, PER_COHORT and INPUTS, each with its
     listed columns in that order (a method may add its own after or between them)."""
